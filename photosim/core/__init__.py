@@ -1,0 +1,1 @@
+"""The headless heart of photosim. Nothing below this package may import Qt, the UI or the CLI."""

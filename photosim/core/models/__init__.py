@@ -1,0 +1,1 @@
+"""Model specs, download and verification, feature extraction graphs and ONNX sessions."""

@@ -1,0 +1,86 @@
+"""Plain, immutable records passed between the core, the CLI and the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a file's header says about the picture, read without decoding its pixels."""
+
+    width: int  # as displayed, i.e. after EXIF orientation
+    height: int
+    format: str  # Pillow's format name: "JPEG", "PNG", "HEIF", "WEBP", ...
+    date_taken: str | None = None  # ISO 8601 from EXIF DateTimeOriginal, if any
+    orientation: int = 1  # EXIF orientation 1..8; 1 is upright
+    camera: str | None = None  # "Make Model" from EXIF, if any
+    exif_fields: int = 0  # how many EXIF tags the file carries (a keep-best signal)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One file in the catalog."""
+
+    id: int
+    path: Path
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    date_taken: str | None = None
+    orientation: int | None = None
+    camera: str | None = None
+    error: str | None = None
+    online: bool = True
+    exif_fields: int = 0
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A search hit: a photo and its cosine similarity to the query (1.0 = identical)."""
+
+    photo: Photo
+    score: float
+
+
+class DuplicateKind(StrEnum):
+    """Kinds of duplicate, each reviewed in its own queue."""
+
+    EXACT = "exact"  # the same bytes
+    SAME = "same"  # the same picture resized, re-encoded, converted, rotated
+    EDITED = "edited"  # cropped, filtered, watermarked, flipped, grayscale
+    SIMILAR = "similar"  # a burst or the same scene shot again: review, never auto-delete
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    kind: DuplicateKind
+    members: tuple[Photo, ...]
+    cohesion: float  # the weakest similarity that holds the group together
+    keeper: Photo  # the suggested copy to keep
+    keep_reason: str  # why, in words
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        return sum(p.size for p in self.members if p.id != self.keeper.id)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report for long work; ``total`` may grow while a scan is still walking."""
+
+    stage: str  # "scanning", "embedding", "saving", "downloading", ...
+    done: int
+    total: int | None
+    rate: float | None = None  # items (or bytes) per second
+    eta_s: float | None = None
+    message: str = ""
