@@ -1,0 +1,57 @@
+"""Numbered migrations. Each runs once, in order, and is recorded in ``schema_migrations``.
+
+Never edit a migration that has shipped; add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE folders (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        reference INTEGER NOT NULL DEFAULT 0,   -- protected: never proposed for deletion
+        online INTEGER NOT NULL DEFAULT 1        -- 0 while the folder is missing (unplugged drive)
+    );
+    CREATE TABLE photos (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT,
+        width INTEGER, height INTEGER, format TEXT, date_taken TEXT,
+        orientation INTEGER, camera TEXT, exif_fields INTEGER NOT NULL DEFAULT 0,
+        fingerprint BLOB,
+        error TEXT,                              -- why the file could not be read, in words
+        online INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX photos_by_hash ON photos(content_hash);
+    -- Vectors are keyed by content, so a moved or copied file never needs re-embedding,
+    -- and by model, so vectors from different models never mix.
+    CREATE TABLE vectors (
+        content_hash TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        vector BLOB NOT NULL,                    -- float16, L2-normalised
+        PRIMARY KEY (content_hash, model_id)
+    ) WITHOUT ROWID;
+    -- "Not a duplicate" decisions, by content so they survive renames.
+    CREATE TABLE not_duplicates (
+        hash_a TEXT NOT NULL, hash_b TEXT NOT NULL,
+        PRIMARY KEY (hash_a, hash_b)
+    ) WITHOUT ROWID;
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE action_items (
+        action_id INTEGER NOT NULL REFERENCES actions(id),
+        original_path TEXT NOT NULL,
+        trash_path TEXT,                          -- where the file went, when the platform says
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, content_hash TEXT
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)

@@ -1,0 +1,298 @@
+"""Typed queries over the catalog. Nothing outside this package writes SQL."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from photosim.core.catalog.db import Database
+from photosim.core.types import ImageInfo, Photo
+
+PHOTO_COLUMNS = ("id, path, size, mtime_ns, content_hash, width, height, format, date_taken, "
+                 "orientation, camera, error, online, exif_fields")
+
+
+@dataclass(frozen=True)
+class Folder:
+    path: Path
+    reference: bool
+    online: bool
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    original_path: Path
+    trash_path: Path | None
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    id: int
+    at: str
+    kind: str
+    undone: bool
+    items: tuple[ActionItem, ...]
+
+
+def _photo(row: sqlite3.Row) -> Photo:
+    return Photo(
+        id=row["id"], path=Path(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
+        content_hash=row["content_hash"], width=row["width"], height=row["height"],
+        format=row["format"], date_taken=row["date_taken"], orientation=row["orientation"],
+        camera=row["camera"], error=row["error"], online=bool(row["online"]),
+        exif_fields=row["exif_fields"] or 0,
+    )
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float16).tobytes()
+
+
+def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """float16 blobs → float32 (n, dim), re-normalised (float16 rounding shifts norms slightly)."""
+    if not blobs:
+        return np.zeros((0, dim), np.float32)
+    arr = np.frombuffer(b"".join(blobs), dtype=np.float16).astype(np.float32).reshape(-1, dim)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    normalised: np.ndarray = arr / np.maximum(norms, 1e-12)
+    return normalised
+
+
+class Catalog:
+    def __init__(self, db_path: Path) -> None:
+        self.db = Database(db_path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- folders ---------------------------------------------------------------------------
+    def folders(self) -> list[Folder]:
+        rows = self.db.connection().execute(
+            "SELECT path, reference, online FROM folders ORDER BY path")
+        return [Folder(Path(r["path"]), bool(r["reference"]), bool(r["online"])) for r in rows]
+
+    def add_folder(self, path: Path, reference: bool) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO folders(path, reference) VALUES (?, ?) ON CONFLICT(path) "
+                         "DO UPDATE SET reference = excluded.reference",
+                         (str(path), int(reference)))
+
+    def remove_folder(self, path: Path) -> list[int]:
+        """Forget a folder and its photos; returns the removed photo ids."""
+        with self.db.transaction() as conn:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM photos WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                (str(path), _prefix_pattern(path)))]
+            conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
+            conn.execute("DELETE FROM folders WHERE path = ?", (str(path),))
+        return ids
+
+    def set_folder_online(self, path: Path, online: bool) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE folders SET online = ? WHERE path = ?", (int(online), str(path)))
+            conn.execute("UPDATE photos SET online = ? WHERE path LIKE ? ESCAPE '\\'",
+                         (int(online), _prefix_pattern(path)))
+
+    # -- photos ----------------------------------------------------------------------------
+    def photos(self, under: Path | None = None) -> list[Photo]:
+        conn = self.db.connection()
+        if under is None:
+            rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos ORDER BY path")
+        else:
+            rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path LIKE ? "
+                                "ESCAPE '\\' ORDER BY path", (_prefix_pattern(under),))
+        return [_photo(r) for r in rows]
+
+    def photo_by_path(self, path: Path) -> Photo | None:
+        row = self.db.connection().execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (str(path),)).fetchone()
+        return _photo(row) if row else None
+
+    def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
+        wanted = list(ids)
+        found: dict[int, Photo] = {}
+        conn = self.db.connection()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})",
+                                    chunk):
+                found[row["id"]] = _photo(row)
+        return found
+
+    def photos_by_hash(self, content_hash: str) -> list[Photo]:
+        rows = self.db.connection().execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE content_hash = ?", (content_hash,))
+        return [_photo(r) for r in rows]
+
+    def stat_map(self, under: Path) -> dict[str, tuple[int, int, int]]:
+        """path → (id, size, mtime_ns) for every photo under a folder: the fast unchanged check."""
+        rows = self.db.connection().execute(
+            "SELECT id, path, size, mtime_ns FROM photos WHERE path LIKE ? ESCAPE '\\'",
+            (_prefix_pattern(under),))
+        return {r["path"]: (r["id"], r["size"], r["mtime_ns"]) for r in rows}
+
+    def upsert_photo(self, conn: sqlite3.Connection, path: Path, size: int, mtime_ns: int,
+                     content_hash: str | None, info: ImageInfo | None,
+                     fingerprint: bytes | None, error: str | None) -> int:
+        """Insert or refresh one file's row inside the caller's transaction; returns its id."""
+        values = (size, mtime_ns, content_hash,
+                  info.width if info else None, info.height if info else None,
+                  info.format if info else None, info.date_taken if info else None,
+                  info.orientation if info else None, info.camera if info else None,
+                  info.exif_fields if info else 0, fingerprint, error)
+        row = conn.execute(
+            "INSERT INTO photos(path, size, mtime_ns, content_hash, width, height, format, "
+            "date_taken, orientation, camera, exif_fields, fingerprint, error, online) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(path) DO UPDATE SET "
+            "size=excluded.size, mtime_ns=excluded.mtime_ns, content_hash=excluded.content_hash,"
+            " width=excluded.width, height=excluded.height, format=excluded.format, "
+            "date_taken=excluded.date_taken, orientation=excluded.orientation, "
+            "camera=excluded.camera, exif_fields=excluded.exif_fields, "
+            "fingerprint=excluded.fingerprint, error=excluded.error, online=1 RETURNING id",
+            (str(path), *values)).fetchone()
+        return int(row[0])
+
+    def move_photo(self, conn: sqlite3.Connection, photo_id: int, new_path: Path, size: int,
+                   mtime_ns: int) -> None:
+        conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (str(new_path), photo_id))
+        conn.execute("UPDATE photos SET path = ?, size = ?, mtime_ns = ?, online = 1 "
+                     "WHERE id = ?", (str(new_path), size, mtime_ns, photo_id))
+
+    def delete_photos(self, ids: Sequence[int]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
+
+    def known_info(self, content_hash: str) -> tuple[ImageInfo | None, bytes | None]:
+        """Metadata and fingerprint of another file with the same bytes, to skip decoding."""
+        row = self.db.connection().execute(
+            "SELECT width, height, format, date_taken, orientation, camera, exif_fields, "
+            "fingerprint FROM photos WHERE content_hash = ? AND error IS NULL AND width IS NOT "
+            "NULL LIMIT 1", (content_hash,)).fetchone()
+        if row is None:
+            return None, None
+        info = ImageInfo(width=row["width"], height=row["height"], format=row["format"],
+                         date_taken=row["date_taken"], orientation=row["orientation"] or 1,
+                         camera=row["camera"], exif_fields=row["exif_fields"] or 0)
+        return info, row["fingerprint"]
+
+    def fingerprints(self) -> dict[int, bytes]:
+        rows = self.db.connection().execute(
+            "SELECT id, fingerprint FROM photos WHERE fingerprint IS NOT NULL")
+        return {r["id"]: r["fingerprint"] for r in rows}
+
+    def errors(self) -> list[Photo]:
+        rows = self.db.connection().execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE error IS NOT NULL ORDER BY path")
+        return [_photo(r) for r in rows]
+
+    def counts(self, model_id: str | None) -> tuple[int, int, int]:
+        """(photos, photos with a vector for ``model_id``, photos with an error)."""
+        conn = self.db.connection()
+        total = conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+        errors = conn.execute("SELECT COUNT(*) FROM photos WHERE error IS NOT NULL").fetchone()[0]
+        embedded = 0
+        if model_id is not None:
+            embedded = conn.execute(
+                "SELECT COUNT(*) FROM photos p JOIN vectors v ON v.content_hash = p.content_hash"
+                " AND v.model_id = ?", (model_id,)).fetchone()[0]
+        return int(total), int(embedded), int(errors)
+
+    # -- vectors ---------------------------------------------------------------------------
+    def has_vector(self, content_hash: str, model_id: str) -> bool:
+        row = self.db.connection().execute(
+            "SELECT 1 FROM vectors WHERE content_hash = ? AND model_id = ?",
+            (content_hash, model_id)).fetchone()
+        return row is not None
+
+    def put_vector(self, conn: sqlite3.Connection, content_hash: str, model_id: str,
+                   vector: np.ndarray) -> None:
+        conn.execute("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
+                     (content_hash, model_id, encode_vector(vector)))
+
+    def vector_for_hash(self, content_hash: str, model_id: str, dim: int) -> np.ndarray | None:
+        row = self.db.connection().execute(
+            "SELECT vector FROM vectors WHERE content_hash = ? AND model_id = ?",
+            (content_hash, model_id)).fetchone()
+        return decode_vectors([row[0]], dim)[0] if row else None
+
+    def embedded_photos(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids int64, vectors float32) of every photo with a vector for the model."""
+        rows = self.db.connection().execute(
+            "SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
+            "p.content_hash AND v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        return ids, decode_vectors([r[1] for r in rows], dim)
+
+    def drop_orphan_vectors(self) -> int:
+        """Forget vectors whose content no longer exists in the library."""
+        with self.db.transaction() as conn:
+            cur = conn.execute("DELETE FROM vectors WHERE content_hash NOT IN "
+                               "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
+            return cur.rowcount
+
+    # -- decisions -------------------------------------------------------------------------
+    def add_not_duplicate(self, hashes: Sequence[str]) -> None:
+        pairs = [(a, b) for i, a in enumerate(sorted(hashes)) for b in sorted(hashes)[i + 1:]
+                 if a != b]
+        with self.db.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO not_duplicates VALUES (?, ?)", pairs)
+
+    def not_duplicate_pairs(self) -> set[frozenset[str]]:
+        rows = self.db.connection().execute("SELECT hash_a, hash_b FROM not_duplicates")
+        return {frozenset((r[0], r[1])) for r in rows}
+
+    # -- action log ------------------------------------------------------------------------
+    def record_action(self, kind: str, items: Sequence[ActionItem]) -> int:
+        with self.db.transaction() as conn:
+            now = datetime.now(UTC).isoformat(timespec="seconds")
+            action_id = int(conn.execute("INSERT INTO actions(at, kind) VALUES (?, ?) "
+                                         "RETURNING id", (now, kind)).fetchone()[0])
+            conn.executemany(
+                "INSERT INTO action_items VALUES (?, ?, ?, ?, ?, ?)",
+                [(action_id, str(i.original_path), str(i.trash_path) if i.trash_path else None,
+                  i.size, i.mtime_ns, i.content_hash) for i in items])
+        return action_id
+
+    def actions(self) -> list[ActionRecord]:
+        conn = self.db.connection()
+        records = []
+        for row in conn.execute("SELECT id, at, kind, undone FROM actions ORDER BY id DESC"):
+            items = tuple(
+                ActionItem(Path(i["original_path"]),
+                           Path(i["trash_path"]) if i["trash_path"] else None,
+                           i["size"], i["mtime_ns"], i["content_hash"])
+                for i in conn.execute("SELECT * FROM action_items WHERE action_id = ?",
+                                      (row["id"],)))
+            records.append(ActionRecord(row["id"], row["at"], row["kind"], bool(row["undone"]),
+                                        items))
+        return records
+
+    def mark_undone(self, action_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE actions SET undone = 1 WHERE id = ?", (action_id,))
+
+    # -- settings --------------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        row = self.db.connection().execute(
+            "SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
+
+
+def _prefix_pattern(folder: Path) -> str:
+    """A LIKE pattern matching every path strictly inside ``folder``."""
+    inside = str(folder).rstrip(os.sep) + os.sep
+    return inside.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
