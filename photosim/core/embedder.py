@@ -1,0 +1,67 @@
+"""Pictures in, L2-normalised vectors out, as a model's spec prescribes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from photosim.core.models.spec import ModelSpec, Preprocess
+
+_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
+class FeatureRunner(Protocol):
+    """What the embedder needs from an inference session (``models.runtime.ModelSession``)."""
+
+    def run(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def resize_and_crop(image: Image.Image, pre: Preprocess) -> Image.Image:
+    """Shorter side → ``resize_shorter``, then a centred ``size`` x ``size`` crop."""
+    w, h = image.size
+    scale = pre.resize_shorter / min(w, h)
+    new_w, new_h = max(pre.size, round(w * scale)), max(pre.size, round(h * scale))
+    resized = image.resize((new_w, new_h), _RESAMPLE.get(pre.interpolation,
+                                                         Image.Resampling.BILINEAR))
+    left, top = (new_w - pre.size) // 2, (new_h - pre.size) // 2
+    return resized.crop((left, top, left + pre.size, top + pre.size))
+
+
+def to_input(image: Image.Image, pre: Preprocess) -> np.ndarray:
+    """An RGB picture → one normalised float32 tensor (C,H,W) or (H,W,C) without batch axis."""
+    pixels = np.asarray(resize_and_crop(image.convert("RGB"), pre), dtype=np.float32)
+    scaled: np.ndarray = (pixels - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std,
+                                                                                  np.float32)
+    if pre.layout == "NCHW":
+        scaled = scaled.transpose(2, 0, 1)
+    return np.ascontiguousarray(scaled, dtype=np.float32)
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised
+
+
+class Embedder:
+    """Turns pictures (or preprocessed tensors) into unit vectors with one model."""
+
+    def __init__(self, spec: ModelSpec, runner: FeatureRunner) -> None:
+        self.spec = spec
+        self.runner = runner
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """CPU-side preprocessing; safe to call from decode worker threads."""
+        return to_input(image, self.spec.preprocess)
+
+    def embed_prepared(self, tensors: Sequence[np.ndarray]) -> np.ndarray:
+        if not tensors:
+            return np.zeros((0, self.spec.dim), np.float32)
+        return l2_normalise(self.runner.run(np.stack(tensors)))
+
+    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.embed_prepared([self.prepare(img) for img in images])
