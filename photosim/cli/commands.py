@@ -1,0 +1,7 @@
+"""The command modules, each with a ``register(subparsers)`` function."""
+
+from __future__ import annotations
+
+from photosim.cli import library_cmds
+
+ALL = (library_cmds,)

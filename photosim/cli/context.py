@@ -1,0 +1,89 @@
+"""What every command gets: the global options, one Library, and output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from photosim.core.library import Library
+from photosim.core.paths import default_data_dir
+from photosim.core.types import Progress
+
+
+@dataclass
+class CommandContext:
+    data_dir: Path
+    json: bool
+    model: str | None = None
+    model_spec: str | None = None
+    provider: str | None = None
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    _library: Library | None = None
+    _last_progress: float = 0.0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CommandContext:
+        return cls(data_dir=Path(args.data_dir).expanduser() if args.data_dir
+                   else default_data_dir(), json=bool(args.json), model=args.model,
+                   model_spec=args.model_spec, provider=args.provider)
+
+    def open_library(self) -> Library:
+        if self._library is None:
+            self._library = Library.open(self.data_dir, model=self.model,
+                                         model_spec=self.model_spec, provider=self.provider)
+        return self._library
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+
+    def emit(self, data: Any, text: str) -> None:
+        """Print ``data`` as JSON with --json, else the human ``text``."""
+        if self.json:
+            json.dump(data, self.out, indent=2, default=str)
+            self.out.write("\n")
+        elif text:
+            self.out.write(text.rstrip("\n") + "\n")
+
+    def error(self, message: str) -> None:
+        if self.json:
+            json.dump({"error": message}, self.err)
+            self.err.write("\n")
+        else:
+            self.err.write(f"photosim: {message}\n")
+
+    def progress(self, p: Progress) -> None:
+        """A one-line progress bar on stderr (only on a terminal), at most 10 updates/s."""
+        if self.json or not self.err.isatty():
+            return
+        now = time.monotonic()
+        if now - self._last_progress < 0.1 and p.done != p.total:
+            return
+        self._last_progress = now
+        self.err.write("\r\x1b[2K" + format_progress(p))
+        if p.total is not None and p.done >= p.total:
+            self.err.write("\n")
+        self.err.flush()
+
+
+def format_progress(p: Progress, width: int = 30) -> str:
+    if not p.total:
+        return f"{p.stage}: {p.done}"
+    filled = int(width * min(p.done, p.total) / p.total)
+    bar = "█" * filled + "░" * (width - filled)
+    rate = f" {p.rate:.1f}/s" if p.rate else ""
+    eta = f" ETA {_duration(p.eta_s)}" if p.eta_s is not None and p.done < p.total else ""
+    return f"{p.stage} {bar} {p.done}/{p.total}{rate}{eta}"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else \
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}"

@@ -1,0 +1,131 @@
+"""`index`, `similar`, `dupes`, `compare`, `status`: the library commands."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from photosim.cli.context import CommandContext
+from photosim.core.cancel import CancelToken
+from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("index", help="add folders to the library and index them")
+    p.add_argument("folders", nargs="*", type=Path, help="folders (default: the library's)")
+    p.add_argument("--reference", action="store_true",
+                   help="mark these folders as reference: never proposed for deletion")
+    p.set_defaults(func=run_index)
+
+    p = sub.add_parser("similar", help="photos most similar to an image")
+    p.add_argument("path", type=Path, help="a library photo or any image file")
+    p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    p.add_argument("--min-score", type=float, default=0.0, help="lowest similarity, 0..1")
+    p.set_defaults(func=run_similar)
+
+    p = sub.add_parser("dupes", help="groups of duplicate photos")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="similarity above which photos count as the same picture (0..1)")
+    p.add_argument("--kind", action="append", choices=[k.value for k in DuplicateKind],
+                   help="only these kinds (repeatable)")
+    p.set_defaults(func=run_dupes)
+
+    p = sub.add_parser("compare", help="similarity of two images (1.0 = identical)")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.set_defaults(func=run_compare)
+
+    p = sub.add_parser("status", help="counts, model, execution provider, errors")
+    p.add_argument("--errors", action="store_true", help="list files that could not be read")
+    p.set_defaults(func=run_status)
+
+
+def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
+    library = ctx.open_library()
+    for folder in args.folders:
+        library.add_folder(folder, reference=args.reference)
+    if not library.folders():
+        ctx.error("No folders yet: run 'photosim index FOLDER'.")
+        return 2
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    try:
+        report = library.index(args.folders or None, progress=ctx.progress, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    text = (f"{report.added} added, {report.updated} updated, {report.moved} moved, "
+            f"{report.removed} removed, {report.unchanged} unchanged, {report.failed} unreadable")
+    if report.cancelled:
+        text += "\nStopped: what was done is saved; run the same command to resume."
+    for problem in report.problems:
+        text += f"\nskipped {problem}"
+    if not library.visual_search:
+        text += "\n" + library.status().message
+    ctx.emit(asdict(report), text)
+    return 130 if report.cancelled else 0
+
+
+def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
+    matches = ctx.open_library().similar(args.path, k=args.k, min_score=args.min_score)
+    ctx.emit({"query": str(args.path), "results": [_match_json(m) for m in matches]},
+             "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results.")
+    return 0
+
+
+def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
+    kinds = {DuplicateKind(k) for k in args.kind} if args.kind else None
+    groups = ctx.open_library().duplicates(args.threshold, kinds)
+    ctx.emit({"groups": [_group_json(g) for g in groups]},
+             "\n\n".join(_group_text(g) for g in groups) or "No duplicates found.")
+    return 0
+
+
+def run_compare(args: argparse.Namespace, ctx: CommandContext) -> int:
+    score = ctx.open_library().compare(args.a, args.b)
+    ctx.emit({"a": str(args.a), "b": str(args.b), "score": round(score, 6)}, f"{score:.4f}")
+    return 0
+
+
+def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
+    library = ctx.open_library()
+    library.embedder()  # so the provider in use is known
+    status = library.status()
+    data = asdict(status)
+    lines = [f"photos: {status.photos} ({status.embedded} embedded, {status.errors} unreadable)",
+             f"folders: {', '.join(map(str, status.folders)) or 'none'}",
+             f"model: {status.model_name or 'none'}  provider: {status.provider or '-'}"]
+    if status.message:
+        lines.append(status.message)
+    if args.errors:
+        errors = library.errors()
+        data["error_files"] = [{"path": str(p.path), "error": p.error} for p in errors]
+        lines += [f"  {p.path}: {p.error}" for p in errors]
+    ctx.emit(data, "\n".join(lines))
+    return 0
+
+
+def _photo_json(photo: Photo) -> dict[str, Any]:
+    return {"path": str(photo.path), "size": photo.size, "width": photo.width,
+            "height": photo.height, "format": photo.format, "date_taken": photo.date_taken}
+
+
+def _match_json(match: Match) -> dict[str, Any]:
+    return {"path": str(match.photo.path), "score": round(match.score, 6)}
+
+
+def _group_json(group: DuplicateGroup) -> dict[str, Any]:
+    return {"kind": group.kind.value, "score": round(group.cohesion, 6),
+            "keep": str(group.keeper.path), "reason": group.keep_reason,
+            "reclaimable_bytes": group.reclaimable_bytes,
+            "members": [_photo_json(p) for p in group.members]}
+
+
+def _group_text(group: DuplicateGroup) -> str:
+    lines = [f"[{group.kind.value}] {len(group.members)} photos, similarity "
+             f"{group.cohesion:.3f}, keep {group.keeper.path.name} ({group.keep_reason})"]
+    lines += [f"  {'keep ' if p.id == group.keeper.id else '     '}{p.path}"
+              for p in group.members]
+    return "\n".join(lines)
