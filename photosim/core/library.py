@@ -1,0 +1,432 @@
+"""The facade: the one API that the GUI and the CLI use.
+
+A ``Library`` is one data directory: its catalog, its vector index and the model that fills it.
+Heavy parts (the ONNX session, the index) load on first use so that opening is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photosim.core import decode, dedup, trash
+from photosim.core.cancel import CancelToken
+from photosim.core.catalog import ActionItem, Catalog
+from photosim.core.embedder import Embedder
+from photosim.core.errors import (
+    FileChangedError,
+    ModelNotAvailableError,
+    NotInLibraryError,
+    PhotosimError,
+    ProtectedFileError,
+    TrashError,
+)
+from photosim.core.fingerprint import Fingerprint
+from photosim.core.fsutil import atomic_writer
+from photosim.core.index import VectorIndex
+from photosim.core.models.runtime import ModelSession
+from photosim.core.models.spec import ModelSpec
+from photosim.core.models.store import ModelStore, resolve_model
+from photosim.core.paths import LibraryPaths, default_data_dir
+from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
+from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CancelToken", "IndexReport", "Library", "LibraryStatus", "TrashAction",
+           "model_store"]
+
+NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
+NEIGHBOUR_FLOOR = 0.80  # below this cosine two photos are never duplicate candidates
+
+
+@dataclass(frozen=True)
+class LibraryStatus:
+    photos: int
+    embedded: int
+    errors: int
+    folders: list[Path]
+    reference_folders: list[Path]
+    model_id: str | None
+    model_name: str | None
+    provider: str | None
+    visual_search: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class TrashAction:
+    id: int
+    when: str
+    paths: tuple[Path, ...]
+    undone: bool
+
+
+def model_store(data_dir: Path | None = None) -> ModelStore:
+    """The model store of a data directory (for `photosim models ...` and the GUI's model page)."""
+    return ModelStore(LibraryPaths(data_dir or default_data_dir()).models)
+
+
+class Library:
+    def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
+                 provider: str | None, model_problem: str | None) -> None:
+        self.data_dir = data_dir
+        self.paths = LibraryPaths(data_dir)
+        self.catalog = Catalog(self.paths.catalog)
+        self.spec = spec
+        self._model_path = model_path
+        self._provider = provider
+        self._model_problem = model_problem
+        self._embedder: Embedder | None = None
+        self._session: ModelSession | None = None
+        self._index: VectorIndex | None = None
+        self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
+        self._lock = threading.RLock()
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path | None = None, model: str | None = None,
+             model_spec: str | None = None, provider: str | None = None) -> Library:
+        """Open (or create) the library in ``data_dir``. Without a usable model the library
+        still opens, in reduced mode: exact and perceptual-hash duplicates only."""
+        root = Path(data_dir) if data_dir else default_data_dir()
+        paths = LibraryPaths(root)
+        try:
+            paths.ensure()
+        except OSError as exc:
+            raise PhotosimError(f"Cannot use the data folder {root}: {exc.strerror}") from exc
+        spec: ModelSpec | None = None
+        model_path: Path | None = None
+        problem: str | None = None
+        try:
+            spec, model_path = resolve_model(ModelStore(paths.models), model, model_spec)
+        except ModelNotAvailableError as exc:
+            problem = str(exc)
+        return cls(root, spec, model_path, provider, problem)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.save(self.paths.index_dir)
+            self.catalog.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model and index, loaded on first use ----------------------------------------------
+    @property
+    def visual_search(self) -> bool:
+        return self.spec is not None and self._model_path is not None
+
+    def embedder(self) -> Embedder | None:
+        with self._lock:
+            if self._embedder is None and self.spec is not None and self._model_path:
+                self._session = ModelSession(self._model_path, self.spec, self._provider)
+                self._embedder = Embedder(self.spec, self._session)
+                log.info("model %s on %s", self.spec.id, self._session.provider)
+            return self._embedder
+
+    def vector_index(self) -> VectorIndex | None:
+        """The vector index, loaded from disk and reconciled with the catalog (which is the
+        source of truth: a missing, corrupt or stale index is rebuilt from stored vectors)."""
+        with self._lock:
+            if self._index is None and self.spec is not None:
+                self._index = self._load_index(self.spec)
+            return self._index
+
+    def _load_index(self, spec: ModelSpec) -> VectorIndex:
+        ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
+        index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
+        if index is None:
+            return VectorIndex.build(spec.id, spec.dim, ids, vectors)
+        present = set(index.ids().tolist())
+        wanted = set(ids.tolist())
+        index.remove(present - wanted)
+        missing = np.isin(ids, np.fromiter(wanted - present, np.int64))
+        if missing.any():
+            index.add(ids[missing], vectors[missing])
+        return index
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        index = self.vector_index()
+        if index is not None:
+            index.add(ids, vectors)
+            self._neighbours = None
+
+    def _index_remove(self, ids: Sequence[int]) -> None:
+        index = self.vector_index()
+        if index is not None:
+            index.remove(ids)
+        self._neighbours = None
+
+    def save_index(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.save(self.paths.index_dir)
+
+    # -- folders ---------------------------------------------------------------------------
+    def folders(self) -> list[Path]:
+        return [f.path for f in self.catalog.folders()]
+
+    def reference_folders(self) -> list[Path]:
+        return [f.path for f in self.catalog.folders() if f.reference]
+
+    def add_folder(self, path: Path, reference: bool = False) -> None:
+        folder = Path(path).expanduser().resolve()
+        if not folder.is_dir():
+            raise PhotosimError(f"{folder} is not a folder.")
+        self.catalog.add_folder(folder, reference)
+
+    def remove_folder(self, path: Path) -> None:
+        self._index_remove(self.catalog.remove_folder(Path(path).expanduser().resolve()))
+
+    def set_reference(self, path: Path, reference: bool) -> None:
+        self.catalog.add_folder(Path(path).expanduser().resolve(), reference)
+
+    # -- indexing --------------------------------------------------------------------------
+    def _pipeline(self) -> IndexPipeline:
+        embedder = self.embedder()
+        return IndexPipeline(self.catalog, embedder, self.spec.id if embedder and self.spec
+                             else None, self._index_add, self._index_remove)
+
+    def index(self, folders: Sequence[Path] | None = None,
+                      progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> IndexReport:
+        """Bring the catalog and index up to date with ``folders`` (default: all)."""
+        roots = [Path(f).expanduser().resolve() for f in folders] if folders else self.folders()
+        for root in roots:
+            if root not in self.folders():
+                self.add_folder(root)
+        with self._lock:
+            report = self._pipeline().index_folders(roots, progress, cancel)
+            self.save_index()
+        return report
+
+    def index_paths(self, paths: Sequence[Path], progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        with self._lock:
+            report = self._pipeline().index_files([Path(p) for p in paths], progress, cancel)
+            self.save_index()
+        return report
+
+    def forget_paths(self, paths: Sequence[Path]) -> int:
+        ids = [p.id for p in (self.catalog.photo_by_path(Path(x)) for x in paths) if p]
+        if ids:
+            self.catalog.delete_photos(ids)
+            self._index_remove(ids)
+        return len(ids)
+
+    def move_path(self, old: Path, new: Path) -> bool:
+        photo = self.catalog.photo_by_path(Path(old))
+        if photo is None:
+            return False
+        st = Path(new).stat()
+        with self.catalog.db.transaction() as conn:
+            self.catalog.move_photo(conn, photo.id, Path(new), st.st_size, st.st_mtime_ns)
+        return True
+
+    def folder_offline(self, root: Path) -> None:
+        self.catalog.set_folder_online(Path(root), False)
+
+    def folder_online(self, root: Path) -> None:
+        self.catalog.set_folder_online(Path(root), True)
+
+    # -- reading ---------------------------------------------------------------------------
+    def photos(self, folder: Path | None = None) -> list[Photo]:
+        return self.catalog.photos(Path(folder) if folder else None)
+
+    def photo(self, path: Path) -> Photo | None:
+        return self.catalog.photo_by_path(Path(path).expanduser().resolve())
+
+    def errors(self) -> list[Photo]:
+        return self.catalog.errors()
+
+    def status(self) -> LibraryStatus:
+        model_id = self.spec.id if self.spec else None
+        total, embedded, errors = self.catalog.counts(model_id)
+        folders = self.catalog.folders()
+        provider = self._session.provider if self._session else None
+        return LibraryStatus(
+            photos=total, embedded=embedded if self.visual_search else 0, errors=errors,
+            folders=[f.path for f in folders],
+            reference_folders=[f.path for f in folders if f.reference],
+            model_id=model_id if self.visual_search else None,
+            model_name=self.spec.name if self.spec and self.visual_search else None,
+            provider=provider, visual_search=self.visual_search,
+            message=self._status_message())
+
+    def _status_message(self) -> str:
+        if self.visual_search:
+            return ""
+        return ("Reduced mode: exact and look-alike (perceptual hash) duplicates only. "
+                + (self._model_problem or "")
+                + " Visual search needs the ResNet-50 model: run 'photosim models download'.")
+
+    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
+        key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
+        target = self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+        if not target.exists():
+            image = decode.make_thumbnail(photo.path, size)
+            with atomic_writer(target) as handle:
+                image.save(handle, "JPEG", quality=85)
+        return target
+
+    # -- search ----------------------------------------------------------------------------
+    def _require_model(self) -> tuple[Embedder, VectorIndex]:
+        embedder, index = self.embedder(), self.vector_index()
+        if embedder is None or index is None:
+            raise ModelNotAvailableError(self._status_message())
+        return embedder, index
+
+    def vector_of(self, path: Path) -> tuple[np.ndarray, Photo | None]:
+        """The vector of a library photo, or of any image file (embedded on the fly)."""
+        embedder, _ = self._require_model()
+        assert self.spec is not None
+        photo = self.photo(path)
+        if photo and photo.content_hash:
+            stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.id, self.spec.dim)
+            if stored is not None:
+                return stored, photo
+        image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+        return embedder.embed_images([image])[0], photo
+
+    def similar(self, path: Path, k: int = 20, min_score: float = 0.0) -> list[Match]:
+        """The ``k`` most similar library photos to ``path`` (a library photo or any image)."""
+        _, index = self._require_model()
+        vector, photo = self.vector_of(path)
+        exclude = {photo.id} if photo else set()
+        hits = index.query(vector, k, exclude=exclude)
+        photos = self.catalog.photos_by_ids(i for i, _ in hits)
+        return [Match(photos[i], float(s)) for i, s in hits if i in photos and s >= min_score]
+
+    def compare(self, a: Path, b: Path) -> float:
+        va, _ = self.vector_of(a)
+        vb, _ = self.vector_of(b)
+        return float(np.dot(va, vb))
+
+    # -- duplicates ------------------------------------------------------------------------
+    def duplicates(self, threshold: float | None = None,
+                   kinds: Collection[DuplicateKind] | None = None) -> list[DuplicateGroup]:
+        photos = [p for p in self.catalog.photos() if p.error is None and p.online]
+        prints = self.catalog.fingerprints()
+        vectors, rows = self._vectors_for(photos)
+        candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
+                      for p in photos]
+        pairs = self._candidate_pairs(candidates, vectors, rows)
+        settings = dedup.DedupSettings.from_threshold(threshold)
+        groups = dedup.find_groups(candidates, vectors, pairs, settings,
+                                   self._not_duplicate_ids(photos), self.reference_folders())
+        return [g for g in groups if kinds is None or g.kind in kinds]
+
+    def _vectors_for(self, photos: list[Photo]) -> tuple[np.ndarray | None, dict[int, int]]:
+        if not self.visual_search or self.spec is None:
+            return None, {}
+        ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
+        return vectors, {int(i): row for row, i in enumerate(ids)}
+
+    def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
+                         rows: dict[int, int]) -> list[tuple[int, int, float]]:
+        """Pairs over candidate positions; the index's neighbours are cached so a new
+        threshold regroups without searching again."""
+        if vectors is None:
+            return dedup.hash_pairs([c.fingerprint for c in candidates],
+                                    dedup.DedupSettings().hash_distance)
+        with self._lock:
+            if self._neighbours is None:
+                index = self.vector_index()
+                assert index is not None
+                self._neighbours = dedup.neighbour_pairs_from_index(
+                    index.query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR)
+            row_pairs = self._neighbours
+        position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
+        return [(position[a], position[b], s) for a, b, s in row_pairs
+                if a in position and b in position]
+
+    def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
+        by_hash: dict[str, list[int]] = {}
+        for p in photos:
+            if p.content_hash:
+                by_hash.setdefault(p.content_hash, []).append(p.id)
+        pairs: set[frozenset[int]] = set()
+        for pair in self.catalog.not_duplicate_pairs():
+            a, b = tuple(pair)
+            pairs.update(frozenset((x, y)) for x in by_hash.get(a, []) for y in by_hash.get(b, []))
+        return pairs
+
+    def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
+        self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
+
+    # -- deletion --------------------------------------------------------------------------
+    def trash(self, photos: Sequence[Photo]) -> TrashAction:
+        """Move photos to the system trash, after checking that each is safe to move."""
+        for photo in photos:
+            self._check_deletable(photo)
+        items: list[ActionItem] = []
+        try:
+            for photo in photos:
+                where = trash.move_to_trash(photo.path)
+                items.append(ActionItem(photo.path, where, photo.size, photo.mtime_ns,
+                                        photo.content_hash))
+                self.forget_paths([photo.path])
+        finally:
+            action_id = self.catalog.record_action("trash", items) if items else None
+            self.save_index()
+        if action_id is None:
+            raise TrashError("Nothing was moved to the trash.")
+        return self._action(action_id)
+
+    def _check_deletable(self, photo: Photo) -> None:
+        for ref in self.reference_folders():
+            if photo.path.is_relative_to(ref):
+                raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
+                                         "photosim never deletes from it.")
+        try:
+            st = photo.path.stat()
+        except FileNotFoundError as exc:
+            raise FileChangedError(f"{photo.path} is no longer there.") from exc
+        current = self.catalog.photo_by_path(photo.path)
+        if current is None:
+            raise NotInLibraryError(f"{photo.path} is not in the library.")
+        if (st.st_size, st.st_mtime_ns) != (current.size, current.mtime_ns) or \
+                (photo.size, photo.mtime_ns) != (current.size, current.mtime_ns):
+            raise FileChangedError(f"{photo.path} changed since it was shown; "
+                                   "it was left alone. Review it again.")
+
+    def undo(self, action_id: int | None = None) -> list[Path]:
+        """Restore the files of a trash action (default: the latest not yet undone)."""
+        open_actions = [a for a in self.catalog.actions() if not a.undone]
+        chosen = next((a for a in open_actions if action_id in (None, a.id)), None)
+        if chosen is None:
+            raise PhotosimError("There is nothing to undo.")
+        restored = []
+        for item in chosen.items:
+            trash.restore(item.trash_path, item.original_path)
+            restored.append(item.original_path)
+        self.catalog.mark_undone(chosen.id)
+        self.index_paths(restored)
+        return restored
+
+    def actions(self) -> list[TrashAction]:
+        return [TrashAction(a.id, a.at, tuple(i.original_path for i in a.items), a.undone)
+                for a in self.catalog.actions()]
+
+    def _action(self, action_id: int) -> TrashAction:
+        return next(a for a in self.actions() if a.id == action_id)
+
+
+def _fingerprint(data: bytes | None) -> Fingerprint | None:
+    if data is None:
+        return None
+    try:
+        return Fingerprint.from_bytes(data)
+    except ValueError:  # written by an older version: recomputed on the next full index
+        return None
+

@@ -1,0 +1,335 @@
+"""Scan → hash → decode → embed → store, with bounded work in flight and clean cancellation.
+
+Decoding (the expensive part on a CPU) runs in a small thread pool while the calling thread
+batches tensors through the model, so both cores stay busy. Results are written to the catalog
+one batch per transaction: a crash loses at most the batch in flight, and the next run resumes
+because unchanged files (same size and mtime, vector present) are skipped without reading them.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from photosim.core import decode, scanner
+from photosim.core.cancel import CancelToken
+from photosim.core.catalog import Catalog
+from photosim.core.embedder import Embedder
+from photosim.core.errors import DecodeError
+from photosim.core.fingerprint import fingerprint
+from photosim.core.scanner import FileStat, ScanProblem
+from photosim.core.types import ImageInfo, Progress
+
+ProgressCallback = Callable[[Progress], None]
+VectorSink = Callable[[np.ndarray, np.ndarray], None]  # (photo ids, vectors) → index
+RemovalSink = Callable[[Sequence[int]], None]
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    embedded: int = 0  # how many pictures went through the model
+    cancelled: bool = False
+    problems: tuple[str, ...] = ()  # folders that could not be read, in words
+
+
+@dataclass
+class _Counts:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    embedded: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def report(self, cancelled: bool) -> IndexReport:
+        return IndexReport(self.added, self.updated, self.moved, self.removed, self.unchanged,
+                           self.failed, self.embedded, cancelled, tuple(self.problems))
+
+
+@dataclass
+class _Job:
+    stat: FileStat
+    is_new: bool
+    content_hash: str | None = None
+
+
+@dataclass
+class _Result:
+    job: _Job
+    content_hash: str | None = None
+    info: ImageInfo | None = None
+    fingerprint: bytes | None = None
+    tensor: np.ndarray | None = None  # set when the picture still needs the model
+    error: str | None = None
+
+
+class IndexPipeline:
+    """One indexing run over folders or files. Not thread-safe; one run at a time."""
+
+    def __init__(self, catalog: Catalog, embedder: Embedder | None, model_id: str | None,
+                 on_vectors: VectorSink, on_removed: RemovalSink,
+                 workers: int | None = None, batch_size: int = 16) -> None:
+        self.catalog = catalog
+        self.embedder = embedder
+        self.model_id = model_id
+        self.on_vectors = on_vectors
+        self.on_removed = on_removed
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.batch_size = batch_size
+        self.min_side = embedder.spec.preprocess.resize_shorter if embedder else 256
+        self.min_side = max(self.min_side, 256)  # fingerprints want at least 256 px
+
+    # -- entry points ----------------------------------------------------------------------
+    def index_folders(self, roots: Sequence[Path], progress: ProgressCallback | None = None,
+                      cancel: CancelToken | None = None) -> IndexReport:
+        counts = _Counts()
+        jobs: list[_Job] = []
+        vanished: dict[str, int] = {}
+        for root in roots:
+            known = self.catalog.stat_map(root)
+            for stat in scanner.walk_photos([root], self._problem_recorder(counts), cancel):
+                self._classify(stat, known.pop(str(stat.path), None), jobs, counts)
+                _report(progress, "scanning", len(jobs) + counts.unchanged, None)
+            vanished.update(known)
+        if cancel is not None and cancel.cancelled:
+            return counts.report(cancelled=True)
+        jobs = self._apply_moves(jobs, vanished, counts)
+        self._process(jobs, counts, progress, cancel)
+        cancelled = bool(cancel and cancel.cancelled)
+        if not cancelled:
+            self._forget(vanished, counts)
+        return counts.report(cancelled)
+
+    def index_files(self, paths: Sequence[Path], progress: ProgressCallback | None = None,
+                    cancel: CancelToken | None = None) -> IndexReport:
+        """Index specific files (the watcher's way in); missing paths are forgotten."""
+        counts = _Counts()
+        jobs: list[_Job] = []
+        gone: dict[str, int] = {}
+        for path in paths:
+            row = self.catalog.photo_by_path(path)
+            known = (row.id, row.size, row.mtime_ns) if row else None
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                if row is not None:
+                    gone[str(path)] = row.id
+                continue
+            except OSError as exc:
+                counts.problems.append(f"{path}: {exc.strerror}")
+                continue
+            self._classify(FileStat(path, st.st_size, st.st_mtime_ns), known, jobs, counts)
+        self._process(jobs, counts, progress, cancel)
+        self._forget(gone, counts)
+        return counts.report(bool(cancel and cancel.cancelled))
+
+    # -- planning --------------------------------------------------------------------------
+    def _classify(self, stat: FileStat, known: tuple[int, int, int] | None, jobs: list[_Job],
+                  counts: _Counts) -> None:
+        if known is None:
+            jobs.append(_Job(stat, is_new=True))
+        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or self._lacks_vector(stat.path):
+            jobs.append(_Job(stat, is_new=False))
+        else:
+            counts.unchanged += 1
+
+    def _lacks_vector(self, path: Path) -> bool:
+        """An unchanged file still needs work if the current model has no vector for it."""
+        if self.model_id is None:
+            return False
+        photo = self.catalog.photo_by_path(path)
+        if photo is None or photo.error is not None or photo.content_hash is None:
+            return False
+        return not self.catalog.has_vector(photo.content_hash, self.model_id)
+
+    def _apply_moves(self, jobs: list[_Job], vanished: dict[str, int],
+                     counts: _Counts) -> list[_Job]:
+        """A new path whose bytes match a vanished row is a move: keep the row, its vector and
+        its decisions, and only update the path."""
+        if not vanished:
+            return jobs
+        vanished_rows = self.catalog.photos_by_ids(vanished.values())
+        by_hash: dict[str, list[int]] = collections.defaultdict(list)
+        for photo in vanished_rows.values():
+            if photo.content_hash:
+                by_hash[photo.content_hash].append(photo.id)
+        remaining = []
+        for job in jobs:
+            photo_id = self._match_move(job, by_hash)
+            if photo_id is None:
+                remaining.append(job)
+                continue
+            with self.catalog.db.transaction() as conn:
+                self.catalog.move_photo(conn, photo_id, job.stat.path, job.stat.size,
+                                        job.stat.mtime_ns)
+            vanished.pop(str(vanished_rows[photo_id].path), None)
+            counts.moved += 1
+        return remaining
+
+    @staticmethod
+    def _match_move(job: _Job, by_hash: dict[str, list[int]]) -> int | None:
+        if not job.is_new:
+            return None
+        try:
+            job.content_hash = scanner.content_hash(job.stat.path)
+        except OSError:
+            return None
+        candidates = by_hash.get(job.content_hash)
+        return candidates.pop() if candidates else None
+
+    # -- the work --------------------------------------------------------------------------
+    def _process(self, jobs: list[_Job], counts: _Counts, progress: ProgressCallback | None,
+                 cancel: CancelToken | None) -> None:
+        if not jobs:
+            return
+        meter = _Meter(len(jobs))
+        batch: list[_Result] = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
+            for result in _bounded_map(pool, self._prepare, jobs, 2 * self.batch_size, cancel):
+                batch.append(result)
+                if sum(r.tensor is not None for r in batch) >= self.batch_size:
+                    self._flush(batch, counts)
+                    meter.advance(len(batch), progress)
+                    batch = []
+        self._flush(batch, counts)
+        meter.advance(len(batch), progress)
+
+    def _prepare(self, job: _Job) -> _Result:
+        """Runs in a worker thread: hash, and decode only what the catalog does not know yet."""
+        result = _Result(job)
+        try:
+            result.content_hash = job.content_hash or scanner.content_hash(job.stat.path)
+            known_info, known_print = self.catalog.known_info(result.content_hash)
+            needs_vector = self.embedder is not None and self.model_id is not None and \
+                not self.catalog.has_vector(result.content_hash, self.model_id)
+            if known_info is not None and not needs_vector:
+                result.info, result.fingerprint = known_info, known_print
+                return result
+            decoded = decode.load_rgb(job.stat.path, self.min_side)
+            result.info = decoded.info
+            result.fingerprint = fingerprint(decoded.image).to_bytes()
+            if needs_vector and self.embedder is not None:
+                result.tensor = self.embedder.prepare(decoded.image)
+        except DecodeError as exc:
+            result.error = str(exc)
+        except OSError as exc:
+            result.error = f"cannot read the file: {exc.strerror or exc}"
+        return result
+
+    def _flush(self, batch: list[_Result], counts: _Counts) -> None:
+        if not batch:
+            return
+        vectors = self._embed(batch)
+        counts.embedded += len(vectors)
+        to_index: list[tuple[int, str | None, np.ndarray | None]] = []
+        with self.catalog.db.transaction() as conn:
+            for result in batch:
+                job = result.job
+                photo_id = self.catalog.upsert_photo(
+                    conn, job.stat.path, job.stat.size, job.stat.mtime_ns, result.content_hash,
+                    result.info, result.fingerprint, result.error)
+                _count(result, counts)
+                vector = vectors.get(id(result))
+                if vector is not None and result.content_hash and self.model_id:
+                    self.catalog.put_vector(conn, result.content_hash, self.model_id, vector)
+                if result.error is None:
+                    to_index.append((photo_id, result.content_hash, vector))
+        self._publish(to_index)
+
+    def _embed(self, batch: list[_Result]) -> dict[int, np.ndarray]:
+        pending = [r for r in batch if r.tensor is not None]
+        if not pending or self.embedder is None:
+            return {}
+        vectors = self.embedder.embed_prepared([r.tensor for r in pending if r.tensor is not None])
+        return {id(r): v for r, v in zip(pending, vectors, strict=True)}
+
+    def _publish(self, items: list[tuple[int, str | None, np.ndarray | None]]) -> None:
+        """Hand vectors to the index; a file whose bytes were embedded before reuses that."""
+        if self.model_id is None or self.embedder is None:
+            return
+        ids, vectors = [], []
+        for photo_id, content_hash, vector in items:
+            if vector is None and content_hash:
+                vector = self.catalog.vector_for_hash(content_hash, self.model_id,
+                                                      self.embedder.spec.dim)
+            if vector is not None:
+                ids.append(photo_id)
+                vectors.append(vector)
+        if ids:
+            self.on_vectors(np.asarray(ids, np.int64), np.stack(vectors).astype(np.float32))
+
+    def _forget(self, vanished: dict[str, int], counts: _Counts) -> None:
+        ids = [photo_id for path, photo_id in vanished.items() if not os.path.lexists(path)]
+        if ids:
+            self.catalog.delete_photos(ids)
+            self.on_removed(ids)
+            counts.removed += len(ids)
+
+    @staticmethod
+    def _problem_recorder(counts: _Counts) -> Callable[[ScanProblem], None]:
+        return lambda problem: counts.problems.append(f"{problem.path}: {problem.reason}")
+
+
+def _count(result: _Result, counts: _Counts) -> None:
+    if result.error is not None:
+        counts.failed += 1
+    elif result.job.is_new:
+        counts.added += 1
+    else:
+        counts.updated += 1
+
+
+def _bounded_map(pool: ThreadPoolExecutor, func: Callable[[_Job], _Result], jobs: Iterable[_Job],
+                 in_flight: int, cancel: CancelToken | None) -> Iterable[_Result]:
+    """``pool.map`` in submission order with at most ``in_flight`` jobs queued: a slow model
+    throttles decoding instead of letting decoded pictures pile up in memory."""
+    queue: collections.deque[Future[_Result]] = collections.deque()
+    for job in jobs:
+        if cancel is not None and cancel.cancelled:
+            break
+        queue.append(pool.submit(func, job))
+        if len(queue) >= in_flight:
+            yield queue.popleft().result()
+    while queue:
+        future = queue.popleft()
+        if cancel is not None and cancel.cancelled:
+            future.cancel()
+            continue
+        yield future.result()
+
+
+class _Meter:
+    """Rate and ETA for progress reports."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.start = time.monotonic()
+
+    def advance(self, n: int, progress: ProgressCallback | None) -> None:
+        self.done += n
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        rate = self.done / elapsed
+        eta = (self.total - self.done) / rate if rate > 0 else None
+        _report(progress, "indexing", self.done, self.total, rate, eta)
+
+
+def _report(progress: ProgressCallback | None, stage: str, done: int, total: int | None,
+            rate: float | None = None, eta: float | None = None) -> None:
+    if progress is not None:
+        progress(Progress(stage=stage, done=done, total=total, rate=rate, eta_s=eta))
