@@ -1,0 +1,138 @@
+"""The facade end to end with the tiny generated model: real SQLite, hnswlib, onnxruntime."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from photosim.core.errors import FileChangedError, ProtectedFileError
+from photosim.core.library import Library
+from photosim.core.types import DuplicateKind
+from tests.library_fixtures import make_photo_folder, resized_copy
+
+
+@pytest.fixture
+def library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Library:
+    model, spec = tiny_model
+    lib = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
+    yield lib
+    lib.close()
+
+
+def test_index_then_reindex_skips_unchanged_files(library: Library, tmp_path: Path) -> None:
+    make_photo_folder(tmp_path / "pics", count=6)
+    first = library.index([tmp_path / "pics"])
+    assert (first.added, first.embedded, first.failed) == (6, 6, 0)
+    second = library.index()
+    assert (second.added, second.unchanged, second.embedded) == (0, 6, 0)
+    assert library.status().embedded == 6
+
+
+def test_changed_file_is_re_embedded_and_renamed_file_is_not(library: Library,
+                                                             tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    library.index([tmp_path / "pics"])
+    resized_copy(paths[1], paths[0])  # new content at the same path
+    moved = paths[2].with_name("renamed.jpg")
+    paths[2].rename(moved)
+    report = library.index()
+    assert report.updated == 1 and report.moved == 1 and report.embedded == 1
+    assert library.photo(moved) is not None and library.photo(paths[2]) is None
+
+
+def test_deleted_file_leaves_catalog_and_index(library: Library, tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    library.index([tmp_path / "pics"])
+    paths[3].unlink()
+    assert library.index().removed == 1
+    results = library.similar(paths[0], k=10)
+    assert all(m.photo.path != paths[3] for m in results)
+    assert len(results) == 2
+
+
+def test_resized_copy_is_its_nearest_neighbour(library: Library, tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=8)
+    copy = resized_copy(paths[5], tmp_path / "pics" / "copy_of_5.jpg")
+    library.index([tmp_path / "pics"])
+    best = library.similar(copy, k=3)[0]
+    assert best.photo.path == paths[5]
+    assert best.score > 0.95
+    outside = resized_copy(paths[3], tmp_path / "outside.jpg", factor=0.7)
+    assert library.similar(outside, k=1)[0].photo.path == paths[3]
+
+
+def test_unreadable_files_are_recorded_with_a_reason(library: Library, tmp_path: Path) -> None:
+    make_photo_folder(tmp_path / "pics", count=2)
+    (tmp_path / "pics" / "empty.jpg").write_bytes(b"")
+    (tmp_path / "pics" / "notes.jpg").write_text("not a picture")
+    report = library.index([tmp_path / "pics"])
+    assert report.failed == 2 and report.added == 2
+    errors = {p.path.name: p.error for p in library.errors()}
+    assert set(errors) == {"empty.jpg", "notes.jpg"}
+    assert all(errors.values())
+
+
+def test_exact_copies_form_an_exact_group(library: Library, tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    shutil.copy2(paths[0], tmp_path / "pics" / "dup.jpg")
+    library.index([tmp_path / "pics"])
+    groups = library.duplicates(kinds={DuplicateKind.EXACT})
+    assert len(groups) == 1
+    assert {p.path.name for p in groups[0].members} == {paths[0].name, "dup.jpg"}
+
+
+def test_trash_then_undo_restores_the_file(library: Library, tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=3)
+    library.index([tmp_path / "pics"])
+    photo = library.photo(paths[1])
+    assert photo is not None
+    action = library.trash([photo])
+    assert not paths[1].exists()
+    trash_files = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
+    assert [p.name for p in trash_files.iterdir()] == [paths[1].name]
+    assert library.photo(paths[1]) is None
+    assert library.undo(action.id) == [paths[1]]
+    assert paths[1].exists() and library.photo(paths[1]) is not None
+    assert library.actions()[0].undone
+
+
+def test_trash_refuses_reference_folders_and_changed_files(library: Library,
+                                                           tmp_path: Path) -> None:
+    keep = make_photo_folder(tmp_path / "originals", count=1)
+    other = make_photo_folder(tmp_path / "pics", count=1)
+    library.add_folder(tmp_path / "originals", reference=True)
+    library.index([tmp_path / "originals", tmp_path / "pics"])
+    with pytest.raises(ProtectedFileError):
+        library.trash([library.photo(keep[0])])  # type: ignore[list-item]
+    shown = library.photo(other[0])
+    other[0].write_bytes(other[0].read_bytes() + b"\0")  # edited since it was shown
+    with pytest.raises(FileChangedError):
+        library.trash([shown])  # type: ignore[list-item]
+    assert keep[0].exists() and other[0].exists()
+
+
+def test_missing_index_is_rebuilt_from_the_catalog(tmp_path: Path,
+                                                   tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    paths = make_photo_folder(tmp_path / "pics", count=5)
+    with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
+        lib.index([tmp_path / "pics"])
+    shutil.rmtree(tmp_path / "data" / "index")
+    with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
+        assert len(lib.similar(paths[0], k=10)) == 4
+        assert lib.index().embedded == 0
+
+
+def test_without_a_model_the_library_runs_in_reduced_mode(tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=3)
+    shutil.copy2(paths[0], tmp_path / "pics" / "again.jpg")
+    with Library.open(tmp_path / "data") as lib:
+        report = lib.index([tmp_path / "pics"])
+        status = lib.status()
+        assert report.added == 4 and report.embedded == 0
+        assert not status.visual_search
+        assert "photosim models download" in status.message
+        assert len(lib.duplicates(kinds={DuplicateKind.EXACT})) == 1

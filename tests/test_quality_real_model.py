@@ -1,0 +1,53 @@
+"""With a real ImageNet model on real photographs: copies rank first, unrelated photos do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from photosim.core.library import Library
+from tests.imagegen import save
+
+skimage_data = pytest.importorskip("skimage.data")
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
+          "motorcycle_left", "retina", "cat")
+
+
+def _real_photos(folder: Path) -> dict[str, Path]:
+    found = {}
+    for name in PHOTOS:
+        try:
+            pixels = getattr(skimage_data, name)()
+        except Exception:  # noqa: BLE001 - some sample files are fetched on demand; skip those
+            continue
+        if pixels.ndim == 3 and pixels.shape[2] == 3:
+            found[name] = save(Image.fromarray(pixels), folder / f"{name}.jpg", quality=92)
+    return found
+
+
+@pytest.fixture
+def real_library(tmp_path: Path, real_model_dir: Path) -> Library:
+    lib = Library.open(tmp_path / "data", model=str(real_model_dir / "efficientnet_lite0_embed.onnx"),
+                       model_spec="efficientnet-lite0")
+    yield lib
+    lib.close()
+
+
+@pytest.mark.realmodel
+def test_resized_and_reencoded_copies_are_nearest(real_library: Library, tmp_path: Path) -> None:
+    photos = _real_photos(tmp_path / "lib")
+    assert len(photos) >= 5
+    with Image.open(photos["chelsea"]) as img:
+        small = img.resize((img.width // 3, img.height // 3))
+    copy = save(small, tmp_path / "lib" / "chelsea_small.webp", quality=60)
+    real_library.index([tmp_path / "lib"])
+
+    hits = real_library.similar(copy, k=3)
+    assert hits[0].photo.path == photos["chelsea"]
+    assert hits[0].score > 0.9
+    unrelated = {h.photo.path: h.score for h in real_library.similar(photos["rocket"], k=10)}
+    assert unrelated[photos["chelsea"]] < 0.6
+    assert real_library.compare(photos["coffee"], photos["astronaut"]) < 0.6
