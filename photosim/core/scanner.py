@@ -1,0 +1,195 @@
+"""Walk folders for photo files: each photo once, problems reported, never a crash or a loop.
+
+The walk is iterative (deep trees cannot overflow the stack), follows directory symlinks but
+remembers every folder it entered by ``(st_dev, st_ino)`` so a link back up the tree is not
+followed twice, and skips hidden and system folders that hold previews rather than photos.
+A folder it cannot read is reported through ``on_problem`` and the walk goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from photosim.core import cancel
+from photosim.core.cancel import CancelToken
+from photosim.core.decode import SUPPORTED_SUFFIXES
+from photosim.core.errors import DecodeError
+
+# Folders made by operating systems, NAS boxes and archivers; they hold caches and previews.
+_SYSTEM_DIRS = frozenset(
+    name.casefold()
+    for name in (
+        "@eaDir", "#recycle", "#snapshot", "$RECYCLE.BIN", "System Volume Information",
+        "__MACOSX", "lost+found", "RECYCLER", "@Recycle", "@Recently-Snapshot",
+    )
+)
+_SYSTEM_DIR_PREFIXES = (".trash-",)  # freedesktop per-user trash on removable drives
+
+_HASH_CHUNK = 1 << 20
+
+ProblemHandler = Callable[["ScanProblem"], None]
+_Identity = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    """A file or folder the walk could not look at, and why in plain words."""
+
+    path: Path
+    reason: str
+
+
+def is_photo_path(path: Path) -> bool:
+    """Whether the name says photo (case-insensitive suffix); the content is checked later."""
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def walk_photos(
+    roots: Sequence[Path],
+    on_problem: ProblemHandler | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[FileStat]:
+    """Yield every photo under ``roots`` once, in a stable (name-sorted, depth-first) order.
+
+    A root may also be a single photo file. Raises ``Cancelled`` between folders once
+    ``cancel`` is cancelled.
+    """
+    walk = _Walk(on_problem or _ignore_problem, cancel)
+    for root in roots:
+        yield from walk.root(Path(root))
+
+
+def content_hash(path: Path) -> str:
+    """BLAKE2b-128 of the whole file, streamed; raises DecodeError when it cannot be read."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError as error:
+        raise DecodeError("file vanished while reading") from error
+    except PermissionError as error:
+        raise DecodeError("permission denied") from error
+    except OSError as error:
+        raise DecodeError(f"could not read the file ({_os_reason(error)})") from error
+    return digest.hexdigest()
+
+
+def _ignore_problem(problem: ScanProblem) -> None:
+    """The default: a caller that does not ask about problems does not hear about them."""
+
+
+def _is_skipped_name(name: str) -> bool:
+    folded = name.casefold()
+    return (
+        name.startswith(".")
+        or folded in _SYSTEM_DIRS
+        or folded.startswith(_SYSTEM_DIR_PREFIXES)
+    )
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(error, FileNotFoundError):
+        return "not found (deleted, or a broken link)"
+    if error.strerror:
+        return error.strerror.lower()
+    return str(error)
+
+
+class _Walk:
+    """One walk's memory: folders entered and files yielded, by filesystem identity."""
+
+    def __init__(self, on_problem: ProblemHandler, token: CancelToken | None) -> None:
+        self._on_problem = on_problem
+        self._token = token
+        self._seen_dirs: set[_Identity] = set()
+        self._seen_files: set[_Identity] = set()
+
+    def root(self, root: Path) -> Iterator[FileStat]:
+        try:
+            st = os.stat(root)
+        except OSError as error:
+            self._problem(root, error)
+            return
+        if stat.S_ISDIR(st.st_mode):
+            yield from self._tree(root, _identity(st))
+        elif is_photo_path(root):
+            yield from self._file(root, st)
+        else:
+            self._on_problem(ScanProblem(root, "not a folder or a photo file"))
+
+    def _tree(self, top: Path, top_id: _Identity) -> Iterator[FileStat]:
+        if top_id in self._seen_dirs:
+            return
+        self._seen_dirs.add(top_id)
+        pending = [top]
+        while pending:
+            cancel.check(self._token)
+            folder = pending.pop()
+            subfolders: list[Path] = []
+            for entry in self._entries(folder):
+                yield from self._visit(entry, subfolders)
+            pending.extend(reversed(subfolders))  # keep name order depth-first
+
+    def _entries(self, folder: Path) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as listing:
+                return sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            self._problem(folder, error)
+            return []
+
+    def _visit(self, entry: os.DirEntry[str], subfolders: list[Path]) -> Iterator[FileStat]:
+        """Queue a new folder or yield a new photo; anything else is passed over."""
+        if _is_skipped_name(entry.name):
+            return
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+            if not is_dir and not is_photo_path(path):
+                return
+            st = os.stat(path)  # follows links; on Windows entry.stat() lacks st_ino
+        except OSError as error:
+            self._problem(path, error)
+            return
+        if is_dir:
+            folder_id = _identity(st)
+            if folder_id not in self._seen_dirs:
+                self._seen_dirs.add(folder_id)
+                subfolders.append(path)
+        else:
+            yield from self._file(path, st)
+
+    def _file(self, path: Path, st: os.stat_result) -> Iterator[FileStat]:
+        if not stat.S_ISREG(st.st_mode):  # a pipe or device named .jpg would block a reader
+            self._on_problem(ScanProblem(path, "not a regular file"))
+            return
+        file_id = _identity(st)
+        if file_id in self._seen_files:
+            return
+        self._seen_files.add(file_id)
+        yield FileStat(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def _problem(self, path: Path, error: OSError) -> None:
+        self._on_problem(ScanProblem(path=path, reason=_os_reason(error)))
+
+
+def _identity(st: os.stat_result) -> _Identity:
+    return (st.st_dev, st.st_ino)
