@@ -47,8 +47,12 @@ HNSWLIB_NO_NATIVE=1 "${PIP[@]}" install -q "$WHEEL" "pyinstaller>=6.5"
 "${PIP[@]}" install -q --force-reinstall --no-deps "$WHEEL"
 
 echo "== PyInstaller bundle"
-"$VPY" -m PyInstaller --noconfirm --clean --log-level WARN \
-  --distpath dist --workpath build/pyinstaller packaging/photosim.spec
+# From inside build/: run from the repo root, the source tree's photosim/ would shadow the
+# installed wheel, which alone holds the data packages (model specs, resources) at their places.
+mkdir -p build
+VPY_ABS="$(cd "$(dirname "$VPY")" && pwd)/$(basename "$VPY")"
+(cd build && "$VPY_ABS" -m PyInstaller --noconfirm --clean --log-level WARN \
+  --distpath ../dist --workpath pyinstaller ../packaging/photosim.spec)
 
 BUNDLE=dist/photosim
 echo "== done in $(( $(date +%s) - START )) s"

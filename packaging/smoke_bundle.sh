@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Smoke-test a built bundle the way a user without Python would run it: a clean environment,
+# a fresh data dir, a small generated photo library. It checks that
+#   1. both executables start and report the version,
+#   2. `photosim-cli index DIR` indexes the library with a real model,
+#   3. `photosim-cli similar FILE --json` ranks the copies of a photo above the other photos,
+#   4. the desktop app starts offscreen, opens its window and stays up.
+#
+#   packaging/smoke_bundle.sh [BUNDLE_DIR]       (default dist/photosim)
+#
+# The test photos (and, without the shared EfficientNet-Lite0 model, a tiny generated model)
+# are made with a Python that has numpy, Pillow and onnx: $PYTHON, else the build venv's.
+# PHOTOSIM_SMOKE_MODEL_DIR (default ../shared/models, like the tests) holds the real model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO="$(pwd)"
+BUNDLE="$(cd "${1:-dist/photosim}" && pwd)"
+PYTHON="${PYTHON:-${PHOTOSIM_BUILD_VENV:-build/bundle-venv}/bin/python}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "SMOKE FAIL: $*" >&2; exit 1; }
+
+# The bundle runs with nothing from this shell: no venv, no PYTHONPATH, a throwaway HOME.
+run_bundled() {
+  env -i HOME="$WORK/home" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
+    PHOTOSIM_DATA_DIR="$WORK/data" XDG_RUNTIME_DIR="$WORK/runtime" "$@"
+}
+mkdir -p "$WORK/home" "$WORK/runtime" && chmod 700 "$WORK/runtime"
+
+echo "== photos"
+"$PYTHON" - "$WORK" <<'EOF'
+import sys
+from pathlib import Path
+
+sys.path.insert(0, ".")
+from tests.imagegen import save, scene  # noqa: E402
+
+work = Path(sys.argv[1])
+for seed in range(8):
+    save(scene(seed), work / "library" / f"scene{seed}.jpg", quality=90)
+original = scene(3)
+# A smaller re-encoded copy in the library, and a cropped one outside it as the query.
+save(original.resize((320, 240)), work / "library" / "scene3_small.jpg", quality=75)
+save(original.crop((16, 12, 624, 468)), work / "query" / "scene3_crop.jpg", quality=85)
+EOF
+
+MODEL_DIR="${PHOTOSIM_SMOKE_MODEL_DIR:-$REPO/../shared/models}"
+if [ -f "$MODEL_DIR/efficientnet_lite0_embed.onnx" ]; then
+  MODEL=(--model "$MODEL_DIR/efficientnet_lite0_embed.onnx" --model-spec efficientnet-lite0)
+  echo "== model: EfficientNet-Lite0 from $MODEL_DIR"
+else
+  "$PYTHON" -c "import sys; sys.path.insert(0, '.'); from pathlib import Path; \
+from tests.modelgen import write_tiny_model_with_spec as w; w(Path('$WORK'), classifier=False)"
+  MODEL=(--model "$WORK/tiny_embedder.onnx" --model-spec "$WORK/tiny_embedder.json")
+  echo "== model: tiny generated model (the shared real model is missing)"
+fi
+
+echo "== version"
+run_bundled "$BUNDLE/photosim" --version | tee "$WORK/version.txt"
+run_bundled "$BUNDLE/photosim-cli" --version
+grep -q "^photosim [0-9]" "$WORK/version.txt" || fail "photosim --version printed no version"
+
+echo "== index"
+SECONDS=0
+run_bundled "$BUNDLE/photosim-cli" "${MODEL[@]}" --json index "$WORK/library" > "$WORK/index.json"
+cat "$WORK/index.json"
+echo "indexed in ${SECONDS} s"
+
+echo "== similar"
+run_bundled "$BUNDLE/photosim-cli" "${MODEL[@]}" --json similar "$WORK/query/scene3_crop.jpg" \
+  -k 3 > "$WORK/similar.json"
+cat "$WORK/similar.json"
+"$PYTHON" - "$WORK" <<'EOF' || fail "similar did not rank the copies of scene3 first"
+import json
+import sys
+from pathlib import Path
+
+work = Path(sys.argv[1])
+report = json.loads((work / "index.json").read_text())
+assert report["embedded"] >= 9, f"expected 9 photos embedded, got {report}"
+top = [Path(r["path"]).name for r in json.loads((work / "similar.json").read_text())["results"]]
+assert sorted(top[:2]) == ["scene3.jpg", "scene3_small.jpg"], top
+print("similar OK:", top)
+EOF
+
+echo "== desktop app, offscreen"
+set +e
+run_bundled timeout 20 "$BUNDLE/photosim" "${MODEL[@]}" > "$WORK/gui.log" 2>&1
+rc=$?
+set -e
+cat "$WORK/gui.log"
+# 124: still running when timeout stopped it, i.e. it started and kept its window up.
+[ "$rc" = 124 ] || fail "the app exited with $rc within 20 s"
+if grep -qE "Traceback|could not load the Qt platform plugin" "$WORK/gui.log"; then
+  fail "the app reported an error"
+fi
+echo "SMOKE OK: $(du -sh "$BUNDLE" | cut -f1) bundle at $BUNDLE"
