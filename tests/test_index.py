@@ -47,7 +47,8 @@ def test_query_matches_brute_force_with_exact_scores(built: tuple) -> None:
         hits = index.query(query, 10)
         assert recall([i for i, _ in hits], brute_force(ids, vectors, query, 10)) >= 0.9
         for photo_id, score in hits:
-            assert score == pytest.approx(float(vectors[photo_id - 100] @ query), abs=1e-5)
+            # Full vectors are kept as float16: scores are exact to about 1e-3.
+            assert score == pytest.approx(float(vectors[photo_id - 100] @ query), abs=2e-3)
         assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
@@ -55,7 +56,7 @@ def test_a_stored_vector_finds_itself_first(built: tuple) -> None:
     index, ids, vectors = built
     hits = index.query(vectors[7], 3)
     assert hits[0][0] == ids[7]
-    assert hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert hits[0][1] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_exclude_drops_ids_but_still_returns_k(built: tuple) -> None:
@@ -71,7 +72,7 @@ def test_re_adding_an_id_replaces_its_vector(built: tuple) -> None:
     assert len(index) == len(ids)
     hits = index.query(vectors[1], 2)
     assert {i for i, _ in hits} == {int(ids[0]), int(ids[1])}
-    assert all(score == pytest.approx(1.0, abs=1e-5) for _, score in hits)
+    assert all(score == pytest.approx(1.0, abs=1e-4) for _, score in hits)
 
 
 def test_removed_ids_never_come_back(built: tuple) -> None:
@@ -178,11 +179,17 @@ def data_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name != HEADER_NAME)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip", "header", "missing"])
-def test_load_refuses_damaged_files(built: tuple, tmp_path: Path, damage: str) -> None:
+DAMAGES = [(kind, damage) for kind in ("graph-", "slots-")
+           for damage in ("truncate", "garbage", "flip", "header", "missing")]
+# Vector rows are plain floats that cannot crash anything: only their size is checked.
+DAMAGES += [("vectors-", "truncate"), ("vectors-", "missing")]
+
+
+@pytest.mark.parametrize(("kind", "damage"), DAMAGES)
+def test_load_refuses_damaged_files(built: tuple, tmp_path: Path, kind: str, damage: str) -> None:
     index, _, _ = built
     index.save(tmp_path)
-    graph = next(p for p in data_files(tmp_path) if p.name.startswith("graph-"))
+    graph = next(p for p in data_files(tmp_path) if p.name.startswith(kind))
     data = graph.read_bytes()
     if damage == "truncate":
         graph.write_bytes(data[: len(data) // 2])
@@ -229,3 +236,104 @@ def test_a_failed_save_leaves_the_previous_index_loadable(built: tuple, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     loaded = VectorIndex.load(tmp_path, MODEL, DIM)
     assert loaded is not None and len(loaded) == len(ids)
+
+
+def clustered_vectors(n: int, dim: int = 64, clusters: int = 40, seed: int = 0) -> np.ndarray:
+    """Non-negative, clustered, normalised, with a decaying spectrum: shaped like pooled CNN
+    features (whose variance concentrates in a few directions), unlike uniform noise."""
+    rng = np.random.default_rng(seed)
+    scale = 1.0 / (1.0 + np.arange(dim)) ** 0.75
+    centres = rng.gamma(0.5, 1.0, (clusters, dim)) * scale
+    noise = rng.gamma(0.5, 0.35, (n, dim)) * scale
+    vectors = centres[rng.integers(clusters, size=n)] + noise
+    vectors = vectors.astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def mean_recall(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray,
+                queries: np.ndarray) -> float:
+    return float(np.mean([
+        recall([i for i, _ in index.query(q, 10)], brute_force(ids, vectors, q, 10))
+        for q in queries]))
+
+
+def test_a_growing_index_switches_to_a_projected_graph_and_keeps_recall(tmp_path: Path) -> None:
+    vectors = clustered_vectors(3000)
+    ids = np.arange(3000, dtype=np.int64) * 3 + 7
+    index = VectorIndex(64, MODEL, capacity=16, reduce_above=1000, reduced_dim=24)
+    for start in range(0, 3000, 500):
+        index.add(ids[start:start + 500], vectors[start:start + 500])
+    index.save(tmp_path)
+    header_before = json.loads((tmp_path / HEADER_NAME).read_text())
+    assert header_before["projection"]["dim"] == 24
+    queries = clustered_vectors(40, seed=5)
+    assert mean_recall(index, ids, vectors, queries) >= 0.95
+    hits = index.query(vectors[10], 5)
+    assert hits[0][0] == ids[10]
+    assert hits[1][1] == pytest.approx(float(vectors[ids.tolist().index(hits[1][0])] @ vectors[10]),
+                                       abs=2e-3)
+    loaded = VectorIndex.load(tmp_path, MODEL, 64)
+    assert loaded is not None
+    assert [i for i, _ in loaded.query(vectors[10], 5)] == [i for i, _ in hits]
+
+
+def test_build_of_a_large_library_projects_from_the_start(tmp_path: Path) -> None:
+    vectors = clustered_vectors(2500, seed=2)
+    ids = np.arange(2500, dtype=np.int64)
+    import photosim.core.index as index_module
+
+    small = index_module.REDUCE_ABOVE
+    index_module.REDUCE_ABOVE = 1000
+    try:
+        index = VectorIndex.build(MODEL, 64, ids, vectors)
+    finally:
+        index_module.REDUCE_ABOVE = small
+    index.save(tmp_path)
+    assert json.loads((tmp_path / HEADER_NAME).read_text())["graph"]["space"] == "ip"
+    assert mean_recall(index, ids, vectors, clustered_vectors(40, seed=6)) >= 0.95
+
+
+def test_many_saves_with_changes_stay_consistent_and_compact(tmp_path: Path) -> None:
+    """Each save adds a segment of new rows; replacements and removals are compacted away."""
+    vectors = clustered_vectors(1200, seed=3)
+    index = VectorIndex(64, MODEL, reduce_above=500, reduced_dim=16)
+    rng = np.random.default_rng(0)
+    expected: dict[int, np.ndarray] = {}
+    for round_ in range(12):
+        new_ids = np.arange(round_ * 100, round_ * 100 + 100)
+        index.add(new_ids, vectors[new_ids])
+        expected.update({int(i): vectors[i] for i in new_ids})
+        replaced = rng.choice(sorted(expected), 20, replace=False)
+        fresh = clustered_vectors(20, seed=100 + round_)
+        index.add(replaced, fresh)
+        expected.update({int(i): v for i, v in zip(replaced, fresh, strict=True)})
+        gone = rng.choice(sorted(expected), 10, replace=False)
+        index.remove(gone)
+        for i in gone:
+            del expected[int(i)]
+        index.save(tmp_path)
+        index = VectorIndex.load(tmp_path, MODEL, 64)
+        assert index is not None
+    assert index.ids().tolist() == sorted(expected)
+    for photo_id in list(expected)[::97]:
+        best = index.query(expected[photo_id], 1)[0]
+        assert best[0] == photo_id and best[1] == pytest.approx(1.0, abs=1e-3)
+    header = json.loads((tmp_path / HEADER_NAME).read_text())
+    assert len(header["segments"]) <= 8
+    stored_rows = sum(s["rows"] for s in header["segments"])
+    assert stored_rows <= len(expected) * 1.5
+    named = {f["name"] for f in header["files"].values()} | {s["name"] for s in header["segments"]}
+    assert {p.name for p in tmp_path.iterdir()} == named | {HEADER_NAME}
+
+
+def test_saving_into_another_folder_copies_the_vectors(built: tuple, tmp_path: Path) -> None:
+    index, ids, _ = built
+    index.save(tmp_path / "a")
+    loaded = VectorIndex.load(tmp_path / "a", MODEL, DIM)
+    assert loaded is not None
+    loaded.save(tmp_path / "b")
+    import shutil
+
+    shutil.rmtree(tmp_path / "a")
+    again = VectorIndex.load(tmp_path / "b", MODEL, DIM)
+    assert again is not None and again.ids().tolist() == ids.tolist()

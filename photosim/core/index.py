@@ -1,22 +1,33 @@
 """The vector index: approximate nearest neighbours over photo embeddings (hnswlib, cosine).
 
-The index is a cache of the catalog's vectors. It is saved atomically in the data directory and,
-when it is missing, damaged, or was made by another model, ``VectorIndex.load`` answers ``None``
-so that the caller rebuilds it from the catalog rather than trusting a bad file.
+Memory design (measured in benchmarks/index_bench.py, decided for 1M photos of 2048-d vectors,
+where float32 vectors alone would take 8 GB):
 
-On disk an index is a folder holding ``header.json`` and the data files it names. Data files
-carry a fresh name on every save and the header is replaced last, atomically, so a reader sees
-either the previous index or the new one. The header records each file's size and CRC-32, which
-is checked before hnswlib ever parses a byte (hnswlib trusts its input and could crash on garbage).
+* The HNSW graph holds each vector projected onto its top ``REDUCED_DIM`` principal axes (fitted
+  on the library's own vectors, uncentred so that dot products are what is preserved) once the
+  index holds more than ``REDUCE_ABOVE`` photos; below that, it holds the full vectors.
+* The full vectors live as float16 rows in immutable "segment" files that are memory-mapped, so
+  the operating system pages in only the rows that re-ranking touches. Vectors added since the
+  last save sit in memory until ``save`` writes them out as one more segment.
+* A query takes ``rerank_candidates(k)`` candidates from the graph and re-ranks them by the exact
+  cosine of the full vectors, so scores are always those of the full vectors.
+
+On disk an index is a folder holding ``header.json`` and the files it names. Files get a fresh
+name when written and are never changed afterwards; the header is replaced last, atomically, so a
+reader sees the previous index or the new one. The header records each file's size, and a CRC-32
+for the graph and small files, checked before hnswlib parses a byte (hnswlib trusts its input and
+could crash on garbage). Segments carry only floats, so a size check is enough for them.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import json
 import logging
 import secrets
+import shutil
 import struct
 import threading
 import zlib
@@ -32,13 +43,18 @@ from photosim.core.fsutil import atomic_write_bytes, atomic_write_via
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_NAME = "header.json"
 
-# HNSW parameters; see benchmarks/index_bench.py for how they were chosen.
+# Chosen by measurement (benchmarks/index_bench.py, docs in the module docstring there).
 M = 16
-EF_CONSTRUCTION = 200
-EF_SEARCH = 64
+EF_CONSTRUCTION = 100
+EF_SEARCH = 80
+REDUCE_ABOVE = 20_000  # below this many photos the graph holds full vectors (< 200 MB)
+REDUCED_DIM = 128
+PCA_SAMPLE = 50_000  # vectors used to fit the projection
+MAX_SEGMENTS = 8  # more segment files than this are merged at save
+GARBAGE_SHARE = 0.3  # rewrite the segments when this share of their rows is replaced/removed
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
@@ -49,6 +65,12 @@ IdArray = npt.NDArray[np.int64]
 # byte count and that many bytes of upper-level links.
 _HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
 _CRC_CHUNK = 1 << 22
+_ROW_CHUNK = 65_536
+
+
+def rerank_candidates(k: int) -> int:
+    """How many graph candidates are re-ranked by full vectors to return ``k`` results."""
+    return max(4 * k, 64)
 
 
 class VectorIndex:
@@ -57,17 +79,20 @@ class VectorIndex:
     Thread-safe: one lock serialises changes and queries (a query takes about a millisecond).
     """
 
-    def __init__(self, dim: int, model_id: str, capacity: int = 1024) -> None:
+    def __init__(self, dim: int, model_id: str, capacity: int = 1024, *,
+                 reduce_above: int | None = None, reduced_dim: int | None = None) -> None:
         if dim <= 0:
             raise ValueError(f"dim must be positive, not {dim}")
         self.dim = dim
         self.model_id = model_id
+        self._reduce_above = REDUCE_ABOVE if reduce_above is None else reduce_above
+        self._reduced_dim = min(REDUCED_DIM if reduced_dim is None else reduced_dim, dim)
         self._lock = threading.RLock()
-        self._hnsw = hnswlib.Index(space="cosine", dim=dim)
-        self._hnsw.init_index(max_elements=max(capacity, 1), M=M, ef_construction=EF_CONSTRUCTION)
-        self._hnsw.set_ef(EF_SEARCH)
-        self._live: set[int] = set()
-        self._deleted: set[int] = set()  # labels hnswlib still holds, marked deleted
+        self._store = _VectorStore(dim)
+        self._slot_of: dict[int, int] = {}  # live photo id -> row in the store
+        self._graph_deleted: set[int] = set()  # ids the graph still holds, marked deleted
+        self._projection: FloatArray | None = None  # (dim, reduced_dim) once reduced
+        self._graph = _new_graph(dim, "cosine", capacity)
 
     # ----------------------------------------------------------------- changes
 
@@ -77,27 +102,61 @@ class VectorIndex:
         if id_array.size == 0:
             return
         with self._lock:
-            self._reserve(id_array)
-            self._hnsw.add_items(vector_array, id_array.astype(np.uint64))
-            added = id_array.tolist()
-            self._live.update(added)
-            self._deleted.difference_update(added)
+            for id_chunk, vector_chunk in _chunks(id_array, vector_array):
+                self._add_chunk(id_chunk, vector_chunk)
+            if self._projection is None and len(self._slot_of) > self._reduce_above:
+                self._switch_to_reduced()
+
+    def _add_chunk(self, ids: IdArray, vectors: FloatArray) -> None:
+        self._store.garbage += sum(1 for i in ids.tolist() if i in self._slot_of)
+        slots = self._store.append(vectors)
+        self._reserve(ids)
+        self._graph.add_items(self._graph_vectors(vectors), ids.astype(np.uint64))
+        for photo_id, slot in zip(ids.tolist(), slots.tolist(), strict=True):
+            self._slot_of[photo_id] = slot
+        self._graph_deleted.difference_update(ids.tolist())
 
     def remove(self, ids: Iterable[int]) -> None:
         """Forget these ids; ids not in the index are ignored."""
         with self._lock:
-            for photo_id in {int(i) for i in ids} & self._live:
-                self._hnsw.mark_deleted(photo_id)
-                self._live.discard(photo_id)
-                self._deleted.add(photo_id)
+            for photo_id in {int(i) for i in ids} & self._slot_of.keys():
+                self._graph.mark_deleted(photo_id)
+                del self._slot_of[photo_id]
+                self._graph_deleted.add(photo_id)
+                self._store.garbage += 1
 
     def _reserve(self, ids: IdArray) -> None:
-        """Grow hnswlib's capacity geometrically so that ``ids`` fit."""
-        new_labels = sum(1 for i in ids.tolist() if i not in self._live and i not in self._deleted)
-        needed = self._hnsw.element_count + new_labels
-        capacity = self._hnsw.max_elements
+        """Grow the graph's capacity geometrically so that ``ids`` fit."""
+        known = self._slot_of.keys() | self._graph_deleted
+        needed = self._graph.element_count + sum(1 for i in ids.tolist() if i not in known)
+        capacity = self._graph.max_elements
         if needed > capacity:
-            self._hnsw.resize_index(max(needed, capacity * 2))
+            self._graph.resize_index(max(needed, capacity * 2))
+
+    def _graph_vectors(self, vectors: FloatArray) -> FloatArray:
+        if self._projection is None:
+            return vectors
+        return np.ascontiguousarray(vectors @ self._projection)
+
+    def _switch_to_reduced(self) -> None:
+        """Fit the projection on the vectors held so far and rebuild the graph with it."""
+        ids = np.fromiter(self._slot_of.keys(), np.int64, len(self._slot_of))
+        slots = np.fromiter(self._slot_of.values(), np.int64, len(self._slot_of))
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(slots, size=min(len(slots), PCA_SAMPLE), replace=False))
+        self._use_projection(fit_projection(self._store.rows(sample), self._reduced_dim), len(ids))
+        for start in range(0, len(ids), _ROW_CHUNK):
+            part = slice(start, start + _ROW_CHUNK)
+            vectors = self._store.rows(slots[part])
+            self._graph.add_items(self._graph_vectors(vectors), ids[part].astype(np.uint64))
+        log.info("vector index reduced to %d dimensions at %d photos",
+                 self._reduced_dim, len(ids))
+
+    def _use_projection(self, projection: FloatArray, capacity: int) -> None:
+        """Start an empty graph over projected vectors (the caller fills it)."""
+        self._projection = projection
+        self._graph = _new_graph(self._reduced_dim, "ip", capacity)
+        self._graph_deleted = set()
 
     # ----------------------------------------------------------------- queries
 
@@ -107,85 +166,131 @@ class VectorIndex:
         """The ``k`` nearest live ids to ``vector`` with their cosine similarity, best first."""
         query = _checked_vectors(vector, self.dim, rows=1)
         with self._lock:
-            excluded = {int(i) for i in exclude} & self._live
-            wanted = min(k, len(self._live) - len(excluded))
+            excluded = {int(i) for i in exclude} & self._slot_of.keys()
+            wanted = min(k, len(self._slot_of) - len(excluded))
             if wanted <= 0:
                 return []
-            labels, sims = self._search(query, wanted + len(excluded))
-        hits = [(int(i), float(s)) for i, s in zip(labels[0], sims[0], strict=True)]
-        return [hit for hit in hits if hit[0] not in excluded][:wanted]
+            candidates = self._candidates(query, rerank_candidates(wanted) + len(excluded))[0]
+            candidates = np.array([c for c in candidates.tolist() if c not in excluded], np.int64)
+            ids, sims = self._rerank(query[0], candidates, wanted)
+        return [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
 
     def query_batch(self, vectors: np.ndarray, k: int) -> tuple[IdArray, FloatArray]:
-        """Nearest ids and similarities for each row; rows padded with -1 beyond the live count."""
+        """Nearest ids and similarities per row, best first; padded with -1 (ids and scores)
+        where the index holds fewer than ``k`` photos."""
         queries = _checked_vectors(vectors, self.dim)
         ids = np.full((len(queries), max(k, 0)), -1, dtype=np.int64)
         sims = np.full((len(queries), max(k, 0)), -1.0, dtype=np.float32)
         with self._lock:
-            wanted = min(k, len(self._live))
+            wanted = min(k, len(self._slot_of))
             if wanted <= 0 or len(queries) == 0:
                 return ids, sims
-            labels, found = self._search(queries, wanted)
-        ids[:, :wanted] = labels
-        sims[:, :wanted] = found
+            candidates = self._candidates(queries, rerank_candidates(wanted))
+            for row, query in enumerate(queries):
+                found, scores = self._rerank(query, candidates[row], wanted)
+                ids[row, :wanted], sims[row, :wanted] = found, scores
         return ids, sims
 
-    def _search(self, queries: FloatArray, k: int) -> tuple[IdArray, FloatArray]:
-        """hnswlib's search, retried with a wider beam when deletions starve it of results."""
+    def _candidates(self, queries: FloatArray, k: int) -> IdArray:
+        """hnswlib's nearest labels, retried with a wider beam when deletions starve it."""
+        k = min(k, len(self._slot_of))
+        projected = self._graph_vectors(queries)
         ef = max(EF_SEARCH, k)
         while True:
-            self._hnsw.set_ef(ef)
+            self._graph.set_ef(ef)
             try:
-                labels, distances = self._hnsw.knn_query(queries, k=k)
-                break
+                labels, _ = self._graph.knn_query(projected, k=k)
+                return labels.astype(np.int64)  # type: ignore[no-any-return]
             except RuntimeError:
                 # Too few live neighbours reached; only a graph full of deletions does this.
-                if ef >= self._hnsw.element_count:
+                if ef >= self._graph.element_count:
                     raise
-                ef = min(ef * 4, self._hnsw.element_count)
+                ef = min(ef * 4, self._graph.element_count)
             finally:
-                self._hnsw.set_ef(EF_SEARCH)
-        return labels.astype(np.int64), (1.0 - distances).astype(np.float32)
+                self._graph.set_ef(EF_SEARCH)
+
+    def _rerank(self, query: FloatArray, candidates: IdArray, k: int) -> tuple[IdArray, FloatArray]:
+        """The best ``k`` candidates by exact cosine of their full vectors."""
+        slots = np.array([self._slot_of[i] for i in candidates.tolist()], np.int64)
+        full = self._store.rows(slots)
+        norms = np.linalg.norm(full, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        sims = (full @ query) / np.maximum(norms, 1e-12)
+        order = np.argsort(-sims, kind="stable")[:k]
+        return candidates[order], sims[order].astype(np.float32)
 
     def ids(self) -> IdArray:
         with self._lock:
-            return np.array(sorted(self._live), dtype=np.int64)
+            return np.sort(np.fromiter(self._slot_of.keys(), np.int64, len(self._slot_of)))
 
     def __len__(self) -> int:
-        return len(self._live)
+        return len(self._slot_of)
 
     def __contains__(self, photo_id: object) -> bool:
-        return isinstance(photo_id, int | np.integer) and int(photo_id) in self._live
+        return isinstance(photo_id, int | np.integer) and int(photo_id) in self._slot_of
 
     # ------------------------------------------------------------- persistence
 
     def save(self, folder: Path) -> None:
-        """Write the index into ``folder`` atomically; the previous index stays valid until then."""
+        """Write the index into ``folder`` atomically; the previous index stays valid until then.
+
+        Raises ``OSError`` when the disk refuses the write (e.g. it is full).
+        """
         with self._lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._compact_if_wasteful(folder)
+            self._store.persist(folder)
             token = secrets.token_hex(6)
-            graph = folder / f"graph-{token}.hnsw"
-            deleted = folder / f"deleted-{token}.npy"
-            atomic_write_via(graph, self._write_graph)
-            atomic_write_bytes(deleted, _npy_bytes(np.array(sorted(self._deleted), np.int64)))
-            header = {
-                "format": FORMAT_VERSION,
-                "model_id": self.model_id,
-                "dim": self.dim,
-                "count": len(self._live),
-                "space": "cosine",
-                "projection": None,
-                "files": {"graph": _describe(graph), "deleted": _describe(deleted)},
-            }
+            files = {"graph": folder / f"graph-{token}.hnsw",
+                     "slots": folder / f"slots-{token}.npy"}
+            atomic_write_via(files["graph"], self._write_graph)
+            atomic_write_bytes(files["slots"], _npy_bytes(self._slot_table()))
+            if self._projection is not None:
+                files["projection"] = folder / f"projection-{token}.npy"
+                atomic_write_bytes(files["projection"], _npy_bytes(self._projection))
+            header = self._header({name: _describe(path) for name, path in files.items()})
             atomic_write_bytes(folder / HEADER_NAME, json.dumps(header, indent=1).encode())
-        _remove_unreferenced(folder, {graph.name, deleted.name})
+            keep = {p.name for p in files.values()} | self._store.file_names()
+        _remove_unreferenced(folder, keep)
+
+    def _header(self, files: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "count": len(self._slot_of),
+            "graph": {"space": "ip" if self._projection is not None else "cosine",
+                      "M": M, "ef_construction": EF_CONSTRUCTION},
+            "projection": None if self._projection is None else {
+                "kind": "pca-uncentred", "dim": self._reduced_dim, "file": files["projection"]},
+            "files": files,
+            "segments": self._store.describe(),
+        }
+
+    def _slot_table(self) -> IdArray:
+        """(n, 2) of live id and store row, the one source of which ids are live."""
+        table = np.empty((len(self._slot_of), 2), np.int64)
+        table[:, 0] = np.fromiter(self._slot_of.keys(), np.int64, len(self._slot_of))
+        table[:, 1] = np.fromiter(self._slot_of.values(), np.int64, len(self._slot_of))
+        return table
 
     def _write_graph(self, path: Path) -> None:
-        self._hnsw.save_index(str(path))
+        self._graph.save_index(str(path))
         # hnswlib writes through an unchecked ofstream: a full disk yields a short file silently.
         try:
             _check_hnsw_layout(path)
         except _Unusable as error:
             raise OSError(errno.EIO, f"the index could not be written completely ({error}); "
                           "is the disk full?", str(path)) from None
+
+    def _compact_if_wasteful(self, folder: Path) -> None:
+        """Rewrite the vector rows when replaced/removed rows or segment files pile up."""
+        store = self._store
+        if store.garbage <= GARBAGE_SHARE * max(store.row_count, 1) and \
+                len(store.segments) <= MAX_SEGMENTS:
+            return
+        table = self._slot_table()
+        new_slots = store.compact(table[:, 1], folder)
+        self._slot_of = dict(zip(table[:, 0].tolist(), new_slots.tolist(), strict=True))
 
     @classmethod
     def load(cls, folder: Path, model_id: str, dim: int) -> VectorIndex | None:
@@ -197,7 +302,7 @@ class VectorIndex:
             return cls._load(folder, model_id, dim)
         except _Unusable as reason:
             log.info("vector index in %s not used: %s", folder, reason)
-        except (OSError, ValueError, RuntimeError, MemoryError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, MemoryError) as error:
             log.warning("vector index in %s could not be read: %s", folder, error)
         return None
 
@@ -208,25 +313,169 @@ class VectorIndex:
         _expect(header.get("model_id") == model_id, f"made by model {header.get('model_id')!r}")
         _expect(header.get("dim") == dim, f"dimension {header.get('dim')!r}, expected {dim}")
         files = header["files"]
-        graph = _verified(folder, files["graph"])
-        deleted = np.load(_verified(folder, files["deleted"]), allow_pickle=False)
-        _check_hnsw_layout(graph)
         index = cls(dim, model_id, capacity=1)
-        index._hnsw.load_index(str(graph), max_elements=0)
-        index._hnsw.set_ef(EF_SEARCH)
-        labels = set(index._hnsw.get_ids_list())
-        index._deleted = {int(i) for i in deleted.tolist()}
-        index._live = labels - index._deleted
-        _expect(index._deleted <= labels, "deleted ids the graph does not hold")
-        _expect(len(index._live) == header["count"], "count differs from the header")
+        index._store = _VectorStore.open(folder, dim, header["segments"])
+        table = np.load(_verified(folder, files["slots"]), allow_pickle=False)
+        _expect(table.ndim == 2 and table.shape[1] == 2 and len(table) == header["count"],
+                "id table does not match the header")
+        _expect(len(table) == 0 or int(table[:, 1].max()) < index._store.row_count,
+                "id table points past the stored vectors")
+        index._slot_of = dict(zip(table[:, 0].tolist(), table[:, 1].tolist(), strict=True))
+        index._store.garbage = index._store.row_count - len(table)
+        if header["projection"] is not None:
+            index._load_projection(folder, header["projection"])
+        index._load_graph(_verified(folder, files["graph"]))
         return index
+
+    def _load_projection(self, folder: Path, info: dict[str, Any]) -> None:
+        projection = np.load(_verified(folder, info["file"]), allow_pickle=False)
+        _expect(projection.shape == (self.dim, info["dim"]) and projection.dtype == np.float32,
+                "projection does not match the header")
+        self._projection = projection
+        self._reduced_dim = int(info["dim"])
+
+    def _load_graph(self, path: Path) -> None:
+        _check_hnsw_layout(path)
+        space, dim = ("ip", self._reduced_dim) if self._projection is not None else ("cosine",
+                                                                                      self.dim)
+        self._graph = hnswlib.Index(space=space, dim=dim)
+        self._graph.load_index(str(path), max_elements=0)
+        self._graph.set_ef(EF_SEARCH)
+        labels = set(self._graph.get_ids_list())
+        _expect(self._slot_of.keys() <= labels, "the graph lacks some ids")
+        self._graph_deleted = labels - self._slot_of.keys()
 
     @classmethod
     def build(cls, model_id: str, dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
-        """A new index over ``vectors`` (e.g. all of the catalog's vectors for this model)."""
+        """A new index over ``vectors`` (e.g. all of the catalog's vectors for this model).
+
+        A large library gets its projection first, so the graph never holds full vectors.
+        """
         index = cls(dim, model_id, capacity=max(len(ids), 1))
+        if len(ids) > index._reduce_above:
+            rng = np.random.default_rng(0)
+            sample = np.sort(rng.choice(len(ids), size=min(len(ids), PCA_SAMPLE), replace=False))
+            index._use_projection(fit_projection(
+                np.asarray(vectors[sample], np.float32), index._reduced_dim), len(ids))
         index.add(ids, vectors)
         return index
+
+
+def fit_projection(sample: FloatArray, dim: int) -> FloatArray:
+    """The top ``dim`` principal axes of ``sample``, uncentred so that x·y ≈ (xP)·(yP)."""
+    moment = np.zeros((sample.shape[1], sample.shape[1]), np.float64)
+    for start in range(0, len(sample), 8192):
+        rows = sample[start:start + 8192].astype(np.float64)
+        moment += rows.T @ rows
+    _, axes = np.linalg.eigh(moment)  # ascending eigenvalues
+    return np.ascontiguousarray(axes[:, ::-1][:, :dim], dtype=np.float32)
+
+
+class _VectorStore:
+    """Full vectors as float16 rows: memory-mapped immutable segment files, then a tail of rows
+    added since the last save, kept in memory. A row's number (its slot) never changes except
+    through ``compact``."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.segments: list[tuple[Path, np.memmap[Any, np.dtype[np.float16]]]] = []
+        self._starts: list[int] = []  # first slot of each segment
+        self._tail: list[npt.NDArray[np.float16]] = []
+        self.row_count = 0
+        self.garbage = 0  # rows no live id points to
+
+    @classmethod
+    def open(cls, folder: Path, dim: int, entries: list[dict[str, Any]]) -> _VectorStore:
+        store = cls(dim)
+        for entry in entries:
+            name, rows = str(entry["name"]), int(entry["rows"])
+            _expect(Path(name).name == name and rows >= 0, "bad segment entry")
+            path = folder / name
+            _expect(path.is_file() and path.stat().st_size == rows * dim * 2,
+                    f"segment {name} is missing or has the wrong size")
+            store._add_segment(path, rows)
+        return store
+
+    def _add_segment(self, path: Path, rows: int) -> None:
+        mapped = np.memmap(path, dtype=np.float16, mode="r", shape=(rows, self.dim)) if rows \
+            else np.zeros((0, self.dim), np.float16)
+        self.segments.append((path, mapped))  # type: ignore[arg-type]
+        self._starts.append(self.row_count)
+        self.row_count += rows
+
+    def append(self, vectors: FloatArray) -> IdArray:
+        first = self.row_count
+        self._tail.append(vectors.astype(np.float16))
+        self.row_count += len(vectors)
+        return np.arange(first, self.row_count, dtype=np.int64)
+
+    def rows(self, slots: IdArray) -> FloatArray:
+        """Rows by slot as float32, in the order asked."""
+        out = np.empty((len(slots), self.dim), np.float32)
+        bounds = [*self._starts, self._saved_rows()]
+        owner = np.searchsorted(np.asarray(bounds), slots, side="right") - 1
+        for number in np.unique(owner).tolist():
+            picked = owner == number
+            if number < len(self.segments):
+                out[picked] = self.segments[number][1][slots[picked] - bounds[number]]
+            else:
+                out[picked] = self._tail_array()[slots[picked] - bounds[-1]]
+        return out
+
+    def _saved_rows(self) -> int:
+        return self._starts[-1] + len(self.segments[-1][1]) if self.segments else 0
+
+    def _tail_array(self) -> npt.NDArray[np.float16]:
+        if len(self._tail) > 1:
+            self._tail = [np.concatenate(self._tail)]
+        return self._tail[0] if self._tail else np.zeros((0, self.dim), np.float16)
+
+    def persist(self, folder: Path) -> None:
+        """Write the tail as a new segment in ``folder``, and copy in segments living elsewhere."""
+        for number, (path, mapped) in enumerate(self.segments):
+            if path.parent.resolve() != folder.resolve():
+                copy = folder / f"vectors-{secrets.token_hex(6)}.f16"
+                atomic_write_via(copy, functools.partial(shutil.copyfile, path))
+                self.segments[number] = (copy, np.memmap(copy, dtype=np.float16, mode="r",
+                                                         shape=mapped.shape))
+        tail = self._tail_array()
+        if len(tail):
+            path = folder / f"vectors-{secrets.token_hex(6)}.f16"
+            atomic_write_via(path, lambda target: tail.tofile(target))
+            self._tail = []
+            self.row_count -= len(tail)
+            self._add_segment(path, len(tail))
+
+    def compact(self, live_slots: IdArray, folder: Path) -> IdArray:
+        """Rewrite only ``live_slots``, in that order, as one segment in ``folder``; returns
+        their new slots. Streams in chunks: a million rows never sit in memory at once."""
+        path = folder / f"vectors-{secrets.token_hex(6)}.f16"
+
+        def write(target: Path) -> None:
+            with open(target, "wb") as handle:
+                for start in range(0, len(live_slots), _ROW_CHUNK):
+                    rows = self.rows(live_slots[start:start + _ROW_CHUNK])
+                    handle.write(rows.astype(np.float16).tobytes())
+
+        atomic_write_via(path, write)
+        self.segments, self._starts, self._tail = [], [], []
+        self.row_count, self.garbage = 0, 0
+        if len(live_slots):
+            self._add_segment(path, len(live_slots))
+        return np.arange(len(live_slots), dtype=np.int64)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": path.name, "rows": len(mapped)} for path, mapped in self.segments]
+
+    def file_names(self) -> set[str]:
+        return {path.name for path, _ in self.segments}
+
+
+def _new_graph(dim: int, space: str, capacity: int) -> Any:
+    graph = hnswlib.Index(space=space, dim=dim)
+    graph.init_index(max_elements=max(capacity, 1), M=M, ef_construction=EF_CONSTRUCTION)
+    graph.set_ef(EF_SEARCH)
+    return graph
 
 
 class _Unusable(Exception):  # a reason to rebuild; never reaches users
@@ -236,6 +485,11 @@ class _Unusable(Exception):  # a reason to rebuild; never reaches users
 def _expect(condition: bool, reason: str) -> None:
     if not condition:
         raise _Unusable(reason)
+
+
+def _chunks(ids: IdArray, vectors: FloatArray) -> Iterable[tuple[IdArray, FloatArray]]:
+    for start in range(0, len(ids), _ROW_CHUNK):
+        yield ids[start:start + _ROW_CHUNK], vectors[start:start + _ROW_CHUNK]
 
 
 def _checked_batch(
@@ -325,9 +579,10 @@ def _check_hnsw_layout(path: Path) -> None:
 
 
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
-    """Delete data files of earlier saves; a failure only leaves litter for the next save."""
+    """Delete files of earlier saves; a failure only leaves litter for the next save."""
+    prefixes = ("graph-", "slots-", "projection-", "vectors-", "deleted-")
     for path in folder.iterdir():
-        if path.name.startswith(("graph-", "deleted-", "vectors-")) and path.name not in keep:
+        if path.name.startswith(prefixes) and path.name not in keep:
             try:
                 path.unlink()
             except OSError as error:
