@@ -1,0 +1,488 @@
+"""Duplicate groups a user can trust: kinds told apart, no chains, every group explained.
+
+Pure functions over catalog rows, stored fingerprints and CNN vectors; nothing here decodes a
+file or searches the index, so a moved threshold slider regroups from stored neighbour pairs.
+
+How a pair of photos is judged (see :class:`PairJudge`):
+
+* **exact** — the same content hash.
+* **same picture** — pixel grids agree almost perfectly (normalised cross-correlation of the
+  small grayscale grids), the DCT hashes are close, the aspect ratio and the colours match.
+  Resizing, re-encoding, another format and EXIF rotation (already applied on decode) keep all
+  of these.
+* **edited** — the CNN still agrees (cosine above a floor) and the pixels line up after an
+  allowance: a brightness/filter/grayscale/watermark edit keeps the grid correlation high but
+  changes colours or details; a flip matches the mirrored grid; a crop is *contained*: the
+  smaller picture's grid is found, at some scale and offset, inside the larger one.
+* **similar scene** — only the CNN agrees (a burst, the same scene re-shot). Never mixed with
+  the kinds above; two photos whose EXIF capture times differ are never called copies.
+
+Grouping is complete-linkage: two groups merge only when every cross pair is related at the
+group's level, so A≈B and B≈C never drags A and C together unless A≈C too. Each group's
+cohesion is its weakest pair; its members are listed most central first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import IntEnum
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from photosim.core.fingerprint import Fingerprint, hamming
+from photosim.core.keeper import choose_keeper
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+
+Pair = tuple[int, int, float]
+QueryBatch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+FloatGrid = NDArray[np.float32]
+
+
+class Level(IntEnum):
+    """How close a pair is; lower is closer. Mirrors :class:`DuplicateKind`."""
+
+    EXACT = 0
+    SAME = 1
+    EDITED = 2
+    SIMILAR = 3
+
+
+KIND_OF_LEVEL = {Level.EXACT: DuplicateKind.EXACT, Level.SAME: DuplicateKind.SAME,
+                 Level.EDITED: DuplicateKind.EDITED, Level.SIMILAR: DuplicateKind.SIMILAR}
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Thresholds, measured on benchmarks/dedup_eval.py; ``similar_cosine`` is the slider."""
+
+    similar_cosine: float = 0.90  # CNN cosine for "similar scene"
+    edited_cosine: float = 0.60  # CNN cosine an edited copy must still reach
+    same_ncc: float = 0.97  # grid correlation of the same picture
+    same_hash_distance: int = 12  # DCT-hash bits a same picture may differ by
+    same_colour_distance: float = 10.0  # mean |ΔRGB| of the 8×8 colour grids
+    edited_ncc: float = 0.90  # grid correlation of a filtered/watermarked/flipped copy
+    crop_ncc: float = 0.92  # best correlation of a crop found inside its original
+    min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
+    aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
+    capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
+    hash_distance: int = 8  # reduced mode (no model): DCT-hash candidate pairs
+
+    @classmethod
+    def from_threshold(cls, threshold: float | None) -> DedupSettings:
+        """Settings for a user threshold (the "similar scene" cosine); None means defaults."""
+        if threshold is None:
+            return cls()
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        return cls(similar_cosine=threshold)
+
+    @classmethod
+    def from_strictness(cls, strictness: float) -> DedupSettings:
+        """One user-facing knob in [0, 1]: 0 lenient, 1 strict; 0.5 gives the defaults."""
+        s = min(max(strictness, 0.0), 1.0) - 0.5
+        base = cls()
+        return replace(base, similar_cosine=min(0.99, base.similar_cosine + 0.12 * s),
+                       edited_ncc=base.edited_ncc + 0.08 * s, crop_ncc=base.crop_ncc + 0.06 * s,
+                       same_ncc=min(0.995, base.same_ncc + 0.04 * s))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One photo as the grouping sees it."""
+
+    photo: Photo
+    fingerprint: Fingerprint | None
+    vector_row: int | None  # row in `vectors`; None if not embedded
+
+
+@dataclass(frozen=True)
+class Relation:
+    """The verdict on one pair: its level (None: unrelated) and a similarity in [0, 1]."""
+
+    level: Level | None
+    score: float
+
+
+# -- candidate pairs ----------------------------------------------------------------------------
+def neighbour_pairs_from_index(query_batch: QueryBatch, vectors: np.ndarray, k: int,
+                               floor: float,
+                               row_ids: Sequence[int] | np.ndarray | None = None) -> list[Pair]:
+    """Unique ``(row_i, row_j, cosine)`` with ``i < j`` and ``cosine ≥ floor``.
+
+    ``query_batch`` answers ids; when the index labels rows by photo id, ``row_ids`` (the id of
+    each row of ``vectors``) maps them back to rows. Ids the mapping does not know are dropped.
+    """
+    if len(vectors) == 0:
+        return []
+    ids, sims = query_batch(vectors, k + 1)  # +1: each vector finds itself
+    ids = np.asarray(ids, np.int64)
+    sims = np.asarray(sims, np.float32)
+    if row_ids is not None:
+        ids = _ids_to_rows(ids, np.asarray(row_ids, np.int64))
+    rows = np.repeat(np.arange(len(vectors), dtype=np.int64), ids.shape[1])
+    cols, values = ids.ravel(), sims.ravel()
+    keep = (cols >= 0) & (cols != rows) & (values >= floor)
+    return _unique_pairs(rows[keep], cols[keep], values[keep])
+
+
+def _ids_to_rows(ids: NDArray[np.int64], row_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    order = np.argsort(row_ids)
+    sorted_ids = row_ids[order]
+    where = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
+    found = (len(sorted_ids) > 0) & (sorted_ids[where] == ids) & (ids >= 0)
+    return np.where(found, order[where], -1)
+
+
+def _unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
+                  score: NDArray[np.float32]) -> list[Pair]:
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.lexsort((-score, hi, lo))
+    lo, hi, score = lo[order], hi[order], score[order]
+    first = np.ones(len(lo), bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    return list(zip(lo[first].tolist(), hi[first].tolist(), score[first].tolist(), strict=True))
+
+
+def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) -> list[Pair]:
+    """Pairs whose DCT hashes differ by at most ``max_distance`` bits, score 1 - d/64.
+
+    Multi-index hashing: split the 64 bits into ``max_distance + 1`` chunks; by pigeonhole two
+    hashes within the distance share at least one chunk exactly, so only photos in the same
+    chunk bucket are compared — with numpy, never in a Python double loop.
+    """
+    present = [i for i, f in enumerate(fingerprints) if f is not None]
+    if len(present) < 2:
+        return []
+    positions = np.asarray(present, np.int64)
+    hashes = np.asarray([fingerprints[i].phash for i in present],  # type: ignore[union-attr]
+                        np.uint64)
+    found: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
+    bounds = np.linspace(0, 64, min(max_distance + 1, 64) + 1).round().astype(int)
+    for start, stop in itertools.pairwise(bounds.tolist()):
+        chunk = (hashes >> np.uint64(start)) & np.uint64((1 << (stop - start)) - 1)
+        found.append(_pairs_sharing_chunk(hashes, chunk, max_distance))
+    a = np.concatenate([f[0] for f in found])
+    b = np.concatenate([f[1] for f in found])
+    d = np.concatenate([f[2] for f in found])
+    score = (1.0 - d / 64.0).astype(np.float32)
+    return [(int(positions[i]), int(positions[j]), s)
+            for i, j, s in _unique_pairs(a, b, score)]
+
+
+def _pairs_sharing_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64],
+                         max_distance: int,
+                         ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """All (i, j, distance) with equal ``chunk`` values and distance ≤ ``max_distance``."""
+    order = np.argsort(chunk, kind="stable")
+    sorted_chunk = chunk[order]
+    starts = np.flatnonzero(np.r_[True, sorted_chunk[1:] != sorted_chunk[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    out_a, out_b, out_d = [], [], []
+    # Compare each member with the members after it in its bucket, one offset at a time:
+    # offset o pairs sorted positions p and p + o, vectorised over all buckets at once.
+    for offset in range(1, int(sizes.max(initial=1))):
+        big = sizes > offset
+        if not big.any():
+            break
+        firsts = np.repeat(starts[big], sizes[big] - offset)
+        within = np.arange(len(firsts)) - np.repeat(
+            np.cumsum(sizes[big] - offset) - (sizes[big] - offset), sizes[big] - offset)
+        p = firsts + within
+        i, j = order[p], order[p + offset]
+        d = np.bitwise_count(hashes[i] ^ hashes[j]).astype(np.int64)
+        close = d <= max_distance
+        out_a.append(i[close])
+        out_b.append(j[close])
+        out_d.append(d[close])
+    if not out_a:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_d)
+
+
+# -- judging a pair -----------------------------------------------------------------------------
+class PairJudge:
+    """Decides how two candidates relate; verdicts are cached because grouping asks again."""
+
+    def __init__(self, candidates: Sequence[Candidate], vectors: np.ndarray | None,
+                 settings: DedupSettings, known: Iterable[Pair] = ()) -> None:
+        self.candidates = candidates
+        self.vectors = vectors
+        self.settings = settings
+        self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
+        self._cache: dict[tuple[int, int], Relation] = {}
+        self._grids: dict[int, FloatGrid] = {}
+
+    def __call__(self, i: int, j: int) -> Relation:
+        key = (min(i, j), max(i, j))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._judge(*key)
+            self._cache[key] = found
+        return found
+
+    def cosine(self, i: int, j: int) -> float | None:
+        ri, rj = self.candidates[i].vector_row, self.candidates[j].vector_row
+        if self.vectors is not None and ri is not None and rj is not None:
+            return float(np.dot(self.vectors[ri], self.vectors[rj]))
+        return self._cosines.get((min(i, j), max(i, j))) if self.vectors is not None else None
+
+    def _judge(self, i: int, j: int) -> Relation:
+        a, b = self.candidates[i], self.candidates[j]
+        if a.photo.content_hash and a.photo.content_hash == b.photo.content_hash:
+            return Relation(Level.EXACT, 1.0)
+        cos = self.cosine(i, j)
+        fa, fb = a.fingerprint, b.fingerprint
+        if fa is None or fb is None:
+            return self._similar_only(cos, None)
+        pixels = self._pixel_level(i, j, fa, fb, cos, _capture_differs(a.photo, b.photo,
+                                                                        self.settings))
+        if pixels is not None:
+            return pixels
+        return self._similar_only(cos, fa if cos is None else None, fb)
+
+    def _similar_only(self, cos: float | None, fa: Fingerprint | None,
+                      fb: Fingerprint | None = None) -> Relation:
+        if cos is not None:
+            level = Level.SIMILAR if cos >= self.settings.similar_cosine else None
+            return Relation(level, max(cos, 0.0))
+        if fa is not None and fb is not None:  # reduced mode: no vectors at all
+            close = hamming(fa.phash, fb.phash) <= self.settings.hash_distance
+            return Relation(Level.SIMILAR if close else None,
+                            1.0 - hamming(fa.phash, fb.phash) / 64)
+        return Relation(None, 0.0)
+
+    def _pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                     cos: float | None, capture_differs: bool) -> Relation | None:
+        s = self.settings
+        score = cos if cos is not None else None
+        ga, gb = self._grid(i), self._grid(j)
+        if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            gb_aligned = _resize_grid(gb, ga.shape)
+            ncc = _ncc(ga, gb_aligned)
+            if not capture_differs and ncc >= s.same_ncc and _same_colours(fa, fb, s) and \
+                    hamming(fa.phash, fb.phash) <= s.same_hash_distance:
+                return Relation(Level.SAME, score if score is not None else ncc)
+            if capture_differs or (cos is not None and cos < s.edited_cosine):
+                return None
+            mirrored = _ncc(ga[:, ::-1], gb_aligned)
+            best = max(ncc, mirrored)
+            if best >= s.edited_ncc:
+                return Relation(Level.EDITED, score if score is not None else best)
+        elif capture_differs or (cos is not None and cos < s.edited_cosine):
+            return None
+        contained = max(_containment(ga, gb, s.min_crop_fraction),
+                        _containment(gb, ga, s.min_crop_fraction))
+        if contained >= s.crop_ncc:
+            return Relation(Level.EDITED, score if score is not None else contained)
+        return None
+
+    def _grid(self, i: int) -> FloatGrid:
+        grid = self._grids.get(i)
+        if grid is None:
+            fp = self.candidates[i].fingerprint
+            assert fp is not None
+            grid = fp.grid.astype(np.float32)
+            self._grids[i] = grid
+        return grid
+
+
+def _capture_differs(a: Photo, b: Photo, settings: DedupSettings) -> bool:
+    """True when both photos carry EXIF capture times that are too far apart to be one shot."""
+    ta, tb = _parse_time(a.date_taken), _parse_time(b.date_taken)
+    if ta is None or tb is None:
+        return False
+    return abs((ta - tb).total_seconds()) > settings.capture_gap_s
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None)
+
+
+def _aspect_close(a: float, b: float, tolerance: float) -> bool:
+    return abs(math.log(max(a, 1e-6) / max(b, 1e-6))) <= tolerance
+
+
+def _same_colours(fa: Fingerprint, fb: Fingerprint, settings: DedupSettings) -> bool:
+    diff = np.abs(fa.colour.astype(np.int16) - fb.colour.astype(np.int16))
+    return float(diff.mean()) <= settings.same_colour_distance
+
+
+def _resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
+    if grid.shape == shape:
+        return grid
+    image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]),
+                                                    Image.Resampling.BILINEAR)
+    return np.asarray(image, np.float32)
+
+
+def _ncc(a: FloatGrid, b: FloatGrid) -> float:
+    """Normalised cross-correlation: 1 for grids equal up to brightness and contrast."""
+    x = a - a.mean()
+    y = b - b.mean()
+    denominator = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
+    return float((x * y).sum()) / denominator if denominator > 1e-6 else 0.0
+
+
+def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float) -> float:
+    """Best correlation of ``small`` (or its mirror) placed anywhere inside ``big``.
+
+    The crop's size inside ``big`` is unknown, so it is tried at scales from ``min_fraction``
+    to 0.96 of ``big``'s width; the height follows from the two aspect ratios.
+    """
+    bh, bw = big.shape
+    small_aspect = small.shape[1] / small.shape[0]
+    best = -1.0
+    for fraction in np.linspace(min_fraction, 0.96, 12):
+        cols = round(float(fraction) * bw)
+        rows = round(cols / small_aspect)
+        if cols < 4 or rows < 4 or rows > bh or rows < min_fraction * bh:
+            continue
+        patch = _resize_grid(small, (rows, cols))
+        best = max(best, _best_window(big, patch), _best_window(big, patch[:, ::-1].copy()))
+    return best
+
+
+def _best_window(big: FloatGrid, patch: FloatGrid) -> float:
+    """Highest normalised cross-correlation of ``patch`` over every window of ``big``."""
+    windows = np.lib.stride_tricks.sliding_window_view(big, patch.shape)
+    n = patch.size
+    flat = windows.reshape(windows.shape[0], windows.shape[1], n)
+    w_centred = flat - flat.mean(axis=2, keepdims=True)
+    p = (patch - patch.mean()).ravel()
+    p_norm = float(np.sqrt((p * p).sum()))
+    w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
+    if p_norm < 1e-6:
+        return 0.0
+    scores = (w_centred @ p) / np.maximum(w_norm * p_norm, 1e-6)
+    return float(scores.max())
+
+
+# -- grouping -----------------------------------------------------------------------------------
+def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
+                pairs: Sequence[Pair], settings: DedupSettings,
+                not_duplicates: Collection[frozenset[int]] = (),
+                reference_folders: Sequence[Path] = ()) -> list[DuplicateGroup]:
+    """Duplicate groups of every kind; ``pairs`` index into ``candidates``.
+
+    A photo may appear in one group per kind: the exact copies of a file, the same picture in
+    other sizes and formats, its edits, and shots of the same scene are separate review queues.
+    A group of a looser kind is reported only when it adds photos to the stricter one.
+    """
+    judge = PairJudge(candidates, vectors, settings, pairs)
+    blocked = _blocked_pairs(candidates, not_duplicates)
+    edges = _edges(candidates, pairs, settings, judge, blocked)
+    groups: list[DuplicateGroup] = []
+    seen: set[frozenset[int]] = set()
+    for level in Level:
+        for cluster in _complete_linkage(edges, level, judge, blocked):
+            members = frozenset(cluster)
+            if len(members) < 2 or members in seen:
+                continue
+            seen.add(members)
+            groups.append(_make_group(candidates, cluster, level, judge, reference_folders))
+    return groups
+
+
+def _blocked_pairs(candidates: Sequence[Candidate],
+                   not_duplicates: Collection[frozenset[int]]) -> set[tuple[int, int]]:
+    """Candidate-position pairs the user said are not duplicates."""
+    if not not_duplicates:
+        return set()
+    position: dict[int, list[int]] = {}
+    for i, c in enumerate(candidates):
+        position.setdefault(c.photo.id, []).append(i)
+    blocked: set[tuple[int, int]] = set()
+    for pair in not_duplicates:
+        ids = tuple(pair)
+        if len(ids) != 2:
+            continue
+        for i in position.get(ids[0], []):
+            for j in position.get(ids[1], []):
+                blocked.add((min(i, j), max(i, j)))
+    return blocked
+
+
+def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
+           judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
+    """Related pairs from the given neighbours, hash-near pairs and same-content files."""
+    todo: set[tuple[int, int]] = {(min(i, j), max(i, j)) for i, j, _ in pairs if i != j}
+    todo.update((i, j) for i, j, _ in hash_pairs([c.fingerprint for c in candidates],
+                                                   settings.same_hash_distance))
+    todo.update(_same_content_pairs(candidates))
+    edges = []
+    for i, j in todo:
+        if (i, j) in blocked:
+            continue
+        relation = judge(i, j)
+        if relation.level is not None:
+            edges.append((i, j, relation))
+    edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
+    return edges
+
+
+def _same_content_pairs(candidates: Sequence[Candidate]) -> list[tuple[int, int]]:
+    by_hash: dict[str, list[int]] = {}
+    for i, c in enumerate(candidates):
+        if c.photo.content_hash:
+            by_hash.setdefault(c.photo.content_hash, []).append(i)
+    return [(group[0], other) for group in by_hash.values() for other in group[1:]]
+
+
+def _complete_linkage(edges: list[tuple[int, int, Relation]], level: Level, judge: PairJudge,
+                      blocked: set[tuple[int, int]]) -> list[list[int]]:
+    """Merge along edges, closest first, only when every cross pair is related at ``level``."""
+    cluster_of: dict[int, list[int]] = {}
+    for i, j, relation in edges:
+        assert relation.level is not None
+        if relation.level > level:
+            continue
+        ci = cluster_of.get(i, [i])
+        cj = cluster_of.get(j, [j])
+        if ci is cj or not _holds(ci, cj, level, judge, blocked):
+            continue
+        merged = ci + cj
+        for member in merged:
+            cluster_of[member] = merged
+    unique = {id(c): c for c in cluster_of.values()}
+    return sorted((sorted(c) for c in unique.values()), key=lambda c: c[0])
+
+
+def _holds(ci: list[int], cj: list[int], level: Level, judge: PairJudge,
+           blocked: set[tuple[int, int]]) -> bool:
+    for a in ci:
+        for b in cj:
+            if (min(a, b), max(a, b)) in blocked:
+                return False
+            relation = judge(a, b)
+            if relation.level is None or relation.level > level:
+                return False
+    return True
+
+
+def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Level,
+                judge: PairJudge, reference_folders: Sequence[Path]) -> DuplicateGroup:
+    scores = np.ones((len(cluster), len(cluster)), np.float32)
+    for x, a in enumerate(cluster):
+        for y in range(x + 1, len(cluster)):
+            scores[x, y] = scores[y, x] = judge(a, cluster[y]).score
+    centrality = scores.sum(axis=1)
+    order = sorted(range(len(cluster)), key=lambda x: (-centrality[x], cluster[x]))
+    members = tuple(candidates[cluster[x]].photo for x in order)
+    sharpness = {c.photo.id: c.fingerprint.sharpness
+                 for c in (candidates[i] for i in cluster) if c.fingerprint is not None}
+    keeper, reason = choose_keeper(members, reference_folders, sharpness)
+    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason)
