@@ -209,3 +209,16 @@ def test_cli_download_offline_fails_with_advice(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match=re.escape("models add resnet50-v1-12-int8.onnx")):
         _cli(tmp_path / "data", "models", "download", RESNET_INT8,
              "--base-url", "http://127.0.0.1:9")
+
+
+def test_export_script_writes_a_valid_spec() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "models" / "export_resnet50.py"
+    loader = importlib.util.spec_from_file_location("export_resnet50", script)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)  # imports no torch: that happens inside main()
+    spec = ModelSpec.from_dict(module.spec_for("IMAGENET1K_V2"))
+    assert spec.dim == 2048 and spec.output == "embedding" and spec.input_name == "input"
+    assert spec.preprocess.resize_shorter == 232
