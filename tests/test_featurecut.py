@@ -94,3 +94,39 @@ def test_efficientnet_logits_cut_equals_shared_embed_model(real_model_dir: Path)
     want = _run(real_model_dir / "efficientnet_lite0_embed.onnx", batch)
     assert got.shape == want.shape == (2, 1280)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_int8_qoperator_classifier_is_cut_and_dequantized(tmp_path: Path) -> None:
+    """The zoo's int8 ResNet-50 is in QOperator form: its pool is
+    com.microsoft.QLinearGlobalAveragePool, whose uint8 output must be dequantized."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    rng = np.random.default_rng(4)
+    samples = [rng.standard_normal((1, 3, TINY_SIZE, TINY_SIZE)).astype(np.float32)
+               for _ in range(8)]
+
+    class Calibration(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter({"input": s} for s in samples)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.batches, None)
+
+    fp32 = build_classifier(tmp_path / "c.onnx")
+    int8 = tmp_path / "c_int8.onnx"
+    quantize_static(str(fp32), str(int8), Calibration(), quant_format=QuantFormat.QOperator,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantized = onnx.load(str(int8))
+    assert find_pooled(quantized).quantized
+    cut = cut_to_pooled(quantized)
+    batch = np.concatenate(samples[:3])
+    got = _run(cut, batch)
+    want = _run(build_embedder(tmp_path / "e.onnx"), batch)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosine.min() > 0.98, cosine
