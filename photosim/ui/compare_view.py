@@ -1,0 +1,334 @@
+"""Side-by-side comparison of a duplicate group.
+
+Every photo gets a pane with the picture and what matters to decide (resolution, file size,
+format, date taken, camera, path). Zoom and pan are synced in *relative* terms (zoom relative to
+fit, centre as a fraction of the picture) so a resized copy shows the same region as its
+original. "A/B" shows one pane at a time and flips between them with Space, which makes small
+differences jump out. Full pictures are decoded in the worker pool, never on the GUI thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QImageReader, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QGridLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.ui.format import human_size, resolution
+from photosim.ui.tasks import TaskRunner
+
+MAX_SIDE = 2400  # decode big photos at most this large: plenty for comparing on screen
+KEEP, TRASH, PROTECTED = "keep", "trash", "protected"
+DECISION_STYLE = {
+    KEEP: ("KEEP", "#2e7d32"),
+    TRASH: ("TRASH", "#c62828"),
+    PROTECTED: ("REFERENCE · KEPT", "#1565c0"),
+}
+
+
+class ImagePane(QGraphicsView):
+    """One picture; reports zoom/pan as (zoom relative to fit, centre x, centre y)."""
+
+    view_changed = Signal(float, float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self._item)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumSize(QSize(160, 160))
+        self.zoom, self.cx, self.cy = 1.0, 0.5, 0.5
+        self._applying = False
+        self.horizontalScrollBar().valueChanged.connect(self._scrolled)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+
+    def set_pixmap(self, pixmap: QPixmap) -> None:
+        self._item.setPixmap(pixmap)
+        self.scene().setSceneRect(self._item.boundingRect())
+        self.apply_view(self.zoom, self.cx, self.cy)
+
+    def has_picture(self) -> bool:
+        return not self._item.pixmap().isNull()
+
+    def _fit_scale(self) -> float:
+        rect = self._item.boundingRect()
+        if rect.isEmpty():
+            return 1.0
+        view = self.viewport().size()
+        return min(view.width() / rect.width(), view.height() / rect.height())
+
+    def apply_view(self, zoom: float, cx: float, cy: float) -> None:
+        self._applying = True
+        try:
+            self.zoom, self.cx, self.cy = zoom, cx, cy
+            scale = self._fit_scale() * zoom
+            self.resetTransform()
+            self.scale(scale, scale)
+            rect = self._item.boundingRect()
+            self.centerOn(cx * rect.width(), cy * rect.height())
+        finally:
+            self._applying = False
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if not steps:
+            return
+        zoom = min(max(self.zoom * (1.25 ** steps), 1.0), 32.0)
+        self.apply_view(zoom, self.cx, self.cy)
+        self.view_changed.emit(self.zoom, self.cx, self.cy)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.apply_view(self.zoom, self.cx, self.cy)
+
+    def _scrolled(self) -> None:
+        if self._applying:
+            return
+        rect = self._item.boundingRect()
+        if rect.isEmpty():
+            return
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.cx = min(max(centre.x() / rect.width(), 0.0), 1.0)
+        self.cy = min(max(centre.y() / rect.height(), 0.0), 1.0)
+        self.view_changed.emit(self.zoom, self.cx, self.cy)
+
+
+class PhotoCard(QWidget):
+    """A pane plus its decision badge and the facts about the file."""
+
+    clicked = Signal(object)  # Photo
+
+    def __init__(self, photo: Photo, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.photo = photo
+        self.decision = KEEP
+        self.pane = ImagePane()
+        self.badge = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.facts = QLabel()
+        self.facts.setWordWrap(True)
+        self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 8)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(self.badge)
+        layout.addWidget(self.pane, 1)
+        layout.addWidget(self.facts)
+        self.setAutoFillBackground(True)
+
+    def set_decision(self, decision: str, current: bool) -> None:
+        self.decision = decision
+        text, colour = DECISION_STYLE[decision]
+        self.badge.setText(text)
+        self.badge.setStyleSheet(f"background:{colour}; color:white; font-weight:bold; "
+                                 "border-radius:4px; padding:3px;")
+        border = "palette(highlight)" if current else "transparent"
+        self.setStyleSheet(f"PhotoCard {{ border: 3px solid {border}; border-radius: 6px; }}")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+
+    def set_facts(self, group: DuplicateGroup) -> None:
+        self.facts.setText(facts_html(self.photo, group))
+
+    def mousePressEvent(self, event: object) -> None:
+        self.clicked.emit(self.photo)
+
+
+def facts_html(photo: Photo, group: DuplicateGroup) -> str:
+    """The facts that decide which copy to keep; the best value in the group is bold."""
+    best_pixels = max(p.pixels for p in group.members)
+    best_size = max(p.size for p in group.members)
+    rows = [
+        ("Resolution", resolution(photo), photo.pixels == best_pixels),
+        ("File size", human_size(photo.size), photo.size == best_size),
+        ("Format", photo.format or "?", False),
+        ("Taken", photo.date_taken or "unknown", False),
+        ("Camera", photo.camera or "unknown", False),
+        ("Path", _escape(str(photo.path)), False),
+    ]
+    cells = "".join(
+        f"<tr><td style='color:palette(placeholder-text);padding-right:8px'>{name}</td>"
+        f"<td>{'<b>' + value + '</b>' if best else value}</td></tr>"
+        for name, value, best in rows)
+    return f"<table cellspacing=0 cellpadding=1>{cells}</table>"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class CompareView(QWidget):
+    """The photos of one group side by side, with per-photo keep/trash decisions."""
+
+    decisions_changed = Signal()
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._runner = runner
+        self.group: DuplicateGroup | None = None
+        self.cards: list[PhotoCard] = []
+        self.current = 0
+        self.ab_mode = False
+        self._syncing = False
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self._grid = QGridLayout()
+        self._grid.setSpacing(6)
+        self.empty = QLabel("Choose a group on the left to compare its photos.",
+                            alignment=Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.reason)
+        layout.addLayout(self._grid, 1)
+        layout.addWidget(self.empty, 1)
+
+    # -- group -----------------------------------------------------------------------------
+    def set_group(self, group: DuplicateGroup | None, protected: Sequence[Path] = ()) -> None:
+        self._clear()
+        self.group = group
+        self.empty.setVisible(group is None)
+        if group is None:
+            self.reason.clear()
+            return
+        self.reason.setText(f"<b>Suggested keeper:</b> {_escape(group.keeper.path.name)} — "
+                            f"{_escape(group.keep_reason)}. "
+                            f"<span style='color:palette(placeholder-text)'>Holds together at "
+                            f"{group.cohesion:.0%} similarity.</span>")
+        for photo in sorted(group.members, key=lambda p: p.id != group.keeper.id):
+            self._add_card(photo, group, _default_decision(photo, group, protected))
+        self.current = 0
+        self._layout_cards()
+        self._refresh()
+
+    def _add_card(self, photo: Photo, group: DuplicateGroup, decision: str) -> None:
+        card = PhotoCard(photo)
+        card.decision = decision
+        card.set_facts(group)
+        card.pane.view_changed.connect(self._sync_from)
+        card.clicked.connect(self._card_clicked)
+        self.cards.append(card)
+        self._load_picture(card)
+
+    def _clear(self) -> None:
+        for card in self.cards:
+            self._grid.removeWidget(card)
+            card.deleteLater()
+        self.cards = []
+
+    def _layout_cards(self) -> None:
+        columns = 2 if len(self.cards) == 4 else min(len(self.cards), 3)
+        for i, card in enumerate(self.cards):
+            self._grid.addWidget(card, i // max(columns, 1), i % max(columns, 1))
+
+    def _load_picture(self, card: PhotoCard) -> None:
+        path = card.photo.path
+        self._runner.run_task(lambda: load_picture(path),
+                              lambda image: self._picture_loaded(card, image),
+                              lambda exc: card.badge.setText(f"Cannot show: {exc}"))
+
+    def _picture_loaded(self, card: PhotoCard, image: QImage | None) -> None:
+        if card not in self.cards:
+            return  # the group changed while it loaded
+        if image is None:
+            card.facts.setText(card.facts.text() + "<br><i>This file could not be read.</i>")
+            return
+        card.pane.set_pixmap(QPixmap.fromImage(image))
+
+    # -- decisions -------------------------------------------------------------------------
+    def decisions(self) -> dict[Path, str]:
+        return {c.photo.path: c.decision for c in self.cards}
+
+    def to_trash(self) -> list[Photo]:
+        return [c.photo for c in self.cards if c.decision == TRASH]
+
+    def mark_current(self, decision: str) -> None:
+        if not self.cards:
+            return
+        card = self.cards[self.current]
+        if card.decision == PROTECTED:
+            return  # reference files are never proposed for deletion
+        card.decision = decision
+        self._refresh()
+        self.decisions_changed.emit()
+
+    def keep_only_current(self) -> None:
+        """The usual choice in one key: keep this copy, trash the others (not reference ones)."""
+        for i, card in enumerate(self.cards):
+            if card.decision != PROTECTED:
+                card.decision = KEEP if i == self.current else TRASH
+        self._refresh()
+        self.decisions_changed.emit()
+
+    def move_current(self, step: int) -> None:
+        if self.cards:
+            self.current = (self.current + step) % len(self.cards)
+            self._refresh()
+
+    def toggle_ab(self) -> None:
+        self.ab_mode = not self.ab_mode
+        self._refresh()
+
+    def flip(self) -> None:
+        """In A/B mode show the next photo in place; elsewhere move the focus."""
+        self.move_current(1)
+
+    def _card_clicked(self, photo: Photo) -> None:
+        self.current = next(i for i, c in enumerate(self.cards) if c.photo == photo)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for i, card in enumerate(self.cards):
+            card.set_decision(card.decision, i == self.current and not self.ab_mode)
+            card.setVisible(not self.ab_mode or i == self.current)
+
+    # -- synced zoom and pan ---------------------------------------------------------------
+    def _sync_from(self, zoom: float, cx: float, cy: float) -> None:
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            for card in self.cards:
+                if card.pane is not self.sender():
+                    card.pane.apply_view(zoom, cx, cy)
+        finally:
+            self._syncing = False
+
+    def reset_zoom(self) -> None:
+        for card in self.cards:
+            card.pane.apply_view(1.0, 0.5, 0.5)
+
+
+def _default_decision(photo: Photo, group: DuplicateGroup, protected: Sequence[Path]) -> str:
+    if any(photo.path.is_relative_to(folder) for folder in protected):
+        return PROTECTED
+    if group.kind == DuplicateKind.SIMILAR:
+        return KEEP  # bursts and re-shoots are reviewed, never proposed for deletion
+    return KEEP if photo.id == group.keeper.id else TRASH
+
+
+def load_picture(path: Path) -> QImage | None:
+    """Worker thread: decode, honour EXIF orientation, and cap the size."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid() and max(size.width(), size.height()) > MAX_SIDE:
+        reader.setScaledSize(size.scaled(MAX_SIDE, MAX_SIDE, Qt.AspectRatioMode.KeepAspectRatio))
+    image = reader.read()
+    return None if image.isNull() else image

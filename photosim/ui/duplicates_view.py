@@ -1,0 +1,272 @@
+"""Duplicate review: the groups on the left (count, kind, reclaimable space), the side-by-side
+comparison on the right, driven by the keyboard.
+
+Keys: ←/→ photo · ↑/↓ group · K keep · T or Del trash · Enter apply this group · S skip ·
+N not a duplicate · A A/B view · Space flip · 0 fit. The view decides nothing itself: it emits
+what the user chose and the main window asks the library to do it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.ui.compare_view import KEEP, TRASH, CompareView
+from photosim.ui.format import human_size
+from photosim.ui.models import KIND_LABELS, DuplicateGroupModel
+from photosim.ui.tasks import TaskRunner
+from photosim.ui.thumbnails import ThumbnailCache
+
+KIND_CHOICES = [("All kinds", None), *((label, DuplicateKind(k)) for k, label in
+                                       KIND_LABELS.items())]
+HELP = ("<b>K</b> keep · <b>T</b>/<b>Del</b> trash · <b>Enter</b> apply · <b>S</b> skip · "
+        "<b>N</b> not a duplicate · <b>←/→</b> photo · <b>↑/↓</b> group · <b>A</b> A/B · "
+        "<b>Space</b> flip · <b>0</b> fit")
+
+
+class DuplicatesView(QWidget):
+    refresh_requested = Signal(float, object)  # threshold, kind or None
+    resolve_requested = Signal(object, list)  # group, photos to trash
+    not_duplicate_requested = Signal(object)  # group
+    apply_all_requested = Signal(list)  # list[Photo] to trash (already confirmed)
+
+    def __init__(self, thumbnails: ThumbnailCache, runner: TaskRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.protected: list[Path] = []
+        self.model = DuplicateGroupModel(thumbnails, self)
+        self.groups = QListView()
+        self.groups.setModel(self.model)
+        self.groups.setIconSize(QSize(64, 64))
+        self.groups.setSpacing(2)
+        self.groups.setUniformItemSizes(True)
+        self.groups.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.groups.selectionModel().currentChanged.connect(self._group_chosen)
+        self.compare = CompareView(runner)
+        self.compare.decisions_changed.connect(self._update_buttons)
+        self.kind = QComboBox()
+        for label, _ in KIND_CHOICES:
+            self.kind.addItem(label)
+        self.kind.currentIndexChanged.connect(self._ask_refresh)
+        self.threshold = QSlider(Qt.Orientation.Horizontal, minimum=80, maximum=99, value=92)
+        self.threshold.setToolTip("How alike photos must be to count as duplicates")
+        self.threshold.sliderReleased.connect(self._ask_refresh)
+        self.threshold.valueChanged.connect(self._threshold_moved)
+        self.threshold_label = QLabel()
+        self.summary = QLabel("Looking for duplicates…")
+        self.apply_all = QPushButton("Apply suggestions…")
+        self.apply_all.setToolTip("Trash every copy the suggestions mark, after a confirmation "
+                                  "that lists them. Similar shots are never included.")
+        self.apply_all.clicked.connect(self._apply_all_clicked)
+        self.apply_group = QPushButton("Apply (Enter)")
+        self.apply_group.clicked.connect(self.resolve_current)
+        self._threshold_moved(self.threshold.value())
+        self._build_layout()
+        self._install_shortcuts()
+
+    def _build_layout(self) -> None:
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Show:"))
+        top.addWidget(self.kind)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Strictness:"))
+        top.addWidget(self.threshold)
+        top.addWidget(self.threshold_label)
+        top.addSpacing(12)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.apply_all)
+        buttons = QHBoxLayout()
+        for text, slot in (("Keep (K)", lambda: self.compare.mark_current(KEEP)),
+                           ("Trash (T)", lambda: self.compare.mark_current(TRASH)),
+                           ("Skip (S)", self.skip),
+                           ("Not a duplicate (N)", self.not_duplicate),
+                           ("A/B (A)", self.compare.toggle_ab)):
+            button = QPushButton(text)
+            button.clicked.connect(slot)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.apply_group)
+        keys = QLabel(HELP)
+        keys.setStyleSheet("color: palette(placeholder-text);")
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.compare, 1)
+        right_layout.addLayout(buttons)
+        right_layout.addWidget(keys)
+        splitter = QSplitter()
+        splitter.addWidget(self.groups)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([300, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+    def _install_shortcuts(self) -> None:
+        bindings = {
+            "K": lambda: self.compare.mark_current(KEEP),
+            "T": lambda: self.compare.mark_current(TRASH),
+            "Del": lambda: self.compare.mark_current(TRASH),
+            "S": self.skip,
+            "N": self.not_duplicate,
+            "Return": self.resolve_current,
+            "Enter": self.resolve_current,
+            "Left": lambda: self.compare.move_current(-1),
+            "Right": lambda: self.compare.move_current(1),
+            "Up": lambda: self.step_group(-1),
+            "Down": lambda: self.step_group(1),
+            "A": self.compare.toggle_ab,
+            "Space": self.compare.flip,
+            "0": self.compare.reset_zoom,
+        }
+        for key, slot in bindings.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+
+    # -- groups ----------------------------------------------------------------------------
+    def threshold_value(self) -> float:
+        return self.threshold.value() / 100
+
+    def kind_value(self) -> DuplicateKind | None:
+        return KIND_CHOICES[max(self.kind.currentIndex(), 0)][1]
+
+    def set_groups(self, groups: Sequence[DuplicateGroup], protected: Sequence[Path]) -> None:
+        self.protected = list(protected)
+        previous = self.compare.group
+        self.model.set_groups(groups)
+        self._update_summary()
+        row = next((i for i, g in enumerate(groups) if previous and g.keeper == previous.keeper),
+                   0)
+        self.select_row(row)
+        self.apply_all.setEnabled(bool(self.suggested_trash()))
+
+    def select_row(self, row: int) -> None:
+        if self.model.rowCount() == 0:
+            self.compare.set_group(None)
+            self._update_buttons()
+            return
+        row = min(max(row, 0), self.model.rowCount() - 1)
+        self.groups.selectionModel().setCurrentIndex(
+            self.model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def current_row(self) -> int:
+        return self.groups.currentIndex().row()
+
+    def step_group(self, step: int) -> None:
+        self.select_row(self.current_row() + step)
+
+    def _group_chosen(self) -> None:
+        row = self.current_row()
+        group = self.model.group_at(row) if 0 <= row < self.model.rowCount() else None
+        self.compare.set_group(group, self.protected)
+        self._update_buttons()
+
+    def group_resolved(self, group: DuplicateGroup) -> None:
+        """The main window dealt with ``group``: drop it and go on with the next one."""
+        row = next((i for i, g in enumerate(self.model.groups()) if g == group), None)
+        if row is None:
+            return
+        self.model.remove_row(row)
+        self._update_summary()
+        self.select_row(row)
+        self.apply_all.setEnabled(bool(self.suggested_trash()))
+
+    def _update_summary(self) -> None:
+        count = self.model.rowCount()
+        if count == 0:
+            self.summary.setText("No duplicates found at this strictness.")
+            return
+        self.summary.setText(f"{count} group{'s' if count != 1 else ''} · "
+                             f"{human_size(self.model.reclaimable())} reclaimable")
+
+    def _update_buttons(self) -> None:
+        doomed = self.compare.to_trash()
+        self.apply_group.setEnabled(self.compare.group is not None)
+        self.apply_group.setText(f"Move {len(doomed)} to trash (Enter)" if doomed
+                                 else "Keep all (Enter)")
+
+    def _threshold_moved(self, value: int) -> None:
+        self.threshold_label.setText(f"{value} %")
+
+    def _ask_refresh(self) -> None:
+        self.summary.setText("Looking for duplicates…")
+        self.refresh_requested.emit(self.threshold_value(), self.kind_value())
+
+    # -- actions ---------------------------------------------------------------------------
+    def resolve_current(self) -> None:
+        group = self.compare.group
+        if group is not None:
+            self.resolve_requested.emit(group, self.compare.to_trash())
+
+    def skip(self) -> None:
+        self.step_group(1)
+
+    def not_duplicate(self) -> None:
+        if self.compare.group is not None:
+            self.not_duplicate_requested.emit(self.compare.group)
+
+    def suggested_trash(self) -> list[Photo]:
+        """What "apply suggestions" trashes: non-keepers outside reference folders, in groups
+        that are not mere look-alikes (bursts and re-shoots are left for a human)."""
+        doomed = []
+        for group in self.model.groups():
+            if group.kind == DuplicateKind.SIMILAR:
+                continue
+            doomed += [p for p in group.members if p.id != group.keeper.id
+                       and not any(p.path.is_relative_to(f) for f in self.protected)]
+        return doomed
+
+    def _apply_all_clicked(self) -> None:
+        doomed = self.suggested_trash()
+        if doomed and ConfirmTrashDialog(doomed, self).exec() == QDialog.DialogCode.Accepted:
+            self.apply_all_requested.emit(doomed)
+
+
+class ConfirmTrashDialog(QDialog):
+    """States exactly which files go to the trash, and how much space that frees."""
+
+    def __init__(self, photos: Sequence[Photo], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Move to trash?")
+        total = sum(p.size for p in photos)
+        text = QLabel(f"<b>{len(photos)} file{'s' if len(photos) != 1 else ''} "
+                      f"({human_size(total)})</b> will be moved to the system trash. "
+                      "The kept copies stay where they are. You can undo this with "
+                      "Edit → Undo (Ctrl+Z).")
+        text.setWordWrap(True)
+        files = QListWidget()
+        files.addItems([str(p.path) for p in photos])
+        buttons = QDialogButtonBox()
+        self.ok = buttons.addButton(f"Move {len(photos)} to trash",
+                                    QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(files, 1)
+        layout.addWidget(buttons)
+        self.resize(640, 420)

@@ -1,0 +1,164 @@
+"""The library: a folder tree on the left, a sortable, filterable thumbnail grid on the right."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from photosim.core.types import Photo
+from photosim.ui.grid import PhotoGrid
+from photosim.ui.models import PhotoFilterProxy, PhotoListModel
+from photosim.ui.thumbnails import ThumbnailCache
+
+FolderRole = Qt.ItemDataRole.UserRole + 50
+EMPTY_LIBRARY = ("No photos yet.\n\nAdd a folder with “Add folder…” in the toolbar, "
+                 "or drop a folder onto this window.")
+SORTS = [("Name", "name", Qt.SortOrder.AscendingOrder),
+         ("Date taken (newest first)", "date", Qt.SortOrder.DescendingOrder),
+         ("Date taken (oldest first)", "date", Qt.SortOrder.AscendingOrder),
+         ("Size (largest first)", "size", Qt.SortOrder.DescendingOrder)]
+
+
+class LibraryView(QWidget):
+    add_folder_requested = Signal()
+
+    def __init__(self, thumbnails: ThumbnailCache, thumb_size: int = 160,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PhotoListModel(thumbnails, self)
+        self.proxy = PhotoFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.grid = PhotoGrid(thumb_size, EMPTY_LIBRARY)
+        self.grid.setModel(self.proxy)
+        self.folders = QTreeWidget()
+        self.folders.setHeaderHidden(True)
+        self.folders.setMinimumWidth(180)
+        self.folders.currentItemChanged.connect(self._folder_chosen)
+        self.filter = QLineEdit(placeholderText="Filter by file name")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.set_text)
+        self.sort = QComboBox()
+        for label, _, _ in SORTS:
+            self.sort.addItem(label)
+        self.sort.currentIndexChanged.connect(self._sort_chosen)
+        self.count_label = QLabel()
+        self._build_layout()
+
+    def _build_layout(self) -> None:
+        add = QToolButton(text="Add folder…")
+        add.clicked.connect(self.add_folder_requested)
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(self.folders)
+        side_layout.addWidget(add)
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter, 2)
+        bar.addWidget(QLabel("Sort:"))
+        bar.addWidget(self.sort)
+        bar.addStretch(1)
+        bar.addWidget(self.count_label)
+        main = QWidget()
+        main_layout = QVBoxLayout(main)
+        main_layout.setContentsMargins(0, 0, 0, 0)
+        main_layout.addLayout(bar)
+        main_layout.addWidget(self.grid)
+        splitter = QSplitter()
+        splitter.addWidget(side)
+        splitter.addWidget(main)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(splitter)
+
+    # -- filling ---------------------------------------------------------------------------
+    def set_photos(self, photos: Sequence[Photo], folders: Sequence[Path],
+                   reference: Sequence[Path] = ()) -> None:
+        self.model.update_photos(photos)
+        self._sort_chosen(self.sort.currentIndex())
+        self._fill_folders(photos, folders, set(reference))
+        self._update_count()
+
+    def remove_paths(self, paths: Sequence[Path]) -> None:
+        self.model.remove_paths(paths)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        total = self.model.rowCount()
+        self.count_label.setText(f"{total:,} photo" + ("" if total == 1 else "s"))
+
+    def _fill_folders(self, photos: Sequence[Photo], roots: Sequence[Path],
+                      reference: set[Path]) -> None:
+        current = self.current_folder()
+        self.folders.blockSignals(True)
+        self.folders.clear()
+        everything = QTreeWidgetItem(self.folders, ["All photos"])
+        everything.setData(0, FolderRole, None)
+        parents = {p.path.parent for p in photos}
+        for root in sorted(roots):
+            label = f"{root.name or root}" + ("  (reference)" if root in reference else "")
+            item = QTreeWidgetItem(self.folders, [label])
+            item.setData(0, FolderRole, root)
+            item.setToolTip(0, str(root) + ("\nReference folder: photosim never deletes from "
+                                            "it." if root in reference else ""))
+            self._add_subfolders(item, root, parents)
+        self.folders.blockSignals(False)
+        self._select_folder(current)
+
+    def _add_subfolders(self, item: QTreeWidgetItem, root: Path, parents: set[Path]) -> None:
+        children = sorted({_child_towards(root, p) for p in parents
+                           if p != root and p.is_relative_to(root)})
+        for child in children:
+            sub = QTreeWidgetItem(item, [child.name])
+            sub.setData(0, FolderRole, child)
+            sub.setToolTip(0, str(child))
+            self._add_subfolders(sub, child, parents)
+
+    def _select_folder(self, folder: Path | None) -> None:
+        for item in _walk(self.folders.invisibleRootItem()):
+            if item.data(0, FolderRole) == folder:
+                self.folders.setCurrentItem(item)
+                return
+        self.folders.setCurrentItem(self.folders.topLevelItem(0))
+
+    def current_folder(self) -> Path | None:
+        item = self.folders.currentItem()
+        return item.data(0, FolderRole) if item is not None else None
+
+    # -- choices ---------------------------------------------------------------------------
+    def _folder_chosen(self, item: QTreeWidgetItem | None) -> None:
+        self.proxy.set_folder(item.data(0, FolderRole) if item is not None else None)
+
+    def _sort_chosen(self, row: int) -> None:
+        _, key, order = SORTS[max(row, 0)]
+        self.proxy.set_sort_key(key, order)
+
+    def set_thumb_size(self, size: int) -> None:
+        self.grid.set_thumb_size(size)
+
+
+def _child_towards(root: Path, descendant: Path) -> Path:
+    return root / descendant.relative_to(root).parts[0]
+
+
+def _walk(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    found = []
+    for i in range(item.childCount()):
+        child = item.child(i)
+        found += [child, *_walk(child)]
+    return found

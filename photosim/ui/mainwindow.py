@@ -1,0 +1,593 @@
+"""The main window: tabs for the library, find-similar results, duplicate review and clusters;
+a status bar with indexing progress, the model and where it runs.
+
+Every call into the library goes through the task runner, so the GUI thread only ever fills
+models and widgets with results.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QIcon,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QTabWidget,
+    QToolButton,
+    QWidget,
+)
+
+from photosim.core.cancel import CancelToken
+from photosim.core.errors import ModelError, PhotosimError
+from photosim.core.library import Library, LibraryStatus
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
+from photosim.ui.clusters_view import ClustersView, entries_from_clusters
+from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
+from photosim.ui.error_dialog import show_error
+from photosim.ui.format import provider_label
+from photosim.ui.library_view import LibraryView
+from photosim.ui.preview import PreviewDialog
+from photosim.ui.settings import UiSettings
+from photosim.ui.settings_dialog import SettingsDialog
+from photosim.ui.similar_view import SimilarView
+from photosim.ui.tasks import Pool, ProgressBridge, TaskRunner
+from photosim.ui.thumbnails import ThumbnailCache
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
+                  ".gif", ".avif"}
+LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
+STAGE_WORDS = {"scanning": "Looking for photos", "embedding": "Indexing",
+               "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model"}
+
+
+class MainWindow(QMainWindow):
+    library_loaded = Signal()  # the library grid was (re)filled
+    indexing_finished = Signal(object)  # IndexReport
+    similar_finished = Signal()
+    duplicates_loaded = Signal()
+    clusters_loaded = Signal()
+    action_finished = Signal(str)  # a trash / undo / not-a-duplicate finished; its message
+
+    def __init__(self, library: Library, settings: UiSettings, runner: TaskRunner | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        self.settings = settings
+        self.runner = runner or TaskRunner(self)
+        self.runner.default_error_handler = self.report_error
+        self.status: LibraryStatus | None = None
+        self._index_token: CancelToken | None = None
+        self._stale = {"duplicates": True, "clusters": True}
+        self._previews: list[PreviewDialog] = []
+        self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
+        self.setWindowTitle("photosim")
+        self.setAcceptDrops(True)
+        self._build_views()
+        self._build_status_bar()
+        self._build_actions()
+        self._live_refresh = QTimer(self, interval=LIVE_REFRESH_MS)
+        self._live_refresh.timeout.connect(self.refresh_library)
+        self.resize(1280, 820)
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_views(self) -> None:
+        size = self.settings.thumb_size
+        self.library_view = LibraryView(self.thumbnails, size)
+        self.similar_view = SimilarView(self.thumbnails, size)
+        self.similar_view.count.setValue(self.settings.similar_count)
+        self.similar_view.set_min_similarity(self.settings.similar_min_score)
+        self.duplicates_view = DuplicatesView(self.thumbnails, self.runner)
+        self.duplicates_view.threshold.setValue(round(self.settings.duplicate_threshold * 100))
+        self.clusters_view = ClustersView(self.thumbnails, size)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.library_view, "Library")
+        self.tabs.addTab(self.similar_view, "Similar")
+        self.tabs.addTab(self.duplicates_view, "Duplicates")
+        self.tabs.addTab(self.clusters_view, "Clusters")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.setCentralWidget(self.tabs)
+        for grid in (self.library_view.grid, self.similar_view.grid, self.clusters_view.grid):
+            grid.similar_requested.connect(lambda p: self.find_similar(p.path))
+            grid.activated_photo.connect(self.preview)
+            grid.trash_requested.connect(self.confirm_and_trash)
+        self.library_view.add_folder_requested.connect(self.choose_folder)
+        self.similar_view.refine_requested.connect(self._refine_similar)
+        self.duplicates_view.refresh_requested.connect(lambda *_: self.refresh_duplicates())
+        self.duplicates_view.resolve_requested.connect(self.resolve_group)
+        self.duplicates_view.not_duplicate_requested.connect(self.not_duplicate)
+        self.duplicates_view.apply_all_requested.connect(self.trash_photos)
+        self.clusters_view.granularity_changed.connect(lambda _: self.refresh_clusters())
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.progress_label = QLabel()
+        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button.setToolTip("Stop indexing; what is done so far is kept")
+        self.cancel_button.clicked.connect(self.cancel_indexing)
+        self.cancel_button.hide()
+        self.reduced_label = QLabel()
+        self.reduced_label.setStyleSheet("color: #b26a00;")
+        self.model_label = QLabel()
+        self.provider_label = QLabel()
+        bar.addWidget(self.progress_label, 1)
+        bar.addWidget(self.progress)
+        bar.addWidget(self.cancel_button)
+        for label in (self.reduced_label, self.model_label, self.provider_label):
+            bar.addPermanentWidget(label)
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action(file_menu, "&Add folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Find photos similar to a &file…", self.choose_query_file,
+                     "Ctrl+F")
+        self._action(file_menu, "&Rescan folders", self.start_indexing, QKeySequence("F5"))
+        file_menu.addSeparator()
+        self._action(file_menu, "&Settings…", self.open_settings,
+                     QKeySequence.StandardKey.Preferences)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit_menu = menu.addMenu("&Edit")
+        self.undo_action = self._action(edit_menu, "&Undo last move to trash", self.undo,
+                                        QKeySequence.StandardKey.Undo)
+        help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "&About photosim", self._about)
+        toolbar = self.addToolBar("Main")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction("Add folder…", self.choose_folder)
+        toolbar.addAction("Rescan", self.start_indexing)
+        toolbar.addAction("Find similar to file…", self.choose_query_file)
+        toolbar.addAction(self.undo_action)
+        toolbar.addAction("Settings…", self.open_settings)
+
+    def _action(self, menu: Any, text: str, slot: Callable[[], Any],
+                shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(lambda: slot())
+        if shortcut is not None:
+            action.setShortcut(shortcut if isinstance(shortcut, QKeySequence)
+                               else QKeySequence(shortcut))
+        menu.addAction(action)
+        return action
+
+    # -- errors ----------------------------------------------------------------------------
+    def report_error(self, exc: BaseException) -> None:
+        self.last_error = exc
+        show_error(self, exc)
+
+    def say(self, message: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(message, timeout_ms)
+
+    # -- library and status ----------------------------------------------------------------
+    def start(self) -> None:
+        """Fill the window from the catalog, then bring the index up to date."""
+        self.refresh_library()
+        self.refresh_status()
+        self.start_indexing()
+
+    def set_library(self, library: Library) -> None:
+        """Switch to a re-opened library (e.g. after a model was downloaded)."""
+        self.library = library
+        self.thumbnails.set_library(library)
+        self._stale = {"duplicates": True, "clusters": True}
+        self.refresh_status()
+        self.refresh_library()
+
+    def refresh_library(self) -> None:
+        library = self.library
+        self.runner.run_task(lambda: (library.photos(), library.status()), self._library_read)
+
+    def _library_read(self, result: tuple[list[Photo], LibraryStatus]) -> None:
+        photos, status = result
+        self.library_view.set_photos(photos, status.folders, status.reference_folders)
+        self._show_status(status)
+        self.library_loaded.emit()
+
+    def refresh_status(self) -> None:
+        self.runner.run_task(self.library.status, self._show_status)
+
+    def _show_status(self, status: LibraryStatus) -> None:
+        self.status = status
+        if status.visual_search:
+            self.model_label.setText(f"Model: {status.model_name or status.model_id}")
+            self.provider_label.setText(f"Runs on: {provider_label(status.provider)}")
+            self.reduced_label.clear()
+        else:
+            self.model_label.setText("No model")
+            self.provider_label.clear()
+            self.reduced_label.setText("Reduced mode: duplicates only")
+            self.reduced_label.setToolTip(status.message)
+        for grid in (self.library_view.grid, self.clusters_view.grid):
+            grid.can_search = status.visual_search
+        self.similar_view.grid.can_search = status.visual_search
+
+    # -- folders and indexing --------------------------------------------------------------
+    def choose_folder(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if chosen:
+            self.add_folders([Path(chosen)])
+
+    def add_folders(self, folders: Sequence[Path], reference: bool = False) -> None:
+        library = self.library
+
+        def add() -> None:
+            for folder in folders:
+                library.add_folder(folder, reference)
+
+        self.runner.run_task(add, lambda _: (self.refresh_library(), self.start_indexing()))
+
+    def start_indexing(self) -> None:
+        if self._index_token is not None:
+            self.say("Indexing is already running.")
+            return
+        self._index_token = token = CancelToken()
+        bridge = ProgressBridge(parent=self)
+        bridge.progressed.connect(self._show_progress)
+        library = self.library
+        self._set_indexing(True)
+        self.runner.run_task(lambda: library.index(progress=bridge.report, cancel=token),
+                             lambda report: self._indexing_done(report, bridge),
+                             lambda exc: self._indexing_failed(exc, bridge),
+                             pool=Pool.INDEXING)
+
+    def cancel_indexing(self) -> None:
+        if self._index_token is not None:
+            self._index_token.cancel()
+            self.progress_label.setText("Stopping…")
+
+    def is_indexing(self) -> bool:
+        return self._index_token is not None
+
+    def _set_indexing(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.progress.setRange(0, 0)
+        if busy:
+            self.progress_label.setText("Looking for photos…")
+            self._live_refresh.start()
+        else:
+            self._live_refresh.stop()
+
+    def _show_progress(self, progress: Progress) -> None:
+        words = STAGE_WORDS.get(progress.stage, progress.stage.capitalize())
+        if progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(min(progress.done, progress.total))
+            text = f"{words}: {progress.done:,} of {progress.total:,}"
+        else:
+            self.progress.setRange(0, 0)
+            text = f"{words}: {progress.done:,}"
+        if progress.eta_s is not None and progress.eta_s > 1:
+            text += f" · about {_duration(progress.eta_s)} left"
+        self.progress_label.setText(text)
+
+    def _indexing_done(self, report: Any, bridge: ProgressBridge) -> None:
+        bridge.deleteLater()
+        self._index_token = None
+        self._set_indexing(False)
+        self.progress_label.setText(_report_text(report))
+        for problem in getattr(report, "problems", ()):
+            log.warning("indexing: %s", problem)
+        self._stale = {"duplicates": True, "clusters": True}
+        self.refresh_library()
+        self._tab_changed(self.tabs.currentIndex())
+        self.indexing_finished.emit(report)
+
+    def _indexing_failed(self, exc: BaseException, bridge: ProgressBridge) -> None:
+        bridge.deleteLater()
+        self._index_token = None
+        self._set_indexing(False)
+        self.progress_label.setText("Indexing stopped by an error.")
+        self.report_error(exc)
+        self.indexing_finished.emit(None)
+
+    # -- find similar ----------------------------------------------------------------------
+    def choose_query_file(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, "Find photos similar to…", "",
+            "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")")
+        if chosen:
+            self.find_similar(Path(chosen))
+
+    def find_similar(self, path: Path, k: int | None = None,
+                     min_score: float | None = None) -> None:
+        photo = self.library_view.model.row_of(path)
+        pixmap = (self.thumbnails.pixmap(self.library_view.model.photo_at(photo))
+                  if photo is not None else None)
+        self.similar_view.begin_search(path, pixmap)
+        self.tabs.setCurrentWidget(self.similar_view)
+        k = k or self.similar_view.k()
+        floor = self.similar_view.min_similarity() if min_score is None else min_score
+        library = self.library
+        self.runner.run_task(lambda: library.similar(path, k=k, min_score=floor),
+                             lambda matches: self._similar_done(path, matches),
+                             lambda exc: self._similar_failed(path, exc))
+
+    def _refine_similar(self, path: Path, k: int, min_score: float) -> None:
+        self.find_similar(path, k, min_score)
+
+    def _similar_done(self, path: Path, matches: list[Any]) -> None:
+        self.similar_view.show_matches(path, matches)
+        self.similar_finished.emit()
+
+    def _similar_failed(self, path: Path, exc: BaseException) -> None:
+        if isinstance(exc, PhotosimError):
+            self.similar_view.show_failure(str(exc))
+        else:
+            self.similar_view.show_failure("The search failed.")
+            self.report_error(exc)
+        self.similar_finished.emit()
+
+    def preview(self, photo: Photo) -> PreviewDialog:
+        dialog = PreviewDialog(photo, self.runner, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.similar_requested.connect(lambda p: self.find_similar(p.path))
+        dialog.show()
+        return dialog
+
+    # -- drag and drop ---------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(_droppable(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        self.handle_paths(paths)
+        event.acceptProposedAction()
+
+    def handle_paths(self, paths: Sequence[Path]) -> None:
+        """Dropped or handed over by another launch: folders are added, an image is a query."""
+        folders = [p for p in paths if p.is_dir()]
+        images = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        if folders:
+            self.add_folders(folders)
+        if images:
+            self.find_similar(images[0])
+
+    def handle_message(self, message: dict[str, Any]) -> None:
+        """Arguments from a second launch (see single_instance)."""
+        self.raise_()
+        self.activateWindow()
+        self.handle_paths([Path(p) for p in message.get("folders", [])])
+        if message.get("similar"):
+            self.find_similar(Path(message["similar"]))
+
+    # -- duplicates ------------------------------------------------------------------------
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if widget is self.duplicates_view and self._stale["duplicates"]:
+            self.refresh_duplicates()
+        elif widget is self.clusters_view and self._stale["clusters"]:
+            self.refresh_clusters()
+
+    def refresh_duplicates(self) -> None:
+        self._stale["duplicates"] = False
+        library = self.library
+        threshold = self.duplicates_view.threshold_value()
+        kind = self.duplicates_view.kind_value()
+        kinds: set[DuplicateKind] | None = {kind} if kind else None
+
+        def find() -> tuple[list[DuplicateGroup], LibraryStatus]:
+            return library.duplicates(threshold, kinds), library.status()
+
+        self.runner.run_task(find, self._duplicates_found)
+
+    def _duplicates_found(self, result: tuple[list[DuplicateGroup], LibraryStatus]) -> None:
+        groups, status = result
+        self.duplicates_view.set_groups(groups, status.reference_folders)
+        self.duplicates_loaded.emit()
+
+    def resolve_group(self, group: DuplicateGroup, to_trash: list[Photo]) -> None:
+        if not to_trash:  # everything kept: remember it so the group never comes back
+            self.not_duplicate(group)
+            return
+        self._trash(to_trash, lambda: self.duplicates_view.group_resolved(group))
+
+    def not_duplicate(self, group: DuplicateGroup) -> None:
+        library = self.library
+        members = list(group.members)
+        self.runner.run_task(lambda: library.mark_not_duplicate(members),
+                             lambda _: self._not_duplicate_done(group))
+
+    def _not_duplicate_done(self, group: DuplicateGroup) -> None:
+        self.duplicates_view.group_resolved(group)
+        message = f"Kept all {len(group.members)} photos; this group will not be shown again."
+        self.say(message)
+        self.action_finished.emit(message)
+
+    def trash_photos(self, photos: list[Photo]) -> None:
+        self._trash(photos, self.refresh_duplicates)
+
+    def confirm_and_trash(self, photos: list[Photo]) -> None:
+        if ConfirmTrashDialog(photos, self).exec() == QDialog.DialogCode.Accepted:
+            self._trash(photos, lambda: None)
+
+    def _trash(self, photos: list[Photo], then: Callable[[], None]) -> None:
+        library = self.library
+        self.runner.run_task(lambda: library.trash(photos),
+                             lambda action: self._trashed(action, then),
+                             self._action_failed)
+
+    def _trashed(self, action: Any, then: Callable[[], None]) -> None:
+        self.library_view.remove_paths(list(action.paths))
+        self.similar_view.model.remove_paths(list(action.paths))
+        self._stale["clusters"] = True
+        then()
+        count = len(action.paths)
+        message = (f"Moved {count} file{'s' if count != 1 else ''} to the trash. "
+                   "Undo with Ctrl+Z.")
+        self.say(message, 15000)
+        self.refresh_status()
+        self.action_finished.emit(message)
+
+    def _action_failed(self, exc: BaseException) -> None:
+        self.report_error(exc)
+        self.action_finished.emit(f"failed: {exc}")
+
+    def undo(self) -> None:
+        library = self.library
+        self.runner.run_task(library.undo, self._undone, self._action_failed)
+
+    def _undone(self, restored: list[Path]) -> None:
+        message = f"Restored {len(restored)} file{'s' if len(restored) != 1 else ''} " \
+                  "from the trash."
+        self.say(message)
+        self._stale = {"duplicates": True, "clusters": True}
+        self.refresh_library()
+        self._tab_changed(self.tabs.currentIndex())
+        self.action_finished.emit(message)
+
+    # -- clusters --------------------------------------------------------------------------
+    def refresh_clusters(self) -> None:
+        self._stale["clusters"] = False
+        library = self.library
+        if not hasattr(library, "clusters"):
+            self.clusters_view.set_unavailable()
+            self.clusters_loaded.emit()
+            return
+        granularity = self.clusters_view.granularity.value() / 100
+        self.runner.run_task(
+            lambda: entries_from_clusters(_clusters(library, granularity), library.photos()),
+            self._clusters_found, self._clusters_failed)
+
+    def _clusters_found(self, entries: list[Any]) -> None:
+        self.clusters_view.set_entries(entries)
+        self.clusters_loaded.emit()
+
+    def _clusters_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, ModelError | PhotosimError):
+            self.clusters_view.set_unavailable(str(exc))
+        else:
+            self.report_error(exc)
+        self.clusters_loaded.emit()
+
+    # -- settings --------------------------------------------------------------------------
+    def open_settings(self) -> SettingsDialog:
+        status = self.status
+        dialog = SettingsDialog(self.settings, status.folders if status else [],
+                                status.reference_folders if status else [],
+                                self._model_choices(), self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog))
+        dialog.open()
+        return dialog
+
+    def _model_choices(self) -> list[tuple[str, str]]:
+        from photosim.core import library as library_module
+
+        try:
+            specs = library_module.model_store(self.library.data_dir).specs()
+        except (PhotosimError, OSError) as exc:
+            log.warning("model list unavailable: %s", exc)
+            return []
+        return [(spec_id, spec.name) for spec_id, spec in sorted(specs.items())]
+
+    def apply_settings(self, dialog: SettingsDialog) -> None:
+        new = dialog.result_settings()
+        restart = (new.model, new.provider) != (self.settings.model, self.settings.provider)
+        self.settings = new
+        new.save(self.library.data_dir)
+        for grid in (self.library_view.grid, self.similar_view.grid, self.clusters_view.grid):
+            grid.set_thumb_size(new.thumb_size)
+        self.similar_view.count.setValue(new.similar_count)
+        self.similar_view.set_min_similarity(new.similar_min_score)
+        self.duplicates_view.threshold.setValue(round(new.duplicate_threshold * 100))
+        self._stale["duplicates"] = True
+        self._apply_folders(dialog.folders())
+        if restart:
+            self.say("The new model or provider is used after photosim restarts.", 15000)
+
+    def _apply_folders(self, wanted: list[tuple[Path, bool]]) -> None:
+        status = self.status
+        current = set(status.folders) if status else set()
+        reference = set(status.reference_folders) if status else set()
+        library = self.library
+        wanted_paths = {p for p, _ in wanted}
+
+        def apply() -> bool:
+            for path in current - wanted_paths:
+                library.remove_folder(path)
+            for path, is_reference in wanted:
+                if path not in current:
+                    library.add_folder(path, is_reference)
+                elif is_reference != (path in reference):
+                    library.set_reference(path, is_reference)
+            return bool(wanted_paths - current)
+
+        self.runner.run_task(apply, lambda added: self._folders_applied(added))
+
+    def _folders_applied(self, added: bool) -> None:
+        self.refresh_library()
+        self._tab_changed(self.tabs.currentIndex())
+        if added:
+            self.start_indexing()
+
+    # -- closing ---------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.cancel_indexing()
+        self._live_refresh.stop()
+        self.runner.clear_thumbnails()
+        self.runner.wait_for_done(20000)
+        super().closeEvent(event)
+
+    def _about(self) -> None:
+        from photosim import __version__
+        from photosim.ui.error_dialog import show_message
+
+        show_message(self, "About photosim",
+                     f"photosim {__version__}\nFind similar photos and near-duplicates, "
+                     "entirely on your computer.")
+
+    def set_icon(self, icon: QIcon) -> None:
+        self.setWindowIcon(icon)
+
+
+def _clusters(library: Any, granularity: float) -> Any:
+    if "granularity" in inspect.signature(library.clusters).parameters:
+        return library.clusters(granularity=granularity)
+    return library.clusters()
+
+
+def _droppable(path: str) -> bool:
+    candidate = Path(path)
+    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} s"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _report_text(report: Any) -> str:
+    if report.cancelled:
+        return "Indexing stopped; what was done is kept. Rescan (F5) to continue."
+    parts = [f"{n:,} {word}" for n, word in ((report.added, "added"), (report.updated, "updated"),
+                                             (report.moved, "moved"), (report.removed, "removed"),
+                                             (report.failed, "could not be read")) if n]
+    return "Library up to date" + (": " + ", ".join(parts) if parts else ".")

@@ -1,0 +1,272 @@
+"""Qt item models over the library's records, with named roles.
+
+Views never touch the catalog: they read these models, and the models are filled with results
+that the task runner brought back from the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QIcon
+
+from photosim.core.types import DuplicateGroup, Match, Photo
+from photosim.ui.format import human_size
+from photosim.ui.thumbnails import ThumbnailCache
+
+Index = QModelIndex | QPersistentModelIndex
+
+PhotoRole = Qt.ItemDataRole.UserRole + 1
+PathRole = Qt.ItemDataRole.UserRole + 2
+ScoreRole = Qt.ItemDataRole.UserRole + 3
+SizeRole = Qt.ItemDataRole.UserRole + 4
+DateRole = Qt.ItemDataRole.UserRole + 5
+NameRole = Qt.ItemDataRole.UserRole + 6
+GroupRole = Qt.ItemDataRole.UserRole + 7
+ReclaimRole = Qt.ItemDataRole.UserRole + 8
+CountRole = Qt.ItemDataRole.UserRole + 9
+ClusterRole = Qt.ItemDataRole.UserRole + 10
+KeeperRole = Qt.ItemDataRole.UserRole + 11
+
+ROLE_NAMES = {PhotoRole: b"photo", PathRole: b"path", ScoreRole: b"score", SizeRole: b"size",
+              DateRole: b"date", NameRole: b"name", GroupRole: b"group", ReclaimRole: b"reclaim",
+              CountRole: b"count", ClusterRole: b"cluster", KeeperRole: b"keeper"}
+
+
+class PhotoListModel(QAbstractListModel):
+    """Photos (optionally with a similarity score) with lazily loaded thumbnails."""
+
+    def __init__(self, thumbnails: ThumbnailCache | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._photos: list[Photo] = []
+        self._scores: list[float | None] = []
+        self._rows: dict[Path, int] = {}
+        self._thumbnails = thumbnails
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnails_ready)
+
+    # -- filling -------------------------------------------------------------------------
+    def set_photos(self, photos: Sequence[Photo]) -> None:
+        self._replace(list(photos), [None] * len(photos))
+
+    def set_matches(self, matches: Sequence[Match]) -> None:
+        self._replace([m.photo for m in matches], [m.score for m in matches])
+
+    def _replace(self, photos: list[Photo], scores: list[float | None]) -> None:
+        self.beginResetModel()
+        self._photos, self._scores = photos, scores
+        self._rows = {p.path: row for row, p in enumerate(photos)}
+        self.endResetModel()
+
+    def update_photos(self, photos: Sequence[Photo]) -> None:
+        """Bring the rows in line with ``photos`` without a reset (scroll position and
+        selection survive): drop the gone, refresh the changed, append the new."""
+        if not self._photos:
+            self.set_photos(photos)
+            return
+        wanted = {p.path: p for p in photos}
+        self.remove_paths([p.path for p in self._photos if p.path not in wanted])
+        for row, old in enumerate(self._photos):
+            if wanted[old.path] != old:
+                self._photos[row] = wanted[old.path]
+                self.dataChanged.emit(self.index(row), self.index(row))
+        added = [p for p in photos if p.path not in self._rows]
+        if added:
+            first = len(self._photos)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            self._photos += added
+            self._scores += [None] * len(added)
+            self._rows.update({p.path: first + i for i, p in enumerate(added)})
+            self.endInsertRows()
+
+    def remove_paths(self, paths: Sequence[Path]) -> None:
+        for row in sorted((self._rows[p] for p in paths if p in self._rows), reverse=True):
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._photos[row], self._scores[row]
+            self.endRemoveRows()
+        self._rows = {p.path: row for row, p in enumerate(self._photos)}
+
+    def photos(self) -> list[Photo]:
+        return list(self._photos)
+
+    def photo_at(self, row: int) -> Photo:
+        return self._photos[row]
+
+    def row_of(self, path: Path) -> int | None:
+        return self._rows.get(path)
+
+    # -- Qt API --------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._photos)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {**super().roleNames(), **ROLE_NAMES}
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._photos):
+            return None
+        photo, score = self._photos[index.row()], self._scores[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return photo.path.name if score is None else f"{score:.0%}  {photo.path.name}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.pixmap(photo) if self._thumbnails else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(photo, score)
+        return _photo_role(photo, score, role)
+
+    def _thumbnails_ready(self, paths: list[Path]) -> None:
+        """dataChanged for the rows that got a thumbnail, one signal per contiguous run."""
+        rows = sorted({self._rows[p] for p in paths if p in self._rows})
+        for first, last in _runs(rows):
+            self.dataChanged.emit(self.index(first), self.index(last),
+                                  [Qt.ItemDataRole.DecorationRole])
+
+
+def _photo_role(photo: Photo, score: float | None, role: int) -> Any:
+    values = {
+        PhotoRole: photo,
+        PathRole: photo.path,
+        ScoreRole: score,
+        SizeRole: photo.size,
+        DateRole: photo.date_taken or "",
+        NameRole: photo.path.name.lower(),
+    }
+    return values.get(role)
+
+
+def _tooltip(photo: Photo, score: float | None) -> str:
+    lines = [str(photo.path)]
+    if score is not None:
+        lines.append(f"Similarity {score:.1%}")
+    if photo.width and photo.height:
+        lines.append(f"{photo.width} × {photo.height} {photo.format or ''}".strip())
+    lines.append(human_size(photo.size))
+    if photo.date_taken:
+        lines.append(f"Taken {photo.date_taken}")
+    if photo.error:
+        lines.append(f"Problem: {photo.error}")
+    return "\n".join(lines)
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+class PhotoFilterProxy(QSortFilterProxyModel):
+    """Sorts by name, date or size and keeps the photos of one folder (and below)."""
+
+    SORT_KEYS: ClassVar[dict[str, int]] = {"name": NameRole, "date": DateRole, "size": SizeRole}
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._folder: Path | None = None
+        self._text = ""
+        self.setSortRole(NameRole)
+        self.setDynamicSortFilter(True)
+
+    def set_sort_key(self, key: str, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.setSortRole(self.SORT_KEYS[key])
+        self.sort(0, order)
+
+    def set_folder(self, folder: Path | None) -> None:
+        self._folder = folder
+        self.invalidateRowsFilter()
+
+    def set_text(self, text: str) -> None:
+        self._text = text.strip().lower()
+        self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, row: int, parent: Index) -> bool:
+        path = self.sourceModel().index(row, 0, parent).data(PathRole)
+        if path is None:
+            return False
+        if self._folder is not None and not path.is_relative_to(self._folder):
+            return False
+        return not self._text or self._text in path.name.lower()
+
+
+class DuplicateGroupModel(QAbstractListModel):
+    """One row per duplicate group: its size, kind, and the space that resolving it frees."""
+
+    def __init__(self, thumbnails: ThumbnailCache | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._groups: list[DuplicateGroup] = []
+        self._thumbnails = thumbnails
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnails_ready)
+
+    def set_groups(self, groups: Sequence[DuplicateGroup]) -> None:
+        self.beginResetModel()
+        self._groups = list(groups)
+        self.endResetModel()
+
+    def groups(self) -> list[DuplicateGroup]:
+        return list(self._groups)
+
+    def group_at(self, row: int) -> DuplicateGroup:
+        return self._groups[row]
+
+    def remove_row(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._groups[row]
+        self.endRemoveRows()
+
+    def replace_row(self, row: int, group: DuplicateGroup) -> None:
+        self._groups[row] = group
+        self.dataChanged.emit(self.index(row), self.index(row))
+
+    def reclaimable(self) -> int:
+        return sum(g.reclaimable_bytes for g in self._groups)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._groups)
+
+    def roleNames(self) -> dict[int, bytes]:
+        return {**super().roleNames(), **ROLE_NAMES}
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._groups):
+            return None
+        group = self._groups[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f"{len(group.members)} × {group.keeper.path.name}\n"
+                    f"{KIND_LABELS.get(group.kind, group.kind)} · "
+                    f"frees {human_size(group.reclaimable_bytes)}")
+        if role == Qt.ItemDataRole.DecorationRole:
+            return QIcon(self._thumbnails.pixmap(group.keeper)) if self._thumbnails else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(str(p.path) for p in group.members)
+        roles = {GroupRole: group, ReclaimRole: group.reclaimable_bytes,
+                 CountRole: len(group.members), KeeperRole: group.keeper,
+                 PathRole: group.keeper.path}
+        return roles.get(role)
+
+    def _thumbnails_ready(self, paths: list[Path]) -> None:
+        wanted = set(paths)
+        rows = [r for r, g in enumerate(self._groups) if g.keeper.path in wanted]
+        for first, last in _runs(rows):
+            self.dataChanged.emit(self.index(first), self.index(last),
+                                  [Qt.ItemDataRole.DecorationRole])
+
+
+KIND_LABELS = {
+    "exact": "Identical files",
+    "same": "Same picture (resized / re-encoded)",
+    "edited": "Edited or cropped",
+    "similar": "Similar shots",
+}

@@ -1,0 +1,109 @@
+"""Thumbnails for the views: made on disk by the library in the thumbnail pool, kept in memory
+as QPixmaps (LRU), with a neutral placeholder meanwhile.
+
+Requests are de-duplicated, and the ``ready`` notifications are coalesced on a short timer so
+that a screenful of thumbnails arriving together costs one repaint, not fifty.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from photosim.core.errors import PhotosimError
+from photosim.core.types import Photo
+from photosim.ui.tasks import Pool, TaskRunner
+
+DISK_SIZE = 256  # the size of the cached JPEG; views scale it down
+COALESCE_MS = 40
+
+
+class ThumbnailCache(QObject):
+    """Shared by every view: ``pixmap(photo)`` returns at once, loading in the background."""
+
+    ready = Signal(list)  # list[Path] whose thumbnails became available (or failed)
+
+    def __init__(self, library: object, runner: TaskRunner, capacity: int = 3000,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._library = library
+        self._runner = runner
+        self._capacity = capacity
+        self._pixmaps: OrderedDict[Path, QPixmap] = OrderedDict()
+        self._pending: set[Path] = set()
+        self._failed: set[Path] = set()
+        self._arrived: list[Path] = []
+        self._flush = QTimer(self, singleShot=True, interval=COALESCE_MS)
+        self._flush.timeout.connect(self._emit_ready)
+        self._placeholder = _placeholder(QColor(128, 128, 128, 40))
+        self._broken = _placeholder(QColor(200, 60, 60, 60))
+
+    def set_library(self, library: object) -> None:
+        self._library = library
+        self._pixmaps.clear()
+        self._failed.clear()
+
+    def pixmap(self, photo: Photo) -> QPixmap:
+        cached = self._pixmaps.get(photo.path)
+        if cached is not None:
+            self._pixmaps.move_to_end(photo.path)
+            return cached
+        if photo.path in self._failed or photo.error:
+            return self._broken
+        self._request(photo)
+        return self._placeholder
+
+    def has(self, path: Path) -> bool:
+        return path in self._pixmaps
+
+    def _request(self, photo: Photo) -> None:
+        if photo.path in self._pending or self._library is None:
+            return
+        self._pending.add(photo.path)
+        library = self._library
+        self._runner.run_task(
+            lambda: _load(library, photo),
+            lambda image: self._arrive(photo.path, image),
+            lambda exc: self._arrive(photo.path, None),
+            pool=Pool.THUMBNAILS)
+
+    def _arrive(self, path: Path, image: QImage | None) -> None:
+        self._pending.discard(path)
+        if image is None or image.isNull():
+            self._failed.add(path)
+        else:
+            self._pixmaps[path] = QPixmap.fromImage(image)
+            while len(self._pixmaps) > self._capacity:
+                self._pixmaps.popitem(last=False)
+        self._arrived.append(path)
+        if not self._flush.isActive():
+            self._flush.start()
+
+    def _emit_ready(self) -> None:
+        arrived, self._arrived = self._arrived, []
+        self.ready.emit(arrived)
+
+
+def _load(library: object, photo: Photo) -> QImage | None:
+    """Worker thread: have the library make (or find) the cached JPEG, then decode it."""
+    try:
+        path = library.thumbnail(photo, DISK_SIZE)  # type: ignore[attr-defined]
+    except PhotosimError:
+        return None
+    image = QImage(str(path))
+    return None if image.isNull() else image
+
+
+def _placeholder(colour: QColor) -> QPixmap:
+    pix = QPixmap(QSize(DISK_SIZE, DISK_SIZE))
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(colour)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(8, 8, DISK_SIZE - 16, DISK_SIZE - 16, 12, 12)
+    painter.end()
+    return pix
