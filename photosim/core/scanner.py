@@ -19,7 +19,6 @@ from pathlib import Path
 from photosim.core import cancel
 from photosim.core.cancel import CancelToken
 from photosim.core.decode import SUPPORTED_SUFFIXES
-from photosim.core.errors import DecodeError
 
 # Folders made by operating systems, NAS boxes and archivers; they hold caches and previews.
 _SYSTEM_DIRS = frozenset(
@@ -73,18 +72,15 @@ def walk_photos(
 
 
 def content_hash(path: Path) -> str:
-    """BLAKE2b-128 of the whole file, streamed; raises DecodeError when it cannot be read."""
+    """BLAKE2b-128 of the whole file, streamed in 1 MiB chunks.
+
+    Raises OSError (FileNotFoundError, PermissionError, ...) when the file cannot be read;
+    callers record it on the file like any other unreadable-file reason.
+    """
     digest = hashlib.blake2b(digest_size=16)
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_HASH_CHUNK):
-                digest.update(chunk)
-    except FileNotFoundError as error:
-        raise DecodeError("file vanished while reading") from error
-    except PermissionError as error:
-        raise DecodeError("permission denied") from error
-    except OSError as error:
-        raise DecodeError(f"could not read the file ({_os_reason(error)})") from error
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
