@@ -42,7 +42,7 @@ __all__ = ["CancelToken", "IndexReport", "Library", "LibraryStatus", "TrashActio
            "model_store"]
 
 NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
-NEIGHBOUR_FLOOR = 0.80  # below this cosine two photos are never duplicate candidates
+NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candidates
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class IndexPipeline:
             for stat in scanner.walk_photos([root], self._problem_recorder(counts), cancel):
                 self._classify(stat, known.pop(str(stat.path), None), jobs, counts)
                 _report(progress, "scanning", len(jobs) + counts.unchanged, None)
-            vanished.update(known)
+            vanished.update({path: row[0] for path, row in known.items()})
         if cancel is not None and cancel.cancelled:
             return counts.report(cancelled=True)
         jobs = self._apply_moves(jobs, vanished, counts)

@@ -1,81 +1,138 @@
 """Moving files to the system trash, and back.
 
-Send2Trash does the move on every platform. It does not say where the file went, so on
-freedesktop systems (Linux, BSD) we find the ``.trashinfo`` record it wrote; that makes undo
-possible even after a restart. Elsewhere undo asks the user to restore from the system trash.
+On freedesktop systems (Linux, BSD) photosim follows the Trash specification itself: it then
+knows exactly where each file went, so undo works even after a restart, and it reads
+``$XDG_DATA_HOME`` at call time. On Windows and macOS Send2Trash asks the OS to do it; undo there
+means restoring from the system's own trash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote
-
-from send2trash import send2trash
-from send2trash.exceptions import TrashPermissionError
+from urllib.parse import quote, unquote
 
 from photosim.core.errors import TrashError
 
-FREEDESKTOP = sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd"))
+FREEDESKTOP = not sys.platform.startswith(("win", "darwin"))
 
 
 def move_to_trash(path: Path) -> Path | None:
-    """Trash one file; returns where it now lies when the platform lets us know, else None.
+    """Trash one file; returns where it now lies (None where the OS keeps that to itself).
 
-    Raises ``TrashError`` (and leaves the file where it was) when no trash can take it, e.g. on
-    many network shares.
+    Raises ``TrashError`` and leaves the file in place when no trash can take it, e.g. on a
+    read-only drive or a network share without a trash folder.
     """
-    try:
-        send2trash(str(path))
-    except TrashPermissionError as exc:
-        raise TrashError(f"No trash is available for {path} (a network share or read-only "
-                         "drive?). Nothing was deleted.") from exc
-    except OSError as exc:
-        raise TrashError(f"Could not move {path} to the trash: {exc.strerror or exc}. "
-                         "Nothing was deleted.") from exc
-    if path.exists():
-        raise TrashError(f"{path} is still in place after moving it to the trash; "
-                         "nothing was deleted.")
-    return find_trashed(path) if FREEDESKTOP else None
+    path = Path(os.path.abspath(path))
+    if not path.exists():
+        raise TrashError(f"{path} is no longer there; nothing was deleted.")
+    if FREEDESKTOP:
+        return _freedesktop_trash(path)
+    _os_trash(path)  # pragma: no cover - Windows/macOS
+    return None  # pragma: no cover
 
 
 def restore(trash_path: Path | None, original: Path) -> None:
     """Put a trashed file back where it was; refuses to overwrite a file that is there now."""
     if trash_path is None or not trash_path.exists():
-        raise TrashError(f"{original.name} is no longer in the trash photosim knows about; "
+        raise TrashError(f"{original.name} is no longer in the trash where photosim put it; "
                          "restore it from the system trash.")
     if original.exists():
         raise TrashError(f"Cannot restore {original}: a file with that name exists again.")
     original.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(trash_path, original)
-    info = trash_path.parent.parent / "info" / (trash_path.name + ".trashinfo")
-    info.unlink(missing_ok=True)
+    try:
+        os.replace(trash_path, original)
+    except OSError as exc:
+        raise TrashError(f"Cannot restore {original}: {exc.strerror}") from exc
+    (trash_path.parent.parent / "info" / f"{trash_path.name}.trashinfo").unlink(missing_ok=True)
 
 
-def find_trashed(original: Path) -> Path | None:
-    """The newest file in a freedesktop trash whose record says it came from ``original``."""
-    best: tuple[float, Path] | None = None
-    top = _mount_point(original.parent)
-    for trash_dir in _trash_dirs(top):
-        info_dir = trash_dir / "info"
-        if not info_dir.is_dir():
+def _os_trash(path: Path) -> None:  # pragma: no cover - Windows/macOS
+    from send2trash import send2trash
+
+    try:
+        send2trash(str(path))
+    except OSError as exc:
+        raise TrashError(f"Could not move {path} to the trash: {exc}. Nothing was deleted.") \
+            from exc
+
+
+# -- freedesktop Trash specification 1.0 -----------------------------------------------------
+def _freedesktop_trash(path: Path) -> Path:
+    trash_dir, top = _trash_dir_for(path)
+    files, info = trash_dir / "files", trash_dir / "info"
+    try:
+        files.mkdir(parents=True, exist_ok=True, mode=0o700)
+        info.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name, info_file = _reserve_name(info, path.name)
+    except OSError as exc:
+        raise TrashError(f"No usable trash for {path} ({exc.strerror}); this is common on "
+                         "network shares and read-only drives. Nothing was deleted.") from exc
+    origin = str(path) if top is None else os.path.relpath(path, top)
+    stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        info_file.write_text(f"[Trash Info]\nPath={quote(origin)}\nDeletionDate={stamp}\n",
+                             encoding="utf-8")
+        os.rename(path, files / name)
+    except OSError as exc:
+        info_file.unlink(missing_ok=True)
+        raise TrashError(f"Could not move {path} to the trash: {exc.strerror}. "
+                         "Nothing was deleted.") from exc
+    return files / name
+
+
+def _trash_dir_for(path: Path) -> tuple[Path, Path | None]:
+    """The home trash when the file is on the same device, else its volume's own trash.
+
+    Returns (trash dir, volume top) — top is None for the home trash, whose records hold
+    absolute paths; volume trashes record paths relative to their top.
+    """
+    home_trash = _data_home() / "Trash"
+    if _device(path) == _device(_existing_ancestor(home_trash)):
+        return home_trash, None
+    top = _mount_point(path.parent)
+    uid = os.getuid()
+    shared = top / ".Trash"
+    with contextlib.suppress(OSError):
+        st = shared.lstat()
+        if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX and not shared.is_symlink():
+            return shared / str(uid), top
+    return top / f".Trash-{uid}", top
+
+
+def _reserve_name(info_dir: Path, name: str) -> tuple[str, Path]:
+    """A name free in the trash, claimed atomically by creating its .trashinfo (O_EXCL)."""
+    stem, dot, ext = name.rpartition(".")
+    if not stem:
+        stem, dot, ext = name, "", ""
+    for n in range(1, 10_000):
+        candidate = name if n == 1 else f"{stem}.{n}{dot}{ext}"
+        try:
+            fd = os.open(info_dir / f"{candidate}.trashinfo", os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+                         0o600)
+        except FileExistsError:
             continue
-        for info in info_dir.glob("*.trashinfo"):
-            if _recorded_origin(info, top) != original:
-                continue
-            mtime = info.stat().st_mtime
-            if best is None or mtime > best[0]:
-                best = (mtime, trash_dir / "files" / info.name.removesuffix(".trashinfo"))
-    return best[1] if best else None
+        os.close(fd)
+        return candidate, info_dir / f"{candidate}.trashinfo"
+    raise OSError(17, "too many files with this name in the trash")
 
 
-def _trash_dirs(top: Path) -> list[Path]:
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    dirs = [data_home / "Trash"]
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    dirs += [top / ".Trash" / str(uid), top / f".Trash-{uid}"]
-    return dirs
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _device(path: Path) -> int:
+    return path.stat().st_dev
 
 
 def _mount_point(path: Path) -> Path:
@@ -85,14 +142,10 @@ def _mount_point(path: Path) -> Path:
     return path
 
 
-def _recorded_origin(info: Path, top: Path) -> Path | None:
-    try:
-        text = info.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    for line in text.splitlines():
+def recorded_origin(info_file: Path, top: Path | None) -> Path | None:
+    """The original path a .trashinfo record names (for tools that list the trash)."""
+    for line in info_file.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("Path="):
             recorded = Path(unquote(line[5:]))
-            # Trash dirs on other volumes record paths relative to that volume's top.
-            return recorded if recorded.is_absolute() else top / recorded
+            return recorded if recorded.is_absolute() or top is None else top / recorded
     return None
