@@ -1,0 +1,185 @@
+"""Benchmark VectorIndex at library scale on synthetic, CNN-shaped vectors.
+
+    python benchmarks/index_bench.py                 # N = 100k, 2048-d
+    python benchmarks/index_bench.py --full          # N = 1M (many minutes on 2 cores)
+    python benchmarks/index_bench.py --reduced-dim 256 --decay 0
+
+Vectors are clustered like pooled CNN features, not uniform noise: a few thousand non-negative
+cluster centres, members = centre + non-negative noise, then L2-normalised. ``--decay`` shapes
+the spectrum: per-dimension scale (1 + j) ** -decay, 0 = flat (the hardest case for a PCA
+projection; real features concentrate their variance in few directions). Vectors are generated
+a chunk at a time into a float16 memory map so that 1M × 2048 fits the benchmark machine.
+
+Reported: build time; memory as the RSS of a fresh process that loads the saved index (anonymous
+= really resident, file = pages of the memory-mapped vector segments, which the OS may drop) and
+the bytes of the files; query latency p50/p99 at k=20 (one thread, warm); recall@10 against exact
+brute force over the full float32 vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from photosim.core import index as index_module
+from photosim.core.index import VectorIndex
+
+CHUNK = 50_000
+
+
+def generate(path: Path, n: int, dim: int, clusters: int, decay: float, seed: int) -> np.ndarray:
+    """n clustered, non-negative, normalised vectors written to a float16 memmap."""
+    rng = np.random.default_rng(seed)
+    scale = (1.0 + np.arange(dim)) ** -decay
+    centres = rng.gamma(0.3, 1.0, (clusters, dim)) * scale
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(n, dim))
+    for start in range(0, n, CHUNK):
+        rows = min(CHUNK, n - start)
+        members = centres[rng.integers(clusters, size=rows)]
+        chunk = members + rng.gamma(0.3, 0.5, (rows, dim)) * scale
+        out[start:start + rows] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    out.flush()
+    return out
+
+
+def queries_like(vectors: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Stored vectors with a little noise: "find similar" asks about photos like the library's."""
+    rng = np.random.default_rng(seed)
+    picked = vectors[np.sort(rng.choice(len(vectors), count, replace=False))].astype(np.float32)
+    noisy = picked + rng.normal(0, 0.3 / np.sqrt(vectors.shape[1]), picked.shape)
+    noisy = np.maximum(noisy, 0).astype(np.float32)
+    return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+
+def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Brute-force top-k ids (= row numbers) by cosine, a chunk of the library at a time."""
+    best_ids = np.zeros((len(queries), 0), np.int64)
+    best_sims = np.zeros((len(queries), 0), np.float32)
+    for start in range(0, len(vectors), CHUNK):
+        sims = queries @ vectors[start:start + CHUNK].astype(np.float32).T
+        all_sims = np.concatenate([best_sims, sims], axis=1)
+        all_ids = np.concatenate(
+            [best_ids, np.broadcast_to(np.arange(start, start + sims.shape[1]), sims.shape)],
+            axis=1)
+        top = np.argsort(-all_sims, axis=1)[:, :k]
+        best_sims = np.take_along_axis(all_sims, top, 1)
+        best_ids = np.take_along_axis(all_ids, top, 1)
+    return best_ids
+
+
+def rss_kib() -> dict[str, int]:
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+            fields[name] = int(value.split()[0])
+    return fields
+
+
+LOADED_PROBE = """
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from benchmarks.index_bench import rss_kib
+before = rss_kib()
+from photosim.core.index import VectorIndex
+import photosim.core.index as m
+queries = np.load(sys.argv[3])
+t = time.perf_counter()
+index = VectorIndex.load(Path(sys.argv[1]), "bench", int(sys.argv[2]))
+load_s = time.perf_counter() - t
+assert index is not None
+for q in queries[:200]:
+    index.query(q, 20)
+after = rss_kib()
+print(json.dumps({"load_s": load_s, "before": before, "after": after}))
+"""
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict[str, float]:
+    vectors = generate(work / "vectors.npy", args.n, args.dim, args.clusters, args.decay, 1)
+    queries = queries_like(vectors, args.queries, 2)
+    np.save(work / "queries.npy", queries)
+    t = time.perf_counter()
+    truth = exact_top(vectors, queries, 10)
+    exact_s = time.perf_counter() - t
+
+    index_module.REDUCED_DIM = args.reduced_dim
+    index_module.EF_SEARCH = args.ef
+    index_module.EF_CONSTRUCTION = args.ef_construction
+    index_module.M = args.m
+    start_rss = rss_kib()
+    t = time.perf_counter()
+    index = VectorIndex.build("bench", args.dim, np.arange(args.n), vectors)
+    build_s = time.perf_counter() - t
+    built_rss = rss_kib()
+    t = time.perf_counter()
+    index.save(work / "index")
+    save_s = time.perf_counter() - t
+
+    latencies, recalls = [], []
+    for query, expected in zip(queries, truth, strict=True):
+        t = time.perf_counter()
+        hits = index.query(query, 20)
+        latencies.append((time.perf_counter() - t) * 1000)
+        found = {i for i, _ in hits[:10]}
+        recalls.append(len(found & set(expected.tolist())) / 10)
+    probe = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, str(work / "index"), str(args.dim),
+         str(work / "queries.npy")],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    loaded = json.loads(probe.stdout)
+    files = {p.name: p.stat().st_size for p in (work / "index").iterdir()}
+    graph_bytes = sum(v for k, v in files.items() if k.startswith(("graph-", "projection-",
+                                                                   "slots-")))
+    vector_bytes = sum(v for k, v in files.items() if k.startswith("vectors-"))
+    mib = 1024.0
+    return {
+        "N": args.n, "dim": args.dim, "reduced_dim": args.reduced_dim, "decay": args.decay,
+        "M": args.m, "ef_construction": args.ef_construction, "ef": args.ef,
+        "build_s": build_s, "save_s": save_s, "load_s": loaded["load_s"], "exact_s": exact_s,
+        "build_rss_delta_MiB": (built_rss["VmRSS"] - start_rss["VmRSS"]) / mib,
+        "loaded_anon_MiB": (loaded["after"]["RssAnon"] - loaded["before"]["RssAnon"]) / mib,
+        "loaded_file_MiB": (loaded["after"]["RssFile"] - loaded["before"]["RssFile"]) / mib,
+        "graph_files_MiB": graph_bytes / mib / mib,
+        "vector_files_MiB": vector_bytes / mib / mib,
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": float(np.percentile(latencies, 99)),
+        "recall@10": float(np.mean(recalls)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--full", action="store_true", help="N = 1,000,000")
+    parser.add_argument("--dim", type=int, default=2048)
+    parser.add_argument("--clusters", type=int, default=3000)
+    parser.add_argument("--decay", type=float, default=0.5)
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--reduced-dim", type=int, default=index_module.REDUCED_DIM)
+    parser.add_argument("--m", type=int, default=index_module.M)
+    parser.add_argument("--ef-construction", type=int, default=index_module.EF_CONSTRUCTION)
+    parser.add_argument("--ef", type=int, default=index_module.EF_SEARCH)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    if args.full:
+        args.n = 1_000_000
+    with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
+        result = measure(args, Path(folder))
+    width = max(map(len, result))
+    for name, value in result.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name:<{width}}  {shown}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
