@@ -130,3 +130,34 @@ def test_int8_qoperator_classifier_is_cut_and_dequantized(tmp_path: Path) -> Non
     assert got.dtype == np.float32 and got.shape == want.shape
     cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cosine.min() > 0.98, cosine
+
+
+def test_imagenet_labels_are_complete() -> None:
+    from photosim.core.models.spec import load_labels
+
+    labels = load_labels("imagenet")
+    assert len(labels) == 1000 and all(names and names[0] for names in labels)
+    assert labels[0][0] == "tench" and labels[281][0] == "tabby" and labels[999][0] == \
+        "toilet tissue"
+    assert labels[967] == ["espresso"] and labels[985] == ["daisy"]
+
+
+@pytest.mark.realmodel
+def test_logits_output_and_labels_name_a_real_photo(real_model_dir: Path) -> None:
+    from PIL import Image
+    from skimage import data as skdata
+
+    from photosim.core.models.spec import load_labels
+
+    path = real_model_dir / "efficientnet_lite0_logits.onnx"
+    name = logits_output_name(onnx.load(str(path)))
+    image = Image.fromarray(skdata.chelsea())
+    side = int(0.875 * min(image.size))
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    crop = image.crop((left, top, left + side, top + side)).resize((224, 224),
+                                                                   Image.Resampling.BICUBIC)
+    batch = ((np.asarray(crop, np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits = session.run([name], {"input": np.ascontiguousarray(batch)})[0][0]
+    top1 = load_labels("imagenet")[int(np.argmax(logits))][0]
+    assert top1 in {"tabby", "tiger cat", "Egyptian cat", "Persian cat"}
