@@ -1,0 +1,344 @@
+"""LibraryWatcher with real watchdog observers on temporary folders.
+
+First against ``RecordingSink`` (a small in-memory catalog that records every call), then end to
+end against the real ``Library`` with the tiny model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from photosim.core.types import Photo
+from photosim.core.watcher import LibraryWatcher
+
+DEBOUNCE_S = 0.2
+SETTLE_S = 0.4
+
+
+class RecordingSink:
+    """An in-memory catalog (path -> size, mtime) that records what the watcher asked for."""
+
+    def __init__(self, known: Sequence[Path] = ()) -> None:
+        self.lock = threading.Lock()
+        self.catalog: dict[Path, tuple[int, int]] = {}
+        self.calls: list[tuple[str, object]] = []
+        self.indexed: list[Path] = []  # every path handed to index_paths, repeats included
+        self.offline: set[Path] = set()
+        for path in known:
+            self._store(path)
+
+    def _store(self, path: Path) -> None:
+        st = path.stat()
+        self.catalog[path] = (st.st_size, st.st_mtime_ns)
+
+    def index_paths(self, paths: Sequence[Path]) -> object:
+        with self.lock:
+            self.calls.append(("index", list(paths)))
+            self.indexed.extend(paths)
+            for path in paths:
+                self._store(path)
+        return None
+
+    def forget_paths(self, paths: Sequence[Path]) -> object:
+        with self.lock:
+            self.calls.append(("forget", list(paths)))
+            return sum(self.catalog.pop(p, None) is not None for p in paths)
+
+    def move_path(self, old: Path, new: Path) -> object:
+        with self.lock:
+            self.calls.append(("move", (old, new)))
+            if old not in self.catalog:
+                return False
+            del self.catalog[old]
+            self._store(new)
+            return True
+
+    def folder_offline(self, root: Path) -> object:
+        with self.lock:
+            self.calls.append(("offline", root))
+            self.offline.add(root)
+        return None
+
+    def folder_online(self, root: Path) -> object:
+        with self.lock:
+            self.calls.append(("online", root))
+            self.offline.discard(root)
+        return None
+
+    def photo(self, path: Path) -> Photo | None:
+        with self.lock:
+            entry = self.catalog.get(path)
+        return Photo(0, path, entry[0], entry[1], None) if entry else None
+
+    def photos(self, folder: Path | None = None) -> Sequence[Photo]:
+        with self.lock:
+            items = sorted(self.catalog.items())
+        return [Photo(0, p, s, m, None) for p, (s, m) in items
+                if folder is None or p.is_relative_to(folder)]
+
+    def kinds(self) -> list[str]:
+        with self.lock:
+            return [kind for kind, _ in self.calls]
+
+    def moves(self) -> list[tuple[Path, Path]]:
+        with self.lock:
+            return [arg for kind, arg in self.calls if kind == "move"]  # type: ignore[misc]
+
+    def forgotten(self) -> list[Path]:
+        with self.lock:
+            return [p for kind, arg in self.calls if kind == "forget"
+                    for p in arg]  # type: ignore[attr-defined]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def settle(watcher: LibraryWatcher) -> None:
+    """Wait until the watcher has nothing left, allowing for inotify's delayed move-outs."""
+    assert watcher.wait_idle(15.0, quiet_s=0.8)
+
+
+def write(path: Path, data: bytes = b"\xff\xd8 not really a jpeg") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two library roots and a folder outside the library."""
+    a, b, outside = tmp_path / "a", tmp_path / "b", tmp_path / "outside"
+    for folder in (a, b, outside):
+        folder.mkdir()
+    return a.resolve(), b.resolve(), outside.resolve()
+
+
+@pytest.fixture(params=[False, True], ids=["inotify", "polling"])
+def polling(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def watching(sink: RecordingSink, *folders: Path, polling: bool = False,
+             changes: list[tuple[str, list[Path]]] | None = None) -> LibraryWatcher:
+    def record(kind: str, paths: list[Path]) -> None:
+        if changes is not None:
+            changes.append((kind, paths))
+    return LibraryWatcher(sink, list(folders), debounce_s=DEBOUNCE_S, settle_s=SETTLE_S,
+                          polling=polling, poll_interval_s=0.25, on_change=record)
+
+
+@pytest.fixture
+def started() -> Iterator[list[LibraryWatcher]]:
+    """Watchers a test started; stopped even when the test fails."""
+    watchers: list[LibraryWatcher] = []
+    yield watchers
+    for watcher in watchers:
+        watcher.stop()
+
+
+def start(started: list[LibraryWatcher], watcher: LibraryWatcher) -> LibraryWatcher:
+    watcher.start()
+    started.append(watcher)
+    return watcher
+
+
+# -- with a recording sink -------------------------------------------------------------------
+
+def test_burst_of_200_files_is_one_batch_each_file_once(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, outside = roots
+    sources = [write(outside / f"src{i:03d}.jpg", os.urandom(2000)) for i in range(200)]
+    sink = RecordingSink()
+    watcher = start(started, watching(sink, a))
+    for src in sources:
+        shutil.copy2(src, a / src.name)
+    wait_for(lambda: len(sink.catalog) == 200)
+    settle(watcher)
+    assert sorted(sink.indexed) == sorted(a / s.name for s in sources)  # each exactly once
+    assert sink.kinds() == ["index"]
+
+
+def test_slow_writer_is_indexed_once_when_complete(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, _ = roots
+    sink = RecordingSink()
+    watcher = start(started, watching(sink, a))
+    target = a / "growing.jpg"
+    chunk = os.urandom(10_000)
+    with target.open("wb") as handle:
+        for _ in range(10):  # grows over 2 s, with pauses shorter than settle_s
+            handle.write(chunk)
+            handle.flush()
+            time.sleep(0.2)
+            assert sink.indexed == [], "handed over while still being written"
+    wait_for(lambda: target in sink.catalog)
+    settle(watcher)
+    assert sink.indexed == [target]
+    assert sink.catalog[target][0] == 100_000
+
+
+def test_create_modify_modify_is_one_item_and_create_delete_is_nothing(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, _ = roots
+    sink = RecordingSink()
+    watcher = start(started, watching(sink, a))
+    kept = write(a / "kept.jpg", b"1")
+    write(kept, b"22")
+    write(kept, b"333")
+    fleeting = write(a / "fleeting.jpg")
+    fleeting.unlink()
+    write(a / "notes.txt", b"not a photo")
+    wait_for(lambda: kept in sink.catalog)
+    settle(watcher)
+    assert sink.calls == [("index", [kept])]
+
+
+def test_rename_and_move_between_roots_keep_the_photo(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher], polling: bool) -> None:
+    a, b, _ = roots
+    first = write(a / "first.jpg", os.urandom(500))
+    sink = RecordingSink(known=[first])
+    watcher = start(started, watching(sink, a, b, polling=polling))
+    renamed = first.rename(a / "renamed.jpg")
+    wait_for(lambda: renamed in sink.catalog)
+    moved = renamed.rename(b / "moved.jpg")  # name changes too: only size+mtime pair it
+    wait_for(lambda: moved in sink.catalog)
+    same_name = moved.rename(a / "moved.jpg")
+    wait_for(lambda: same_name in sink.catalog)
+    settle(watcher)
+    assert list(sink.catalog) == [same_name]
+    assert sink.indexed == []
+    assert sink.forgotten() == []
+    assert sink.moves()[0] == (first, renamed)
+
+
+def test_move_between_roots_pairs_by_name_size_and_mtime(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher], polling: bool) -> None:
+    a, b, _ = roots
+    photo = write(a / "sub" / "p.jpg", os.urandom(700))
+    sink = RecordingSink(known=[photo])
+    watcher = start(started, watching(sink, a, b, polling=polling))
+    moved = photo.rename(b / "p.jpg")
+    wait_for(lambda: moved in sink.catalog)
+    settle(watcher)
+    assert sink.moves() == [(photo, moved)]
+    assert sink.indexed == [] and sink.forgotten() == []
+
+
+def test_moves_out_and_in_and_delete(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher], polling: bool) -> None:
+    a, _, outside = roots
+    leaving = write(a / "leaving.jpg")
+    doomed = write(a / "doomed.jpg")
+    arriving = write(outside / "arriving.jpg")
+    sink = RecordingSink(known=[leaving, doomed])
+    watcher = start(started, watching(sink, a, polling=polling))
+    leaving.rename(outside / "left.jpg")
+    doomed.unlink()
+    arrived = arriving.rename(a / "arrived.jpg")
+    wait_for(lambda: list(sink.catalog) == [arrived])
+    settle(watcher)
+    assert sorted(sink.forgotten()) == sorted([leaving, doomed])
+    assert sink.indexed == [arrived]
+
+
+def test_renamed_folder_moves_every_photo_inside(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher], polling: bool) -> None:
+    a, b, _ = roots
+    inside = [write(a / "trip" / name, os.urandom(300)) for name in ("x.jpg", "y.png")]
+    inside.append(write(a / "trip" / "deeper" / "z.jpg", os.urandom(300)))
+    sink = RecordingSink(known=inside)
+    watcher = start(started, watching(sink, a, b, polling=polling))
+    (a / "trip").rename(a / "holiday")
+    renamed = sorted(a / "holiday" / p.relative_to(a / "trip") for p in inside)
+    wait_for(lambda: sorted(sink.catalog) == renamed)
+    (a / "holiday").rename(b / "holiday")
+    moved = sorted(b / p.relative_to(a) for p in renamed)
+    wait_for(lambda: sorted(sink.catalog) == moved)
+    settle(watcher)
+    assert sink.indexed == [] and sink.forgotten() == []
+    assert sorted(sink.catalog) == moved
+
+
+def test_folder_moved_out_of_the_library_is_forgotten(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, outside = roots
+    inside = [write(a / "old" / n) for n in ("1.jpg", "2.jpg")]
+    sink = RecordingSink(known=inside)
+    watcher = start(started, watching(sink, a))
+    (a / "old").rename(outside / "old")
+    wait_for(lambda: not sink.catalog)
+    settle(watcher)
+    assert sorted(sink.forgotten()) == sorted(inside)
+
+
+def test_vanished_root_goes_offline_and_comes_back_without_forgetting(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher], polling: bool) -> None:
+    a, _, outside = roots
+    photos = [write(a / f"{i}.jpg") for i in range(3)]
+    sink = RecordingSink(known=photos)
+    changes: list[tuple[str, list[Path]]] = []
+    watcher = start(started, watching(sink, a, polling=polling, changes=changes))
+    a.rename(outside / "unplugged")
+    wait_for(lambda: a in sink.offline)
+    (outside / "unplugged").rename(a)
+    wait_for(lambda: a not in sink.offline)
+    late = write(a / "late.jpg")  # the folder is watched again
+    wait_for(lambda: late in sink.catalog)
+    settle(watcher)
+    assert sink.kinds() == ["offline", "online", "index"]
+    assert ("offline", [a]) in changes and ("online", [a]) in changes
+    assert sorted(sink.catalog) == sorted([*photos, late])
+
+
+def test_deleted_root_is_offline_not_forgotten(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, _ = roots
+    photos = [write(a / "sub" / f"{i}.jpg") for i in range(5)]
+    sink = RecordingSink(known=photos)
+    watcher = start(started, watching(sink, a))
+    shutil.rmtree(a)  # like a drive whose files vanish before the folder does
+    wait_for(lambda: a in sink.offline)
+    settle(watcher)
+    assert sink.forgotten() == []
+    assert len(sink.catalog) == 5
+
+
+def test_roots_added_and_removed_while_running(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, b, _ = roots
+    sink = RecordingSink()
+    watcher = start(started, watching(sink, a))
+    watcher.add_root(b)
+    in_b = write(b / "new.jpg")
+    wait_for(lambda: in_b in sink.catalog)
+    watcher.remove_root(a)
+    write(a / "ignored.jpg")
+    settle(watcher)
+    assert list(sink.catalog) == [in_b]
+    assert watcher.roots() == [b]
+
+
+def test_missing_root_at_start_is_reported_offline(tmp_path: Path,
+                                                   started: list[LibraryWatcher]) -> None:
+    absent = (tmp_path / "drive").resolve()
+    sink = RecordingSink()
+    start(started, watching(sink, absent))
+    wait_for(lambda: absent in sink.offline)
+    absent.mkdir()  # files already there are the sink's catch-up on folder_online
+    wait_for(lambda: absent not in sink.offline)
+    photo = write(absent / "p.jpg")
+    wait_for(lambda: photo in sink.catalog)
+    assert sink.kinds() == ["offline", "online", "index"]
