@@ -64,8 +64,10 @@ def test_nothing_installed_says_how_to_get_the_model(store: ModelStore) -> None:
 
 
 def test_added_model_is_prepared_once_and_cached(store: ModelStore, added: ModelSpec,
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     assert store.is_installed(added.id) and added.id in store.specs()
+    assert not caplog.records, "listing specs must not trip over the store's own files"
     spec, prepared = store.prepared(added.id)
     assert prepared.parent == store.model_dir / "prepared" / added.id
     assert [o.name for o in onnx.load(str(prepared)).graph.output] == ["photosim_features"]

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 RESNET_FP32 = "resnet50-v1-12"
 RESNET_INT8 = "resnet50-v1-12-int8"
 SAMPLE_BYTES = 1 << 16
+RECORD_SUFFIX = ".verified.json"  # beside each model file: what its verification found
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ProgressCallback = Callable[[Progress], None]
@@ -57,6 +58,8 @@ class ModelStore:
         """Builtin specs plus those the user added (which never shadow a builtin id)."""
         specs = builtin_specs()
         for spec_file in sorted(self._user_dir.glob("*.json")):
+            if spec_file.name.endswith(RECORD_SUFFIX):
+                continue
             try:
                 spec = load_spec_file(spec_file)
             except ModelError as exc:
@@ -391,7 +394,7 @@ def _sample_digest(path: Path) -> str:
 
 
 def _record_path(path: Path) -> Path:
-    return path.with_name(path.name + ".verified.json")
+    return path.with_name(path.name + RECORD_SUFFIX)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
