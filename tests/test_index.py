@@ -337,3 +337,68 @@ def test_saving_into_another_folder_copies_the_vectors(built: tuple, tmp_path: P
     shutil.rmtree(tmp_path / "a")
     again = VectorIndex.load(tmp_path / "b", MODEL, DIM)
     assert again is not None and again.ids().tolist() == ids.tolist()
+
+
+SAMPLE_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "clock", "coffee", "coins",
+                 "colorwheel", "grass", "gravel", "horse", "hubble_deep_field",
+                 "immunohistochemistry", "logo", "moon", "page", "retina", "rocket", "text", "cat")
+
+
+def photo_variants(rng: np.random.Generator, per_photo: int) -> list:
+    """scikit-image's sample photos with random crops, flips and quarter turns of each."""
+    import skimage.data
+    from PIL import Image
+
+    images = []
+    for name in SAMPLE_PHOTOS:
+        image = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        for _ in range(per_photo):
+            w, h = image.size
+            side = rng.uniform(0.45, 1.0)
+            cw, ch = int(w * side), int(h * side)
+            x, y = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
+            variant = image.crop((x, y, x + cw, y + ch))
+            if rng.random() < 0.3:
+                variant = variant.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+            variant = variant.rotate(90 * int(rng.integers(4)), expand=True)
+            images.append(variant)
+    return images
+
+
+def embed_lite0(model_dir: Path, images: list) -> np.ndarray:
+    """EfficientNet-Lite0 embeddings, preprocessed as /work/shared/models/README.md says."""
+    import onnxruntime as ort
+    from PIL import Image
+
+    session = ort.InferenceSession(str(model_dir / "efficientnet_lite0_embed.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    batch = []
+    for image in images:
+        w, h = image.size
+        side = int(0.875 * min(w, h))
+        box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
+        square = image.crop(box).resize((224, 224), Image.Resampling.BICUBIC)
+        batch.append(((np.asarray(square, np.float32) - 127.0) / 128.0).transpose(2, 0, 1))
+    outputs = [session.run(["embedding"], {"input": np.stack(batch[i:i + 32])})[0]
+               for i in range(0, len(batch), 32)]
+    vectors = np.concatenate(outputs).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.realmodel
+@pytest.mark.slow
+def test_projected_graph_keeps_recall_on_real_photo_embeddings(real_model_dir: Path) -> None:
+    """The reduced design (128 of 1280 dims, re-ranked) on real embeddings of real photos."""
+    rng = np.random.default_rng(0)
+    vectors = embed_lite0(real_model_dir, photo_variants(rng, per_photo=12))
+    ids = np.arange(len(vectors), dtype=np.int64)
+    reduced = VectorIndex(vectors.shape[1], MODEL, reduce_above=100, reduced_dim=128)
+    reduced.add(ids, vectors)
+    full = VectorIndex(vectors.shape[1], MODEL, reduce_above=10**9)
+    full.add(ids, vectors)
+    queries = vectors[rng.choice(len(vectors), 60, replace=False)]
+    reduced_recall = mean_recall(reduced, ids, vectors, queries)
+    full_recall = mean_recall(full, ids, vectors, queries)
+    print(f"recall@10 on real embeddings: reduced {reduced_recall:.3f}, full {full_recall:.3f}")
+    assert reduced_recall >= 0.95
+    assert reduced_recall >= full_recall - 0.03
