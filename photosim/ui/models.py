@@ -6,7 +6,7 @@ that the task runner brought back from the core.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -184,12 +184,21 @@ class PhotoFilterProxy(QSortFilterProxyModel):
         self.sort(0, order)
 
     def set_folder(self, folder: Path | None) -> None:
-        self._folder = folder
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_folder", folder))
 
     def set_text(self, text: str) -> None:
-        self._text = text.strip().lower()
-        self.invalidateRowsFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        """Qt 6.10+ wants begin/endFilterChange around the change; older Qt only has
+        invalidateRowsFilter (deprecated since)."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - Qt < 6.10
+            change()
+            self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
         path = self.sourceModel().index(row, 0, parent).data(PathRole)

@@ -1,0 +1,197 @@
+"""The real main window over a real small library (generated photos, tiny ONNX model):
+context menu → similar results, keyboard duplicate review into a real trash and back,
+apply-suggestions with its confirmation, clusters, and settings that persist."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QListWidget
+
+from photosim.core.library import Library
+from photosim.core.types import DuplicateKind
+from photosim.ui.compare_view import PROTECTED, TRASH
+from photosim.ui.duplicates_view import ConfirmTrashDialog
+from photosim.ui.mainwindow import MainWindow
+from photosim.ui.models import PathRole, ScoreRole
+from photosim.ui.settings import UiSettings
+from tests.ui_library import open_indexed
+
+pytestmark = pytest.mark.gui
+WAIT = 20000
+
+
+@pytest.fixture
+def library(tmp_path, tiny_model):
+    lib = open_indexed(tmp_path, tiny_model)
+    yield lib
+    lib.close()
+
+
+@pytest.fixture
+def window(qtbot, library):
+    win = MainWindow(library, UiSettings())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.library_loaded, timeout=WAIT):
+        win.refresh_library()
+    yield win
+    win.runner.wait_for_done()
+
+
+def trash_files() -> set[str]:
+    folder = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def grid_point(grid, name: str) -> QPoint:
+    model = grid.model()
+    row = next(r for r in range(model.rowCount()) if model.index(r, 0).data(PathRole).name == name)
+    return grid.visualRect(model.index(row, 0)).center()
+
+
+def open_same_group(qtbot, win: MainWindow):
+    with qtbot.waitSignal(win.duplicates_loaded, timeout=WAIT):
+        win.tabs.setCurrentWidget(win.duplicates_view)
+    view = win.duplicates_view
+    row = next(i for i, g in enumerate(view.model.groups()) if g.kind != DuplicateKind.SIMILAR)
+    view.select_row(row)
+    return view
+
+
+def test_library_grid_lists_every_photo(window):
+    assert window.library_view.model.rowCount() == 8
+    assert "8 photos" in window.library_view.count_label.text()
+    assert "Tiny test model" in window.model_label.text()
+    assert "CPU" in window.provider_label.text()
+
+
+def test_context_menu_find_similar_shows_ranked_results(qtbot, window):
+    grid = window.library_view.grid
+    menu = grid.context_menu_at(grid_point(grid, "scene0.jpg"))
+    action = next(a for a in menu.actions() if a.text() == "Find similar photos")
+    with qtbot.waitSignal(window.similar_finished, timeout=WAIT):
+        action.trigger()
+    results = window.similar_view.model
+    assert window.tabs.currentWidget() is window.similar_view
+    assert results.rowCount() >= 2
+    top = {results.index(r).data(PathRole).name for r in range(2)}
+    assert top == {"scene0.png", "scene0_small.jpg"}
+    scores = [results.index(r).data(ScoreRole) for r in range(results.rowCount())]
+    assert scores == sorted(scores, reverse=True)
+    assert all(Path(results.index(r).data(PathRole)).name != "scene0.jpg"
+               for r in range(results.rowCount()))
+
+
+def test_similar_slider_asks_again(qtbot, window):
+    window.find_similar(window.library.folders()[0] / "scene1.jpg")
+    qtbot.waitUntil(lambda: window.similar_view.model.rowCount() > 0, timeout=WAIT)
+    with qtbot.waitSignal(window.similar_finished, timeout=WAIT):
+        window.similar_view.count.setValue(5)
+    assert window.similar_view.model.rowCount() <= 5
+
+
+def test_keyboard_review_trashes_for_real_and_undo_restores(qtbot, window):
+    view = open_same_group(qtbot, window)
+    group = view.compare.group
+    window.activateWindow()
+    view.groups.setFocus()
+    qtbot.keyClick(view.groups, Qt.Key.Key_K)  # keep the suggested keeper (first card)
+    qtbot.keyClick(view.groups, Qt.Key.Key_Right)
+    qtbot.keyClick(view.groups, Qt.Key.Key_K)  # ...and this copy too
+    decisions = view.compare.decisions()
+    assert list(decisions.values()).count(TRASH) == len(group.members) - 2
+    doomed = [p for p, d in decisions.items() if d == TRASH]
+    with qtbot.waitSignal(window.action_finished, timeout=WAIT) as done:
+        qtbot.keyClick(view.groups, Qt.Key.Key_Return)
+    assert "Moved 1 file" in done.args[0]
+    assert all(not p.exists() for p in doomed)
+    assert {p.name for p in doomed} <= trash_files()
+    assert group not in view.model.groups()
+    with qtbot.waitSignal(window.action_finished, timeout=WAIT) as undone:
+        qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert "Restored 1 file" in undone.args[0]
+    assert all(p.exists() for p in doomed)
+    assert not ({p.name for p in doomed} & trash_files())
+
+
+def test_not_a_duplicate_is_remembered(qtbot, window):
+    view = open_same_group(qtbot, window)
+    members = {p.path for p in view.compare.group.members}
+    with qtbot.waitSignal(window.action_finished, timeout=WAIT):
+        view.not_duplicate()
+    with qtbot.waitSignal(window.duplicates_loaded, timeout=WAIT):
+        window.refresh_duplicates()
+    assert all({p.path for p in g.members} != members for g in view.model.groups()
+               if g.kind != DuplicateKind.SIMILAR)
+
+
+def test_apply_suggestions_confirms_the_exact_files(qtbot, window):
+    view = open_same_group(qtbot, window)
+    planned = view.suggested_trash()
+    assert planned and all(p.id != view.compare.group.keeper.id for p in planned)
+    seen: list[tuple[str, list[str]]] = []
+
+    def accept_dialog() -> None:
+        dialog = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, ConfirmTrashDialog) and w.isVisible())
+        listed = dialog.findChild(QListWidget)
+        seen.append((dialog.ok.text(), [listed.item(i).text() for i in range(listed.count())]))
+        dialog.accept()
+
+    QTimer.singleShot(200, accept_dialog)
+    with qtbot.waitSignal(window.action_finished, timeout=WAIT):
+        view.apply_all.click()
+    button, listed = seen[0]
+    assert button == f"Move {len(planned)} to trash"
+    assert listed == [str(p.path) for p in planned]
+    assert all(not p.path.exists() for p in planned)
+    assert {p.path.name for p in planned} <= trash_files()
+
+
+def test_reference_folder_photos_are_never_proposed(qtbot, window, library):
+    library.set_reference(library.folders()[0], True)
+    view = open_same_group(qtbot, window)
+    assert set(view.compare.decisions().values()) == {PROTECTED}
+    assert view.suggested_trash() == []
+    view.compare.mark_current(TRASH)
+    assert view.compare.to_trash() == []
+
+
+def test_clusters_tab(qtbot, window):
+    with qtbot.waitSignal(window.clusters_loaded, timeout=WAIT):
+        window.tabs.setCurrentWidget(window.clusters_view)
+    view = window.clusters_view
+    if hasattr(Library, "clusters"):
+        assert view.model.rowCount() >= 1
+        assert view.members.rowCount() >= 1  # the first cluster opens by itself
+    else:
+        assert view.notice.isVisibleTo(view)
+        assert "not available" in view.notice.text()
+
+
+def test_settings_persist(qtbot, window, library):
+    dialog = window.open_settings()
+    dialog.thumb_size.setValue(208)
+    dialog.dup_threshold.setValue(95)
+    dialog.similar_count.setValue(12)
+    dialog.accept()
+    saved = UiSettings.load(library.data_dir)
+    assert (saved.thumb_size, saved.duplicate_threshold, saved.similar_count) == (208, 0.95, 12)
+    assert window.library_view.grid.thumb_size() == 208
+    again = MainWindow(library, saved)
+    qtbot.addWidget(again)
+    assert again.duplicates_view.threshold.value() == 95
+    assert again.similar_view.k() == 12
+
+
+def test_settings_reference_folder_via_dialog(qtbot, window, library):
+    dialog = window.open_settings()
+    item = dialog.folder_list.item(0)
+    item.setCheckState(Qt.CheckState.Checked)
+    with qtbot.waitSignal(window.library_loaded, timeout=WAIT):
+        dialog.accept()
+    assert library.status().reference_folders == library.folders()
