@@ -30,8 +30,8 @@ def _real_photos(folder: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def real_library(tmp_path: Path, real_model_dir: Path) -> Library:
-    lib = Library.open(tmp_path / "data", model=str(real_model_dir / "efficientnet_lite0_embed.onnx"),
-                       model_spec="efficientnet-lite0")
+    model = real_model_dir / "efficientnet_lite0_embed.onnx"
+    lib = Library.open(tmp_path / "data", model=str(model), model_spec="efficientnet-lite0")
     yield lib
     lib.close()
 

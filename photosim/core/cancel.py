@@ -17,7 +17,7 @@ class CancelToken:
         return self._event.is_set()
 
 
-class Cancelled(Exception):  # noqa: N818 - it is a signal, not an error
+class Cancelled(Exception):  # a signal, not an error: hence no "Error" suffix
     """Raised inside long work when its token was cancelled; callers treat it as a clean stop."""
 
 
