@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from photosim.core.library import Library
+from photosim.core.pipeline import IndexReport
 from photosim.core.types import Photo
 from photosim.core.watcher import LibraryWatcher
+from tests.imagegen import save, scene
 
 DEBOUNCE_S = 0.2
 SETTLE_S = 0.4
@@ -342,3 +345,145 @@ def test_missing_root_at_start_is_reported_offline(tmp_path: Path,
     photo = write(absent / "p.jpg")
     wait_for(lambda: photo in sink.catalog)
     assert sink.kinds() == ["offline", "online", "index"]
+
+
+# -- end to end with the real Library and the tiny model -------------------------------------
+
+class CountingLibrarySink:
+    """The real Library, with the IndexReports of the watcher's calls kept for checking."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self.reports: list[IndexReport] = []
+
+    def index_paths(self, paths: Sequence[Path]) -> object:
+        report = self.library.index_paths(paths)
+        self.reports.append(report)
+        return report
+
+    def forget_paths(self, paths: Sequence[Path]) -> object:
+        return self.library.forget_paths(paths)
+
+    def move_path(self, old: Path, new: Path) -> object:
+        return self.library.move_path(old, new)
+
+    def folder_offline(self, root: Path) -> object:
+        return self.library.folder_offline(root)
+
+    def folder_online(self, root: Path) -> object:
+        return self.library.folder_online(root)
+
+    def photo(self, path: Path) -> Photo | None:
+        return self.library.photo(path)
+
+    def photos(self, folder: Path | None = None) -> Sequence[Photo]:
+        return self.library.photos(folder)
+
+    def embedded(self) -> int:
+        return sum(r.embedded for r in self.reports)
+
+
+@pytest.fixture
+def library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Iterator[Library]:
+    model, spec = tiny_model
+    lib = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
+    yield lib
+    lib.close()
+
+
+def catalog_paths(library: Library) -> list[Path]:
+    return [p.path for p in library.photos()]
+
+
+def searchable_paths(library: Library, query: Path) -> list[Path]:
+    """Everything the index returns for ``query`` (which itself is excluded)."""
+    return sorted(m.photo.path for m in library.similar(query, k=1000))
+
+
+def test_library_burst_of_200_is_embedded_once_and_searchable(
+        roots: tuple[Path, Path, Path], library: Library,
+        started: list[LibraryWatcher]) -> None:
+    a, _, outside = roots
+    sources = [save(scene(i, (256, 192)), outside / f"p{i:03d}.jpg", quality=85)
+               for i in range(200)]
+    library.add_folder(a)
+    sink = CountingLibrarySink(library)
+    watcher = start(started, watching(sink, a))  # type: ignore[arg-type]
+    for src in sources:
+        shutil.copy2(src, a / src.name)
+    expected = sorted(a / s.name for s in sources)
+    wait_for(lambda: catalog_paths(library) == expected, timeout=60)
+    settle(watcher)
+    assert sink.embedded() == 200 and sum(r.added for r in sink.reports) == 200
+    assert len(sink.reports) == 1
+    assert library.status().embedded == 200
+    assert searchable_paths(library, expected[0]) == expected[1:]
+
+
+def test_library_slow_writer_is_embedded_once_complete(
+        roots: tuple[Path, Path, Path], library: Library,
+        started: list[LibraryWatcher], tmp_path: Path) -> None:
+    a, _, _ = roots
+    library.add_folder(a)
+    first = save(scene(1, (256, 192)), a / "first.jpg", quality=85)
+    library.index()
+    sink = CountingLibrarySink(library)
+    watcher = start(started, watching(sink, a))  # type: ignore[arg-type]
+    data = save(scene(2, (512, 384)), tmp_path / "big.jpg", quality=95).read_bytes()
+    target = a / "growing.jpg"
+    with target.open("wb") as handle:
+        for i in range(10):  # over 2 s
+            handle.write(data[i * len(data) // 10:(i + 1) * len(data) // 10])
+            handle.flush()
+            time.sleep(0.2)
+    wait_for(lambda: library.photo(target) is not None, timeout=30)
+    settle(watcher)
+    photo = library.photo(target)
+    assert photo is not None and photo.error is None and photo.size == len(data)
+    assert sink.embedded() == 1
+    assert searchable_paths(library, first) == [target]
+
+
+def test_library_rename_move_delete_keep_vectors_and_never_re_embed(
+        roots: tuple[Path, Path, Path], library: Library,
+        started: list[LibraryWatcher]) -> None:
+    a, b, outside = roots
+    paths = [save(scene(i, (256, 192)), a / f"p{i}.jpg", quality=85) for i in range(5)]
+    library.index([a, b])
+    ids = {p: library.photo(p).id for p in paths}  # type: ignore[union-attr]
+    sink = CountingLibrarySink(library)
+    watcher = start(started, watching(sink, a, b))  # type: ignore[arg-type]
+    renamed = paths[0].rename(a / "renamed.jpg")
+    moved = paths[1].rename(b / "moved.jpg")
+    (a / "album").mkdir()
+    in_album = paths[2].rename(a / "album" / "p2.jpg")
+    paths[3].unlink()
+    paths[4].rename(outside / "p4.jpg")
+    expected = sorted([renamed, moved, in_album])
+    wait_for(lambda: catalog_paths(library) == expected, timeout=30)
+    settle(watcher)
+    assert catalog_paths(library) == expected
+    assert sink.reports == [] and library.status().embedded == 3
+    assert [library.photo(p).id for p in (renamed, moved, in_album)] == \
+        [ids[paths[0]], ids[paths[1]], ids[paths[2]]]  # type: ignore[union-attr]
+    assert searchable_paths(library, renamed) == sorted([moved, in_album])
+
+
+def test_library_folder_removed_and_restored_goes_offline_not_forgotten(
+        roots: tuple[Path, Path, Path], library: Library,
+        started: list[LibraryWatcher]) -> None:
+    a, b, outside = roots
+    in_a = [save(scene(i, (256, 192)), a / f"p{i}.jpg", quality=85) for i in range(3)]
+    in_b = save(scene(9, (256, 192)), b / "b.jpg", quality=85)
+    library.index([a, b])
+    sink = CountingLibrarySink(library)
+    watcher = start(started, watching(sink, a, b))  # type: ignore[arg-type]
+    a.rename(outside / "unplugged")
+    wait_for(lambda: not any(p.online for p in library.photos(a)))
+    assert catalog_paths(library) == sorted([*in_a, in_b])
+    (outside / "unplugged").rename(a)
+    wait_for(lambda: all(p.online for p in library.photos()))
+    settle(watcher)
+    assert catalog_paths(library) == sorted([*in_a, in_b])
+    assert sink.reports == []
+    assert searchable_paths(library, in_b) == in_a
