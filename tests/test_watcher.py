@@ -6,6 +6,9 @@ end against the real ``Library`` with the tiny model.
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import os
 import shutil
 import threading
@@ -15,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from photosim.cli import watch_cmd
+from photosim.cli.context import CommandContext
 from photosim.core.library import Library
 from photosim.core.pipeline import IndexReport
 from photosim.core.types import Photo
@@ -487,3 +492,36 @@ def test_library_folder_removed_and_restored_goes_offline_not_forgotten(
     assert catalog_paths(library) == sorted([*in_a, in_b])
     assert sink.reports == []
     assert searchable_paths(library, in_b) == in_a
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+
+def test_watch_command_catches_up_then_prints_one_line_per_change(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    folder = (tmp_path / "pics").resolve()
+    before = save(scene(1, (256, 192)), folder / "before.jpg", quality=85)
+    parser = argparse.ArgumentParser()
+    watch_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["watch", str(folder), "--settle", "0.3", "--seconds", "6"])
+    out = io.StringIO()
+    ctx = CommandContext(data_dir=tmp_path / "data", json=True, model=str(model),
+                         model_spec=str(spec), out=out)
+    worker = threading.Thread(target=lambda: watch_cmd.run(args, ctx))
+    worker.start()
+    try:
+        wait_for(lambda: '"watching"' in out.getvalue(), timeout=30)
+        added = save(scene(2, (256, 192)), tmp_path / "added.jpg", quality=85)
+        added = shutil.move(added, folder / "added.jpg")
+        wait_for(lambda: '"indexed"' in out.getvalue(), timeout=30)
+        before.rename(folder / "renamed.jpg")
+        wait_for(lambda: '"moved"' in out.getvalue(), timeout=30)
+    finally:
+        worker.join()
+        ctx.close()
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert events[0]["event"] == "caught_up" and events[0]["added"] == 1
+    assert events[1] == {"event": "watching", "folders": [str(folder)]}
+    assert events[2:] == [{"event": "indexed", "path": str(folder / "added.jpg")},
+                          {"event": "moved", "from": str(before),
+                           "to": str(folder / "renamed.jpg")}]
