@@ -120,7 +120,9 @@ def cluster_vectors(ids: np.ndarray, vectors: np.ndarray, granularity: float = 0
     last, and the state to pass as ``previous`` next time.
     """
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != len(ids):
+        raise ValueError(f"need one vector per id, got {vectors.shape} for {len(ids)} ids")
     granularity = float(min(max(granularity, 0.0), 1.0))
     cut = cut_distance(granularity)
     projection = _projection_for(vectors, previous)

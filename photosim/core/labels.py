@@ -30,7 +30,7 @@ CLASS_COUNT = 1000
 CLASSES_RESOURCE = "imagenet_classes.json"
 NEUTRAL_NAME = "Mixed"
 # A cluster is named after one class when its members' mean probability for it is at least
-# this and it is also the most common top-1 class among them.
+# this and it is the top class of more than half of them.
 CLASS_AGREEMENT = 0.30
 # ... or after a word group ("dog", "bird") when the group holds this much mean probability.
 GROUP_AGREEMENT = 0.50
@@ -166,7 +166,7 @@ def cluster_name(class_probs: np.ndarray, fallback: str = NEUTRAL_NAME) -> str:
     mean = probs.mean(axis=0)
     top = int(np.argmax(mean))
     top1_votes = np.bincount(probs.argmax(axis=1), minlength=CLASS_COUNT)
-    if mean[top] >= CLASS_AGREEMENT and int(top1_votes.argmax()) == top:
+    if mean[top] >= CLASS_AGREEMENT and top1_votes[top] * 2 > len(probs):
         return _class_list().names[top]
     group = _best_group(mean)
     return group if group is not None else fallback
@@ -174,16 +174,16 @@ def cluster_name(class_probs: np.ndarray, fallback: str = NEUTRAL_NAME) -> str:
 
 def _best_group(mean_probs: np.ndarray) -> str | None:
     """The group word holding most of the mean probability, when it holds enough; among
-    equally strong groups the smallest (most specific) wins: "dog" rather than a bigger one."""
-    best: tuple[float, int, str] | None = None
+    equally strong groups the smallest (most specific) wins, and among synonyms for the same
+    classes ("dog", "puppy") the first listed."""
+    best: tuple[float, int] | None = None
+    best_word = None
     for word, members in _class_list().groups.items():
         mass = float(mean_probs[list(members)].sum())
-        if mass < GROUP_AGREEMENT:
-            continue
-        key = (round(mass, 2), -len(members), word)
-        if best is None or key > best:
-            best = key
-    return best[2] if best is not None else None
+        key = (round(mass, 2), -len(members))
+        if mass >= GROUP_AGREEMENT and (best is None or key > best):
+            best, best_word = key, word
+    return best_word
 
 
 # -- the classifier head ---------------------------------------------------------------------

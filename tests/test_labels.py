@@ -1,0 +1,166 @@
+"""Class names, word search and cluster names, checked with the shared real model on real
+photos (scikit-image's sample photographs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image, ImageOps
+
+from photosim.core.embedder import to_input
+from photosim.core.labels import (
+    NEUTRAL_NAME,
+    ClassifierHead,
+    UnknownWordError,
+    cluster_name,
+    imagenet_labels,
+    known_words,
+    rank_by_word,
+    word_to_classes,
+)
+from photosim.core.models.spec import builtin_specs
+
+skimage_data = pytest.importorskip("skimage.data")
+
+CAT_CLASSES = set(range(281, 286))
+DOG_CLASSES = set(range(151, 269))
+ESPRESSO = 967
+
+
+def test_the_thousand_labels_in_class_order() -> None:
+    labels = imagenet_labels()
+    assert len(labels) == 1000
+    assert labels[0] == "tench" and labels[281] == "tabby cat" and labels[967] == "espresso"
+    assert labels[999] == "toilet paper"
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("dog", DOG_CLASSES), ("Dogs", DOG_CLASSES), ("cat", CAT_CLASSES), ("CATS", CAT_CLASSES),
+    ("espresso", {ESPRESSO}), ("castle", {483}), ("tiger", {292}), ("seashore", {978}),
+    ("sports car", {817}), ("sports-car", {817}), ("puppies", DOG_CLASSES),
+])
+def test_words_name_classes(word: str, expected: set[int]) -> None:
+    assert set(word_to_classes(word)) == expected
+
+
+def test_car_means_every_kind_of_car_but_not_a_tram() -> None:
+    cars = set(word_to_classes("car"))
+    assert {436, 468, 511, 609, 627, 656, 751, 817} <= cars
+    assert 829 not in cars  # streetcar
+
+
+def test_unknown_words() -> None:
+    assert word_to_classes("xyzzy") == []
+    assert word_to_classes("  ") == []
+    with pytest.raises(UnknownWordError, match="xyzzy"):
+        rank_by_word("xyzzy", np.zeros((2, 1000), np.float32))
+    assert "dog" in known_words() and "tabby cat" in known_words()
+
+
+def test_rank_by_word_orders_rows_and_drops_weak_ones() -> None:
+    probs = np.zeros((4, 1000), np.float32)
+    probs[0, 281] = 0.3
+    probs[1, 282], probs[1, 285] = 0.5, 0.4  # two cat classes add up
+    probs[2, 151] = 0.9  # a dog
+    probs[3, 283] = 0.01  # too faint to count
+    assert rank_by_word("cat", probs).tolist() == [1, 0]
+
+
+def test_cluster_names_from_agreement() -> None:
+    probs = np.full((5, 1000), 0.1 / 999, np.float32)
+    probs[:, 978] = 0.9
+    assert cluster_name(probs) == imagenet_labels()[978]
+    breeds = np.zeros((4, 1000), np.float32)
+    for row, breed in enumerate((151, 180, 207, 250)):
+        breeds[row, breed] = 0.9  # different breeds: no single class, but all dogs
+    assert cluster_name(breeds) == "dog"
+    mixed = np.zeros((3, 1000), np.float32)
+    mixed[0, 10], mixed[1, 500], mixed[2, 900] = 1, 1, 1
+    assert cluster_name(mixed) == NEUTRAL_NAME
+    assert cluster_name(mixed, fallback="Group 7") == "Group 7"
+
+
+# -- with the shared real model --------------------------------------------------------------
+
+def real_photos() -> dict[str, Image.Image]:
+    photos = {name: Image.fromarray(getattr(skimage_data, name)()).convert("RGB")
+              for name in ("chelsea", "coffee", "astronaut", "rocket")}
+    cat = photos["chelsea"]
+    photos["chelsea_mirrored"] = ImageOps.mirror(cat)
+    photos["chelsea_cropped"] = cat.crop((40, 10, 420, 290))
+    photos["coffee_small"] = photos["coffee"].resize((300, 200))
+    return photos
+
+
+@pytest.fixture(scope="module")
+def embedded(real_model_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(names, unit features, feature norms, reference logits) for the real photos."""
+    photos = real_photos()
+    pre = builtin_specs()["efficientnet-lite0"].preprocess
+    batch = np.stack([to_input(image, pre) for image in photos.values()])
+    features = _run(real_model_dir / "efficientnet_lite0_embed.onnx", batch)
+    logits = _run(real_model_dir / "efficientnet_lite0_logits.onnx", batch)
+    norms = np.linalg.norm(features, axis=1)
+    return list(photos), features / norms[:, None], norms, logits
+
+
+def _run(path: Path, batch: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    result: np.ndarray = session.run(None, {"input": batch})[0]
+    return result
+
+
+@pytest.fixture(scope="module")
+def head(real_model_dir: Path) -> ClassifierHead:
+    found = ClassifierHead.from_onnx(real_model_dir / "efficientnet_lite0_logits.onnx")
+    assert found is not None
+    return found
+
+
+@pytest.mark.realmodel
+def test_head_is_found_only_where_there_is_one(real_model_dir: Path,
+                                               head: ClassifierHead) -> None:
+    assert head.weight.shape == (1000, 1280)
+    assert ClassifierHead.from_onnx(real_model_dir / "efficientnet_lite0_embed.onnx") is None
+
+
+@pytest.mark.realmodel
+def test_head_on_stored_unit_features_reproduces_the_model(
+        head: ClassifierHead, embedded: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    _, unit, norms, logits = embedded
+    assert np.allclose(head.logits(unit, norms), logits, atol=1e-3)
+    probs = head.scores(unit, norms)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    top5 = np.argsort(-probs, axis=1)[:, :5]
+    assert np.array_equal(top5, np.argsort(-logits, axis=1)[:, :5])
+
+
+@pytest.mark.realmodel
+def test_a_cat_photo_is_found_by_cat_and_coffee_by_espresso(
+        head: ClassifierHead, embedded: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    names, unit, norms, _ = embedded
+    probs = head.scores(unit, norms)
+    found_by_cat = [names[i] for i in rank_by_word("cat", probs)]
+    assert set(found_by_cat) == {"chelsea", "chelsea_mirrored", "chelsea_cropped"}
+    found_by_espresso = [names[i] for i in rank_by_word("Espresso", probs)]
+    assert set(found_by_espresso) == {"coffee", "coffee_small"}
+    assert rank_by_word("dog", probs).size == 0
+
+
+@pytest.mark.realmodel
+def test_clusters_of_real_photos_get_names_from_their_members(
+        head: ClassifierHead, embedded: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    names, unit, norms, _ = embedded
+    probs = head.scores(unit, norms)
+    rows = {name: i for i, name in enumerate(names)}
+    cats = probs[[rows["chelsea"], rows["chelsea_mirrored"], rows["chelsea_cropped"]]]
+    cat_names = {imagenet_labels()[i] for i in CAT_CLASSES} | {"cat"}
+    assert cluster_name(cats) in cat_names
+    assert cluster_name(probs[[rows["coffee"], rows["coffee_small"]]]) == "espresso"
+    assert cluster_name(probs[[rows["coffee"], rows["chelsea"], rows["rocket"]]]) == NEUTRAL_NAME
