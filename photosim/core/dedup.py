@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+from scipy.ndimage import map_coordinates
 
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
@@ -64,11 +65,11 @@ class DedupSettings:
 
     similar_cosine: float = 0.90  # CNN cosine for "similar scene"
     edited_cosine: float = 0.60  # CNN cosine an edited copy must still reach
-    same_ncc: float = 0.97  # grid correlation of the same picture
-    same_hash_distance: int = 12  # DCT-hash bits a same picture may differ by
-    same_colour_distance: float = 10.0  # mean |ΔRGB| of the 8×8 colour grids
-    edited_ncc: float = 0.90  # grid correlation of a filtered/watermarked/flipped copy
-    crop_ncc: float = 0.92  # best correlation of a crop found inside its original
+    same_ncc: float = 0.995  # grid correlation of the same picture, in its worst strip
+    same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
+    same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
+    edited_ncc: float = 0.85  # grid correlation of a filtered/watermarked/flipped copy
+    crop_ncc: float = 0.95  # worst-strip correlation of a crop found inside its original
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
     capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
@@ -262,26 +263,25 @@ class PairJudge:
     def _pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                      cos: float | None, capture_differs: bool) -> Relation | None:
         s = self.settings
-        score = cos if cos is not None else None
         ga, gb = self._grid(i), self._grid(j)
+        cnn_agrees = cos is None or cos >= s.edited_cosine
         if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
             gb_aligned = _resize_grid(gb, ga.shape)
-            ncc = _ncc(ga, gb_aligned)
-            if not capture_differs and ncc >= s.same_ncc and _same_colours(fa, fb, s) and \
+            whole, worst = _match(ga, gb_aligned)
+            if not capture_differs and worst >= s.same_ncc and _same_colours(fa, fb, s) and \
                     hamming(fa.phash, fb.phash) <= s.same_hash_distance:
-                return Relation(Level.SAME, score if score is not None else ncc)
-            if capture_differs or (cos is not None and cos < s.edited_cosine):
+                return Relation(Level.SAME, cos if cos is not None else whole)
+            if capture_differs or not cnn_agrees:
                 return None
-            mirrored = _ncc(ga[:, ::-1], gb_aligned)
-            best = max(ncc, mirrored)
-            if best >= s.edited_ncc:
-                return Relation(Level.EDITED, score if score is not None else best)
-        elif capture_differs or (cos is not None and cos < s.edited_cosine):
+            mirrored = _match(ga[:, ::-1], gb_aligned)
+            if min(whole, worst) >= s.edited_ncc or mirrored[1] >= s.edited_ncc:
+                return Relation(Level.EDITED, cos if cos is not None else max(whole, mirrored[0]))
+        elif capture_differs or not cnn_agrees:
             return None
         contained = max(_containment(ga, gb, s.min_crop_fraction),
-                        _containment(gb, ga, s.min_crop_fraction))
-        if contained >= s.crop_ncc:
-            return Relation(Level.EDITED, score if score is not None else contained)
+                        _containment(gb, ga, s.min_crop_fraction), key=lambda m: m[1])
+        if contained[1] >= s.crop_ncc:
+            return Relation(Level.EDITED, cos if cos is not None else contained[0])
         return None
 
     def _grid(self, i: int) -> FloatGrid:
@@ -324,39 +324,105 @@ def _same_colours(fa: Fingerprint, fb: Fingerprint, settings: DedupSettings) -> 
 def _resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
     if grid.shape == shape:
         return grid
-    image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]),
-                                                    Image.Resampling.BILINEAR)
+    # Area averaging, like the fingerprint's own grid, so both sides are equally blurred.
+    image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]), Image.Resampling.BOX)
     return np.asarray(image, np.float32)
 
 
 def _ncc(a: FloatGrid, b: FloatGrid) -> float:
     """Normalised cross-correlation: 1 for grids equal up to brightness and contrast."""
-    x = a - a.mean()
-    y = b - b.mean()
-    denominator = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
-    return float((x * y).sum()) / denominator if denominator > 1e-6 else 0.0
+    return _match(a, b)[0]
 
 
-def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float) -> float:
-    """Best correlation of ``small`` (or its mirror) placed anywhere inside ``big``.
+def _match(a: FloatGrid, b: FloatGrid) -> tuple[float, float]:
+    """(whole-grid correlation, correlation of the worst edge strip).
 
-    The crop's size inside ``big`` is unknown, so it is tried at scales from ``min_fraction``
-    to 0.96 of ``big``'s width; the height follows from the two aspect ratios.
+    Both grids are brought to zero mean and unit variance; 1 - mean squared difference / 2 is
+    then the correlation. Computing it per strip (each quarter along every edge) exposes a
+    shifted view, whose new content sits in one strip, where a global figure averages it away.
+    """
+    za, zb = _standardise(a), _standardise(b)
+    if za is None or zb is None:
+        return 0.0, 0.0
+    sq = (za - zb) ** 2
+    rows, cols = sq.shape
+    qr, qc = max(1, rows // 4), max(1, cols // 4)
+    strips = (sq[:qr], sq[-qr:], sq[:, :qc], sq[:, -qc:])
+    worst = max(float(s.mean()) for s in strips)
+    return 1.0 - float(sq.mean()) / 2.0, 1.0 - worst / 2.0
+
+
+def _standardise(grid: FloatGrid) -> FloatGrid | None:
+    std = float(grid.std())
+    if std < 1e-3:
+        return None
+    standard: FloatGrid = (grid - grid.mean()) / std
+    return standard
+
+
+def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float) -> tuple[float, float]:
+    """(correlation, worst-strip correlation) of ``small`` (or its mirror) placed inside ``big``.
+
+    The crop's size inside ``big`` is unknown: a coarse search tries scales from
+    ``min_fraction`` to 0.97 of ``big``'s width at whole-cell offsets; the best placement is
+    then refined at sub-cell offsets and finer scales, where a true crop lines up almost
+    exactly and a shifted view of the scene does not.
     """
     bh, bw = big.shape
     small_aspect = small.shape[1] / small.shape[0]
-    best = -1.0
-    for fraction in np.linspace(min_fraction, 0.96, 12):
+    best: tuple[float, int, int, int, int, bool] | None = None
+    for fraction in np.linspace(min_fraction, 0.97, 10):
         cols = round(float(fraction) * bw)
         rows = round(cols / small_aspect)
         if cols < 4 or rows < 4 or rows > bh or rows < min_fraction * bh:
             continue
         patch = _resize_grid(small, (rows, cols))
-        best = max(best, _best_window(big, patch), _best_window(big, patch[:, ::-1].copy()))
-    return best
+        for mirrored in (False, True):
+            score, y, x = _best_window(big, patch[:, ::-1] if mirrored else patch)
+            if best is None or score > best[0]:
+                best = (score, y, x, rows, cols, mirrored)
+    if best is None:
+        return 0.0, 0.0
+    _, y, x, rows, cols, mirrored = best
+    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols)
 
 
-def _best_window(big: FloatGrid, patch: FloatGrid) -> float:
+_SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.25, 0.0, 0.25, 0.5)
+                    for dx in (-0.5, -0.25, 0.0, 0.25, 0.5)], np.float32)
+
+
+def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
+            cols: int) -> tuple[float, float]:
+    """Best match of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
+    patch = _resize_grid(small, (rows, cols))
+    rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
+    scale, dy, dx = (_SHIFTS[:, k, None, None] for k in range(3))
+    coords = np.stack([y + dy + rr * scale, x + dx + cc * scale])  # (2, shifts, rows, cols)
+    windows = map_coordinates(big, coords.reshape(2, -1), order=1, mode="nearest")
+    windows = windows.reshape(len(_SHIFTS), rows, cols).astype(np.float32)
+    return _best_of_batch(windows, patch)
+
+
+def _best_of_batch(windows: FloatGrid, patch: FloatGrid) -> tuple[float, float]:
+    """:func:`_match` of each window against ``patch``, vectorised; the best by worst strip."""
+    zp = _standardise(patch)
+    if zp is None:
+        return 0.0, 0.0
+    centred = windows - windows.mean(axis=(1, 2), keepdims=True)
+    std = np.sqrt((centred * centred).mean(axis=(1, 2), keepdims=True))
+    zw = centred / np.maximum(std, 1e-3)
+    sq = (zw - zp) ** 2
+    rows, cols = patch.shape
+    qr, qc = max(1, rows // 4), max(1, cols // 4)
+    strips = np.stack([sq[:, :qr].mean(axis=(1, 2)), sq[:, -qr:].mean(axis=(1, 2)),
+                       sq[:, :, :qc].mean(axis=(1, 2)), sq[:, :, -qc:].mean(axis=(1, 2))])
+    worst = 1.0 - strips.max(axis=0) / 2.0
+    whole = 1.0 - sq.mean(axis=(1, 2)) / 2.0
+    best = int(np.argmax(worst))
+    return float(whole[best]), float(worst[best])
+
+
+def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
     """Highest normalised cross-correlation of ``patch`` over every window of ``big``."""
     windows = np.lib.stride_tricks.sliding_window_view(big, patch.shape)
     n = patch.size
@@ -366,9 +432,10 @@ def _best_window(big: FloatGrid, patch: FloatGrid) -> float:
     p_norm = float(np.sqrt((p * p).sum()))
     w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
     if p_norm < 1e-6:
-        return 0.0
+        return 0.0, 0, 0
     scores = (w_centred @ p) / np.maximum(w_norm * p_norm, 1e-6)
-    return float(scores.max())
+    y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return float(scores[y, x]), int(y), int(x)
 
 
 # -- grouping -----------------------------------------------------------------------------------

@@ -1,0 +1,413 @@
+"""Dev evaluation of duplicate detection on real photographs and generated copies.
+
+Builds a labelled set from photos available offline — scikit-image's sample photos and the
+Debian package ``mate-backgrounds`` (``sudo apt-get install mate-backgrounds``) — with copies
+of every kind, similar-scene shots and hard negatives, then scores pairwise precision, recall
+and F1 per duplicate kind for photosim's grouping and two baselines: a plain perceptual hash
+(imagededup-style, Hamming ≤ 10, connected components) and a plain CNN cosine threshold.
+
+    python benchmarks/dedup_eval.py [--data DIR] [--model ONNX] [--rebuild]
+
+Every pair of photos gets a true kind (exact, same, edited, similar, or none) and a predicted
+kind (the strictest group holding both). Hard negatives are pairs that look alike but are not
+copies: overlapping crops of one large photo and different photos of a similar subject.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+
+from photosim.core import decode, dedup
+from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
+from photosim.core.types import DuplicateGroup, Photo
+
+MODEL = Path("/work/shared/models/efficientnet_lite0_embed.onnx")
+MATE = Path("/usr/share/backgrounds/mate")
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+                  "immunohistochemistry")
+MATE_FAMILIES = ("nature/Aqua.jpg", "nature/Blinds.jpg", "nature/Dune.jpg",
+                 "nature/FreshFlower.jpg", "nature/GreenMeadow.jpg", "nature/LadyBird.jpg",
+                 "nature/RainDrops.jpg", "nature/Storm.jpg", "nature/YellowFlower.jpg",
+                 "desktop/GreenTraditional.jpg")
+MATE_CROP_SOURCES = ("abstract/Elephants_5640x3172.jpg", "nature/Wood.jpg",
+                     "nature/TwoWings.jpg", "nature/Garden.jpg")
+SIMILAR_SUBJECT = (("FreshFlower", "YellowFlower", "LadyBird", "GreenMeadow"),
+                   ("astronaut", "rocket"), ("Aqua", "RainDrops"), ("Dune", "Storm"))
+KINDS = ("exact", "same", "edited", "similar")
+MAX_SIDE = 1600
+
+
+@dataclass(frozen=True)
+class Item:
+    path: str  # relative to the data dir
+    family: str  # source photo ("" for hard-negative crops)
+    kind: str  # original, exact, same, edited, similar, negative
+    variant: str
+
+
+# -- building the set --------------------------------------------------------------------------
+def sources() -> Iterator[tuple[str, Image.Image]]:
+    from skimage import data
+
+    for name in SKIMAGE_PHOTOS:
+        yield name, Image.fromarray(getattr(data, name)()).convert("RGB")
+    left, right, _ = data.stereo_motorcycle()
+    yield "motorcycle", Image.fromarray(left)
+    if name_missing := [n for n in MATE_FAMILIES if not (MATE / n).is_file()]:
+        sys.exit(f"missing {name_missing[0]}: install the Debian package mate-backgrounds "
+                 "(sudo apt-get install mate-backgrounds)")
+    for rel in MATE_FAMILIES:
+        yield Path(rel).stem, _shrink(Image.open(MATE / rel).convert("RGB"), MAX_SIDE)
+    yield "motorcycle_right", Image.fromarray(right)  # the stereo pair's other view: a re-shot
+
+
+def _shrink(img: Image.Image, side: int) -> Image.Image:
+    img = img.copy()
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return img
+
+
+def _region(img: Image.Image, x0: float, y0: float, x1: float, y1: float) -> Image.Image:
+    w, h = img.size
+    return img.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))
+
+
+def build(folder: Path) -> list[Item]:
+    rng = np.random.default_rng(7)
+    items: list[Item] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in sources():
+        if name == "motorcycle_right":
+            original = _region(source, 0.04, 0.04, 0.96, 0.96)
+            items.append(_save(folder, original, "motorcycle", "similar", "stereo-right",
+                               "jpg"))
+            continue
+        items += _family(folder, name, source, rng)
+    items += _hard_negative_crops(folder)
+    (folder / "labels.json").write_text(json.dumps([i.__dict__ for i in items], indent=1))
+    return items
+
+
+def _family(folder: Path, name: str, source: Image.Image,
+            rng: np.random.Generator) -> list[Item]:
+    # The "original" is a view of the source, so that shifted views of the same scene exist.
+    original = _region(source, 0.08, 0.08, 0.92, 0.92)
+    out = [_save(folder, original, name, "original", "original", "jpg", quality=95)]
+    orig_path = folder / out[0].path
+    exact = folder / f"{name}/exact.jpg"
+    shutil.copyfile(orig_path, exact)
+    out.append(Item(str(exact.relative_to(folder)), name, "exact", "exact"))
+    out += _same_copies(folder, name, original)
+    out += _edited_copies(folder, name, original, rng)
+    out.append(_save(folder, _region(source, 0.0, 0.08, 0.84, 0.92), name, "similar",
+                     "shift-left", "jpg"))
+    out.append(_save(folder, _region(source, 0.16, 0.0, 1.0, 0.84), name, "similar",
+                     "shift-up-right", "jpg"))
+    return out
+
+
+def _same_copies(folder: Path, name: str, original: Image.Image) -> list[Item]:
+    w, h = original.size
+    half = original.resize((w // 2, h // 2), Image.Resampling.LANCZOS)
+    out = [_save(folder, half, name, "same", "resized-50", "jpg", quality=90),
+           _save(folder, original, name, "same", "quality-60", "jpg", quality=60),
+           _save(folder, original, name, "same", "png", "png"),
+           _save(folder, original, name, "same", "webp", "webp", quality=80),
+           _save(folder, original, name, "same", "heic", "heic", quality=80)]
+    rotated = original.transpose(Image.Transpose.ROTATE_90)  # stored sideways, EXIF uprights it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out.append(_save(folder, rotated, name, "same", "exif-rotated", "jpg", quality=92,
+                     exif=exif.tobytes()))
+    tagged = Image.Exif()
+    tagged[0x010F], tagged[0x0110], tagged[0x0131] = "PhotoCam", "X100", "an editor 2.0"
+    out.append(_save(folder, original, name, "same", "metadata-edited", "jpg", quality=95,
+                     exif=tagged.tobytes()))
+    return out
+
+
+def _edited_copies(folder: Path, name: str, original: Image.Image,
+                   rng: np.random.Generator) -> list[Item]:
+    keep = float(rng.uniform(0.7, 0.9))
+    x0, y0 = (float(rng.uniform(0, 1 - keep)) for _ in range(2))
+    crop = _region(original, x0, y0, x0 + keep, y0 + keep)
+    bright = ImageEnhance.Contrast(ImageEnhance.Brightness(original).enhance(1.25)).enhance(1.2)
+    warm = Image.merge("RGB", [b.point(lambda v, f=f: min(255, int(v * f)))  # type: ignore[misc]
+                               for b, f in zip(original.split(), (1.15, 1.0, 0.8), strict=True)])
+    return [
+        _save(folder, crop, name, "edited", f"crop-{keep:.2f}", "jpg"),
+        _save(folder, bright, name, "edited", "brightness-contrast", "jpg"),
+        _save(folder, warm, name, "edited", "warm-filter", "jpg"),
+        _save(folder, _watermark(original), name, "edited", "watermark", "jpg"),
+        _save(folder, ImageOps.mirror(original), name, "edited", "flipped", "jpg"),
+        _save(folder, ImageOps.grayscale(original).convert("RGB"), name, "edited", "grayscale",
+              "jpg"),
+    ]
+
+
+def _watermark(img: Image.Image) -> Image.Image:
+    marked = img.copy()
+    draw = ImageDraw.Draw(marked)
+    size = max(12, img.height // 12)
+    font = ImageFont.load_default(size=size)
+    draw.text((img.width * 0.05, img.height * 0.82), "© photosim 2024", fill=(255, 255, 255),
+              font=font, stroke_width=max(1, size // 15), stroke_fill=(0, 0, 0))
+    return marked
+
+
+def _hard_negative_crops(folder: Path) -> list[Item]:
+    """Overlapping crops of one large photo: the same scene, but not the same picture."""
+    out = []
+    for rel in MATE_CROP_SOURCES:
+        source = _shrink(Image.open(MATE / rel).convert("RGB"), 2400)
+        stem = Path(rel).stem
+        for label, box in (("left", (0.0, 0.1, 0.56, 0.9)), ("right", (0.44, 0.1, 1.0, 0.9)),
+                           ("bottom-middle", (0.25, 0.45, 0.75, 1.0))):
+            out.append(_save(folder, _region(source, *box), f"neg-{stem}", "negative", label,
+                             "jpg"))
+    return out
+
+
+def _save(folder: Path, img: Image.Image, family: str, kind: str, variant: str, ext: str,
+          **kwargs: object) -> Item:
+    path = folder / family / f"{variant}.{ext}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, **kwargs)
+    return Item(str(path.relative_to(folder)), family, kind, variant)
+
+
+# -- truth -------------------------------------------------------------------------------------
+def true_kind(a: Item, b: Item, same_bytes: bool) -> str | None:
+    if same_bytes:
+        return "exact"
+    if a.kind == "negative" or b.kind == "negative" or a.family != b.family:
+        return None
+    kinds = {a.kind, b.kind}
+    if "similar" in kinds:
+        return "similar"
+    if "edited" in kinds:
+        return "edited"
+    return "same"
+
+
+def hard_negatives(items: list[Item]) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    for i, j in itertools.combinations(range(len(items)), 2):
+        a, b = items[i], items[j]
+        if a.kind == b.kind == "negative" and a.family == b.family:
+            pairs.add((i, j))
+        for subject in SIMILAR_SUBJECT:
+            if a.family != b.family and a.family in subject and b.family in subject and \
+                    a.kind == b.kind == "original":
+                pairs.add((i, j))
+    return pairs
+
+
+# -- running -----------------------------------------------------------------------------------
+@dataclass
+class Loaded:
+    items: list[Item]
+    photos: list[Photo]
+    prints: list[Fingerprint]
+    vectors: np.ndarray
+
+
+def load(folder: Path, items: list[Item], model: Path) -> Loaded:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    photos, prints, tensors = [], [], []
+    for n, item in enumerate(items):
+        path = folder / item.path
+        decoded = decode.load_rgb(path, 256)
+        info = decoded.info
+        photos.append(Photo(n, path, path.stat().st_size, 0,
+                            hashlib.sha256(path.read_bytes()).hexdigest(), info.width,
+                            info.height, info.format, info.date_taken, info.orientation,
+                            info.camera, exif_fields=info.exif_fields))
+        prints.append(fingerprint(decoded.image))
+        tensors.append(_model_input(decoded.image))
+    outputs = [session.run(None, {"input": np.stack(tensors[s:s + 32])})[0]
+               for s in range(0, len(tensors), 32)]
+    vectors = np.concatenate(outputs).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return Loaded(items, photos, prints, vectors)
+
+
+def _model_input(img: Image.Image) -> np.ndarray:
+    """EfficientNet-Lite0 preprocessing from /work/shared/models/README.md."""
+    side = int(0.875 * min(img.size))
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    crop = img.crop((left, top, left + side, top + side)).resize((224, 224),
+                                                                 Image.Resampling.BICUBIC)
+    x = (np.asarray(crop, np.float32) - 127.0) / 128.0
+    return x.transpose(2, 0, 1)
+
+
+def knn_pairs(vectors: np.ndarray, k: int, floor: float) -> list[dedup.Pair]:
+    """Exact nearest neighbours standing in for the HNSW index (same output shape)."""
+    def query_batch(v: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
+        sims = v @ vectors.T
+        ids = np.argsort(-sims, axis=1)[:, :kk]
+        return ids, np.take_along_axis(sims, ids, axis=1)
+
+    return dedup.neighbour_pairs_from_index(query_batch, vectors, k, floor)
+
+
+Predictor = Callable[[Loaded], dict[tuple[int, int], str]]
+
+
+def photosim_predict(data: Loaded, settings: dedup.DedupSettings | None = None,
+                     k: int = 16, floor: float = 0.5) -> dict[tuple[int, int], str]:
+    candidates = [dedup.Candidate(p, f, i) for i, (p, f) in
+                  enumerate(zip(data.photos, data.prints, strict=True))]
+    pairs = knn_pairs(data.vectors, k, floor)
+    groups = dedup.find_groups(candidates, data.vectors, pairs,
+                               settings or dedup.DedupSettings())
+    return pairs_of_groups(groups)
+
+
+def pairs_of_groups(groups: list[DuplicateGroup]) -> dict[tuple[int, int], str]:
+    """Each pair of photos → the strictest kind of group holding both."""
+    predicted: dict[tuple[int, int], str] = {}
+    for group in groups:
+        ids = sorted(p.id for p in group.members)
+        for pair in itertools.combinations(ids, 2):
+            old = predicted.get(pair)
+            if old is None or KINDS.index(group.kind.value) < KINDS.index(old):
+                predicted[pair] = group.kind.value
+    return predicted
+
+
+def banded_components(n: int, linked: dict[tuple[int, int], float],
+                      band: Callable[[float], str], same_bytes: Callable[[int, int], bool],
+                      ) -> dict[tuple[int, int], str]:
+    """Baselines: union-find over linked pairs (chains and all), each pair's kind by band."""
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in linked:
+        parent[root(i)] = root(j)
+    members: dict[int, list[int]] = {}
+    for x in range(n):
+        members.setdefault(root(x), []).append(x)
+    out: dict[tuple[int, int], str] = {}
+    for group in members.values():
+        for pair in itertools.combinations(group, 2):
+            if same_bytes(*pair):
+                out[pair] = "exact"
+            else:
+                out[pair] = band(linked[pair]) if pair in linked else "similar"
+    return out
+
+
+def phash_predict(data: Loaded) -> dict[tuple[int, int], str]:
+    n = len(data.photos)
+    linked = {}
+    for i, j in itertools.combinations(range(n), 2):
+        d = hamming(data.prints[i].phash, data.prints[j].phash)
+        if d <= 10:
+            linked[(i, j)] = float(d)
+    return banded_components(n, linked, lambda d: "same" if d <= 4 else "edited",
+                             lambda i, j: data.photos[i].content_hash ==
+                             data.photos[j].content_hash)
+
+
+def cosine_predict(data: Loaded, threshold: float = 0.9) -> dict[tuple[int, int], str]:
+    n = len(data.photos)
+    sims = data.vectors @ data.vectors.T
+    linked = {(i, j): float(sims[i, j]) for i, j in itertools.combinations(range(n), 2)
+              if sims[i, j] >= threshold}
+    return banded_components(n, linked, lambda s: "same" if s >= 0.97 else "edited",
+                             lambda i, j: data.photos[i].content_hash ==
+                             data.photos[j].content_hash)
+
+
+def score(data: Loaded, predicted: dict[tuple[int, int], str]) -> dict[str, object]:
+    counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in KINDS}
+    n = len(data.items)
+    for i, j in itertools.combinations(range(n), 2):
+        same_bytes = data.photos[i].content_hash == data.photos[j].content_hash
+        truth = true_kind(data.items[i], data.items[j], same_bytes)
+        guess = predicted.get((i, j))
+        if truth is not None and guess == truth:
+            counts[truth]["tp"] += 1
+            continue
+        if truth is not None:
+            counts[truth]["fn"] += 1
+        if guess is not None:
+            counts[guess]["fp"] += 1
+    result: dict[str, object] = {}
+    for kind, c in counts.items():
+        p = c["tp"] / max(c["tp"] + c["fp"], 1)
+        r = c["tp"] / max(c["tp"] + c["fn"], 1)
+        result[kind] = {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9), **c}
+    negatives = hard_negatives(data.items)
+    result["hard_negatives"] = len(negatives)
+    result["hard_negative_fp_duplicate"] = sum(
+        predicted.get(p) in ("exact", "same", "edited") for p in negatives)
+    result["hard_negative_fp_any"] = sum(p in predicted for p in negatives)
+    return result
+
+
+def report(name: str, result: dict[str, object]) -> None:
+    print(f"\n{name}")
+    print(f"  {'kind':8} {'precision':>9} {'recall':>7} {'F1':>6}   tp/fp/fn")
+    for kind in KINDS:
+        r = result[kind]
+        assert isinstance(r, dict)
+        print(f"  {kind:8} {r['precision']:9.3f} {r['recall']:7.3f} {r['f1']:6.3f}   "
+              f"{r['tp']}/{r['fp']}/{r['fn']}")
+    print(f"  hard negatives wrongly grouped: {result['hard_negative_fp_duplicate']} as "
+          f"duplicates (kinds 1-3), {result['hard_negative_fp_any']} in any group, of "
+          f"{result['hard_negatives']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/photosim-dedup-eval"))
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    decode.register_plugins()
+    labels = args.data / "labels.json"
+    if args.rebuild or not labels.is_file():
+        shutil.rmtree(args.data, ignore_errors=True)
+        items = build(args.data)
+    else:
+        items = [Item(**d) for d in json.loads(labels.read_text())]
+    start = time.perf_counter()
+    data = load(args.data, items, args.model)
+    print(f"{len(items)} photos decoded, fingerprinted and embedded in "
+          f"{time.perf_counter() - start:.1f} s")
+    results = {}
+    for name, predict in (("photosim", photosim_predict), ("perceptual hash (pHash ≤ 10)",
+                                                           phash_predict),
+                          ("CNN cosine ≥ 0.90", cosine_predict)):
+        start = time.perf_counter()
+        results[name] = score(data, predict(data))
+        report(f"{name}  ({time.perf_counter() - start:.2f} s)", results[name])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
