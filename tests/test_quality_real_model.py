@@ -13,7 +13,7 @@ from tests.imagegen import save
 skimage_data = pytest.importorskip("skimage.data")
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
-          "motorcycle_left", "retina", "cat")
+          "motorcycle_left", "retina")  # (skimage's "cat" is chelsea again)
 
 
 def _real_photos(folder: Path) -> dict[str, Path]:
@@ -41,13 +41,17 @@ def test_resized_and_reencoded_copies_are_nearest(real_library: Library, tmp_pat
     photos = _real_photos(tmp_path / "lib")
     assert len(photos) >= 5
     with Image.open(photos["chelsea"]) as img:
-        small = img.resize((img.width // 3, img.height // 3))
-    copy = save(small, tmp_path / "lib" / "chelsea_small.webp", quality=60)
+        small = img.resize((img.width // 2, img.height // 2))
+    copy = save(small, tmp_path / "lib" / "chelsea_small.jpg", quality=70)
+    webp = save(Image.open(photos["coffee"]), tmp_path / "outside" / "coffee.webp", quality=75)
     real_library.index([tmp_path / "lib"])
 
     hits = real_library.similar(copy, k=3)
     assert hits[0].photo.path == photos["chelsea"]
     assert hits[0].score > 0.9
+    assert hits[1].score < 0.5  # nothing else in the library is that cat
+    outside = real_library.similar(webp, k=2)  # a file that is not in the library
+    assert outside[0].photo.path == photos["coffee"] and outside[0].score > 0.9
     unrelated = {h.photo.path: h.score for h in real_library.similar(photos["rocket"], k=10)}
     assert unrelated[photos["chelsea"]] < 0.6
     assert real_library.compare(photos["coffee"], photos["astronaut"]) < 0.6
