@@ -26,6 +26,7 @@ import functools
 import io
 import json
 import logging
+import mmap
 import secrets
 import shutil
 import struct
@@ -68,9 +69,13 @@ _CRC_CHUNK = 1 << 22
 _ROW_CHUNK = 65_536
 
 
+RERANK_FACTOR = 4
+RERANK_MIN = 64
+
+
 def rerank_candidates(k: int) -> int:
     """How many graph candidates are re-ranked by full vectors to return ``k`` results."""
-    return max(4 * k, 64)
+    return max(RERANK_FACTOR * k, RERANK_MIN)
 
 
 class VectorIndex:
@@ -127,8 +132,9 @@ class VectorIndex:
 
     def _reserve(self, ids: IdArray) -> None:
         """Grow the graph's capacity geometrically so that ``ids`` fit."""
-        known = self._slot_of.keys() | self._graph_deleted
-        needed = self._graph.element_count + sum(1 for i in ids.tolist() if i not in known)
+        new_labels = sum(1 for i in ids.tolist()
+                         if i not in self._slot_of and i not in self._graph_deleted)
+        needed = self._graph.element_count + new_labels
         capacity = self._graph.max_elements
         if needed > capacity:
             self._graph.resize_index(max(needed, capacity * 2))
@@ -383,7 +389,7 @@ class _VectorStore:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.segments: list[tuple[Path, np.memmap[Any, np.dtype[np.float16]]]] = []
+        self.segments: list[tuple[Path, npt.NDArray[np.float16]]] = []
         self._starts: list[int] = []  # first slot of each segment
         self._tail: list[npt.NDArray[np.float16]] = []
         self.row_count = 0
@@ -402,9 +408,7 @@ class _VectorStore:
         return store
 
     def _add_segment(self, path: Path, rows: int) -> None:
-        mapped = np.memmap(path, dtype=np.float16, mode="r", shape=(rows, self.dim)) if rows \
-            else np.zeros((0, self.dim), np.float16)
-        self.segments.append((path, mapped))  # type: ignore[arg-type]
+        self.segments.append((path, _map_rows(path, rows, self.dim)))
         self._starts.append(self.row_count)
         self.row_count += rows
 
@@ -441,8 +445,7 @@ class _VectorStore:
             if path.parent.resolve() != folder.resolve():
                 copy = folder / f"vectors-{secrets.token_hex(6)}.f16"
                 atomic_write_via(copy, functools.partial(shutil.copyfile, path))
-                self.segments[number] = (copy, np.memmap(copy, dtype=np.float16, mode="r",
-                                                         shape=mapped.shape))
+                self.segments[number] = (copy, _map_rows(copy, len(mapped), self.dim))
         tail = self._tail_array()
         if len(tail):
             path = folder / f"vectors-{secrets.token_hex(6)}.f16"
@@ -474,6 +477,19 @@ class _VectorStore:
 
     def file_names(self) -> set[str]:
         return {path.name for path, _ in self.segments}
+
+
+def _map_rows(path: Path, rows: int, dim: int) -> npt.NDArray[np.float16]:
+    """A read-only view of a segment file. Re-ranking reads scattered 4 KB rows, so readahead
+    is switched off: it would page in neighbouring rows nobody asked for (the whole file, soon).
+    """
+    if rows == 0:
+        return np.zeros((0, dim), np.float16)
+    with open(path, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), rows * dim * 2, access=mmap.ACCESS_READ)
+    if hasattr(mmap, "MADV_RANDOM"):  # not on Windows
+        mapped.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapped, np.float16).reshape(rows, dim)
 
 
 def _new_graph(dim: int, space: str, capacity: int) -> Any:
