@@ -1,0 +1,245 @@
+"""Clustering quality on labelled real photos, and clustering time/memory at 100k photos.
+
+    python benchmarks/cluster_eval.py [--photos DIR] [--variants 10] [--scale 100000]
+
+Quality: real photos (scikit-image's sample photographs and, where installed, the MATE
+nature wallpapers from Debian's mate-backgrounds), each expanded into generated variants
+(crops, mirror, rotation, colour, blur, grey, small JPEG). A photo's label is its source
+(file name; with --photos DIR, the name of its sub-folder). Prints purity and NMI for
+photosim's clusters at three granularities and for plain k-means with k = number of labels.
+Miscellaneous counts as one cluster, which can only lower photosim's figures.
+
+Scale: 100k synthetic 2048-d unit vectors in 300 groups plus 2% scattered ones; time and
+peak memory of a first run and of an incremental run that adds 1,000 photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from photosim.core.cluster import MISC_ID, Cluster, cluster_vectors
+from photosim.core.embedder import to_input
+from photosim.core.labels import ClassifierHead, cluster_name
+from photosim.core.models.spec import builtin_specs
+
+SHARED = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", Path(__file__).parents[2] / "shared"
+                             / "models"))
+SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "clock",
+                  "hubble_deep_field", "immunohistochemistry", "retina", "moon", "brick",
+                  "grass", "gravel")
+MATE_NATURE = Path("/usr/share/backgrounds/mate/nature")
+
+
+# -- the labelled set ------------------------------------------------------------------------
+
+def source_photos(folder: Path | None) -> list[tuple[str, Image.Image]]:
+    """(label, photo) pairs: a folder's sub-folders, else skimage + MATE wallpapers."""
+    if folder is not None:
+        return [(path.parent.name, Image.open(path).convert("RGB"))
+                for path in sorted(folder.glob("*/*")) if path.is_file()]
+    import skimage.data
+
+    photos = [(name, Image.fromarray(getattr(skimage.data, name)()).convert("RGB"))
+              for name in SKIMAGE_PHOTOS]
+    for path in sorted(MATE_NATURE.glob("*.jpg")):
+        image = Image.open(path)
+        image.draft("RGB", (1024, 1024))
+        photos.append((f"mate-{path.stem}", image.convert("RGB")))
+    return photos
+
+
+def variant(image: Image.Image, index: int, rng: np.random.Generator) -> Image.Image:
+    """The index-th kind of edit a library holds copies of, with random strength."""
+    w, h = image.size
+    kind = index % 8
+    if kind == 0:
+        return image
+    if kind in (1, 2):  # crop
+        scale = rng.uniform(0.55, 0.85)
+        cw, ch = int(w * scale), int(h * scale)
+        left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        return image.crop((left, top, left + cw, top + ch))
+    if kind == 3:
+        return ImageOps.mirror(image)
+    if kind == 4:
+        return image.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BICUBIC)
+    if kind == 5:
+        image = ImageEnhance.Color(image).enhance(float(rng.uniform(0.4, 1.6)))
+        return ImageEnhance.Brightness(image).enhance(float(rng.uniform(0.7, 1.3)))
+    if kind == 6:
+        return image.filter(ImageFilter.GaussianBlur(float(rng.uniform(1.0, 3.0))))
+    buffer = io.BytesIO()
+    ImageOps.grayscale(image).resize((max(1, w // 3), max(1, h // 3))).save(buffer, "JPEG",
+                                                                            quality=40)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def labelled_set(folder: Path | None, variants: int) -> tuple[list[Image.Image], np.ndarray,
+                                                               list[str]]:
+    rng = np.random.default_rng(7)
+    images, labels, names = [], [], []
+    for label, (name, photo) in enumerate(source_photos(folder)):
+        names.append(name)
+        for index in range(variants):
+            images.append(variant(photo, index, rng))
+            labels.append(label)
+    return images, np.asarray(labels), names
+
+
+def embed(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+    """(unit features, class probabilities) with the shared EfficientNet-Lite0."""
+    pre = builtin_specs()["efficientnet-lite0"].preprocess
+    session = ort.InferenceSession(str(SHARED / "efficientnet_lite0_embed.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    features = np.vstack([
+        session.run(None, {"input": np.stack([to_input(i, pre) for i in images[s:s + 32]])})[0]
+        for s in range(0, len(images), 32)])
+    norms = np.linalg.norm(features, axis=1)
+    head = ClassifierHead.from_onnx(SHARED / "efficientnet_lite0_logits.onnx")
+    assert head is not None
+    unit = features / norms[:, None]
+    return unit.astype(np.float32), head.scores(unit, norms)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+def purity(assigned: np.ndarray, truth: np.ndarray) -> float:
+    total = 0
+    for cluster in np.unique(assigned):
+        total += int(np.bincount(truth[assigned == cluster]).max())
+    return total / len(truth)
+
+
+def nmi(assigned: np.ndarray, truth: np.ndarray) -> float:
+    """Normalised mutual information, arithmetic-mean normalisation (scikit-learn's default)."""
+    _, a = np.unique(assigned, return_inverse=True)
+    _, t = np.unique(truth, return_inverse=True)
+    joint = np.zeros((a.max() + 1, t.max() + 1))
+    np.add.at(joint, (a, t), 1)
+    joint /= joint.sum()
+    pa, pt = joint.sum(axis=1), joint.sum(axis=0)
+    nonzero = joint > 0
+    mutual = float((joint[nonzero] * np.log(joint[nonzero] / np.outer(pa, pt)[nonzero])).sum())
+    entropy = [float(-(p[p > 0] * np.log(p[p > 0])).sum()) for p in (pa, pt)]
+    return mutual / max(np.mean(entropy), 1e-12)
+
+
+def plain_kmeans(vectors: np.ndarray, k: int, restarts: int = 10) -> np.ndarray:
+    """Lloyd's k-means with k-means++ seeding, best of ``restarts`` by inertia."""
+    best, best_inertia = np.zeros(len(vectors), np.int64), np.inf
+    for seed in range(restarts):
+        rng = np.random.default_rng(seed)
+        centres = vectors[[int(rng.integers(len(vectors)))]]
+        while len(centres) < k:
+            d2 = ((vectors[:, None, :] - centres[None]) ** 2).sum(-1).min(axis=1)
+            centres = np.vstack([centres, vectors[rng.choice(len(vectors), p=d2 / d2.sum())]])
+        for _ in range(100):
+            d2 = ((vectors[:, None, :] - centres[None]) ** 2).sum(-1)
+            labels = d2.argmin(axis=1)
+            moved = np.array([vectors[labels == c].mean(axis=0) if (labels == c).any()
+                              else centres[c] for c in range(k)])
+            if np.allclose(moved, centres):
+                break
+            centres = moved
+        inertia = float(d2.min(axis=1).sum())
+        if inertia < best_inertia:
+            best, best_inertia = labels, inertia
+    return best
+
+
+def assignment(clusters: list[Cluster], count: int) -> np.ndarray:
+    assigned = np.full(count, MISC_ID, np.int64)
+    for cluster in clusters:
+        assigned[list(cluster.member_ids)] = cluster.id
+    return assigned
+
+
+def quality(folder: Path | None, variants: int) -> None:
+    images, truth, names = labelled_set(folder, variants)
+    print(f"labelled set: {len(images)} photos, {len(names)} labels ({', '.join(names)})")
+    start = time.perf_counter()
+    vectors, probs = embed(images)
+    print(f"embedded in {time.perf_counter() - start:.1f} s")
+    ids = np.arange(len(images))
+    for granularity in (0.25, 0.5, 0.75):
+        clusters, _ = cluster_vectors(ids, vectors, granularity,
+                                      names=lambda members: cluster_name(probs[members]))
+        assigned = assignment(clusters, len(images))
+        misc = int((assigned == MISC_ID).sum())
+        print(f"photosim g={granularity:.2f}: {len(clusters) - (misc > 0)} clusters + "
+              f"{misc} in Miscellaneous | purity {purity(assigned, truth):.3f} "
+              f"NMI {nmi(assigned, truth):.3f}")
+        if granularity == 0.5:
+            print("  names:", "; ".join(f"{c.name} ({c.size})" for c in clusters))
+    kmeans = plain_kmeans(vectors, len(names))
+    print(f"k-means k={len(names)}: purity {purity(kmeans, truth):.3f} "
+          f"NMI {nmi(kmeans, truth):.3f}")
+
+
+# -- scale -----------------------------------------------------------------------------------
+
+def synthetic(count: int, groups: int, dim: int = 2048) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    shared = np.abs(rng.standard_normal(dim, dtype=np.float32)) * 2
+    centres = rng.standard_normal((groups, dim), dtype=np.float32)
+    vectors = np.empty((count, dim), np.float32)
+    for start in range(0, count, 10000):
+        block = min(10000, count - start)
+        picks = rng.integers(0, groups, block)
+        vectors[start:start + block] = (shared + centres[picks] + 0.6 * rng.standard_normal(
+            (block, dim), dtype=np.float32))
+    scattered = int(count * 0.02)
+    vectors[:scattered] = shared + 1.5 * rng.standard_normal((scattered, dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def scale(count: int) -> None:
+    vectors = synthetic(count + 1000, groups=300)
+    ids = np.arange(count + 1000)
+    print(f"scale: {count} x {vectors.shape[1]}-d vectors ({vectors.nbytes / 2**20:.0f} MiB "
+          f"input), {os.cpu_count()} CPUs")
+    tracemalloc.start()
+    start = time.perf_counter()
+    clusters, state = cluster_vectors(ids[:count], vectors[:count])
+    first = time.perf_counter() - start
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    start = time.perf_counter()
+    cluster_vectors(ids, vectors, previous=state)
+    again = time.perf_counter() - start
+    _, peak_again = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  first run: {first:.1f} s, {len(clusters)} clusters, peak extra memory "
+          f"{peak / 2**20:.0f} MiB")
+    print(f"  +1000 photos with the previous state: {again:.1f} s, peak extra memory "
+          f"{peak_again / 2**20:.0f} MiB; state {len(state.to_bytes()) / 2**20:.1f} MiB")
+    print(f"  process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, help="folder with one sub-folder per label")
+    parser.add_argument("--variants", type=int, default=10)
+    parser.add_argument("--scale", type=int, default=100_000, help="0 skips the scale run")
+    args = parser.parse_args()
+    quality(args.photos, args.variants)
+    if args.scale:
+        scale(args.scale)
+
+
+if __name__ == "__main__":
+    main()
