@@ -121,14 +121,14 @@ def _first_steps(window: MainWindow, args: argparse.Namespace, settings: UiSetti
     if not folders and not settings.first_run_done and not window.library.folders():
         _first_run(window, settings)
         return
+    if args.similar:
+        window.similar_after_indexing(args.similar.expanduser().resolve())
     if folders:
         window.add_folders(folders)  # starts indexing once they are added
         window.refresh_status()
         window.refresh_library()
     else:
         window.start()
-    if args.similar:
-        window.find_similar(args.similar.expanduser().resolve())
 
 
 def _first_run(window: MainWindow, settings: UiSettings) -> None:

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.runner.default_error_handler = self.report_error
         self.status: LibraryStatus | None = None
         self._index_token: CancelToken | None = None
+        self._pending_query: Path | None = None
         self._stale = {"duplicates": True, "clusters": True}
         self._previews: list[PreviewDialog] = []
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
@@ -295,7 +296,20 @@ class MainWindow(QMainWindow):
         self._stale = {"duplicates": True, "clusters": True}
         self.refresh_library()
         self._tab_changed(self.tabs.currentIndex())
+        self._run_pending_query()
         self.indexing_finished.emit(report)
+
+    def similar_after_indexing(self, path: Path) -> None:
+        """Show the find-similar results for ``path`` once the coming index run is over."""
+        self._pending_query = path
+        self.similar_view.begin_search(path, None)
+        self.similar_view.detail.setText("Waiting for indexing to finish…")
+        self.tabs.setCurrentWidget(self.similar_view)
+
+    def _run_pending_query(self) -> None:
+        query, self._pending_query = self._pending_query, None
+        if query is not None:
+            self.find_similar(query)
 
     def _indexing_failed(self, exc: BaseException, bridge: ProgressBridge) -> None:
         bridge.deleteLater()
@@ -303,6 +317,7 @@ class MainWindow(QMainWindow):
         self._set_indexing(False)
         self.progress_label.setText("Indexing stopped by an error.")
         self.report_error(exc)
+        self._run_pending_query()
         self.indexing_finished.emit(None)
 
     # -- find similar ----------------------------------------------------------------------
@@ -320,6 +335,10 @@ class MainWindow(QMainWindow):
                   if photo is not None else None)
         self.similar_view.begin_search(path, pixmap)
         self.tabs.setCurrentWidget(self.similar_view)
+        if self.is_indexing():  # the index is still filling: ask once it is complete
+            self._pending_query = path
+            self.similar_view.detail.setText("Waiting for indexing to finish…")
+            return
         k = k or self.similar_view.k()
         floor = self.similar_view.min_similarity() if min_score is None else min_score
         library = self.library

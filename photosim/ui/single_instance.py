@@ -31,7 +31,9 @@ def hand_over(data_dir: Path, message: dict[str, object]) -> bool:
         return False
     socket.write(json.dumps(message).encode() + b"\n")
     socket.flush()
-    delivered = socket.waitForBytesWritten(TIMEOUT_MS)
+    if socket.bytesToWrite() > 0:
+        socket.waitForBytesWritten(TIMEOUT_MS)
+    delivered = socket.bytesToWrite() == 0
     socket.disconnectFromServer()
     return delivered
 
