@@ -76,11 +76,16 @@ def fingerprint(image: Image.Image) -> Fingerprint:
         phash=phash,
         dhash=_dhash(gray),
         phash_mirror=mirror,
-        sharpness=_sharpness(gray),
-        aspect=rgb.width / max(rgb.height, 1),
+        sharpness=_as_stored(_sharpness(gray)),
+        aspect=_as_stored(rgb.width / max(rgb.height, 1)),
         grid=_gray_grid(gray),
         colour=_colour_grid(rgb),
     )
+
+
+def _as_stored(value: float) -> float:
+    """The value as float32 keeps it, so a fingerprint equals its own round trip."""
+    return float(np.float32(value))
 
 
 def hamming(a: int, b: int) -> int:

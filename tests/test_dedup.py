@@ -1,0 +1,213 @@
+"""Duplicate grouping: kinds told apart, chain-safe groups, remembered decisions, fast pairs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from photosim.core import dedup
+from photosim.core.dedup import Candidate, DedupSettings, find_groups, hash_pairs
+from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
+from photosim.core.types import DuplicateKind, Photo
+from tests.imagegen import scene
+
+
+def _photo(pid: int, img: Image.Image | None = None, content: str | None = None,
+           folder: str = "/lib", date: str | None = None) -> Photo:
+    w, h = img.size if img is not None else (640, 480)
+    digest = content or hashlib.sha256(img.tobytes() if img else str(pid).encode()).hexdigest()
+    return Photo(pid, Path(folder) / f"p{pid}.jpg", 1000 + pid, 0, digest, w, h, "JPEG", date)
+
+
+def _jpeg(img: Image.Image, quality: int = 70) -> Image.Image:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _candidates(images: list[Image.Image], **photo_kwargs: object) -> list[Candidate]:
+    return [Candidate(_photo(i, img), fingerprint(img), i) for i, img in enumerate(images)]
+
+
+def _all_pairs(vectors: np.ndarray) -> list[dedup.Pair]:
+    sims = vectors @ vectors.T
+    return [(i, j, float(sims[i, j])) for i, j in itertools.combinations(range(len(vectors)), 2)]
+
+
+def _kinds(groups: list[dedup.DuplicateGroup]) -> dict[DuplicateKind, list[set[int]]]:
+    out: dict[DuplicateKind, list[set[int]]] = {}
+    for g in groups:
+        out.setdefault(g.kind, []).append({p.id for p in g.members})
+    return out
+
+
+def test_kinds_are_told_apart() -> None:
+    rng = np.random.default_rng(0)
+    original = scene(10, (640, 480))
+    shot = scene(11, (640, 480))  # a different picture of "the same scene": the CNN agrees
+    images = [original, _jpeg(original.resize((320, 240))), original.crop((40, 30, 560, 420)),
+              ImageOps.mirror(original), shot, scene(12)]
+    base, other = rng.normal(size=64), rng.normal(size=64)
+    vectors = _unit(np.stack([base + rng.normal(scale=s, size=64) for s in
+                              (0.0, 0.05, 0.3, 0.3, 0.3)] + [other]))
+    candidates = _candidates(images)
+    exact = Candidate(_photo(6, content=candidates[0].photo.content_hash),
+                      candidates[0].fingerprint, 0)
+    groups = find_groups([*candidates, exact], vectors, _all_pairs(vectors), DedupSettings())
+    kinds = _kinds(groups)
+    assert kinds[DuplicateKind.EXACT] == [{0, 6}]
+    assert kinds[DuplicateKind.SAME] == [{0, 1, 6}]
+    assert kinds[DuplicateKind.EDITED] == [{0, 1, 2, 3, 6}]
+    assert kinds[DuplicateKind.SIMILAR] == [{0, 1, 2, 3, 4, 6}]
+    assert all(5 not in members for found in kinds.values() for members in found)
+
+
+def test_exact_copies_need_no_vectors_or_fingerprints() -> None:
+    candidates = [Candidate(_photo(i, content="same" if i < 3 else f"x{i}"), None, None)
+                  for i in range(5)]
+    groups = find_groups(candidates, None, [], DedupSettings())
+    assert [(g.kind, {p.id for p in g.members}, g.cohesion) for g in groups] == \
+        [(DuplicateKind.EXACT, {0, 1, 2}, 1.0)]
+
+
+def test_no_chaining_through_a_middle_photo() -> None:
+    # A≈B and B≈C by the CNN, but A and C are far apart: never one group.
+    a, c = np.zeros(3, np.float32), np.zeros(3, np.float32)
+    a[0], c[1] = 1, 1
+    b = _unit(a + c)
+    vectors = np.stack([a, b, c])
+    candidates = [Candidate(_photo(i), None, i) for i in range(3)]
+    settings = DedupSettings(similar_cosine=0.7)
+    groups = find_groups(candidates, vectors, _all_pairs(vectors), settings)
+    assert len(groups) == 1
+    assert {p.id for p in groups[0].members} in ({0, 1}, {1, 2})
+    assert groups[0].cohesion == pytest.approx(float(a @ b), abs=1e-6)
+
+
+def test_not_duplicate_decisions_are_never_proposed_again() -> None:
+    img = scene(20)
+    images = [img, _jpeg(img, 80), _jpeg(img.resize((320, 240)), 60)]
+    candidates = _candidates(images)
+    blocked = [frozenset({0, 1})]
+    groups = find_groups(candidates, None, [], DedupSettings(), not_duplicates=blocked)
+    for g in groups:
+        assert not {0, 1} <= {p.id for p in g.members}
+    assert any(len(g.members) == 2 for g in groups)
+
+
+def test_group_reports_central_member_first_and_keeper_from_reference_folder() -> None:
+    img = scene(21, (800, 600))
+    photos = [Photo(0, Path("/ref/a.jpg"), 10, 0, "a", 400, 300, "JPEG"),
+              Photo(1, Path("/lib/b.jpg"), 99, 0, "b", 800, 600, "JPEG"),
+              Photo(2, Path("/lib/c.jpg"), 50, 0, "c", 640, 480, "JPEG")]
+    prints = [fingerprint(img.resize((400, 300))), fingerprint(img), fingerprint(_jpeg(img))]
+    candidates = [Candidate(p, f, None) for p, f in zip(photos, prints, strict=True)]
+    groups = find_groups(candidates, None, [], DedupSettings(),
+                         reference_folders=[Path("/ref")])
+    assert len(groups) == 1 and groups[0].kind is DuplicateKind.SAME
+    assert groups[0].keeper.id == 0 and "reference folder" in groups[0].keep_reason
+    assert 0 < groups[0].cohesion <= 1
+    assert len(groups[0].members) == 3
+
+
+def test_different_capture_times_are_never_copies() -> None:
+    img = scene(22)
+    candidates = [Candidate(_photo(0, img, date="2024-05-01T10:00:00"), fingerprint(img), None),
+                  Candidate(_photo(1, _jpeg(img), date="2024-05-01T10:00:09"),
+                            fingerprint(_jpeg(img)), None)]
+    groups = find_groups(candidates, None, [], DedupSettings())
+    assert all(g.kind is DuplicateKind.SIMILAR for g in groups)
+
+
+def test_threshold_maps_to_settings() -> None:
+    assert DedupSettings.from_threshold(None) == DedupSettings()
+    assert DedupSettings.from_threshold(0.8).similar_cosine == 0.8
+    with pytest.raises(ValueError):
+        DedupSettings.from_threshold(1.5)
+    strict, lenient = DedupSettings.from_strictness(1.0), DedupSettings.from_strictness(0.0)
+    assert strict.similar_cosine > DedupSettings().similar_cosine > lenient.similar_cosine
+
+
+def test_neighbour_pairs_are_unique_above_floor_and_map_ids_to_rows() -> None:
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng.normal(size=(50, 8)))
+    ids = np.arange(1000, 1050)
+
+    def query_batch(v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        sims = v @ vectors.T
+        order = np.argsort(-sims, axis=1)[:, :k]
+        return ids[order], np.take_along_axis(sims, order, axis=1)
+
+    pairs = dedup.neighbour_pairs_from_index(query_batch, vectors, 5, 0.3, row_ids=ids)
+    seen = {(i, j) for i, j, _ in pairs}
+    assert len(seen) == len(pairs) and all(i < j for i, j in seen)
+    for i, j, s in pairs:
+        assert s >= 0.3 and s == pytest.approx(float(vectors[i] @ vectors[j]), abs=1e-5)
+    best = int(np.argsort(-(vectors @ vectors[0]))[1])
+    if float(vectors[0] @ vectors[best]) >= 0.3:
+        assert (0, best) in seen
+
+
+def _random_print(h: int) -> Fingerprint:
+    grid = np.zeros((21, 28), np.uint8)
+    return Fingerprint(h, h, h, 0.0, 4 / 3, grid, np.zeros((8, 8, 3), np.uint8))
+
+
+def test_hash_pairs_match_brute_force() -> None:
+    rng = np.random.default_rng(2)
+    hashes = [int(x) for x in rng.integers(0, 2**63, size=400, dtype=np.int64)]
+    for i in range(0, 100, 2):  # plant near copies at 1..9 bits
+        flips = rng.choice(64, size=1 + i % 9, replace=False)
+        hashes[i + 1] = hashes[i] ^ int(sum(1 << int(b) for b in flips))
+    prints: list[Fingerprint | None] = [_random_print(h) for h in hashes]
+    prints[3] = None
+    found = {(i, j) for i, j, _ in hash_pairs(prints, 8)}
+    expected = {(i, j) for i, j in itertools.combinations(range(len(hashes)), 2)
+                if prints[i] and prints[j] and hamming(hashes[i], hashes[j]) <= 8}
+    assert found == expected and len(expected) >= 40
+
+
+@pytest.mark.timeout(120)
+def test_real_model_groups_copies_and_keeps_different_photos_apart(
+        real_model_dir: Path) -> None:
+    """Real photos, the real model: copies grouped by kind, different photos never."""
+    import onnxruntime as ort
+    from skimage import data
+
+    astronaut = Image.fromarray(data.astronaut())
+    coffee = Image.fromarray(data.coffee())
+    images = [astronaut, _jpeg(astronaut.resize((256, 256)), 60),
+              astronaut.crop((40, 20, 460, 440)), astronaut.convert("L").convert("RGB"),
+              ImageOps.mirror(astronaut), coffee, _jpeg(coffee, 50),
+              Image.fromarray(data.chelsea()), Image.fromarray(data.rocket())]
+    session = ort.InferenceSession(str(real_model_dir / "efficientnet_lite0_embed.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    vectors = _unit(session.run(None, {"input": np.stack([_model_input(i) for i in images])})[0])
+    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    kinds = _kinds(groups)
+    assert {0, 1} in kinds[DuplicateKind.SAME] and {5, 6} in kinds[DuplicateKind.SAME]
+    # Grayscale and mirrored copies are edits; the 82 % crop sits just under the crop threshold
+    # on this photo (a known recall gap), so it may only be missing, never misfiled.
+    assert any({0, 1, 3, 4} <= m for m in kinds[DuplicateKind.EDITED])
+    assert all(2 not in m for m in kinds[DuplicateKind.SAME])
+    for members in (m for found in kinds.values() for m in found):
+        assert members <= {0, 1, 2, 3, 4} or members <= {5, 6}
+
+
+def _model_input(img: Image.Image) -> np.ndarray:
+    """EfficientNet-Lite0 preprocessing (see the shared model README)."""
+    side = int(0.875 * min(img.size))
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    crop = img.convert("RGB").crop((left, top, left + side, top + side))
+    x = (np.asarray(crop.resize((224, 224), Image.Resampling.BICUBIC), np.float32) - 127) / 128
+    return x.transpose(2, 0, 1)
