@@ -293,8 +293,13 @@ def test_build_of_a_large_library_projects_from_the_start(tmp_path: Path) -> Non
     assert mean_recall(index, ids, vectors, clustered_vectors(40, seed=6)) >= 0.95
 
 
-def test_many_saves_with_changes_stay_consistent_and_compact(tmp_path: Path) -> None:
+def test_many_saves_with_changes_stay_consistent_and_compact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each save adds a segment of new rows; replacements and removals are compacted away."""
+    import photosim.core.index as index_module
+
+    monkeypatch.setattr(index_module, "MAX_SEGMENTS", 4)
     vectors = clustered_vectors(1200, seed=3)
     index = VectorIndex(64, MODEL, reduce_above=500, reduced_dim=16)
     rng = np.random.default_rng(0)
@@ -319,7 +324,7 @@ def test_many_saves_with_changes_stay_consistent_and_compact(tmp_path: Path) -> 
         best = index.query(expected[photo_id], 1)[0]
         assert best[0] == photo_id and best[1] == pytest.approx(1.0, abs=1e-3)
     header = json.loads((tmp_path / HEADER_NAME).read_text())
-    assert len(header["segments"]) <= 8
+    assert len(header["segments"]) <= 4
     stored_rows = sum(s["rows"] for s in header["segments"])
     assert stored_rows <= len(expected) * 1.5
     named = {f["name"] for f in header["files"].values()} | {s["name"] for s in header["segments"]}
@@ -402,3 +407,23 @@ def test_projected_graph_keeps_recall_on_real_photo_embeddings(real_model_dir: P
     print(f"recall@10 on real embeddings: reduced {reduced_recall:.3f}, full {full_recall:.3f}")
     assert reduced_recall >= 0.95
     assert reduced_recall >= full_recall - 0.03
+
+
+def test_unsaved_rows_spill_into_the_folder_of_the_last_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import photosim.core.index as index_module
+
+    monkeypatch.setattr(index_module, "SPILL_ROWS", 100)
+    vectors = unit_vectors(700)
+    index = VectorIndex(DIM, MODEL)
+    index.add(np.arange(50), vectors[:50])
+    index.save(tmp_path)
+    for start in range(50, 700, 50):
+        index.add(np.arange(start, start + 50), vectors[start:start + 50])
+    assert len(list(tmp_path.glob("vectors-*"))) >= 4  # spilled before any save
+    assert VectorIndex.load(tmp_path, MODEL, DIM) is not None  # the last save still loads
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path, MODEL, DIM)
+    assert loaded is not None and len(loaded) == 700
+    assert loaded.query(vectors[650], 1)[0][0] == 650

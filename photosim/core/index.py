@@ -54,7 +54,8 @@ EF_SEARCH = 80
 REDUCE_ABOVE = 20_000  # below this many photos the graph holds full vectors (< 200 MB)
 REDUCED_DIM = 128
 PCA_SAMPLE = 20_000  # vectors used to fit the projection
-MAX_SEGMENTS = 8  # more segment files than this are merged at save
+MAX_SEGMENTS = 16  # more segment files than this are merged at save
+SPILL_ROWS = 131_072  # unsaved rows beyond this go to a segment file (512 MB at 2048-d)
 GARBAGE_SHARE = 0.3  # rewrite the segments when this share of their rows is replaced/removed
 
 FloatArray = npt.NDArray[np.float32]
@@ -97,6 +98,7 @@ class VectorIndex:
         self._slot_of: dict[int, int] = {}  # live photo id -> row in the store
         self._graph_deleted: set[int] = set()  # ids the graph still holds, marked deleted
         self._projection: FloatArray | None = None  # (dim, reduced_dim) once reduced
+        self._folder: Path | None = None  # where it was last saved or loaded from
         self._graph = _new_graph(dim, "cosine", capacity)
 
     # ----------------------------------------------------------------- changes
@@ -115,6 +117,9 @@ class VectorIndex:
     def _add_chunk(self, ids: IdArray, vectors: FloatArray) -> None:
         self._store.garbage += sum(1 for i in ids.tolist() if i in self._slot_of)
         slots = self._store.append(vectors)
+        if self._store.tail_rows() > SPILL_ROWS and self._folder is not None:
+            # A long first indexing run must not hold every new vector in memory until it saves.
+            self._store.persist(self._folder)
         self._reserve(ids)
         self._graph.add_items(self._graph_vectors(vectors), ids.astype(np.uint64))
         for photo_id, slot in zip(ids.tolist(), slots.tolist(), strict=True):
@@ -245,6 +250,7 @@ class VectorIndex:
             folder.mkdir(parents=True, exist_ok=True)
             self._compact_if_wasteful(folder)
             self._store.persist(folder)
+            self._folder = folder
             token = secrets.token_hex(6)
             files = {"graph": folder / f"graph-{token}.hnsw",
                      "slots": folder / f"slots-{token}.npy"}
@@ -295,6 +301,7 @@ class VectorIndex:
                 len(store.segments) <= MAX_SEGMENTS:
             return
         table = self._slot_table()
+        table = table[np.argsort(table[:, 1], kind="stable")]  # read the rows in file order
         new_slots = store.compact(table[:, 1], folder)
         self._slot_of = dict(zip(table[:, 0].tolist(), new_slots.tolist(), strict=True))
 
@@ -321,6 +328,7 @@ class VectorIndex:
         files = header["files"]
         index = cls(dim, model_id, capacity=1)
         index._store = _VectorStore.open(folder, dim, header["segments"])
+        index._folder = folder
         table = np.load(_verified(folder, files["slots"]), allow_pickle=False)
         _expect(table.ndim == 2 and table.shape[1] == 2 and len(table) == header["count"],
                 "id table does not match the header")
@@ -430,6 +438,9 @@ class _VectorStore:
             else:
                 out[picked] = self._tail_array()[slots[picked] - bounds[-1]]
         return out
+
+    def tail_rows(self) -> int:
+        return self.row_count - self._saved_rows()
 
     def _saved_rows(self) -> int:
         return self._starts[-1] + len(self.segments[-1][1]) if self.segments else 0
