@@ -190,16 +190,26 @@ def _top_directions(centred: np.ndarray, rank: int, rng: np.random.Generator) ->
     """(d, rank) top right-singular vectors by a randomised SVD with two power iterations:
     far cheaper than a full SVD of a 2048-d matrix and as good for clustering."""
     width = min(rank + 10, min(centred.shape))
-    q = np.linalg.qr(centred @ rng.standard_normal((centred.shape[1], width)))[0]
+    probe = rng.standard_normal((centred.shape[1], width), dtype=np.float32)
+    q = _orthonormal_columns(centred @ probe)
     for _ in range(2):
-        q = np.linalg.qr(centred @ (centred.T @ q))[0]
+        q = _orthonormal_columns(centred @ (centred.T @ q))
     small = q.T @ centred  # (width, d): the data's action on its dominant subspace
-    # The right-singular vectors of `small` from the eigenvectors of its tiny Gram matrix;
-    # a direct SVD of a wide matrix is needlessly slow in OpenBLAS.
-    values, vectors = np.linalg.eigh(small @ small.T)
+    values, vectors = np.linalg.eigh((small @ small.T).astype(np.float64))
     top = np.argsort(-values)[:rank]
-    basis = small.T @ vectors[:, top]
+    basis = small.T @ vectors[:, top].astype(np.float32)
     return _unit_rows(basis.T).T
+
+
+def _orthonormal_columns(matrix: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the column space from the eigenvectors of the small Gram
+    matrix: only matrix products on the tall side (LAPACK's QR of a tall matrix is slow
+    when the cores are busy)."""
+    values, vectors = np.linalg.eigh((matrix.T @ matrix).astype(np.float64))
+    keep = values > values.max() * 1e-8
+    scaled = vectors[:, keep] / np.sqrt(values[keep])
+    basis: np.ndarray = matrix @ scaled.astype(np.float32)
+    return basis
 
 
 # -- labelling -------------------------------------------------------------------------------
