@@ -254,7 +254,7 @@ class DuplicateGroupModel(QAbstractListModel):
         group = self._groups[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return (f"{len(group.members)} × {group.keeper.path.name}\n"
-                    f"{KIND_LABELS.get(group.kind, group.kind)} · "
+                    f"{SHORT_KIND_LABELS.get(group.kind, group.kind)} · "
                     f"frees {human_size(group.reclaimable_bytes)}")
         if role == Qt.ItemDataRole.DecorationRole:
             return QIcon(self._thumbnails.pixmap(group.keeper)) if self._thumbnails else None
@@ -273,6 +273,8 @@ class DuplicateGroupModel(QAbstractListModel):
                                   [Qt.ItemDataRole.DecorationRole])
 
 
+SHORT_KIND_LABELS = {"exact": "Identical", "same": "Same picture", "edited": "Edited",
+                     "similar": "Similar shots"}
 KIND_LABELS = {
     "exact": "Identical files",
     "same": "Same picture (resized / re-encoded)",

@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Regenerate the README screenshots (library, similar results, duplicate compare, clusters).
+
+Builds a small real library from scikit-image's bundled sample photos plus generated copies
+(resized, re-encoded, cropped, converted), indexes it with the shared EfficientNet-Lite0 model
+when present (else a tiny generated model), drives the real main window and saves PNGs into
+docs/. Runs offscreen by default; under Xvfb use `xvfb-run -a python scripts/screenshots.py`.
+Set QT_SCALE_FACTOR=2 to check 200 % scaling (use --out to keep those apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MODEL = REPO.parent / "shared" / "models" / "efficientnet_lite0_embed.onnx"
+SAMPLES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
+           "colorwheel", "retina", "camera", "coins", "moon", "clock", "horse", "brick", "grass",
+           "gravel", "cell", "page", "text", "shepp_logan_phantom"]
+
+
+def sample_photos(folder: Path) -> dict[str, Image.Image]:
+    """scikit-image's bundled sample pictures as RGB JPEGs."""
+    import skimage.data
+
+    pictures: dict[str, Image.Image] = {}
+    for name in SAMPLES:
+        array = np.asarray(getattr(skimage.data, name)())
+        if array.dtype != np.uint8:  # boolean masks and float phantoms: stretch to 0..255
+            array = array.astype(np.float64)
+            array = (255 * (array - array.min()) / max(float(np.ptp(array)), 1e-6)).astype(np.uint8)
+        image = Image.fromarray(array).convert("RGB")
+        pictures[name] = image
+        image.save(folder / f"{name}.jpg", quality=92)
+    left, right, _ = skimage.data.stereo_motorcycle()
+    Image.fromarray(left).save(folder / "motorcycle_left.jpg", quality=92)
+    Image.fromarray(right).save(folder / "motorcycle_right.jpg", quality=92)
+    return pictures
+
+
+def make_copies(pictures: dict[str, Image.Image], folder: Path) -> None:
+    """The near-duplicates a real library collects: exports, resizes, crops, conversions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cat, coffee, astronaut, rocket = (pictures[n] for n in ("chelsea", "coffee", "astronaut",
+                                                            "rocket"))
+    cat.resize((cat.width // 2, cat.height // 2)).save(folder / "chelsea_small.jpg", quality=80)
+    cat.save(folder / "chelsea.png")
+    coffee.save(folder / "coffee_reencoded.jpg", quality=55)
+    w, h = astronaut.size
+    astronaut.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(
+        folder / "astronaut_cropped.jpg", quality=90)
+    rocket.save(folder / "rocket_export.webp", quality=85)
+
+
+def open_library(root: Path):
+    from photosim.core.library import Library
+
+    data = root / "data"
+    if SHARED_MODEL.is_file():
+        return Library.open(data, model=str(SHARED_MODEL), model_spec="efficientnet-lite0")
+    sys.path.insert(0, str(REPO))
+    from tests.modelgen import write_tiny_model_with_spec
+
+    model, spec = write_tiny_model_with_spec(root / "model")
+    return Library.open(data, model=str(model), model_spec=str(spec))
+
+
+def settle(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def wait_for(app, condition, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("the window did not get there in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="photosim-shots-") as temp:
+        root = Path(temp)
+        photos = root / "Pictures"
+        (photos / "Samples").mkdir(parents=True)
+        pictures = sample_photos(photos / "Samples")
+        make_copies(pictures, photos / "Exports")
+        library = open_library(root)
+        app = ensure_app()
+        app.setWindowIcon(app_icon())
+        window = MainWindow(library, UiSettings(first_run_done=True))
+        window.resize(1280, 800)
+        window.show()
+        window.add_folders([photos])
+        settle(app, 0.5)
+        wait_for(app, lambda: not window.is_indexing())
+        wait_for(app, lambda: window.library_view.model.rowCount() > 0)
+        shoot(app, window, args.out / "screenshot-library.png")
+        window.find_similar(photos / "Samples" / "chelsea.jpg")
+        wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
+        shoot(app, window, args.out / "screenshot-similar.png")
+        window.tabs.setCurrentWidget(window.duplicates_view)
+        wait_for(app, lambda: window.duplicates_view.model.rowCount() > 0)
+        pick_group(window, "chelsea")
+        shoot(app, window, args.out / "screenshot-duplicates.png", settle_s=2.0)
+        window.tabs.setCurrentWidget(window.clusters_view)
+        settle(app, 1.0)
+        shoot(app, window, args.out / "screenshot-clusters.png")
+        window.close()
+        library.close()
+    return 0
+
+
+def pick_group(window, name: str) -> None:
+    view = window.duplicates_view
+    for row, group in enumerate(view.model.groups()):
+        if any(name in p.path.name for p in group.members):
+            view.select_row(row)
+            return
+
+
+def shoot(app, window, path: Path, settle_s: float = 1.0) -> None:
+    settle(app, settle_s)  # thumbnails and pictures arrive from the worker pools
+    window.grab().save(str(path))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
