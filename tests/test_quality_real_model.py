@@ -55,3 +55,22 @@ def test_resized_and_reencoded_copies_are_nearest(real_library: Library, tmp_pat
     unrelated = {h.photo.path: h.score for h in real_library.similar(photos["rocket"], k=10)}
     assert unrelated[photos["chelsea"]] < 0.6
     assert real_library.compare(photos["coffee"], photos["astronaut"]) < 0.6
+
+
+@pytest.mark.realmodel
+def test_library_groups_a_resized_copy_as_the_same_picture(real_library: Library,
+                                                           tmp_path: Path) -> None:
+    from photosim.core.types import DuplicateKind
+
+    photos = _real_photos(tmp_path / "lib")
+    with Image.open(photos["astronaut"]) as img:
+        save(img.resize((img.width // 2, img.height // 2)), tmp_path / "lib" / "astro_half.jpg",
+             quality=75)
+    real_library.index([tmp_path / "lib"])
+    groups = real_library.duplicates()
+    same = [g for g in groups if g.kind is DuplicateKind.SAME]
+    assert len(same) == 1
+    assert {p.path.name for p in same[0].members} == {"astronaut.jpg", "astro_half.jpg"}
+    assert same[0].keeper.path.name == "astronaut.jpg"  # the larger original is kept
+    grouped = {p.path.name for g in groups for p in g.members}
+    assert grouped == {"astronaut.jpg", "astro_half.jpg"}

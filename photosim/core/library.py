@@ -317,23 +317,29 @@ class Library:
                    kinds: Collection[DuplicateKind] | None = None) -> list[DuplicateGroup]:
         photos = [p for p in self.catalog.photos() if p.error is None and p.online]
         prints = self.catalog.fingerprints()
-        vectors, rows = self._vectors_for(photos)
+        vectors, rows, row_ids = self._vectors_for(photos)
         candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos]
-        pairs = self._candidate_pairs(candidates, vectors, rows)
-        settings = dedup.DedupSettings.from_threshold(threshold)
+        pairs = self._candidate_pairs(candidates, vectors, rows, row_ids)
+        try:
+            settings = dedup.DedupSettings.from_threshold(threshold)
+        except ValueError as exc:
+            raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
         groups = dedup.find_groups(candidates, vectors, pairs, settings,
                                    self._not_duplicate_ids(photos), self.reference_folders())
         return [g for g in groups if kinds is None or g.kind in kinds]
 
-    def _vectors_for(self, photos: list[Photo]) -> tuple[np.ndarray | None, dict[int, int]]:
+    def _vectors_for(self, photos: list[Photo]
+                     ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:
+        """(vectors, photo id → row, row → photo id) of the embedded photos."""
         if not self.visual_search or self.spec is None:
-            return None, {}
+            return None, {}, np.zeros(0, np.int64)
         ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
-        return vectors, {int(i): row for row, i in enumerate(ids)}
+        return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
     def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
-                         rows: dict[int, int]) -> list[tuple[int, int, float]]:
+                         rows: dict[int, int], row_ids: np.ndarray
+                         ) -> list[tuple[int, int, float]]:
         """Pairs over candidate positions; the index's neighbours are cached so a new
         threshold regroups without searching again."""
         if vectors is None:
@@ -344,7 +350,7 @@ class Library:
                 index = self.vector_index()
                 assert index is not None
                 self._neighbours = dedup.neighbour_pairs_from_index(
-                    index.query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR)
+                    index.query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
             row_pairs = self._neighbours
         position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
         return [(position[a], position[b], s) for a, b, s in row_pairs
