@@ -74,8 +74,9 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     args = parse_args(argv)
     app = ensure_app()
     app.setWindowIcon(app_icon())
-    data_dir = (args.data_dir or library_module.default_data_dir()).expanduser().resolve()
-    message = {"folders": [str(f.resolve()) for f in args.folders],
+    data_dir = (args.data_dir or library_module.default_data_dir()  # type: ignore[attr-defined]
+                ).expanduser().resolve()
+    message: dict[str, object] = {"folders": [str(f.resolve()) for f in args.folders],
                "similar": str(args.similar.resolve()) if args.similar else None}
     if hand_over(data_dir, message):
         log.info("handed the arguments to the running photosim")

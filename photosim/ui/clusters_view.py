@@ -149,7 +149,9 @@ class ClustersView(QWidget):
         self.notice = QLabel(COMING_SOON, alignment=Qt.AlignmentFlag.AlignCenter)
         self.notice.setWordWrap(True)
         self.notice.hide()
-        self.granularity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=50)
+        self.granularity = QSlider(Qt.Orientation.Horizontal)
+        self.granularity.setRange(0, 100)
+        self.granularity.setValue(50)
         self.granularity.setMaximumWidth(220)
         self.granularity.sliderReleased.connect(
             lambda: self.granularity_changed.emit(self.granularity.value() / 100))

@@ -70,7 +70,9 @@ class DuplicatesView(QWidget):
         for label, _ in KIND_CHOICES:
             self.kind.addItem(label)
         self.kind.currentIndexChanged.connect(self._ask_refresh)
-        self.threshold = QSlider(Qt.Orientation.Horizontal, minimum=80, maximum=99, value=92)
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(80, 99)
+        self.threshold.setValue(92)
         self.threshold.setToolTip("How alike photos must be to count as duplicates")
         self.threshold.sliderReleased.connect(self._ask_refresh)
         self.threshold.valueChanged.connect(self._threshold_moved)
@@ -151,7 +153,7 @@ class DuplicatesView(QWidget):
 
     # -- groups ----------------------------------------------------------------------------
     def threshold_value(self) -> float:
-        return self.threshold.value() / 100
+        return float(self.threshold.value()) / 100
 
     def kind_value(self) -> DuplicateKind | None:
         return KIND_CHOICES[max(self.kind.currentIndex(), 0)][1]

@@ -47,9 +47,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = option.rect.adjusted(2, 2, -2, -2)  # type: ignore[attr-defined]
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        if option.state & QStyle.StateFlag.State_Selected:  # type: ignore[attr-defined]
+        rect = option.rect.adjusted(2, 2, -2, -2)
+        palette: QPalette = option.palette
+        if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
             painter.drawRoundedRect(rect, 6, 6)
@@ -66,15 +66,15 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     def _draw_label(self, painter: QPainter, option: QStyleOptionViewItem, index: Index,
                     rect: QRect) -> None:
-        palette: QPalette = option.palette  # type: ignore[attr-defined]
-        selected = option.state & QStyle.StateFlag.State_Selected  # type: ignore[attr-defined]
+        palette: QPalette = option.palette
+        selected = option.state & QStyle.StateFlag.State_Selected
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
         path = index.data(PathRole)
         name = path.name if path is not None else str(index.data() or "")
         text_rect = QRect(rect.x() + 4, rect.bottom() - LABEL_HEIGHT - 1, rect.width() - 8,
                           LABEL_HEIGHT)
-        metrics = option.fontMetrics  # type: ignore[attr-defined]
+        metrics = option.fontMetrics
         painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter,
                          metrics.elidedText(name, Qt.TextElideMode.ElideMiddle, text_rect.width()))
 

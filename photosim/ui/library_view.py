@@ -59,7 +59,8 @@ class LibraryView(QWidget):
         self._build_layout()
 
     def _build_layout(self) -> None:
-        add = QToolButton(text="Add folder…")
+        add = QToolButton()
+        add.setText("Add folder…")
         add.clicked.connect(self.add_folder_requested)
         side = QWidget()
         side_layout = QVBoxLayout(side)
@@ -134,7 +135,9 @@ class LibraryView(QWidget):
             if item.data(0, FolderRole) == folder:
                 self.folders.setCurrentItem(item)
                 return
-        self.folders.setCurrentItem(self.folders.topLevelItem(0))
+        first = self.folders.topLevelItem(0)
+        if first is not None:
+            self.folders.setCurrentItem(first)
 
     def current_folder(self) -> Path | None:
         item = self.folders.currentItem()
@@ -157,8 +160,9 @@ def _child_towards(root: Path, descendant: Path) -> Path:
 
 
 def _walk(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
-    found = []
+    found: list[QTreeWidgetItem] = []
     for i in range(item.childCount()):
         child = item.child(i)
-        found += [child, *_walk(child)]
+        if child is not None:
+            found += [child, *_walk(child)]
     return found

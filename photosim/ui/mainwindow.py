@@ -125,7 +125,8 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.progress_label = QLabel()
-        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop indexing; what is done so far is kept")
         self.cancel_button.clicked.connect(self.cancel_indexing)
         self.cancel_button.hide()
@@ -239,7 +240,11 @@ class MainWindow(QMainWindow):
             for folder in folders:
                 library.add_folder(folder, reference)
 
-        self.runner.run_task(add, lambda _: (self.refresh_library(), self.start_indexing()))
+        self.runner.run_task(add, self._folders_added)
+
+    def _folders_added(self, _: object) -> None:
+        self.refresh_library()
+        self.start_indexing()
 
     def start_indexing(self) -> None:
         if self._index_token is not None:

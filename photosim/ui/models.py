@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from PySide6.QtCore import (
     QAbstractListModel,
+    QByteArray,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -108,8 +109,8 @@ class PhotoListModel(QAbstractListModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._photos)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {**super().roleNames(), **ROLE_NAMES}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return _role_names(super().roleNames())
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._photos):
@@ -129,6 +130,10 @@ class PhotoListModel(QAbstractListModel):
         for first, last in _runs(rows):
             self.dataChanged.emit(self.index(first), self.index(last),
                                   [Qt.ItemDataRole.DecorationRole])
+
+
+def _role_names(base: dict[int, QByteArray]) -> dict[int, QByteArray]:
+    return {**base, **{role: QByteArray(name) for role, name in ROLE_NAMES.items()}}
 
 
 def _photo_role(photo: Photo, score: float | None, role: int) -> Any:
@@ -245,8 +250,8 @@ class DuplicateGroupModel(QAbstractListModel):
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._groups)
 
-    def roleNames(self) -> dict[int, bytes]:
-        return {**super().roleNames(), **ROLE_NAMES}
+    def roleNames(self) -> dict[int, QByteArray]:
+        return _role_names(super().roleNames())
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._groups):
