@@ -87,10 +87,14 @@ EOF
 echo "== desktop app, offscreen"
 # The app opens on the photos similar to the query; a second launch, as a file manager's
 # "Find similar photos" runs it, must hand its file to this instance and exit at once.
-run_bundled "$BUNDLE/photosim" "${MODEL[@]}" --similar "$WORK/query/scene3_crop.jpg" \
+# In its own process group: the bootloader runs the app in a child process, and stopping the
+# group stops both.
+setsid env -i HOME="$WORK/home" PATH=/usr/bin:/bin LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen \
+  PHOTOSIM_DATA_DIR="$WORK/data" XDG_RUNTIME_DIR="$WORK/runtime" \
+  "$BUNDLE/photosim" "${MODEL[@]}" --similar "$WORK/query/scene3_crop.jpg" \
   > "$WORK/gui.log" 2>&1 &
 GUI_PID=$!
-stop_gui() { kill "$GUI_PID" 2> /dev/null || true; }
+stop_gui() { kill -- "-$GUI_PID" 2> /dev/null || true; }
 trap 'stop_gui; rm -rf "$WORK"' EXIT
 sleep 10
 kill -0 "$GUI_PID" 2> /dev/null || { cat "$WORK/gui.log"; fail "the app exited within 10 s"; }
