@@ -191,24 +191,28 @@ def quality(folder: Path | None, variants: int) -> None:
 
 # -- scale -----------------------------------------------------------------------------------
 
-def synthetic(count: int, groups: int, dim: int = 2048) -> np.ndarray:
+def synthetic(count: int, groups: int, dim: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors around ``groups`` centres plus 2% scattered ones (label -1)."""
     rng = np.random.default_rng(1)
     shared = np.abs(rng.standard_normal(dim, dtype=np.float32)) * 2
     centres = rng.standard_normal((groups, dim), dtype=np.float32)
     vectors = np.empty((count, dim), np.float32)
+    labels = np.empty(count, np.int64)
     for start in range(0, count, 10000):
         block = min(10000, count - start)
         picks = rng.integers(0, groups, block)
+        labels[start:start + block] = picks
         vectors[start:start + block] = (shared + centres[picks] + 0.6 * rng.standard_normal(
             (block, dim), dtype=np.float32))
     scattered = int(count * 0.02)
     vectors[:scattered] = shared + 1.5 * rng.standard_normal((scattered, dim), dtype=np.float32)
+    labels[:scattered] = -1
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors
+    return vectors, labels
 
 
 def scale(count: int) -> None:
-    vectors = synthetic(count + 1000, groups=300)
+    vectors, truth = synthetic(count + 1000, groups=300)
     ids = np.arange(count + 1000)
     print(f"scale: {count} x {vectors.shape[1]}-d vectors ({vectors.nbytes / 2**20:.0f} MiB "
           f"input), {os.cpu_count()} CPUs")
@@ -225,6 +229,11 @@ def scale(count: int) -> None:
     tracemalloc.stop()
     print(f"  first run: {first:.1f} s, {len(clusters)} clusters, peak extra memory "
           f"{peak / 2**20:.0f} MiB")
+    assigned = assignment(clusters, count)
+    grouped = truth[:count] >= 0
+    print(f"  purity {purity(assigned[grouped], truth[:count][grouped]):.4f}, scattered "
+          f"vectors in Miscellaneous {np.mean(assigned[~grouped] == MISC_ID):.3f}, grouped "
+          f"ones in Miscellaneous {np.mean(assigned[grouped] == MISC_ID):.4f}")
     print(f"  +1000 photos with the previous state: {again:.1f} s, peak extra memory "
           f"{peak_again / 2**20:.0f} MiB; state {len(state.to_bytes()) / 2**20:.1f} MiB")
     print(f"  process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
@@ -233,10 +242,11 @@ def scale(count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, help="folder with one sub-folder per label")
-    parser.add_argument("--variants", type=int, default=10)
+    parser.add_argument("--variants", type=int, default=10, help="0 skips the quality run")
     parser.add_argument("--scale", type=int, default=100_000, help="0 skips the scale run")
     args = parser.parse_args()
-    quality(args.photos, args.variants)
+    if args.variants:
+        quality(args.photos, args.variants)
     if args.scale:
         scale(args.scale)
 

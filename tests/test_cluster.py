@@ -148,3 +148,15 @@ def test_names_come_from_the_callback() -> None:
     clusters, _ = cluster_vectors(np.arange(200), vectors,
                                   names=lambda ids: f"group {labels[ids[0]]}")
     assert sorted(c.name for c in clusters) == ["group 0", "group 1"]
+
+
+def test_ids_survive_the_library_growing_manyfold() -> None:
+    # The projection is refitted when the library grows a lot; old clusters must still match.
+    vectors, labels = clustered_vectors(900, groups=4, seed=21)
+    first, state = cluster_vectors(np.arange(150), vectors[:150])
+    second, _ = cluster_vectors(np.arange(900), vectors, previous=state)
+    after = by_id(second)
+    for cluster_id, members in by_id(first).items():
+        if cluster_id != MISC_ID:
+            assert members <= after[cluster_id]
+    assert purity(second, labels) == 1.0

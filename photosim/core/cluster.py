@@ -77,7 +77,7 @@ class ClusterState:
     basis: np.ndarray  # (d, r) principal directions
     fitted_on: int  # how many photos the projection was fitted on
     cluster_ids: np.ndarray  # (k,) int64
-    centres: np.ndarray  # (k, d) unit centres of the centred vectors
+    centres: np.ndarray  # (k, d) mean vector of each cluster's members
     granularity: float
     next_id: int
 
@@ -128,7 +128,7 @@ def cluster_vectors(ids: np.ndarray, vectors: np.ndarray, granularity: float = 0
     projection = _projection_for(vectors, previous)
     reduced = projection.reduce(vectors)
     labels, next_id = _labels(reduced, vectors, projection, cut, granularity, previous)
-    centres, cluster_ids = _centres(vectors, labels, projection.mean)
+    centres, cluster_ids = _centres(vectors, labels)
     clusters = _build_clusters(ids, reduced, labels, projection, centres, cluster_ids, names)
     state = ClusterState(projection.mean, projection.basis, projection.fitted_on, cluster_ids,
                          centres, granularity, next_id)
@@ -159,10 +159,6 @@ class _Projection:
             return np.zeros((0, self.basis.shape[1]), np.float32)
         projected = vectors @ self.basis - self.mean @ self.basis
         return _unit_rows(projected)
-
-    def reduce_centres(self, centres: np.ndarray) -> np.ndarray:
-        """Centres are stored already centred, so they are only projected."""
-        return _unit_rows(centres @ self.basis)
 
 
 def _projection_for(vectors: np.ndarray, previous: ClusterState | None) -> _Projection:
@@ -229,7 +225,7 @@ def _labels(reduced: np.ndarray, vectors: np.ndarray, projection: _Projection, c
 def _incremental_labels(reduced: np.ndarray, projection: _Projection, cut: float,
                         previous: ClusterState) -> tuple[np.ndarray, int]:
     """Photos join the nearest kept centre within the cut; the rest are grouped afresh."""
-    centres = projection.reduce_centres(previous.centres)
+    centres = projection.reduce(previous.centres)
     nearest, similarity = _nearest(reduced, centres)
     labels = np.where(1.0 - similarity <= cut, previous.cluster_ids[nearest], MISC_ID)
     loose = np.flatnonzero(labels == MISC_ID)
@@ -304,7 +300,7 @@ def _inherit_ids(reduced: np.ndarray, labels: np.ndarray, projection: _Projectio
     if len(new_ids) == 0:
         return labels
     new_centres = _unit_rows(np.stack([reduced[labels == i].sum(axis=0) for i in new_ids]))
-    similarity = new_centres @ projection.reduce_centres(previous.centres).T
+    similarity = new_centres @ projection.reduce(previous.centres).T
     mapping: dict[int, int] = {}
     for flat in np.argsort(-similarity, axis=None):
         new, old = np.unravel_index(flat, similarity.shape)
@@ -355,9 +351,9 @@ def _kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> n
 
 # -- results ---------------------------------------------------------------------------------
 
-def _centres(vectors: np.ndarray, labels: np.ndarray,
-             mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit centres of the centred vectors per cluster id (Miscellaneous has none)."""
+def _centres(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cluster's mean vector, uncentred so that a refitted projection (a new mean)
+    still places it right. Miscellaneous has none."""
     cluster_ids = np.unique(labels[labels != MISC_ID]).astype(np.int64)
     if len(cluster_ids) == 0:
         return np.zeros((0, vectors.shape[1]), np.float32), cluster_ids
@@ -365,13 +361,14 @@ def _centres(vectors: np.ndarray, labels: np.ndarray,
     index = np.where(labels == MISC_ID, 0, np.searchsorted(cluster_ids, labels) + 1)
     sums = _group_sums(vectors, index, len(cluster_ids) + 1)[1:]
     counts = np.bincount(index, minlength=len(cluster_ids) + 1)[1:].astype(np.float32)
-    return _unit_rows(sums - counts[:, None] * mean), cluster_ids
+    centres: np.ndarray = sums / counts[:, None]
+    return centres, cluster_ids
 
 
 def _build_clusters(ids: np.ndarray, reduced: np.ndarray, labels: np.ndarray,
                     projection: _Projection, centres: np.ndarray, cluster_ids: np.ndarray,
                     names: NameFor | None) -> list[Cluster]:
-    reduced_centres = projection.reduce_centres(centres) if len(centres) else centres
+    reduced_centres = projection.reduce(centres) if len(centres) else centres
     clusters = []
     for cluster_id, centre in zip(cluster_ids, reduced_centres, strict=True):
         rows = np.flatnonzero(labels == cluster_id)
