@@ -99,6 +99,23 @@ class PhotoListModel(QAbstractListModel):
     def photos(self) -> list[Photo]:
         return list(self._photos)
 
+    def sort_by(self, key: str, descending: bool = False) -> None:
+        """Sort in Python (one key per row) rather than through a proxy that would call
+        ``data()`` for every comparison: 20k photos sort in milliseconds."""
+        keys: dict[str, Callable[[Photo], Any]] = {
+            "name": lambda p: p.path.name.lower(), "size": lambda p: p.size,
+            "date": lambda p: p.date_taken or ""}
+        self.layoutAboutToBeChanged.emit()
+        before = list(self._photos)
+        pairs = sorted(zip(self._photos, self._scores, strict=True),
+                       key=lambda pair: keys[key](pair[0]), reverse=descending)
+        self._photos = [p for p, _ in pairs]
+        self._scores = [s for _, s in pairs]
+        self._rows = {p.path: row for row, p in enumerate(self._photos)}
+        for index in self.persistentIndexList():
+            self.changePersistentIndex(index, self.index(self._rows[before[index.row()].path]))
+        self.layoutChanged.emit()
+
     def photo_at(self, row: int) -> Photo:
         return self._photos[row]
 
@@ -181,15 +198,17 @@ class PhotoFilterProxy(QSortFilterProxyModel):
         super().__init__(parent)
         self._folder: Path | None = None
         self._text = ""
-        self.setSortRole(NameRole)
-        self.setDynamicSortFilter(True)
+        self.setDynamicSortFilter(False)
 
     def set_sort_key(self, key: str, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.setSortRole(self.SORT_KEYS[key])
-        self.sort(0, order)
+        """Sorting happens in the source model (fast); the proxy keeps its order."""
+        source = self.sourceModel()
+        if isinstance(source, PhotoListModel):
+            source.sort_by(key, descending=order == Qt.SortOrder.DescendingOrder)
 
     def set_folder(self, folder: Path | None) -> None:
-        self._refilter(lambda: setattr(self, "_folder", folder))
+        if folder != self._folder:
+            self._refilter(lambda: setattr(self, "_folder", folder))
 
     def set_text(self, text: str) -> None:
         self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
@@ -206,9 +225,10 @@ class PhotoFilterProxy(QSortFilterProxyModel):
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
-        path = self.sourceModel().index(row, 0, parent).data(PathRole)
-        if path is None:
-            return False
+        source = self.sourceModel()
+        if not isinstance(source, PhotoListModel):
+            return True
+        path = source.photo_at(row).path
         if self._folder is not None and not path.is_relative_to(self._folder):
             return False
         return not self._text or self._text in path.name.lower()
