@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 from PIL import Image, ImageOps
 
 from photosim.core.embedder import to_input
@@ -81,6 +83,44 @@ def test_cluster_names_from_agreement() -> None:
     mixed[0, 10], mixed[1, 500], mixed[2, 900] = 1, 1, 1
     assert cluster_name(mixed) == NEUTRAL_NAME
     assert cluster_name(mixed, fallback="Group 7") == "Group 7"
+
+
+# -- finding the head in a graph -------------------------------------------------------------
+
+def head_graph(path: Path, kind: str, features: int = 8) -> tuple[Path, np.ndarray]:
+    """A pooled-features -> 1000 logits model with its head as ``gemm`` (weights [in, out],
+    alpha/beta) or ``matmul`` (MatMul then Add); returns the file and sample features."""
+    rng = np.random.default_rng(1)
+    weight = rng.standard_normal((features, 1000)).astype(np.float32)
+    bias = rng.standard_normal(1000).astype(np.float32)
+    inits = [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(bias, "b")]
+    pre = helper.make_node("Relu", ["x"], ["pooled"])
+    if kind == "gemm":
+        head = [helper.make_node("Gemm", ["pooled", "w", "b"], ["logits"], alpha=0.5, beta=2.0)]
+    else:
+        head = [helper.make_node("MatMul", ["pooled", "w"], ["mm"]),
+                helper.make_node("Add", ["mm", "b"], ["logits"])]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", features])]
+    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])]
+    graph = helper.make_graph([pre, *head], kind, inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path, np.abs(rng.standard_normal((3, features))).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", ["gemm", "matmul"])
+def test_head_read_from_the_graph_computes_what_the_graph_computes(tmp_path: Path,
+                                                                   kind: str) -> None:
+    path, features = head_graph(tmp_path / f"{kind}.onnx", kind)
+    head = ClassifierHead.from_onnx(path)
+    assert head is not None
+    expected = ort.InferenceSession(str(path)).run(None, {"x": features})[0]
+    assert np.allclose(head.logits(features), expected, atol=1e-4)
+
+
+def test_a_head_that_is_not_imagenet_is_not_used(tiny_model: tuple[Path, Path]) -> None:
+    assert ClassifierHead.from_onnx(tiny_model[0]) is None  # 10 classes, not 1000
 
 
 # -- with the shared real model --------------------------------------------------------------
