@@ -39,7 +39,7 @@ from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
 log = logging.getLogger(__name__)
 
 __all__ = ["CancelToken", "IndexReport", "Library", "LibraryStatus", "TrashAction",
-           "model_store"]
+           "default_data_dir", "model_store"]
 
 NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
 NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candidates
@@ -86,7 +86,10 @@ class Library:
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
         self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
+        # _lock guards the model, the index and caches for short moments; _run_lock lets one
+        # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
+        self._run_lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -156,16 +159,18 @@ class Library:
         return index
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        index = self.vector_index()
-        if index is not None:
-            index.add(ids, vectors)
+        with self._lock:
+            index = self.vector_index()
+            if index is not None:
+                index.add(ids, vectors)
             self._neighbours = None
 
     def _index_remove(self, ids: Sequence[int]) -> None:
-        index = self.vector_index()
-        if index is not None:
-            index.remove(ids)
-        self._neighbours = None
+        with self._lock:
+            index = self.vector_index()
+            if index is not None:
+                index.remove(ids)
+            self._neighbours = None
 
     def save_index(self) -> None:
         with self._lock:
@@ -205,14 +210,14 @@ class Library:
         for root in roots:
             if root not in self.folders():
                 self.add_folder(root)
-        with self._lock:
+        with self._run_lock:
             report = self._pipeline().index_folders(roots, progress, cancel)
             self.save_index()
         return report
 
     def index_paths(self, paths: Sequence[Path], progress: ProgressCallback | None = None,
                     cancel: CancelToken | None = None) -> IndexReport:
-        with self._lock:
+        with self._run_lock:
             report = self._pipeline().index_files([Path(p) for p in paths], progress, cancel)
             self.save_index()
         return report
@@ -303,7 +308,8 @@ class Library:
         _, index = self._require_model()
         vector, photo = self.vector_of(path)
         exclude = {photo.id} if photo else set()
-        hits = index.query(vector, k, exclude=exclude)
+        with self._lock:
+            hits = index.query(vector, k, exclude=exclude)
         photos = self.catalog.photos_by_ids(i for i, _ in hits)
         return [Match(photos[i], float(s)) for i, s in hits if i in photos and s >= min_score]
 

@@ -62,7 +62,7 @@ def ensure_app() -> QApplication:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("photosim")
     app.setApplicationDisplayName("photosim")
-    app.setDesktopFileName("photosim")
+    app.setDesktopFileName("io.github.photosim.Photosim")
     styles = [name.lower() for name in QStyleFactory.keys()]  # noqa: SIM118 - not a dict
     if sys.platform.startswith("linux") and "fusion" in styles:
         app.setStyle("Fusion")  # consistent across desktops; Windows/macOS keep native styles
@@ -74,7 +74,7 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     args = parse_args(argv)
     app = ensure_app()
     app.setWindowIcon(app_icon())
-    data_dir = (args.data_dir or library_module.default_data_dir()  # type: ignore[attr-defined]
+    data_dir = (args.data_dir or library_module.default_data_dir()
                 ).expanduser().resolve()
     message: dict[str, object] = {"folders": [str(f.resolve()) for f in args.folders],
                "similar": str(args.similar.resolve()) if args.similar else None}
