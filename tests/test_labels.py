@@ -18,9 +18,12 @@ from photosim.core.labels import (
     ClassifierHead,
     UnknownWordError,
     cluster_name,
+    dense_probs,
     imagenet_labels,
     known_words,
     rank_by_word,
+    rank_by_word_top,
+    top_classes,
     word_to_classes,
 )
 from photosim.core.models.spec import builtin_specs
@@ -69,6 +72,22 @@ def test_rank_by_word_orders_rows_and_drops_weak_ones() -> None:
     probs[2, 151] = 0.9  # a dog
     probs[3, 283] = 0.01  # too faint to count
     assert rank_by_word("cat", probs).tolist() == [1, 0]
+
+
+def test_top_classes_keep_what_word_search_needs() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((50, 1000)).astype(np.float32) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    ids, top = top_classes(probs, k=10)
+    assert ids.shape == (50, 10) and np.all(np.diff(top, axis=1) <= 0)
+    assert np.array_equal(ids[:, 0], probs.argmax(axis=1))
+    dense = dense_probs(ids, top)
+    assert np.allclose(dense[np.arange(50)[:, None], ids], top) and (dense > 0).sum() == 500
+    with pytest.raises(UnknownWordError):
+        rank_by_word_top("xyzzy", ids, top)
+    probs[7, 281] = probs[3, 283] = 5.0  # two clear cats
+    ids, top = top_classes(probs / probs.sum(axis=1, keepdims=True))
+    assert rank_by_word_top("cat", ids, top, min_score=0.5).tolist() in ([7, 3], [3, 7])
 
 
 def test_cluster_names_from_agreement() -> None:
@@ -190,6 +209,9 @@ def test_a_cat_photo_is_found_by_cat_and_coffee_by_espresso(
     found_by_espresso = [names[i] for i in rank_by_word("Espresso", probs)]
     assert set(found_by_espresso) == {"coffee", "coffee_small"}
     assert rank_by_word("dog", probs).size == 0
+    ids, top = head.top_classes(unit, norms)
+    for word in ("cat", "espresso", "dog", "rocket"):
+        assert rank_by_word_top(word, ids, top).tolist() == rank_by_word(word, probs).tolist()
 
 
 @pytest.mark.realmodel
