@@ -23,7 +23,7 @@ from photosim.cli.context import CommandContext
 from photosim.core.library import Library
 from photosim.core.pipeline import IndexReport
 from photosim.core.types import Photo
-from photosim.core.watcher import LibraryWatcher
+from photosim.core.watcher import MAX_BATCH, LibraryWatcher
 from tests.imagegen import save, scene
 
 DEBOUNCE_S = 0.2
@@ -139,12 +139,14 @@ def polling(request: pytest.FixtureRequest) -> bool:
 
 
 def watching(sink: RecordingSink, *folders: Path, polling: bool = False,
-             changes: list[tuple[str, list[Path]]] | None = None) -> LibraryWatcher:
+             changes: list[tuple[str, list[Path]]] | None = None,
+             max_batch: int = MAX_BATCH) -> LibraryWatcher:
     def record(kind: str, paths: list[Path]) -> None:
         if changes is not None:
             changes.append((kind, paths))
     return LibraryWatcher(sink, list(folders), debounce_s=DEBOUNCE_S, settle_s=SETTLE_S,
-                          polling=polling, poll_interval_s=0.25, on_change=record)
+                          polling=polling, poll_interval_s=0.25,
+                          max_batch=max_batch, on_change=record)
 
 
 @pytest.fixture
@@ -169,7 +171,7 @@ def test_burst_of_200_files_is_one_batch_each_file_once(
     a, _, outside = roots
     sources = [write(outside / f"src{i:03d}.jpg", os.urandom(2000)) for i in range(200)]
     sink = RecordingSink()
-    watcher = start(started, watching(sink, a))
+    watcher = start(started, watching(sink, a, max_batch=500))
     for src in sources:
         shutil.copy2(src, a / src.name)
     wait_for(lambda: len(sink.catalog) == 200)
@@ -211,6 +213,22 @@ def test_create_modify_modify_is_one_item_and_create_delete_is_nothing(
     wait_for(lambda: kept in sink.catalog)
     settle(watcher)
     assert sink.calls == [("index", [kept])]
+
+
+def test_editor_save_by_rename_over_the_photo_reindexes_it(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, _, _ = roots
+    photo = write(a / "p.jpg", b"original")
+    sink = RecordingSink(known=[photo])
+    watcher = start(started, watching(sink, a))
+    write(a / ".p.jpg.swp", b"edited version").rename(photo)  # temp file, renamed over it
+    wait_for(lambda: sink.indexed == [photo])
+    temp = write(a / "p.tmp.jpg", b"edited again")  # a temp name that looks like a photo
+    temp.rename(photo)
+    photo.unlink()  # and gone before it settled: the catalogued photo must be forgotten
+    wait_for(lambda: sink.forgotten() == [photo])
+    settle(watcher)
+    assert sink.calls == [("index", [photo]), ("forget", [photo])]
 
 
 def test_rename_and_move_between_roots_keep_the_photo(
@@ -420,7 +438,7 @@ def test_library_burst_of_200_is_embedded_once_and_searchable(
     wait_for(lambda: catalog_paths(library) == expected, timeout=60)
     settle(watcher)
     assert sink.embedded() == 200 and sum(r.added for r in sink.reports) == 200
-    assert len(sink.reports) == 1
+    assert len(sink.reports) == 200 // MAX_BATCH  # batched, not one call per file
     assert library.status().embedded == 200
     assert searchable_paths(library, expected[0]) == expected[1:]
 
