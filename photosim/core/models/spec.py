@@ -11,7 +11,6 @@ from typing import Any
 from photosim.core.errors import ModelError
 
 POOLED = "pooled"  # output policy: cut a classifier at its last global pooling
-LABELS_SUFFIX = ".labels.json"  # class-name lists beside the specs, e.g. imagenet.labels.json
 
 
 @dataclass(frozen=True)
@@ -99,18 +98,7 @@ def builtin_specs() -> dict[str, ModelSpec]:
     """The specs shipped with photosim (the repo's ``models/specs/``), keyed by id."""
     specs: dict[str, ModelSpec] = {}
     for entry in resources.files("photosim.model_specs").iterdir():
-        if entry.name.endswith(".json") and not entry.name.endswith(LABELS_SUFFIX):
+        if entry.name.endswith(".json"):
             spec = ModelSpec.from_dict(json.loads(entry.read_text(encoding="utf-8")))
             specs[spec.id] = spec
     return specs
-
-
-def load_labels(name: str) -> list[list[str]]:
-    """Class names of a label set (a spec's ``labels``, e.g. "imagenet"), in the classifier's
-    output order; each class has its common name first, then synonyms."""
-    entry = resources.files("photosim.model_specs").joinpath(name + LABELS_SUFFIX)
-    try:
-        data = json.loads(entry.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ModelError(f"Unknown label set {name!r}") from exc
-    return [[str(word) for word in names] for names in data]
