@@ -74,3 +74,31 @@ def test_library_groups_a_resized_copy_as_the_same_picture(real_library: Library
     assert same[0].keeper.path.name == "astronaut.jpg"  # the larger original is kept
     grouped = {p.path.name for g in groups for p in g.members}
     assert grouped == {"astronaut.jpg", "astro_half.jpg"}
+
+
+@pytest.mark.realmodel
+def test_word_search_and_named_clusters(real_library: Library, tmp_path: Path) -> None:
+    photos = _real_photos(tmp_path / "lib")
+    for i, factor in enumerate((0.8, 0.6, 0.5)):
+        for name in ("chelsea", "coffee"):
+            with Image.open(photos[name]) as img:
+                save(img.resize((int(img.width * factor), int(img.height * factor))),
+                     tmp_path / "lib" / f"{name}_{i}.jpg", quality=80)
+    real_library.index([tmp_path / "lib"])
+
+    cats = real_library.search_words("cat")
+    assert {m.photo.path.name for m in cats} >= {"chelsea.jpg", "chelsea_0.jpg", "chelsea_1.jpg"}
+    assert all(m.photo.path.name.startswith("chelsea") for m in cats)
+    assert real_library.search_words("espresso")[0].photo.path.name.startswith("coffee")
+
+    clusters = real_library.clusters()
+    by_photo = {pid: c for c in clusters for pid in c.member_ids}
+    cat_cluster = by_photo[real_library.photo(photos["chelsea"]).id]  # type: ignore[union-attr]
+    assert "cat" in cat_cluster.name.lower()
+    assert cat_cluster.size == 4
+    # Adding a photo keeps the existing clusters' ids.
+    with Image.open(photos["coffee"]) as img:
+        save(img.rotate(3), tmp_path / "lib" / "coffee_tilted.jpg", quality=85)
+    real_library.index()
+    again = {c.id: set(c.member_ids) for c in real_library.clusters()}
+    assert set(cat_cluster.member_ids) == again[cat_cluster.id]

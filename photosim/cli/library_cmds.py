@@ -38,6 +38,17 @@ def register(sub: Any) -> None:
     p.add_argument("b", type=Path)
     p.set_defaults(func=run_compare)
 
+    p = sub.add_parser("clusters", help="the library grouped by visual content")
+    p.add_argument("--granularity", type=float, default=0.5,
+                   help="0 = fewer, broader clusters … 1 = more, finer ones (default 0.5)")
+    p.add_argument("--members", action="store_true", help="list every member, not a sample")
+    p.set_defaults(func=run_clusters)
+
+    p = sub.add_parser("search", help="photos showing something, by word (e.g. dog, castle)")
+    p.add_argument("word", help="an everyday word or an ImageNet class name")
+    p.add_argument("-k", type=int, default=50, help="how many results (default 50)")
+    p.set_defaults(func=run_search)
+
     p = sub.add_parser("status", help="counts, model, execution provider, errors")
     p.add_argument("--errors", action="store_true", help="list files that could not be read")
     p.set_defaults(func=run_status)
@@ -86,6 +97,32 @@ def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
 def run_compare(args: argparse.Namespace, ctx: CommandContext) -> int:
     score = ctx.open_library().compare(args.a, args.b)
     ctx.emit({"a": str(args.a), "b": str(args.b), "score": round(score, 6)}, f"{score:.4f}")
+    return 0
+
+
+def run_clusters(args: argparse.Namespace, ctx: CommandContext) -> int:
+    library = ctx.open_library()
+    clusters = library.clusters(args.granularity)
+    photos = {p.id: p.path for p in library.photos()}
+    data = {"clusters": [{"id": c.id, "name": c.name, "size": c.size,
+                          "representatives": [str(photos[i]) for i in c.representative_ids
+                                              if i in photos],
+                          "members": [str(photos[i]) for i in c.member_ids if i in photos]}
+                         for c in clusters]}
+    lines = []
+    for c in clusters:
+        shown = c.member_ids if args.members else c.representative_ids
+        lines.append(f"#{c.id} {c.name} ({c.size} photos)")
+        lines += [f"    {photos[i]}" for i in shown if i in photos]
+    ctx.emit(data, "\n".join(lines) or "No clusters: index some photos with a model first.")
+    return 0
+
+
+def run_search(args: argparse.Namespace, ctx: CommandContext) -> int:
+    matches = ctx.open_library().search_words(args.word, limit=args.k)
+    ctx.emit({"query": args.word, "results": [_match_json(m) for m in matches]},
+             "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches)
+             or f"No photos look like “{args.word}”.")
     return 0
 
 

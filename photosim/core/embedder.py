@@ -59,9 +59,16 @@ class Embedder:
         return to_input(image, self.spec.preprocess)
 
     def embed_prepared(self, tensors: Sequence[np.ndarray]) -> np.ndarray:
+        return self.embed_with_norms(tensors)[0]
+
+    def embed_with_norms(self, tensors: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Unit vectors and the length each had: a classifier head needs the raw features,
+        which are the unit vector times its length."""
         if not tensors:
-            return np.zeros((0, self.spec.dim), np.float32)
-        return l2_normalise(self.runner.run(np.stack(tensors)))
+            return np.zeros((0, self.spec.dim), np.float32), np.zeros(0, np.float32)
+        raw = np.asarray(self.runner.run(np.stack(tensors)), np.float32).reshape(len(tensors), -1)
+        norms = np.linalg.norm(raw, axis=1).astype(np.float32)
+        return l2_normalise(raw), norms
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         return self.embed_prepared([self.prepare(img) for img in images])

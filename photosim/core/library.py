@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from photosim.core import decode, dedup, trash
+from photosim.core import decode, dedup, labels, trash
 from photosim.core.cancel import CancelToken
 from photosim.core.catalog import ActionItem, Catalog
+from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     FileChangedError,
@@ -38,7 +39,7 @@ from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CancelToken", "IndexReport", "Library", "LibraryStatus", "TrashAction",
+__all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", "TrashAction",
            "default_data_dir", "model_store"]
 
 NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
@@ -74,7 +75,8 @@ def model_store(data_dir: Path | None = None) -> ModelStore:
 
 class Library:
     def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
-                 provider: str | None, model_problem: str | None) -> None:
+                 provider: str | None, model_problem: str | None,
+                 model_source: Path | None = None) -> None:
         self.data_dir = data_dir
         self.paths = LibraryPaths(data_dir)
         self.catalog = Catalog(self.paths.catalog)
@@ -82,6 +84,8 @@ class Library:
         self._model_path = model_path
         self._provider = provider
         self._model_problem = model_problem
+        self._model_source = model_source  # the file as given (before any feature cut)
+        self._head: labels.ClassifierHead | bool | None = False  # False: not looked for yet
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
@@ -106,11 +110,15 @@ class Library:
         spec: ModelSpec | None = None
         model_path: Path | None = None
         problem: str | None = None
+        store = ModelStore(paths.models)
+        source: Path | None = None
         try:
-            spec, model_path = resolve_model(ModelStore(paths.models), model, model_spec)
+            spec, model_path = resolve_model(store, model, model_spec)
+            source = Path(model) if model and Path(model).is_file() else \
+                store.model_path(spec.id)
         except ModelNotAvailableError as exc:
             problem = str(exc)
-        return cls(root, spec, model_path, provider, problem)
+        return cls(root, spec, model_path, provider, problem, source)
 
     def close(self) -> None:
         with self._lock:
@@ -199,8 +207,31 @@ class Library:
     # -- indexing --------------------------------------------------------------------------
     def _pipeline(self) -> IndexPipeline:
         embedder = self.embedder()
+        head = self.classifier_head() if embedder else None
+        classify = (lambda vectors, norms: head.top_classes(vectors, norms)) if head else None
         return IndexPipeline(self.catalog, embedder, self.spec.id if embedder and self.spec
-                             else None, self._index_add, self._index_remove)
+                             else None, self._index_add, self._index_remove, classify=classify)
+
+    def classifier_head(self) -> labels.ClassifierHead | None:
+        """The model's ImageNet classifier (names clusters, enables word search), if it has
+        one: in the model file itself (the zoo's ResNet-50) or in the spec's ``head_file``."""
+        with self._lock:
+            if self._head is False:
+                self._head = self._find_head()
+            return self._head if isinstance(self._head, labels.ClassifierHead) else None
+
+    def _find_head(self) -> labels.ClassifierHead | None:
+        if self.spec is None or self.spec.labels != "imagenet" or self._model_source is None:
+            return None
+        candidates = [self._model_source]
+        if self.spec.head_file:
+            candidates.append(self._model_source.parent / self.spec.head_file)
+        for path in candidates:
+            if path.is_file():
+                head = labels.ClassifierHead.from_onnx(path)
+                if head is not None and head.feature_dim == self.spec.dim:
+                    return head
+        return None
 
     def index(self, folders: Sequence[Path] | None = None,
                       progress: ProgressCallback | None = None,
@@ -242,7 +273,9 @@ class Library:
         self.catalog.set_folder_online(Path(root), False)
 
     def folder_online(self, root: Path) -> None:
+        """A folder came back (a drive plugged in again): catch up with what changed."""
         self.catalog.set_folder_online(Path(root), True)
+        self.index([Path(root)])
 
     # -- reading ---------------------------------------------------------------------------
     def photos(self, folder: Path | None = None) -> list[Photo]:
@@ -317,6 +350,58 @@ class Library:
         va, _ = self.vector_of(a)
         vb, _ = self.vector_of(b)
         return float(np.dot(va, vb))
+
+    # -- clusters and word search ------------------------------------------------------------
+    def clusters(self, granularity: float = 0.5) -> list[Cluster]:
+        """The library grouped by visual content; ids stay stable as photos come and go."""
+        if not self.visual_search or self.spec is None:
+            return []
+        ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
+        if len(ids) == 0:
+            return []
+        key = round(float(granularity), 3)
+        previous = self._cluster_state(key)
+        found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
+        self.catalog.save_cluster_state(self.spec.id, key, state.to_bytes())
+        return found
+
+    def _cluster_state(self, granularity: float) -> ClusterState | None:
+        assert self.spec is not None
+        data = self.catalog.cluster_state(self.spec.id, granularity)
+        try:
+            return ClusterState.from_bytes(data) if data else None
+        except ClusterStateError:  # unreadable (older version): cluster afresh
+            return None
+
+    def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
+        assert self.spec is not None
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        if len(ids) == 0:
+            return None
+        row_of = {int(i): row for row, i in enumerate(ids)}
+
+        def name(member_ids: np.ndarray) -> str:
+            rows = [row_of[int(i)] for i in member_ids if int(i) in row_of]
+            if not rows:
+                return labels.NEUTRAL_NAME
+            return labels.cluster_name(labels.dense_probs(class_ids[rows], probs[rows]))
+        return name
+
+    def search_words(self, text: str, limit: int = 200) -> list[Match]:
+        """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""
+        if not self.visual_search or self.spec is None:
+            raise ModelNotAvailableError(self._status_message())
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        if len(ids) == 0:
+            raise PhotosimError("Word search needs a model with an ImageNet classifier; "
+                                "this library's model has none.")
+        order = labels.rank_by_word_top(text, class_ids, probs)[:limit]
+        scores = np.where(np.isin(class_ids[order], labels.word_to_classes(text)),
+                          probs[order], 0.0).sum(axis=1)
+        photos = self.catalog.photos_by_ids(int(ids[r]) for r in order)
+        return [Match(photos[int(ids[r])], float(score)) for r, score in zip(order, scores,
+                                                                            strict=True)
+                if int(ids[r]) in photos]
 
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,

@@ -30,6 +30,8 @@ from photosim.core.types import ImageInfo, Progress
 ProgressCallback = Callable[[Progress], None]
 VectorSink = Callable[[np.ndarray, np.ndarray], None]  # (photo ids, vectors) → index
 RemovalSink = Callable[[Sequence[int]], None]
+# (unit vectors, their raw lengths) → top-k ImageNet (class ids, probabilities) per row
+Classifier = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,14 @@ class IndexPipeline:
 
     def __init__(self, catalog: Catalog, embedder: Embedder | None, model_id: str | None,
                  on_vectors: VectorSink, on_removed: RemovalSink,
-                 workers: int | None = None, batch_size: int = 16) -> None:
+                 workers: int | None = None, batch_size: int = 16,
+                 classify: Classifier | None = None) -> None:
         self.catalog = catalog
         self.embedder = embedder
         self.model_id = model_id
         self.on_vectors = on_vectors
         self.on_removed = on_removed
+        self.classify = classify
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.batch_size = batch_size
         self.min_side = embedder.spec.preprocess.resize_shorter if embedder else 256
@@ -234,7 +238,7 @@ class IndexPipeline:
     def _flush(self, batch: list[_Result], counts: _Counts) -> None:
         if not batch:
             return
-        vectors = self._embed(batch)
+        vectors, classes = self._embed(batch)
         counts.embedded += len(vectors)
         to_index: list[tuple[int, str | None, np.ndarray | None]] = []
         with self.catalog.db.transaction() as conn:
@@ -247,16 +251,27 @@ class IndexPipeline:
                 vector = vectors.get(id(result))
                 if vector is not None and result.content_hash and self.model_id:
                     self.catalog.put_vector(conn, result.content_hash, self.model_id, vector)
+                    if id(result) in classes:
+                        self.catalog.put_classes(conn, result.content_hash, self.model_id,
+                                                 *classes[id(result)])
                 if result.error is None:
                     to_index.append((photo_id, result.content_hash, vector))
         self._publish(to_index)
 
-    def _embed(self, batch: list[_Result]) -> dict[int, np.ndarray]:
+    def _embed(self, batch: list[_Result]
+               ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """Vectors (and class guesses, when the model has a classifier head) by result id."""
         pending = [r for r in batch if r.tensor is not None]
         if not pending or self.embedder is None:
-            return {}
-        vectors = self.embedder.embed_prepared([r.tensor for r in pending if r.tensor is not None])
-        return {id(r): v for r, v in zip(pending, vectors, strict=True)}
+            return {}, {}
+        vectors, norms = self.embedder.embed_with_norms(
+            [r.tensor for r in pending if r.tensor is not None])
+        by_result = {id(r): v for r, v in zip(pending, vectors, strict=True)}
+        if self.classify is None:
+            return by_result, {}
+        class_ids, probs = self.classify(vectors, norms)
+        classes = {id(r): (class_ids[i], probs[i]) for i, r in enumerate(pending)}
+        return by_result, classes
 
     def _publish(self, items: list[tuple[int, str | None, np.ndarray | None]]) -> None:
         """Hand vectors to the index; a file whose bytes were embedded before reuses that."""

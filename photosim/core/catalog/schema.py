@@ -54,4 +54,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: ImageNet class guesses (for cluster names and word search) and saved cluster state
+    """
+    CREATE TABLE classes (
+        content_hash TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        class_ids BLOB NOT NULL,                 -- int16 top-k class indices, best first
+        probs BLOB NOT NULL,                     -- float32 their probabilities
+        PRIMARY KEY (content_hash, model_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE cluster_state (
+        model_id TEXT NOT NULL,
+        granularity REAL NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (model_id, granularity)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -240,6 +240,36 @@ class Catalog:
                                "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
             return cur.rowcount
 
+    # -- class guesses and clusters ------------------------------------------------------------
+    def put_classes(self, conn: sqlite3.Connection, content_hash: str, model_id: str,
+                    class_ids: np.ndarray, probs: np.ndarray) -> None:
+        conn.execute("INSERT OR REPLACE INTO classes VALUES (?, ?, ?, ?)",
+                     (content_hash, model_id, np.asarray(class_ids, np.int16).tobytes(),
+                      np.asarray(probs, np.float32).tobytes()))
+
+    def photo_classes(self, model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(photo ids, class ids (n, k) int16, probabilities (n, k) float32)."""
+        rows = self.db.connection().execute(
+            "SELECT p.id, c.class_ids, c.probs FROM photos p JOIN classes c ON c.content_hash ="
+            " p.content_hash AND c.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, 0), np.int16), np.zeros((0, 0), np.float32)
+        ids = np.array([r[0] for r in rows], np.int64)
+        class_ids = np.stack([np.frombuffer(r[1], np.int16) for r in rows])
+        probs = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
+        return ids, class_ids, probs
+
+    def cluster_state(self, model_id: str, granularity: float) -> bytes | None:
+        row = self.db.connection().execute(
+            "SELECT state FROM cluster_state WHERE model_id = ? AND granularity = ?",
+            (model_id, granularity)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def save_cluster_state(self, model_id: str, granularity: float, state: bytes) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO cluster_state VALUES (?, ?, ?)",
+                         (model_id, granularity, state))
+
     # -- decisions -------------------------------------------------------------------------
     def add_not_duplicate(self, hashes: Sequence[str]) -> None:
         pairs = [(a, b) for i, a in enumerate(sorted(hashes)) for b in sorted(hashes)[i + 1:]

@@ -51,6 +51,7 @@ class ModelSpec:
     file: ModelFile | None = None  # None for models the user supplies
     variant: str = "fp32"  # "fp32" or "int8"
     labels: str | None = None  # "imagenet" when the graph ends in an ImageNet classifier
+    head_file: str | None = None  # a classifier file beside the model that holds its head
     description: str = ""
 
     @classmethod
@@ -72,6 +73,7 @@ class ModelSpec:
                 file=ModelFile(**file_data) if file_data else None,
                 variant=str(data.get("variant", "fp32")),
                 labels=data.get("labels"),
+                head_file=data.get("head_file"),
                 description=str(data.get("description", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
