@@ -30,9 +30,12 @@ def render_png(svg: Path, size: int) -> bytes:
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice
     from PySide6.QtGui import QGuiApplication, QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
+    from PySide6.QtWidgets import QApplication
 
     if QGuiApplication.instance() is None:
-        _keep_app_alive.append(QGuiApplication([sys.argv[0]]))
+        # A full QApplication, not a QGuiApplication: a process that later opens widgets
+        # (the test suite does) cannot upgrade the application object afterwards.
+        _keep_app_alive.append(QApplication([sys.argv[0]]))
     renderer = QSvgRenderer(str(svg))
     if not renderer.isValid():
         raise SystemExit(f"{svg} is not a valid SVG")
