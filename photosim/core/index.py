@@ -6,9 +6,12 @@ where float32 vectors alone would take 8 GB):
 * The HNSW graph holds each vector projected onto its top ``REDUCED_DIM`` principal axes (fitted
   on the library's own vectors, uncentred so that dot products are what is preserved) once the
   index holds more than ``REDUCE_ABOVE`` photos; below that, it holds the full vectors.
-* The full vectors live as float16 rows in immutable "segment" files that are memory-mapped, so
-  the operating system pages in only the rows that re-ranking touches. Vectors added since the
-  last save sit in memory until ``save`` writes them out as one more segment.
+* The full vectors live as float16 rows in immutable "segment" files, read a row at a time for
+  re-ranking (the operating system's page cache keeps the hot ones; the process holds none).
+  Memory-mapping them was measured and dropped: the kernel's fault-around mapped the whole 4 GB
+  file into the process after a few hundred queries, which every task manager shows as ours.
+  Vectors added since the last save sit in memory until ``save`` writes them as one more segment
+  (or, past ``SPILL_ROWS``, a spill does).
 * A query takes ``rerank_candidates(k)`` candidates from the graph and re-ranks them by the exact
   cosine of the full vectors, so scores are always those of the full vectors.
 
@@ -26,7 +29,7 @@ import functools
 import io
 import json
 import logging
-import mmap
+import os
 import secrets
 import shutil
 import struct
@@ -394,13 +397,13 @@ def fit_projection(sample: FloatArray, dim: int) -> FloatArray:
 
 
 class _VectorStore:
-    """Full vectors as float16 rows: memory-mapped immutable segment files, then a tail of rows
-    added since the last save, kept in memory. A row's number (its slot) never changes except
+    """Full vectors as float16 rows: immutable segment files, then a tail of rows added since
+    the last save, kept in memory. A row's number (its slot) never changes except
     through ``compact``."""
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.segments: list[tuple[Path, npt.NDArray[np.float16]]] = []
+        self.segments: list[_Segment] = []
         self._starts: list[int] = []  # first slot of each segment
         self._tail: list[npt.NDArray[np.float16]] = []
         self.row_count = 0
@@ -419,7 +422,7 @@ class _VectorStore:
         return store
 
     def _add_segment(self, path: Path, rows: int) -> None:
-        self.segments.append((path, _map_rows(path, rows, self.dim)))
+        self.segments.append(_Segment(path, rows, self.dim))
         self._starts.append(self.row_count)
         self.row_count += rows
 
@@ -437,7 +440,7 @@ class _VectorStore:
         for number in np.unique(owner).tolist():
             picked = owner == number
             if number < len(self.segments):
-                out[picked] = self.segments[number][1][slots[picked] - bounds[number]]
+                out[picked] = self.segments[number].read(slots[picked] - bounds[number])
             else:
                 out[picked] = self._tail_array()[slots[picked] - bounds[-1]]
         return out
@@ -446,7 +449,7 @@ class _VectorStore:
         return self.row_count - self._saved_rows()
 
     def _saved_rows(self) -> int:
-        return self._starts[-1] + len(self.segments[-1][1]) if self.segments else 0
+        return self._starts[-1] + self.segments[-1].rows if self.segments else 0
 
     def _tail_array(self) -> npt.NDArray[np.float16]:
         if len(self._tail) > 1:
@@ -455,11 +458,11 @@ class _VectorStore:
 
     def persist(self, folder: Path) -> None:
         """Write the tail as a new segment in ``folder``, and copy in segments living elsewhere."""
-        for number, (path, mapped) in enumerate(self.segments):
-            if path.parent.resolve() != folder.resolve():
+        for number, segment in enumerate(self.segments):
+            if segment.path.parent.resolve() != folder.resolve():
                 copy = folder / f"vectors-{secrets.token_hex(6)}.f16"
-                atomic_write_via(copy, functools.partial(shutil.copyfile, path))
-                self.segments[number] = (copy, _map_rows(copy, len(mapped), self.dim))
+                atomic_write_via(copy, functools.partial(shutil.copyfile, segment.path))
+                self.segments[number] = _Segment(copy, segment.rows, self.dim)
         tail = self._tail_array()
         if len(tail):
             path = folder / f"vectors-{secrets.token_hex(6)}.f16"
@@ -487,23 +490,50 @@ class _VectorStore:
         return np.arange(len(live_slots), dtype=np.int64)
 
     def describe(self) -> list[dict[str, Any]]:
-        return [{"name": path.name, "rows": len(mapped)} for path, mapped in self.segments]
+        return [{"name": seg.path.name, "rows": seg.rows} for seg in self.segments]
 
     def file_names(self) -> set[str]:
-        return {path.name for path, _ in self.segments}
+        return {seg.path.name for seg in self.segments}
 
 
-def _map_rows(path: Path, rows: int, dim: int) -> npt.NDArray[np.float16]:
-    """A read-only view of a segment file. Re-ranking reads scattered 4 KB rows, so readahead
-    is switched off: it would page in neighbouring rows nobody asked for (the whole file, soon).
-    """
-    if rows == 0:
-        return np.zeros((0, dim), np.float16)
-    with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), rows * dim * 2, access=mmap.ACCESS_READ)
-    if hasattr(mmap, "MADV_RANDOM"):  # not on Windows
-        mapped.madvise(mmap.MADV_RANDOM)
-    return np.frombuffer(mapped, np.float16).reshape(rows, dim)
+class _Segment:
+    """One immutable file of float16 rows, read with plain (unbuffered) file reads."""
+
+    def __init__(self, path: Path, rows: int, dim: int) -> None:
+        self.path, self.rows, self.dim = path, rows, dim
+        self._row_bytes = dim * 2
+        # Open for the segment's lifetime; closed when the segment is dropped.
+        self._file = open(path, "rb", buffering=0) if rows else None  # noqa: SIM115
+
+    def read(self, local: IdArray) -> npt.NDArray[np.float16]:
+        """Rows by number, in the order asked; a run of neighbouring rows takes one read."""
+        distinct = np.unique(local)
+        block = np.empty((len(distinct), self.dim), np.float16)
+        if self._file is not None and len(distinct):
+            self._read_runs(distinct, block.reshape(-1).view(np.uint8).data)
+        return block[np.searchsorted(distinct, local)]
+
+    def _read_runs(self, distinct: IdArray, into: memoryview) -> None:
+        assert self._file is not None
+        starts = np.flatnonzero(np.diff(distinct, prepend=-2) != 1).tolist()
+        for first, end in zip(starts, [*starts[1:], len(distinct)], strict=True):
+            offset = int(distinct[first]) * self._row_bytes
+            target = into[first * self._row_bytes:end * self._row_bytes]
+            if self._read_at(offset, target) != len(target):
+                raise OSError(errno.EIO, "vector segment is shorter than recorded",
+                              str(self.path))
+
+    def _read_at(self, offset: int, target: memoryview) -> int:
+        """One positioned read: a single system call where the platform has ``preadv``."""
+        assert self._file is not None
+        if hasattr(os, "preadv"):
+            return os.preadv(self._file.fileno(), [target], offset)
+        self._file.seek(offset)
+        return self._file.readinto(target) or 0
+
+    def __del__(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _new_graph(dim: int, space: str, capacity: int) -> Any:
