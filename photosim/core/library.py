@@ -154,16 +154,22 @@ class Library:
             return self._index
 
     def _load_index(self, spec: ModelSpec) -> VectorIndex:
-        ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
         index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
         if index is None:
-            return VectorIndex.build(spec.id, spec.dim, ids, vectors)
-        present = set(index.ids().tolist())
-        wanted = set(ids.tolist())
-        index.remove(present - wanted)
-        missing = np.isin(ids, np.fromiter(wanted - present, np.int64))
-        if missing.any():
-            index.add(ids[missing], vectors[missing])
+            ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
+            index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
+            # Saved at once: until its first save the index keeps new vectors in memory.
+            index.save(self.paths.index_dir)
+            return index
+        # Reconcile ids first and fetch only the vectors that are missing: at a million
+        # photos, all vectors as float32 would not fit in memory.
+        wanted = self.catalog.embedded_ids(spec.id)
+        present = index.ids()
+        index.remove(np.setdiff1d(present, wanted).tolist())
+        missing = np.setdiff1d(wanted, present)
+        if len(missing):
+            ids, vectors = self.catalog.vectors_for_ids(spec.id, spec.dim, missing.tolist())
+            index.add(ids, vectors)
         return index
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:

@@ -233,6 +233,30 @@ class Catalog:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         return ids, decode_vectors([r[1] for r in rows], dim)
 
+    def embedded_ids(self, model_id: str) -> np.ndarray:
+        """Ids of the photos that have a vector for the model, without loading the vectors."""
+        rows = self.db.connection().execute(
+            "SELECT p.id FROM photos p JOIN vectors v ON v.content_hash = p.content_hash AND "
+            "v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def vectors_for_ids(self, model_id: str, dim: int, ids: Sequence[int]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) for some photos; ids without a vector are left out."""
+        found_ids: list[int] = []
+        blobs: list[bytes] = []
+        conn = self.db.connection()
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                    f"SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
+                    f"p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})",
+                    (model_id, *chunk)):
+                found_ids.append(row[0])
+                blobs.append(row[1])
+        return np.array(found_ids, dtype=np.int64), decode_vectors(blobs, dim)
+
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library."""
         with self.db.transaction() as conn:
