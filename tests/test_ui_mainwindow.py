@@ -11,12 +11,11 @@ import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QListWidget
 
-from photosim.core.library import Library
 from photosim.core.types import DuplicateKind
 from photosim.ui.compare_view import PROTECTED, TRASH
 from photosim.ui.duplicates_view import ConfirmTrashDialog
 from photosim.ui.mainwindow import MainWindow
-from photosim.ui.models import PathRole, ScoreRole
+from photosim.ui.models import ClusterRole, PathRole, ScoreRole
 from photosim.ui.settings import UiSettings
 from tests.ui_library import open_indexed
 
@@ -161,16 +160,41 @@ def test_reference_folder_photos_are_never_proposed(qtbot, window, library):
     assert view.compare.to_trash() == []
 
 
-def test_clusters_tab(qtbot, window):
+def test_clusters_tab_shows_real_clusters_and_opens_them(qtbot, window, library):
     with qtbot.waitSignal(window.clusters_loaded, timeout=WAIT):
         window.tabs.setCurrentWidget(window.clusters_view)
     view = window.clusters_view
-    if hasattr(Library, "clusters"):
-        assert view.model.rowCount() >= 1
-        assert view.members.rowCount() >= 1  # the first cluster opens by itself
-    else:
-        assert view.notice.isVisibleTo(view)
-        assert "not available" in view.notice.text()
+    expected = library.clusters(view.granularity_value())
+    assert view.model.rowCount() == len(expected) >= 1
+    first = view.model.index(0)
+    entry = first.data(ClusterRole)
+    assert not entry.is_misc  # real clusters first, the miscellaneous bucket last
+    assert first.data().splitlines() == [entry.name, f"{entry.size} photos"]
+    assert not first.data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert view.members.rowCount() == entry.size  # the first cluster opens by itself
+    misc = view.model.rowCount() - 1
+    view.open_row(misc)
+    assert view.members.rowCount() == view.model.index(misc).data(ClusterRole).size
+    assert "fit no cluster" in view.opened_title.text()
+    assert sum(view.model.index(r).data(ClusterRole).size
+               for r in range(view.model.rowCount())) == 8
+
+
+def test_cluster_granularity_regroups_and_find_similar_works_inside(qtbot, window):
+    with qtbot.waitSignal(window.clusters_loaded, timeout=WAIT):
+        window.tabs.setCurrentWidget(window.clusters_view)
+    view = window.clusters_view
+    with qtbot.waitSignal(window.clusters_loaded, timeout=WAIT):
+        view.granularity.setValue(0)  # coarsest: asks again after a short pause
+    assert view.model.rowCount() >= 1
+    grid = view.grid
+    name = view.members.photo_at(0).path.name
+    menu = grid.context_menu_at(grid_point(grid, name))
+    action = next(a for a in menu.actions() if a.text() == "Find similar photos")
+    with qtbot.waitSignal(window.similar_finished, timeout=WAIT):
+        action.trigger()
+    assert window.similar_view.query.name == name
+    assert window.similar_view.model.rowCount() >= 1
 
 
 def test_settings_persist(qtbot, window, library):

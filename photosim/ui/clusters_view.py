@@ -1,12 +1,13 @@
 """Visual clusters: a card per cluster (a mosaic of its representative photos, a name, a size);
 opening one shows all of its photos in the grid below.
 
-The clustering itself lives in the core (``Library.clusters()``). Until a library offers it,
-the tab says so plainly instead of showing an empty pane.
+The clustering itself lives in the core (``Library.clusters(granularity)``); the "Coarser /
+Finer" slider is its granularity. Without a model the tab says why there is nothing to show.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from PySide6.QtCore import (
     QRect,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QPainter, QPixmap
@@ -32,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.cluster import Cluster
 from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
 from photosim.ui.models import ClusterRole, CountRole, PhotoListModel
@@ -39,10 +42,11 @@ from photosim.ui.thumbnails import ThumbnailCache
 
 Index = QModelIndex | QPersistentModelIndex
 CARD = 180  # logical pixels of a cluster card's mosaic
-COMING_SOON = ("Visual clusters are not available in this version of the library yet.\n"
-               "Find similar and Duplicates work already.")
-EMPTY_CLUSTERS = ("No clusters yet. Clusters appear once photos are indexed with a model "
-                  "(visual search on).")
+NO_MODEL = ("Visual clusters need a model: photosim is running without one (reduced mode).\n"
+            "Find duplicates works already; choose a model in Settings for clusters.")
+EMPTY_CLUSTERS = "No clusters yet: they appear once photos are indexed."
+COMPUTING = "Grouping photos by what they show…"
+GRANULARITY_DEBOUNCE_MS = 300
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,22 @@ class ClusterEntry:
     size: int
     representatives: tuple[Photo, ...]
     members: tuple[Photo, ...]
+    is_misc: bool = False  # the bucket of photos that fit no cluster
 
 
-def entries_from_clusters(clusters: Sequence[Any], photos: Sequence[Photo]) -> list[ClusterEntry]:
-    """Worker thread: turn the core's clusters (ids) into entries with photos."""
+def entries_from_clusters(clusters: Sequence[Cluster],
+                          photos: Sequence[Photo]) -> list[ClusterEntry]:
+    """Worker thread: turn the core's clusters (photo ids) into entries holding the photos,
+    biggest first and the miscellaneous bucket last. Ids of photos gone meanwhile are skipped."""
     by_id = {p.id: p for p in photos}
     entries = []
     for c in clusters:
         members = tuple(by_id[i] for i in c.member_ids if i in by_id)
+        if not members:
+            continue
         reps = tuple(by_id[i] for i in c.representative_ids if i in by_id) or members[:4]
-        entries.append(ClusterEntry(int(c.id), str(c.name), int(c.size), reps, members))
-    return sorted(entries, key=lambda e: (e.id <= 0, -e.size))  # the outlier bucket last
+        entries.append(ClusterEntry(c.id, c.name, len(members), reps, members, c.is_misc))
+    return sorted(entries, key=lambda e: (e.is_misc, -e.size, e.name))
 
 
 class ClusterModel(QAbstractListModel):
@@ -94,7 +103,9 @@ class ClusterModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._mosaic(entry)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{entry.name}: {entry.size} photos"
+            if entry.is_misc:
+                return f"{entry.size:,} photos that fit no cluster at this granularity"
+            return f"{entry.name}: {entry.size:,} photos"
         return {ClusterRole: entry, CountRole: entry.size}.get(role)
 
     def _mosaic(self, entry: ClusterEntry) -> QPixmap:
@@ -126,7 +137,7 @@ def _draw_cropped(painter: QPainter, pixmap: QPixmap, cell: QRect) -> None:
 
 
 class ClustersView(QWidget):
-    granularity_changed = Signal(float)
+    granularity_changed = Signal(float)  # 0 = coarsest, 1 = finest
 
     def __init__(self, thumbnails: ThumbnailCache, thumb_size: int = 160,
                  parent: QWidget | None = None) -> None:
@@ -146,15 +157,19 @@ class ClustersView(QWidget):
         self.grid = PhotoGrid(thumb_size, "Choose a cluster above to see its photos.")
         self.grid.setModel(self.members)
         self.title = QLabel()
-        self.notice = QLabel(COMING_SOON, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.opened_title = QLabel()
+        self.notice = QLabel(NO_MODEL, alignment=Qt.AlignmentFlag.AlignCenter)
         self.notice.setWordWrap(True)
         self.notice.hide()
         self.granularity = QSlider(Qt.Orientation.Horizontal)
         self.granularity.setRange(0, 100)
         self.granularity.setValue(50)
         self.granularity.setMaximumWidth(220)
-        self.granularity.sliderReleased.connect(
-            lambda: self.granularity_changed.emit(self.granularity.value() / 100))
+        self.granularity.setToolTip("Coarser: fewer, broader clusters. Finer: more, tighter ones.")
+        self._debounce = QTimer(self, singleShot=True, interval=GRANULARITY_DEBOUNCE_MS)
+        self._debounce.timeout.connect(
+            lambda: self.granularity_changed.emit(self.granularity_value()))
+        self.granularity.valueChanged.connect(lambda _: self._debounce.start())
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -168,31 +183,73 @@ class ClustersView(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addLayout(bar)
         top_layout.addWidget(self.clusters)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        bottom_layout.addWidget(self.opened_title)
+        bottom_layout.addWidget(self.grid)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
-        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(bottom)
         self.splitter.setSizes([420, 360])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.notice, 1)
         layout.addWidget(self.splitter, 1)
 
-    def set_unavailable(self, message: str = COMING_SOON) -> None:
+    def granularity_value(self) -> float:
+        return self.granularity.value() / 100
+
+    def set_granularity(self, value: float) -> None:
+        """Set the slider without asking for a regrouping (e.g. from saved settings)."""
+        self.granularity.blockSignals(True)
+        self.granularity.setValue(round(value * 100))
+        self.granularity.blockSignals(False)
+
+    def set_unavailable(self, message: str = NO_MODEL) -> None:
         self.notice.setText(message)
         self.notice.show()
         self.splitter.hide()
 
+    def set_busy(self) -> None:
+        self.title.setText(COMPUTING)
+
     def set_entries(self, entries: Sequence[ClusterEntry]) -> None:
+        """Show new clusters; the cluster that was open stays open when its id survived."""
+        opened = self.opened_entry()
         self.notice.hide()
         self.splitter.show()
         self.model.set_entries(entries)
+        named = [e for e in entries if not e.is_misc]
         total = sum(e.size for e in entries)
-        self.title.setText(f"{len(entries)} clusters · {total:,} photos" if entries
+        self.title.setText(f"{len(named)} clusters · {total:,} photos" if entries
                            else EMPTY_CLUSTERS)
-        self.members.set_photos([])
+        rows = [r for r, e in enumerate(entries) if opened is not None and e.id == opened.id]
         if entries:
-            self.clusters.setCurrentIndex(self.model.index(0))
+            self.clusters.setCurrentIndex(self.model.index(rows[0] if rows else 0))
+        else:
+            self._show_members(None)
+
+    def opened_entry(self) -> ClusterEntry | None:
+        index = self.clusters.currentIndex()
+        entry = index.data(ClusterRole) if index.isValid() else None
+        return entry if isinstance(entry, ClusterEntry) else None
+
+    def open_row(self, row: int) -> None:
+        self.clusters.setCurrentIndex(self.model.index(row))
 
     def _opened(self, index: QModelIndex) -> None:
         entry = index.data(ClusterRole) if index.isValid() else None
+        self._show_members(entry if isinstance(entry, ClusterEntry) else None)
+
+    def _show_members(self, entry: ClusterEntry | None) -> None:
         self.members.set_photos(entry.members if entry else [])
+        if entry is None:
+            self.opened_title.clear()
+        elif entry.is_misc:
+            self.opened_title.setText(f"<b>{html.escape(entry.name)}</b> · {entry.size:,} photos "
+                                      "that fit "
+                                      "no cluster (try “Coarser”)")
+        else:
+            self.opened_title.setText(f"<b>{html.escape(entry.name)}</b> · {entry.size:,} photo"
+                                      f"{'s' if entry.size != 1 else ''}")

@@ -7,7 +7,6 @@ models and widgets with results.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,10 +33,10 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.cancel import CancelToken
-from photosim.core.errors import ModelError, PhotosimError
+from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
-from photosim.ui.clusters_view import ClustersView, entries_from_clusters
+from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
 from photosim.ui.format import provider_label
@@ -78,6 +77,7 @@ class MainWindow(QMainWindow):
         self._pending_query: Path | None = None
         self._stale = {"duplicates": True, "clusters": True}
         self._previews: list[PreviewDialog] = []
+        self._cluster_generation = 0
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
         self.setAcceptDrops(True)
@@ -487,23 +487,35 @@ class MainWindow(QMainWindow):
 
     # -- clusters --------------------------------------------------------------------------
     def refresh_clusters(self) -> None:
+        """Group the library in the background; a result older than the latest ask is dropped
+        (the slider may move again while a big library is still being grouped)."""
         self._stale["clusters"] = False
+        self._cluster_generation += 1
+        generation = self._cluster_generation
         library = self.library
-        if not hasattr(library, "clusters"):
-            self.clusters_view.set_unavailable()
-            self.clusters_loaded.emit()
-            return
-        granularity = self.clusters_view.granularity.value() / 100
-        self.runner.run_task(
-            lambda: entries_from_clusters(_clusters(library, granularity), library.photos()),
-            self._clusters_found, self._clusters_failed)
+        granularity = self.clusters_view.granularity_value()
+        self.clusters_view.set_busy()
 
-    def _clusters_found(self, entries: list[Any]) -> None:
-        self.clusters_view.set_entries(entries)
+        def group() -> list[ClusterEntry]:
+            return entries_from_clusters(library.clusters(granularity), library.photos())
+
+        self.runner.run_task(group, lambda entries: self._clusters_found(generation, entries),
+                             lambda exc: self._clusters_failed(generation, exc))
+
+    def _clusters_found(self, generation: int, entries: list[ClusterEntry]) -> None:
+        if generation != self._cluster_generation:
+            return
+        status = self.status
+        if not entries and status is not None and not status.visual_search:
+            self.clusters_view.set_unavailable()
+        else:
+            self.clusters_view.set_entries(entries)
         self.clusters_loaded.emit()
 
-    def _clusters_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, ModelError | PhotosimError):
+    def _clusters_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._cluster_generation:
+            return
+        if isinstance(exc, PhotosimError):
             self.clusters_view.set_unavailable(str(exc))
         else:
             self.report_error(exc)
@@ -587,12 +599,6 @@ class MainWindow(QMainWindow):
 
     def set_icon(self, icon: QIcon) -> None:
         self.setWindowIcon(icon)
-
-
-def _clusters(library: Any, granularity: float) -> Any:
-    if "granularity" in inspect.signature(library.clusters).parameters:
-        return library.clusters(granularity=granularity)
-    return library.clusters()
 
 
 def _droppable(path: str) -> bool:
