@@ -1,13 +1,19 @@
-"""The library: a folder tree on the left, a sortable, filterable thumbnail grid on the right."""
+"""The library: a folder tree on the left, a sortable, filterable thumbnail grid on the right.
+
+The search box works in two modes: "File name" filters the grid as you type; "Photo shows"
+looks for what is in the pictures ("dog", "castle", "beach") when Enter is pressed, with
+completions from the words the model knows, and shows the results in the Similar tab.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.labels import known_words
 from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
 from photosim.ui.models import PhotoFilterProxy, PhotoListModel
@@ -27,6 +34,9 @@ from photosim.ui.thumbnails import ThumbnailCache
 FolderRole = Qt.ItemDataRole.UserRole + 50
 EMPTY_LIBRARY = ("No photos yet.\n\nAdd a folder with “Add folder…” in the toolbar, "
                  "or drop a folder onto this window.")
+NAME_MODE, WORD_MODE = 0, 1
+SEARCH_MODES = [("File name", "Filter by file name (as you type)"),
+                ("Photo shows", "What is in the photo, e.g. dog, castle, beach — press Enter")]
 SORTS = [("Name", "name", Qt.SortOrder.AscendingOrder),
          ("Date taken (newest first)", "date", Qt.SortOrder.DescendingOrder),
          ("Date taken (oldest first)", "date", Qt.SortOrder.AscendingOrder),
@@ -35,6 +45,7 @@ SORTS = [("Name", "name", Qt.SortOrder.AscendingOrder),
 
 class LibraryView(QWidget):
     add_folder_requested = Signal()
+    word_search_requested = Signal(str)
 
     def __init__(self, thumbnails: ThumbnailCache, thumb_size: int = 160,
                  parent: QWidget | None = None) -> None:
@@ -48,9 +59,20 @@ class LibraryView(QWidget):
         self.folders.setHeaderHidden(True)
         self.folders.setMinimumWidth(180)
         self.folders.currentItemChanged.connect(self._folder_chosen)
-        self.filter = QLineEdit(placeholderText="Filter by file name")
+        self.search_mode = QComboBox()
+        for label, _ in SEARCH_MODES:
+            self.search_mode.addItem(label)
+        self.search_mode.setToolTip("Search by file name, or by what the photos show")
+        self.filter = QLineEdit()
         self.filter.setClearButtonEnabled(True)
-        self.filter.textChanged.connect(self.proxy.set_text)
+        self.filter.textChanged.connect(self._text_changed)
+        self.filter.returnPressed.connect(self._enter_pressed)
+        self.completer = QCompleter(QStringListModel(self), self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.activated.connect(self.word_search_requested.emit)
+        self.search_mode.currentIndexChanged.connect(self._mode_chosen)
+        self._mode_chosen(NAME_MODE)
         self.sort = QComboBox()
         for label, _, _ in SORTS:
             self.sort.addItem(label)
@@ -68,6 +90,7 @@ class LibraryView(QWidget):
         side_layout.addWidget(self.folders)
         side_layout.addWidget(add)
         bar = QHBoxLayout()
+        bar.addWidget(self.search_mode)
         bar.addWidget(self.filter, 2)
         bar.addWidget(QLabel("Sort:"))
         bar.addWidget(self.sort)
@@ -144,6 +167,36 @@ class LibraryView(QWidget):
         return item.data(0, FolderRole) if item is not None else None
 
     # -- choices ---------------------------------------------------------------------------
+    def set_search_mode(self, mode: int) -> None:
+        self.search_mode.setCurrentIndex(mode)
+
+    def _mode_chosen(self, mode: int) -> None:
+        self.filter.setPlaceholderText(SEARCH_MODES[mode][1])
+        if mode == WORD_MODE:
+            self.proxy.set_text("")  # the grid shows everything again; results go elsewhere
+            self._load_words()
+            self.filter.setCompleter(self.completer)
+        else:
+            self.filter.setCompleter(None)  # type: ignore[arg-type]  # Qt takes nullptr
+            self.proxy.set_text(self.filter.text())
+
+    def _load_words(self) -> None:
+        words = self.completer.model()
+        if isinstance(words, QStringListModel) and not words.rowCount():
+            words.setStringList(known_words())  # a small bundled list, read once
+
+    def _text_changed(self, text: str) -> None:
+        if self.search_mode.currentIndex() == NAME_MODE:
+            self.proxy.set_text(text)
+
+    def _enter_pressed(self) -> None:
+        text = self.filter.text().strip()
+        popup = self.completer.popup()
+        if popup is not None and popup.isVisible():
+            return  # choosing a completion emits activated, which searches
+        if self.search_mode.currentIndex() == WORD_MODE and text:
+            self.word_search_requested.emit(text)
+
     def _folder_chosen(self, item: QTreeWidgetItem | None) -> None:
         self.proxy.set_folder(item.data(0, FolderRole) if item is not None else None)
 

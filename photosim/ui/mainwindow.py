@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
             grid.activated_photo.connect(self.preview)
             grid.trash_requested.connect(self.confirm_and_trash)
         self.library_view.add_folder_requested.connect(self.choose_folder)
+        self.library_view.word_search_requested.connect(self.search_words)
         self.similar_view.refine_requested.connect(self._refine_similar)
         self.duplicates_view.refresh_requested.connect(lambda *_: self.refresh_duplicates())
         self.duplicates_view.resolve_requested.connect(self.resolve_group)
@@ -344,22 +345,43 @@ class MainWindow(QMainWindow):
             self._pending_query = path
             self.similar_view.detail.setText("Waiting for indexing to finish…")
             return
+        if min_score is not None:
+            self.similar_view.set_min_similarity(min_score)
         k = k or self.similar_view.k()
-        floor = self.similar_view.min_similarity() if min_score is None else min_score
         library = self.library
-        self.runner.run_task(lambda: library.similar(path, k=k, min_score=floor),
+        # The k nearest whatever their score: the view applies "Similarity at least" itself,
+        # so it can say how many it hides and the slider answers without a new search.
+        self.runner.run_task(lambda: library.similar(path, k=k, min_score=0.0),
                              lambda matches: self._similar_done(path, matches),
                              lambda exc: self._similar_failed(path, exc))
 
-    def _refine_similar(self, path: Path, k: int, min_score: float) -> None:
-        self.find_similar(path, k, min_score)
+    def search_words(self, text: str, limit: int | None = None) -> None:
+        """Photos showing ``text`` ("dog", "castle") in the results tab, best first."""
+        word = " ".join(text.split())
+        if not word:
+            return
+        self.similar_view.begin_word_search(word)
+        self.tabs.setCurrentWidget(self.similar_view)
+        library = self.library
+        count = limit or self.similar_view.k()
+        self.runner.run_task(lambda: library.search_words(word, limit=count),
+                             lambda matches: self._similar_done(word, matches),
+                             lambda exc: self._similar_failed(word, exc))
 
-    def _similar_done(self, path: Path, matches: list[Any]) -> None:
-        self.similar_view.show_matches(path, matches)
+    def _refine_similar(self, query: Path | str, k: int, _min_score: float) -> None:
+        if isinstance(query, str):
+            self.search_words(query, k)
+        else:
+            self.find_similar(query, k)
+
+    def _similar_done(self, query: Path | str, matches: list[Any]) -> None:
+        self.similar_view.show_matches(query, matches)
         self.similar_finished.emit()
 
-    def _similar_failed(self, path: Path, exc: BaseException) -> None:
-        if isinstance(exc, PhotosimError):
+    def _similar_failed(self, query: Path | str, exc: BaseException) -> None:
+        if query != self.similar_view.query:  # a newer search replaced this one
+            log.info("stale search failed: %s", exc)
+        elif isinstance(exc, PhotosimError):
             self.similar_view.show_failure(str(exc))
         else:
             self.similar_view.show_failure("The search failed.")

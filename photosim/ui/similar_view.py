@@ -1,5 +1,11 @@
-"""Find similar: the query picture, a ranked grid with scores, and sliders for how many and how
-similar. Moving a slider asks again after a short pause (the search itself is fast)."""
+"""Search results: the photos most similar to a query picture, or the photos showing a word.
+
+For a picture, the library is asked for the ``k`` nearest photos and the view keeps those at
+or above "Similarity at least"; moving that slider only re-filters what is already here (no
+new search), so it answers instantly and can say "showing N of the M nearest". Moving "Show up
+to" asks again after a short pause. For a word, every match the core returns is shown (it has
+its own floor) and the similarity slider is hidden.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +27,24 @@ from photosim.ui.grid import PhotoGrid
 from photosim.ui.models import PhotoListModel
 from photosim.ui.thumbnails import ThumbnailCache
 
-EMPTY_SIMILAR = ("Right-click a photo and choose “Find similar photos”, "
-                 "or drop any picture onto this window.")
+EMPTY_SIMILAR = ("Right-click a photo and choose “Find similar photos”, drop any picture onto "
+                 "this window, or search for what photos show (“dog”, “beach”) in the Library "
+                 "tab.")
 QUERY_SIZE = 96
 DEBOUNCE_MS = 250
+DEFAULT_MIN_SIMILARITY = 50  # percent: below about this, CNN neighbours are mostly unrelated
+
+Query = Path | str  # a picture, or a word to search for
 
 
 class SimilarView(QWidget):
-    refine_requested = Signal(object, int, float)  # query path, k, min score
+    refine_requested = Signal(object, int, float)  # query (Path or word), k, min score
 
     def __init__(self, thumbnails: ThumbnailCache, thumb_size: int = 160,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.query: Path | None = None
+        self.query: Query | None = None
+        self.all_matches: list[Match] = []  # what the core returned, before the floor
         self.model = PhotoListModel(thumbnails, self)
         self.grid = PhotoGrid(thumb_size, EMPTY_SIMILAR)
         self.grid.setModel(self.model)
@@ -47,16 +58,19 @@ class SimilarView(QWidget):
         font.setBold(True)
         self.title.setFont(font)
         self.detail = QLabel("")
+        self.detail.setWordWrap(True)
         self.count = _slider(5, 200, 30)
         self.count_label = QLabel()
-        self.min_score = _slider(0, 100, 50)
+        self.min_score = _slider(0, 100, DEFAULT_MIN_SIMILARITY)
+        self.min_score.setToolTip("Hide results less similar than this; they stay one move "
+                                  "away (no new search)")
+        self.min_caption = QLabel("Similarity at least")
         self.min_label = QLabel()
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._refine)
-        self.count.valueChanged.connect(self._sliders_moved)
-        self.min_score.valueChanged.connect(self._sliders_moved)
-        self._sliders_moved()
-        self._debounce.stop()
+        self.count.valueChanged.connect(self._count_moved)
+        self.min_score.valueChanged.connect(self._floor_moved)
+        self._update_labels()
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -69,7 +83,7 @@ class SimilarView(QWidget):
         controls.addWidget(self.count, 1)
         controls.addWidget(self.count_label)
         controls.addSpacing(16)
-        controls.addWidget(QLabel("Similarity at least"))
+        controls.addWidget(self.min_caption)
         controls.addWidget(self.min_score, 1)
         controls.addWidget(self.min_label)
         text.addLayout(controls)
@@ -81,6 +95,7 @@ class SimilarView(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.grid, 1)
 
+    # -- the sliders -----------------------------------------------------------------------
     def k(self) -> int:
         return self.count.value()
 
@@ -89,41 +104,90 @@ class SimilarView(QWidget):
 
     def set_min_similarity(self, value: float) -> None:
         self.min_score.setValue(round(value * 100))
-        self._debounce.stop()
 
+    def is_word_search(self) -> bool:
+        return isinstance(self.query, str)
+
+    # -- a search begins -------------------------------------------------------------------
     def begin_search(self, query: Path, query_pixmap: QPixmap | None) -> None:
-        self.query = query
-        self.title.setText(f"Photos similar to {query.name}")
-        self.detail.setText("Searching…")
+        self._begin(query, f"Photos similar to {query.name}")
         if query_pixmap is not None and not query_pixmap.isNull():
             self.query_image.setPixmap(query_pixmap.scaled(
                 QUERY_SIZE, QUERY_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
-        else:
-            self.query_image.clear()
 
-    def show_matches(self, query: Path, matches: Sequence[Match]) -> None:
+    def begin_word_search(self, word: str) -> None:
+        self._begin(word, f"Photos showing “{word}”")
+
+    def _begin(self, query: Query, title: str) -> None:
+        self.query = query
+        self.title.setText(title)
+        self.detail.setText("Searching…")
+        self.query_image.clear()
+        self.query_image.setVisible(isinstance(query, Path))
+        for widget in (self.min_caption, self.min_score, self.min_label):
+            widget.setVisible(isinstance(query, Path))
+
+    # -- results ---------------------------------------------------------------------------
+    def show_matches(self, query: Query, matches: Sequence[Match]) -> None:
         if query != self.query:
             return  # an older search finished after a newer one began
-        self.model.set_matches(matches)
-        where = f"in {query.parent}" if query.parent else ""
-        if matches:
-            self.detail.setText(f"{len(matches)} photos, best {matches[0].score:.0%} · "
-                                f"query {where}")
-        else:
-            self.detail.setText("No library photo is similar enough. "
-                                "Lower “Similarity at least” to see more.")
-        self.grid.set_empty_text("Nothing at this similarity. Lower the slider above.")
+        self.all_matches = list(matches)
+        self._apply_floor()
+
+    def visible_matches(self) -> list[Match]:
+        if self.is_word_search():
+            return list(self.all_matches)
+        floor = self.min_similarity()
+        return [m for m in self.all_matches if m.score >= floor - 1e-9]
+
+    def _apply_floor(self) -> None:
+        shown = self.visible_matches()
+        self.model.set_matches(shown)
+        self.detail.setText(self._describe(shown))
+        self.grid.set_empty_text("Nothing at this similarity. Lower “Similarity at least” above."
+                                 if self.all_matches else "No results.")
+
+    def _describe(self, shown: list[Match]) -> str:
+        total = len(self.all_matches)
+        if isinstance(self.query, str):
+            if not shown:
+                return f"No photo seems to show “{self.query}”."
+            return (f"{total} photo{'s' if total != 1 else ''} showing “{self.query}”, best "
+                    f"first (score = how sure the model is) · best {shown[0].score:.0%}")
+        where = f" · query in {self.query.parent}" if self.query is not None else ""
+        if not total:
+            return "The library has no other photos to compare with yet." + where
+        if not shown:
+            return (f"None of the {total} nearest photos is {self.min_score.value()} % similar; "
+                    f"the closest is {self.all_matches[0].score:.0%}. Lower “Similarity at "
+                    "least” to see them.")
+        hidden = total - len(shown)
+        text = f"Showing {len(shown)} of the {total} nearest photos, best {shown[0].score:.0%}"
+        if hidden:
+            text += f" · {hidden} less similar hidden"
+        return text + where
 
     def show_failure(self, message: str) -> None:
         self.detail.setText(message)
+        self.all_matches = []
         self.model.set_matches([])
+        self.grid.set_empty_text(message)
 
-    def _sliders_moved(self) -> None:
+    # -- slider moves ----------------------------------------------------------------------
+    def _update_labels(self) -> None:
         self.count_label.setText(f"{self.count.value()}")
         self.min_label.setText(f"{self.min_score.value()} %")
+
+    def _count_moved(self) -> None:
+        self._update_labels()
         if self.query is not None:
             self._debounce.start()
+
+    def _floor_moved(self) -> None:
+        self._update_labels()
+        if self.query is not None and self.all_matches:
+            self._apply_floor()
 
     def _refine(self) -> None:
         if self.query is not None:
