@@ -217,6 +217,7 @@ def _download_progress(dialog: QProgressDialog, progress: Progress) -> None:
 def _reopen(window: MainWindow, settings: UiSettings) -> None:
     """Re-open the library so it picks up a newly available model."""
     data_dir = window.library.data_dir
+    window.stop_watching()  # the watcher must not call into the library being closed
     window.library.close()
     try:
         window.set_library(Library.open(data_dir, model=settings.model,

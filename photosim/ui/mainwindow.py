@@ -36,11 +36,13 @@ from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
+from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
 from photosim.ui.format import provider_label
 from photosim.ui.library_view import LibraryView
+from photosim.ui.live import LiveLibrary
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
                   ".gif", ".avif"}
 LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
+WATCH_COALESCE_MS = 300  # watched-folder changes this close together refresh the views once
 STAGE_WORDS = {"scanning": "Looking for photos", "embedding": "Indexing",
                "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model"}
 
@@ -64,6 +67,7 @@ class MainWindow(QMainWindow):
     duplicates_loaded = Signal()
     clusters_loaded = Signal()
     action_finished = Signal(str)  # a trash / undo / not-a-duplicate finished; its message
+    live_refreshed = Signal()  # views refreshed after changes in the watched folders
 
     def __init__(self, library: Library, settings: UiSettings, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
@@ -86,6 +90,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._live_refresh = QTimer(self, interval=LIVE_REFRESH_MS)
         self._live_refresh.timeout.connect(self.refresh_library)
+        self.live = LiveLibrary(self)
+        self.live.changed.connect(self._watched_change)
+        self.live.failed.connect(self.report_error)
+        self._watch_coalesce = QTimer(self, singleShot=True, interval=WATCH_COALESCE_MS)
+        self._watch_coalesce.timeout.connect(self._refresh_after_changes)
         self.resize(1280, 820)
 
     # -- construction ----------------------------------------------------------------------
@@ -135,10 +144,12 @@ class MainWindow(QMainWindow):
         self.reduced_label.setStyleSheet("color: #b26a00;")
         self.model_label = QLabel()
         self.provider_label = QLabel()
+        self.watch_label = QLabel()
         bar.addWidget(self.progress_label, 1)
         bar.addWidget(self.progress)
         bar.addWidget(self.cancel_button)
-        for label in (self.reduced_label, self.model_label, self.provider_label):
+        for label in (self.watch_label, self.reduced_label, self.model_label,
+                      self.provider_label):
             bar.addPermanentWidget(label)
 
     def _build_actions(self) -> None:
@@ -241,9 +252,12 @@ class MainWindow(QMainWindow):
             for folder in folders:
                 library.add_folder(folder, reference)
 
-        self.runner.run_task(add, self._folders_added)
+        self.runner.run_task(add, lambda _: self._folders_added(folders))
 
-    def _folders_added(self, _: object) -> None:
+    def _folders_added(self, folders: Sequence[Path]) -> None:
+        for folder in folders:
+            self.live.add_root(folder)  # no-op until watching starts after the first index
+        self._show_watching()
         self.refresh_library()
         self.start_indexing()
 
@@ -303,6 +317,7 @@ class MainWindow(QMainWindow):
         self.refresh_library()
         self._tab_changed(self.tabs.currentIndex())
         self._run_pending_query()
+        self.start_watching()
         self.indexing_finished.emit(report)
 
     def similar_after_indexing(self, path: Path) -> None:
@@ -324,7 +339,47 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("Indexing stopped by an error.")
         self.report_error(exc)
         self._run_pending_query()
+        self.start_watching()
         self.indexing_finished.emit(None)
+
+    # -- watched folders -------------------------------------------------------------------
+    def start_watching(self) -> None:
+        """Follow the library folders live; started once the catch-up index has run, so
+        the watcher only sees what changes from now on."""
+        if self.live.is_running():
+            return
+        self.live.start(self.library, polling=self.settings.watch_polling)
+        self._show_watching()
+
+    def stop_watching(self) -> None:
+        self.live.stop()
+        self._show_watching()
+
+    def _show_watching(self) -> None:
+        count = len(self.live.roots())
+        self.watch_label.setText(f"Watching {count} folder{'s' if count != 1 else ''}"
+                                 if self.live.is_running() else "")
+        self.watch_label.setToolTip("New, changed, moved and deleted photos in these folders "
+                                    "are picked up as they happen:\n" +
+                                    "\n".join(str(r) for r in self.live.roots()))
+
+    def _watched_change(self, kind: str, paths: list[Path]) -> None:
+        """GUI thread: the watcher changed the catalog. Gone photos leave the grids at once;
+        everything else is refreshed from the catalog once the changes pause."""
+        gone = {REMOVED: paths, MOVED: paths[:1]}.get(kind, [])
+        if gone:
+            self.library_view.remove_paths(gone)
+            self.similar_view.remove_paths(gone)
+            self.clusters_view.members.remove_paths(gone)
+        self._stale = {"duplicates": True, "clusters": True}
+        self.say(_change_text(kind, paths))
+        self._watch_coalesce.start()
+
+    def _refresh_after_changes(self) -> None:
+        self.refresh_library()
+        self.refresh_status()
+        self._tab_changed(self.tabs.currentIndex())  # refreshes duplicates/clusters if shown
+        self.live_refreshed.emit()
 
     # -- find similar ----------------------------------------------------------------------
     def choose_query_file(self) -> None:
@@ -480,7 +535,7 @@ class MainWindow(QMainWindow):
 
     def _trashed(self, action: Any, then: Callable[[], None]) -> None:
         self.library_view.remove_paths(list(action.paths))
-        self.similar_view.model.remove_paths(list(action.paths))
+        self.similar_view.remove_paths(list(action.paths))
         self._stale["clusters"] = True
         then()
         count = len(action.paths)
@@ -584,6 +639,10 @@ class MainWindow(QMainWindow):
         reference = set(status.reference_folders) if status else set()
         library = self.library
         wanted_paths = {p for p, _ in wanted}
+        for path in current - wanted_paths:
+            self.live.remove_root(path)  # stop following it before the library forgets it
+        for path in wanted_paths - current:
+            self.live.add_root(path)
 
         def apply() -> bool:
             for path in current - wanted_paths:
@@ -598,6 +657,7 @@ class MainWindow(QMainWindow):
         self.runner.run_task(apply, lambda added: self._folders_applied(added))
 
     def _folders_applied(self, added: bool) -> None:
+        self._show_watching()
         self.refresh_library()
         self._tab_changed(self.tabs.currentIndex())
         if added:
@@ -605,6 +665,7 @@ class MainWindow(QMainWindow):
 
     # -- closing ---------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop_watching()
         self.cancel_indexing()
         self._live_refresh.stop()
         self.runner.clear_thumbnails()
@@ -621,6 +682,19 @@ class MainWindow(QMainWindow):
 
     def set_icon(self, icon: QIcon) -> None:
         self.setWindowIcon(icon)
+
+
+def _change_text(kind: str, paths: list[Path]) -> str:
+    """A status-bar line for one change the watcher made."""
+    names = ", ".join(p.name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
+    count = len(paths)
+    photos = f"{count} photo{'s' if count != 1 else ''}"
+    texts = {INDEXED: f"Added or updated {photos}: {names}",
+             REMOVED: f"Removed {photos} deleted from disk: {names}",
+             MOVED: f"Moved {paths[0].name} to {paths[-1].parent}",
+             OFFLINE: f"Folder unavailable (photos kept, shown again when it returns): {names}",
+             ONLINE: f"Folder available again: {names}"}
+    return texts.get(kind, f"{kind}: {names}")
 
 
 def _droppable(path: str) -> bool:

@@ -29,6 +29,7 @@ class UiSettings:
     similar_min_score: float = 0.5  # below about this CNN neighbours are mostly unrelated
     duplicate_threshold: float = 0.92
     thumb_size: int = 160
+    watch_polling: bool = False  # poll watched folders (network shares miss OS events)
     first_run_done: bool = False
 
     @classmethod

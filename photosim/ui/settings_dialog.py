@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -55,6 +56,9 @@ class SettingsDialog(QDialog):
         self.similar_min = _percent(settings.similar_min_score)
         self.dup_threshold = _percent(settings.duplicate_threshold, low=0.80)
         self.thumb_size = _spin(96, 256, settings.thumb_size, suffix=" px", step=16)
+        self.watch_polling = QCheckBox("Check folders for changes by polling (for network "
+                                       "shares; uses more disk access)")
+        self.watch_polling.setChecked(settings.watch_polling)
         tabs = QTabWidget()
         tabs.addTab(self._folders_page(), "Folders")
         tabs.addTab(self._model_page(), "Model")
@@ -87,6 +91,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.folder_list, 1)
         layout.addLayout(buttons)
         layout.addWidget(hint)
+        layout.addWidget(self.watch_polling)
         return page
 
     def _model_page(self) -> QWidget:
@@ -155,7 +160,8 @@ class SettingsDialog(QDialog):
             similar_count=self.similar_count.value(),
             similar_min_score=round(self.similar_min.value() / 100, 2),
             duplicate_threshold=round(self.dup_threshold.value() / 100, 2),
-            thumb_size=self.thumb_size.value())
+            thumb_size=self.thumb_size.value(),
+            watch_polling=self.watch_polling.isChecked())
 
 
 def _spin(low: int, high: int, value: int, suffix: str = "", step: int = 1) -> QSpinBox:

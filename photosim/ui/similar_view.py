@@ -168,6 +168,14 @@ class SimilarView(QWidget):
             text += f" · {hidden} less similar hidden"
         return text + where
 
+    def remove_paths(self, paths: Sequence[Path]) -> None:
+        """Photos gone from the library (trashed, deleted on disk) leave the results."""
+        gone = set(paths)
+        if any(m.photo.path in gone for m in self.all_matches):
+            self.all_matches = [m for m in self.all_matches if m.photo.path not in gone]
+            self.model.remove_paths(list(gone))
+            self.detail.setText(self._describe(self.visible_matches()))
+
     def show_failure(self, message: str) -> None:
         self.detail.setText(message)
         self.all_matches = []

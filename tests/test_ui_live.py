@@ -1,0 +1,107 @@
+"""Live library in the real main window: the real watcher (watchdog) over a real library
+(tiny model). A photo copied into a watched folder appears in the grid within seconds, a
+deleted one disappears from the grid and the results, duplicate groups follow, a folder added
+while running is watched, and closing the window stops the watcher."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from photosim.core.types import DuplicateKind
+from photosim.ui.mainwindow import MainWindow
+from photosim.ui.models import PathRole
+from photosim.ui.settings import UiSettings
+from tests import imagegen
+from tests.ui_library import make_photos
+
+pytestmark = pytest.mark.gui
+WAIT = 30000
+LIVE_WAIT = 10000  # "searchable within seconds": copy → grid, with margin for a busy CI box
+
+
+@pytest.fixture
+def live_window(qtbot, tmp_path, tiny_model):
+    from photosim.core.library import Library
+
+    photos = make_photos(tmp_path)
+    library = Library.open(tmp_path / "data", model=str(tiny_model[0]),
+                           model_spec=str(tiny_model[1]))
+    library.add_folder(photos)
+    win = MainWindow(library, UiSettings())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT):
+        win.start()  # fill from the catalog, catch-up index, then watch
+    qtbot.waitUntil(lambda: win.library_view.model.rowCount() == 8, timeout=WAIT)
+    yield win, photos
+    win.close()
+    library.close()
+
+
+def names(model) -> set[str]:
+    return {model.index(r, 0).data(PathRole).name for r in range(model.rowCount())}
+
+
+def test_watching_starts_after_the_catch_up_index(live_window):
+    win, photos = live_window
+    assert win.live.is_running()
+    assert win.live.roots() == [photos.resolve()]
+    assert win.watch_label.text() == "Watching 1 folder"
+
+
+def test_copied_photo_appears_and_deleted_one_disappears(qtbot, live_window):
+    win, photos = live_window
+    shutil.copy(photos / "scene3.jpg", photos / "copied.jpg")
+    qtbot.waitUntil(lambda: "copied.jpg" in names(win.library_view.model), timeout=LIVE_WAIT)
+    assert win.library.photo((photos / "copied.jpg").resolve()) is not None
+    with qtbot.waitSignal(win.similar_finished, timeout=WAIT):
+        win.find_similar(photos / "scene3.jpg")
+    assert "copied.jpg" in {m.photo.path.name for m in win.similar_view.all_matches}
+    (photos / "copied.jpg").unlink()
+    qtbot.waitUntil(lambda: "copied.jpg" not in names(win.library_view.model),
+                    timeout=LIVE_WAIT)
+    assert "copied.jpg" not in {m.photo.path.name for m in win.similar_view.all_matches}
+    assert "copied.jpg" not in names(win.similar_view.model)
+    assert win.library.photo((photos / "copied.jpg").resolve()) is None
+
+
+def test_shown_duplicate_groups_follow_the_disk(qtbot, live_window):
+    win, photos = live_window
+    with qtbot.waitSignal(win.duplicates_loaded, timeout=WAIT):
+        win.tabs.setCurrentWidget(win.duplicates_view)
+
+    def scene4_group_size() -> int:
+        groups = [g for g in win.duplicates_view.model.groups()
+                  if g.kind != DuplicateKind.SIMILAR
+                  and any(p.path.name.startswith("scene4") for p in g.members)]
+        return len(groups[0].members) if groups else 0
+
+    assert scene4_group_size() == 0
+    imagegen.save(imagegen.scene(4).resize((320, 240)), photos / "scene4_small.jpg",
+                  quality=85)
+    qtbot.waitUntil(lambda: scene4_group_size() == 2, timeout=LIVE_WAIT)
+    (photos / "scene4_small.jpg").unlink()
+    qtbot.waitUntil(lambda: scene4_group_size() == 0, timeout=LIVE_WAIT)
+
+
+def test_a_folder_added_while_running_is_watched(qtbot, live_window, tmp_path):
+    win, _ = live_window
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT):
+        win.add_folders([extra])
+    assert extra.resolve() in win.live.roots()
+    assert win.watch_label.text() == "Watching 2 folders"
+    imagegen.save(imagegen.scene(5), extra / "new.jpg", quality=90)
+    qtbot.waitUntil(lambda: "new.jpg" in names(win.library_view.model), timeout=LIVE_WAIT)
+
+
+def test_closing_stops_the_watcher(qtbot, live_window):
+    win, photos = live_window
+    win.close()
+    assert not win.live.is_running()
+    shutil.copy(photos / "scene1.jpg", photos / "after_close.jpg")
+    qtbot.wait(2500)
+    assert win.library.photo((photos / "after_close.jpg").resolve()) is None
