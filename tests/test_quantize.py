@@ -35,8 +35,11 @@ def test_int8_model_is_qdq_and_agrees_with_fp32(fp32: tuple[Path, ModelSpec], ph
 
     ops = {node.op_type for node in onnx.load(str(dst)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    weights = {t.data_type for t in onnx.load(str(dst)).graph.initializer if len(t.dims) == 4}
-    assert weights == {onnx.TensorProto.INT8}  # conv weights stored as int8, not float
+    weights = {t.name: t.data_type for t in onnx.load(str(dst)).graph.initializer
+               if len(t.dims) == 4}
+    # The stem conv stays float (it sees raw pixels); the second one is stored as int8.
+    assert weights["w1"] == onnx.TensorProto.FLOAT
+    assert sorted(weights.values()).count(onnx.TensorProto.INT8) == 1
     out = ModelSession(dst, spec, "cpu").run(np.zeros((2, 3, 64, 64), np.float32))
     assert out.shape == (2, TINY_DIM)
 
@@ -45,6 +48,15 @@ def test_int8_model_is_qdq_and_agrees_with_fp32(fp32: tuple[Path, ModelSpec], ph
     assert held_out.mean_cosine > 0.98
     assert held_out.min_cosine > 0.95
     assert 0.0 <= held_out.top1_neighbour_agreement <= 1.0
+
+
+def test_every_conv_quantised_on_request(fp32: tuple[Path, ModelSpec], photos: list[Path],
+                                         tmp_path: Path) -> None:
+    src, spec = fp32
+    dst = quantize_model(src, tmp_path / "all.onnx", photos[:16], spec,
+                         keep_first_conv_float=False)
+    weights = [t.data_type for t in onnx.load(str(dst)).graph.initializer if len(t.dims) == 4]
+    assert weights == [onnx.TensorProto.INT8] * 2
 
 
 def test_agreement_notices_a_different_model(fp32: tuple[Path, ModelSpec], photos: list[Path],
