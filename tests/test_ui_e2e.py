@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
+from photosim.core.errors import LibraryLockedError
+from photosim.core.lock import InstanceLock
+from photosim.core.paths import LibraryPaths
 from photosim.core.types import DuplicateKind
 from photosim.ui import app as gui
 from photosim.ui.mainwindow import MainWindow
@@ -82,6 +85,46 @@ def test_second_launch_hands_over_to_the_running_one(qtbot, tmp_path, tiny_model
     with qtbot.waitSignal(first.similar_finished, timeout=WAIT):
         assert gui.build_gui([*data, "--similar", str(photos / "scene1.jpg")]) is None
     assert first.similar_view.query == (photos / "scene1.jpg").resolve()
-    assert first.similar_view.model.rowCount() == 7
+    assert first.similar_view.all_matches and len(first.similar_view.all_matches) == 7
+    lock_path = LibraryPaths(tmp_path / "data").lock
+    with pytest.raises(LibraryLockedError):  # the running app holds its data folder
+        InstanceLock(lock_path).acquire()
     first.close()
-    first.library.close()
+    gui.shut_down(first)
+    with InstanceLock(lock_path):  # and lets go of it when it shuts down
+        pass
+
+
+def test_a_locked_data_folder_is_reported_and_the_app_exits(qtbot, tmp_path, tiny_model,
+                                                            monkeypatch):
+    """Something other than a photosim window (here: a lock like `photosim watch` takes) holds
+    the data folder: no hand-over is possible, so the app says so in a dialog and exits 1."""
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    data = tmp_path / "data"
+    seen: list[str] = []
+
+    def answer_the_dialog() -> None:
+        boxes = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, QMessageBox) and w.isVisible()]
+        if not boxes:
+            QTimer.singleShot(50, answer_the_dialog)
+            return
+        seen.append(boxes[0].text())
+        boxes[0].accept()
+
+    windows_before = {id(w) for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)}
+    give_up = QTimer(singleShot=True, interval=WAIT)  # were a window opened: close it, fail
+    give_up.timeout.connect(lambda: QApplication.instance().closeAllWindows())
+    with InstanceLock(LibraryPaths(data).lock):
+        QTimer.singleShot(0, answer_the_dialog)
+        give_up.start()
+        code = gui.run_gui(["--data-dir", str(data), "--model", str(tiny_model[0]),
+                            "--model-spec", str(tiny_model[1])])
+        give_up.stop()
+    assert code == 1
+    assert seen and "already running on this library" in seen[0]
+    assert f"pid {os.getpid()}" in seen[0]
+    assert {id(w) for w in QApplication.topLevelWidgets()
+            if isinstance(w, MainWindow)} <= windows_before  # no window was opened
+    with InstanceLock(LibraryPaths(data).lock):  # the failed start left nothing locked
+        pass

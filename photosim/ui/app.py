@@ -1,6 +1,8 @@
 """Starting the desktop app: arguments, the single-instance hand-over, the library, first run.
 
 ``run_gui(argv)`` is the entry point behind ``photosim`` (see ``photosim/__main__.py``).
+A second launch on the same data folder hands its arguments to the running app and exits;
+one that finds the folder locked by something else (``photosim watch``, say) says so and exits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from photosim.core import library as library_module
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library
+from photosim.core.lock import InstanceLock
+from photosim.core.paths import LibraryPaths
 from photosim.core.types import Progress
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
@@ -81,9 +85,16 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     if hand_over(data_dir, message):
         log.info("handed the arguments to the running photosim")
         return None
-    settings = UiSettings.load(data_dir)
-    library = open_library(data_dir, args, settings)
+    lock = InstanceLock(LibraryPaths(data_dir).lock)
+    lock.acquire()  # LibraryLockedError: e.g. `photosim watch` runs on it, or a hung instance
+    try:
+        settings = UiSettings.load(data_dir)
+        library = open_library(data_dir, args, settings)
+    except BaseException:
+        lock.release()
+        raise
     window = MainWindow(library, settings)
+    window.instance_lock = lock
     window.set_icon(app.windowIcon())
     server = InstanceServer(data_dir, window)
     server.message_received.connect(window.handle_message)
@@ -105,8 +116,17 @@ def run_gui(argv: Sequence[str]) -> int:
         return 0
     app = ensure_app()
     code = app.exec()
-    window.library.close()
+    shut_down(window)
     return code
+
+
+def shut_down(window: MainWindow) -> None:
+    """After the event loop: stop watching, close the library, then let another instance in."""
+    window.stop_watching()
+    window.library.close()
+    if window.instance_lock is not None:
+        window.instance_lock.release()
+        window.instance_lock = None
 
 
 def open_library(data_dir: Path, args: argparse.Namespace, settings: UiSettings) -> Library:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
+from photosim.core.lock import InstanceLock
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
 from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self._stale = {"duplicates": True, "clusters": True}
         self._previews: list[PreviewDialog] = []
         self._cluster_generation = 0
+        self.instance_lock: InstanceLock | None = None  # held by the app for its data folder
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
         self.setAcceptDrops(True)
