@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerate the README screenshots (library, similar results, duplicate compare, clusters).
+"""Regenerate the README screenshots (library, similar results, duplicate compare, clusters,
+word search).
 
 Builds a small real library from scikit-image's bundled sample photos plus generated copies
 (resized, re-encoded, cropped, converted), indexes it with the shared EfficientNet-Lite0 model
@@ -18,10 +19,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MODEL = REPO.parent / "shared" / "models" / "efficientnet_lite0_embed.onnx"
+SEARCH_WORD = "cat"
 SAMPLES = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
            "colorwheel", "retina", "camera", "coins", "moon", "clock", "horse", "brick", "grass",
            "gravel", "cell", "page", "text", "shepp_logan_phantom"]
@@ -58,6 +60,14 @@ def make_copies(pictures: dict[str, Image.Image], folder: Path) -> None:
     astronaut.crop((w // 10, h // 10, w - w // 10, h - h // 10)).save(
         folder / "astronaut_cropped.jpg", quality=90)
     rocket.save(folder / "rocket_export.webp", quality=85)
+    edits = folder.parent / "Edits"
+    edits.mkdir(parents=True, exist_ok=True)
+    ImageOps.mirror(cat).save(edits / "chelsea_mirrored.jpg", quality=88)
+    cat.crop((60, 20, 400, 280)).save(edits / "chelsea_closeup.jpg", quality=88)
+    ImageEnhance.Color(cat).enhance(0.2).save(edits / "chelsea_faded.jpg", quality=88)
+    ImageOps.mirror(coffee).save(edits / "coffee_mirrored.jpg", quality=88)
+    rocket.crop((0, rocket.height // 4, rocket.width, rocket.height)).save(
+        edits / "rocket_launchpad.jpg", quality=88)
 
 
 def open_library(root: Path):
@@ -125,11 +135,29 @@ def main() -> int:
         pick_group(window, "chelsea")
         shoot(app, window, args.out / "screenshot-duplicates.png", settle_s=2.0)
         window.tabs.setCurrentWidget(window.clusters_view)
-        settle(app, 1.0)
-        shoot(app, window, args.out / "screenshot-clusters.png")
+        wait_for(app, lambda: window.clusters_view.model.rowCount() > 0)
+        open_named_cluster(window)
+        shoot(app, window, args.out / "screenshot-clusters.png", settle_s=2.0)
+        window.library_view.set_search_mode(1)  # "Photo shows"
+        window.search_words(SEARCH_WORD)
+        wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
+        window.tabs.setCurrentWidget(window.library_view)
+        window.library_view.filter.setText(SEARCH_WORD)
+        window.tabs.setCurrentWidget(window.similar_view)
+        shoot(app, window, args.out / "screenshot-search.png")
         window.close()
         library.close()
     return 0
+
+
+def open_named_cluster(window) -> None:
+    """Open the biggest cluster that has a real (ImageNet) name, so the shot shows one."""
+    view = window.clusters_view
+    for row in range(view.model.rowCount()):
+        entry = view.model.entry_at(row)
+        if not entry.is_misc and not entry.name.startswith(("Cluster", "Mixed")):
+            view.open_row(row)
+            return
 
 
 def pick_group(window, name: str) -> None:
