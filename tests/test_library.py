@@ -136,3 +136,23 @@ def test_without_a_model_the_library_runs_in_reduced_mode(tmp_path: Path) -> Non
         assert not status.visual_search
         assert "photosim models download" in status.message
         assert len(lib.duplicates(kinds={DuplicateKind.EXACT})) == 1
+
+
+def test_cancelled_run_keeps_its_work_and_the_next_run_resumes(library: Library,
+                                                                tmp_path: Path) -> None:
+    from photosim.core.cancel import CancelToken
+    from photosim.core.types import Progress
+
+    make_photo_folder(tmp_path / "pics", count=40, size=(320, 240))
+    token = CancelToken()
+
+    def stop_after_first_batch(p: Progress) -> None:
+        if p.stage == "indexing" and p.done > 0:
+            token.cancel()
+
+    first = library.index([tmp_path / "pics"], progress=stop_after_first_batch, cancel=token)
+    assert first.cancelled and 0 < first.embedded < 40
+    second = library.index()
+    assert not second.cancelled
+    assert second.unchanged == first.added and second.embedded == 40 - first.embedded
+    assert library.status().embedded == 40
