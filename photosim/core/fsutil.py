@@ -11,24 +11,32 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_writer(target: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
-    """Write to a temporary file beside ``target``; fsync and rename it into place on success.
-
-    On any exception the temporary file is removed and ``target`` is untouched.
-    """
+def _replacing(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``; on success it is fsynced and renamed over
+    ``target``, on any exception removed with ``target`` untouched."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_writer(target: Path, mode: str = "wb") -> Iterator[IO[bytes]]:
+    """Write to a temporary file beside ``target``; fsync and rename it into place on success.
+
+    On any exception the temporary file is removed and ``target`` is untouched.
+    """
+    with _replacing(target) as tmp, open(tmp, mode) as handle:
+        yield handle
 
 
 def atomic_write_bytes(target: Path, data: bytes) -> None:
@@ -38,19 +46,8 @@ def atomic_write_bytes(target: Path, data: bytes) -> None:
 
 def atomic_write_via(target: Path, write: Callable[[Path], None]) -> None:
     """Atomically produce ``target`` with a writer that insists on a path (e.g. hnswlib)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _replacing(target) as tmp:
         write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def fsync_dir(folder: Path) -> None:

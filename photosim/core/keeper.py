@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photosim.core.types import Photo
+from photosim.core.units import human_size
 
 RAW_FORMATS = frozenset({"DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RW2", "RAF", "PEF", "SRW"})
 # Higher is more likely the camera's original. PNG/WebP copies of photos are almost always
@@ -67,7 +68,7 @@ def _criteria(reference_folders: Sequence[Path],
         _Criterion(lambda p: float(p.pixels), lambda p, alone:
                    f"{most('largest', 'larger')(alone)} resolution ({p.width}×{p.height})"),
         _Criterion(lambda p: float(p.size), lambda p, alone:
-                   f"{most('largest', 'larger')(alone)} file ({_human_size(p.size)})"),
+                   f"{most('largest', 'larger')(alone)} file ({human_size(p.size)})"),
         _Criterion(lambda p: float(p.exif_fields), lambda p, alone:
                    f"{most('most', 'more')(alone)} EXIF metadata ({p.exif_fields} fields)"),
         _Criterion(lambda p: sharpness.get(p.id, 0.0),
@@ -111,15 +112,6 @@ def _join(parts: list[str]) -> str:
 def _format_name(photo: Photo) -> str:
     fmt = (photo.format or photo.path.suffix.lstrip(".") or "unknown").upper()
     return "HEIC" if fmt == "HEIF" else fmt
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"
 
 
 def _date_ordinal(iso: str) -> float:

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 from photosim.core.types import Photo
+from photosim.core.units import human_size
 
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"  # pragma: no cover - the loop returns at GB
+__all__ = ["human_size", "resolution"]
 
 
 def resolution(photo: Photo) -> str:
