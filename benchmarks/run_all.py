@@ -1,0 +1,320 @@
+"""Every speed and scale figure of issue 8 in one table: figure, target, measured, pass/fail.
+
+    python benchmarks/run_all.py            # full: 1M vectors, 200 JPEGs (an hour or more)
+    python benchmarks/run_all.py --quick    # 100k vectors, 32 JPEGs (a few minutes)
+
+Pipeline figures index generated 12-MP JPEGs through the real Library (decode, model, catalog,
+index) with a ResNet-50-shaped random-weight model (same compute as the real one) in fp32 and
+as static int8 (QDQ, calibrated on real photos from /usr/share/backgrounds when present), and
+with the shared EfficientNet-Lite0. Each is the median of ``--repeat`` runs; next to it is the
+process CPU time per image, which a busy shared machine does not inflate the way it inflates
+wall time. Scale figures use synthetic vectors (benchmarks/index_bench.py, dedup_scale.py,
+cluster_eval.py). The load average is printed with each figure.
+
+GUI figures (click-to-grid, cold start, scroll frame time) are listed as not measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import onnx
+
+from benchmarks import cluster_eval, dedup_scale, index_bench
+from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
+from photosim.core import dedup
+from photosim.core.cluster import cluster_vectors
+from photosim.core.embedder import Embedder
+from photosim.core.index import VectorIndex
+from photosim.core.library import NEIGHBOUR_FLOOR, NEIGHBOURS_K, Library
+from photosim.core.models.featurecut import FEATURES_OUTPUT, cut_to_pooled
+from photosim.core.models.runtime import ModelSession
+from photosim.core.models.spec import ModelSpec
+from photosim.core.pipeline import IndexPipeline
+from photosim.core.quantize import embedding_agreement, quantize_model
+from tests.imagegen import scene
+
+REAL_PHOTOS = Path("/usr/share/backgrounds")
+EFFICIENTNET_PRE = {"mean": [127.0] * 3, "std": [128.0] * 3, "interpolation": "bicubic"}
+
+
+@dataclass
+class Row:
+    figure: str
+    target: str
+    measured: str
+    passed: bool | None  # None: informative, no target
+    load: str
+
+
+class Table:
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def add(self, figure: str, target: str, measured: str, passed: bool | None) -> None:
+        row = Row(figure, target, measured, passed, load_average())
+        self.rows.append(row)
+        print(f"  {figure}: {measured} [{verdict(passed)}] (load {row.load})", flush=True)
+
+    def print(self) -> None:
+        header = Row("figure", "target", "measured", None, "load 1/5/15")
+        cells = [(r.figure, r.target, r.measured, verdict(r.passed) if r is not header
+                  else "pass/fail", r.load) for r in [header, *self.rows]]
+        widths = [max(len(c[i]) for c in cells) for i in range(5)]
+        for cell in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(cell, widths, strict=True)).rstrip())
+
+
+def verdict(passed: bool | None) -> str:
+    return "-" if passed is None else ("PASS" if passed else "FAIL")
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# -- models ----------------------------------------------------------------------------------
+
+def calibration_photos(work: Path) -> list[Path]:
+    """Real photos when the machine has some, else generated scenes (then say so)."""
+    found = sorted(p for p in REAL_PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
+    if len(found) >= 10:
+        return found
+    print("  no real photos found: calibrating on generated scenes", flush=True)
+    folder = work / "calibration"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in range(40):
+        path = folder / f"scene_{seed}.jpg"
+        if not path.exists():
+            scene(500 + seed, (640, 480)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def write_spec(path: Path, data: dict[str, object]) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def resnet_models(work: Path, photos: list[Path]) -> dict[str, tuple[str, str]]:
+    """fp32 and int8 ResNet-50-shaped models: (model path, spec path) by name."""
+    fp32, fp32_spec = model_args("resnet50-random", work)
+    pooled = work / "resnet50_random_pooled.onnx"
+    if not pooled.exists():
+        onnx.save(cut_to_pooled(onnx.load(fp32)), str(pooled))
+    int8 = work / "resnet50_random_int8.onnx"
+    spec = ModelSpec(id="resnet50-random-int8", name="ResNet-50 (random, int8)", dim=2048,
+                     input_name="data", variant="int8")
+    if not int8.exists():
+        quantize_model(pooled, int8, photos[::2], spec)
+    int8_spec = write_spec(work / "resnet50_random_int8.json",
+                           {"id": spec.id, "name": spec.name, "dim": 2048,
+                            "output": FEATURES_OUTPUT,  # already cut: the library must not cut
+                            "input_name": "data", "variant": "int8"})
+    return {"ResNet-50 fp32": (fp32, fp32_spec), "ResNet-50 int8": (str(int8), int8_spec)}
+
+
+def efficientnet_models(work: Path, photos: list[Path], table: Table
+                        ) -> dict[str, tuple[str, str]]:
+    src = SHARED / "efficientnet_lite0_embed.onnx"
+    if not src.is_file():
+        table.add("EfficientNet-Lite0", "-", f"skipped: {src} missing", None)
+        return {}
+    data: dict[str, object] = {"id": "efficientnet-lite0-bench", "name": "EfficientNet-Lite0",
+                               "dim": 1280, "output": "embedding", "input_name": "input",
+                               "preprocess": EFFICIENTNET_PRE}
+    spec = ModelSpec.from_dict(data)
+    int8 = work / "efficientnet_lite0_int8.onnx"
+    quantize_model(src, int8, photos[::2], spec)
+    agreement = embedding_agreement(src, int8, photos[1::2], spec)
+    table.add("EfficientNet-Lite0 int8 vs fp32 (held-out real photos)", "cosine >= 0.98",
+              f"mean cos {agreement.mean_cosine:.3f}, min {agreement.min_cosine:.3f}, "
+              f"nearest neighbour kept {agreement.top1_neighbour_agreement:.0%} "
+              f"({agreement.photos} photos)", agreement.mean_cosine >= 0.98)
+    int8_data = {**data, "id": "efficientnet-lite0-bench-int8", "variant": "int8"}
+    return {"EfficientNet-Lite0 fp32": (str(src), write_spec(work / "effl0.json", data)),
+            "EfficientNet-Lite0 int8": (str(int8), write_spec(work / "effl0_int8.json",
+                                                               int8_data))}
+
+
+# -- pipeline --------------------------------------------------------------------------------
+
+def use_worker_inference(lib: Library) -> None:
+    """Each decode worker runs a single-threaded session on its own picture. The Library does
+    not offer this yet (proposed: ModelSession(..., threads=1) and
+    IndexPipeline(..., infer_in_workers=True) on the CPU provider), so it is set up here."""
+    lib._session = ModelSession(lib._model_path, lib.spec, lib._provider, threads=1)
+    lib._embedder = Embedder(lib.spec, lib._session)
+    build = lib._pipeline
+
+    def pipeline() -> IndexPipeline:
+        made = build()
+        made.infer_in_workers = True
+        return made
+
+    lib._pipeline = pipeline  # type: ignore[method-assign]
+
+
+def index_once(folder: Path, model: str, spec: str, workers_infer: bool
+               ) -> tuple[float, float, int]:
+    """(images/s wall, CPU ms per image, images) for one fresh library indexing ``folder``."""
+    with tempfile.TemporaryDirectory() as data:
+        lib = Library.open(Path(data), model=model, model_spec=spec)
+        if workers_infer:
+            use_worker_inference(lib)
+        lib.embedder()  # session start-up is not throughput
+        wall, cpu = time.perf_counter(), cpu_seconds()
+        report = lib.index([folder])
+        wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+        lib.close()
+    if report.failed or not report.added:
+        raise RuntimeError(f"indexing failed: {report}")
+    return report.added / wall, 1000 * cpu / report.added, report.added
+
+
+def pipeline_figures(table: Table, models: dict[str, tuple[str, str]], jpegs: Path,
+                     repeat: int) -> None:
+    targets = {"ResNet-50 fp32": 24.0, "ResNet-50 int8": 45.0}
+    cores = os.cpu_count() or 1
+    for (name, (model, spec)), workers_infer in itertools.product(models.items(), (False, True)):
+        runs = [index_once(jpegs, model, spec, workers_infer) for _ in range(repeat)]
+        arrangement = "decode+infer per worker, 1 thread each" if workers_infer else \
+            "decode pool + batched 2-thread inference"
+        rate = statistics.median(r[0] for r in runs)
+        cpu_ms = statistics.median(r[1] for r in runs)
+        target = targets.get(name)
+        table.add(f"index 12-MP JPEGs, {name}, {arrangement} ({runs[0][2]} images, "
+                  f"median of {repeat})",
+                  f">= {target:.0f} img/s" if target else "-",
+                  f"{rate:.1f} img/s wall; {cpu_ms:.0f} CPU ms/img "
+                  f"(= {1000 * cores / cpu_ms:.1f} img/s on {cores} idle cores)",
+                  rate >= target if target else None)
+
+
+# -- scale -----------------------------------------------------------------------------------
+
+def timed(work: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - start
+
+
+def index_figures(table: Table, n: int, work: Path, queries: int) -> VectorIndex:
+    dim = 2048
+    vectors = index_bench.generate(work / "vectors.npy", n, dim, 3000, 0.5, 1)
+    probe = index_bench.queries_like(vectors, queries, 2)
+    np.save(work / "queries.npy", probe)
+    truth = index_bench.exact_top(vectors, probe, 10)
+    index, build_s = timed(lambda: VectorIndex.build("bench", dim, np.arange(n), vectors))
+    assert isinstance(index, VectorIndex)
+    index.save(work / "index")
+    figures = index_bench.query_figures(index, probe, truth)
+    label = f"{n // 1000}k x {dim}-d"
+    table.add(f"find similar p99, k=20, {label} (build {build_s:.0f} s)", "<= 5 ms at 1M",
+              f"p99 {figures['p99_ms']:.2f} ms wall, {figures['cpu_p99_ms']:.2f} ms CPU; "
+              f"recall@10 {figures['recall@10']:.3f}", figures["p99_ms"] <= 5.0)
+    memory = index_bench.loaded_memory(work / "index", dim, work / "queries.npy")
+    resident = memory["loaded_anon_MiB"] + memory["loaded_file_MiB"]
+    table.add(f"index + vectors in memory, {label}", "<= 1.5 GB at 1M",
+              f"{resident:.0f} MiB resident after load + 200 queries (vector files "
+              f"{memory['vector_files_MiB']:.0f} MiB on disk, read on demand)",
+              resident <= 1536 * n / 1_000_000)
+    return index
+
+
+def duplicate_figures(table: Table, n: int, index: VectorIndex, vectors_file: Path) -> None:
+    """The library's two steps: every photo's neighbours from the index, then grouping."""
+    library_vectors = np.load(vectors_file, mmap_mode="r")
+    queries = np.asarray(library_vectors[:n], np.float32)
+    _, knn_s = timed(lambda: dedup.neighbour_pairs_from_index(
+        index.query_batch, queries, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=np.arange(len(index))))
+    rng = np.random.default_rng(0)
+    candidates, vectors, pairs = dedup_scale.synthetic(n, 1280, 0.2, rng)
+    groups, group_s = timed(lambda: dedup.find_groups(candidates, vectors, pairs,
+                                                      dedup.DedupSettings()))
+    assert isinstance(groups, list)
+    total = group_s + knn_s
+    table.add(f"all duplicate groups, {n // 1000}k photos", "<= 10 s at 100k",
+              f"{total:.1f} s = k-NN pass {knn_s:.1f} s (k={NEIGHBOURS_K}, index of "
+              f"{len(index) // 1000}k) + grouping {group_s:.1f} s ({len(groups)} groups)",
+              total <= 10.0)
+
+
+def cluster_figures(table: Table, n: int) -> None:
+    vectors, _ = cluster_eval.synthetic(n, groups=300)
+    result, seconds = timed(lambda: cluster_vectors(np.arange(n), vectors))
+    assert isinstance(result, tuple)
+    table.add(f"clusters, {n // 1000}k x 2048-d", "<= 30 s at 100k",
+              f"{seconds:.1f} s ({len(result[0])} clusters)", seconds <= 30.0 * n / 100_000)
+
+
+def gui_figures(table: Table) -> None:
+    for figure, target in (("click to populated result grid, 100k", "<= 150 ms"),
+                           ("cold start to interactive window, 100k", "<= 2 s"),
+                           ("thumbnail grid scroll frame time, 100k", "display rate")):
+        table.add(figure, target, "not measured by this runner", None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k vectors, 32 JPEGs")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path,
+                        default=Path(tempfile.gettempdir()) / "photosim-bench")
+    parser.add_argument("--skip", default="", help="comma list: pipeline,index,dedup,cluster")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
+    print(f"cpu: {cpu_model()}, {os.cpu_count()} cores; load {load_average()}", flush=True)
+    table = Table()
+    args.work.mkdir(parents=True, exist_ok=True)
+    if "pipeline" not in skip:
+        photos = calibration_photos(args.work)
+        jpegs = args.work / f"jpegs12mp_{n_jpegs}"
+        make_12mp_jpegs(jpegs, n_jpegs)
+        models = {**resnet_models(args.work, photos),
+                  **efficientnet_models(args.work, photos, table)}
+        pipeline_figures(table, models, jpegs, args.repeat)
+    with tempfile.TemporaryDirectory(dir=args.work) as folder:
+        index = None
+        if "index" not in skip:
+            index = index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)
+        if "dedup" not in skip and index is not None:
+            duplicate_figures(table, 100_000, index, Path(folder) / "vectors.npy")
+    if "cluster" not in skip:
+        cluster_figures(table, 100_000)
+    gui_figures(table)
+    print(f"\ncpu: {cpu_model()}, {os.cpu_count()} cores; mode: "
+          f"{'quick' if args.quick else 'full'}")
+    table.print()
+
+
+if __name__ == "__main__":
+    main()
