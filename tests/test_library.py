@@ -156,3 +156,16 @@ def test_cancelled_run_keeps_its_work_and_the_next_run_resumes(library: Library,
     assert not second.cancelled
     assert second.unchanged == first.added and second.embedded == 40 - first.embedded
     assert library.status().embedded == 40
+
+
+def test_undo_works_after_a_restart(tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    paths = make_photo_folder(tmp_path / "pics", count=3)
+    with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
+        lib.index([tmp_path / "pics"])
+        lib.trash([lib.photo(paths[0]), lib.photo(paths[2])])  # type: ignore[list-item]
+    assert not paths[0].exists() and not paths[2].exists()
+    with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
+        assert sorted(lib.undo()) == sorted([paths[0], paths[2]])
+        assert len(lib.photos()) == 3 and lib.status().embedded == 3
+    assert paths[0].exists() and paths[2].exists()

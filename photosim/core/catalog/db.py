@@ -50,10 +50,13 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(conn)
+            raise _as_catalog_error(exc, self.path) from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
-        conn.execute("COMMIT")
 
     def _migrate(self) -> None:
         conn = self.connection()
@@ -86,6 +89,24 @@ class Database:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _as_catalog_error(exc: sqlite3.OperationalError, path: Path) -> Exception:
+    """A full disk or a locked database is the user's to fix, not a bug: say so in words."""
+    text = str(exc).lower()
+    if "full" in text or "disk i/o" in text:
+        return CatalogError(f"Could not write the catalog {path}: the disk is full or failing. "
+                            "Everything indexed before this point is kept; free some space and "
+                            "run the index again to continue.")
+    if "locked" in text or "busy" in text:
+        return CatalogError(f"The catalog {path} is busy (another photosim is writing to it); "
+                            "try again in a moment.")
+    return exc
 
 
 def _statements(script: str) -> list[str]:
