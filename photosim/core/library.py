@@ -30,7 +30,7 @@ from photosim.core.errors import (
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.fsutil import atomic_writer
 from photosim.core.index import VectorIndex
-from photosim.core.models.runtime import ModelSession
+from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
@@ -140,10 +140,17 @@ class Library:
     def embedder(self) -> Embedder | None:
         with self._lock:
             if self._embedder is None and self.spec is not None and self._model_path:
-                self._session = ModelSession(self._model_path, self.spec, self._provider)
+                # On the CPU, workers that each decode and infer with one thread beat one
+                # multi-threaded session fed by a decode pool (benchmarks/run_all.py).
+                threads = 1 if self._runs_on_cpu() else None
+                self._session = ModelSession(self._model_path, self.spec, self._provider, threads)
                 self._embedder = Embedder(self.spec, self._session)
                 log.info("model %s on %s", self.spec.id, self._session.provider)
             return self._embedder
+
+    def _runs_on_cpu(self) -> bool:
+        return choose_providers(available_providers(), self._provider)[0] == \
+            "CPUExecutionProvider"
 
     def vector_index(self) -> VectorIndex | None:
         """The vector index, loaded from disk and reconciled with the catalog (which is the
@@ -216,7 +223,8 @@ class Library:
         head = self.classifier_head() if embedder else None
         classify = (lambda vectors, norms: head.top_classes(vectors, norms)) if head else None
         return IndexPipeline(self.catalog, embedder, self.spec.id if embedder and self.spec
-                             else None, self._index_add, self._index_remove, classify=classify)
+                             else None, self._index_add, self._index_remove, classify=classify,
+                             infer_in_workers=self._runs_on_cpu())
 
     def classifier_head(self) -> labels.ClassifierHead | None:
         """The model's ImageNet classifier (names clusters, enables word search), if it has
