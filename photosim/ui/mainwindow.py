@@ -50,6 +50,7 @@ from photosim.ui.settings_dialog import SettingsDialog
 from photosim.ui.similar_view import SimilarView
 from photosim.ui.tasks import Pool, ProgressBridge, TaskRunner
 from photosim.ui.thumbnails import ThumbnailCache
+from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
     clusters_loaded = Signal()
     action_finished = Signal(str)  # a trash / undo / not-a-duplicate finished; its message
     live_refreshed = Signal()  # views refreshed after changes in the watched folders
+    unreadable_shown = Signal(object)  # UnreadableDialog, filled with the unreadable files
 
     def __init__(self, library: Library, settings: UiSettings, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
@@ -82,6 +84,7 @@ class MainWindow(QMainWindow):
         self._pending_query: Path | None = None
         self._stale = {"duplicates": True, "clusters": True}
         self._previews: list[PreviewDialog] = []
+        self.unreadable_dialog: UnreadableDialog | None = None
         self._cluster_generation = 0
         self.instance_lock: InstanceLock | None = None  # held by the app for its data folder
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
@@ -147,9 +150,17 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel()
         self.provider_label = QLabel()
         self.watch_label = QLabel()
+        self.unreadable_button = QToolButton()
+        self.unreadable_button.setAutoRaise(True)
+        self.unreadable_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.unreadable_button.setStyleSheet("color: #b00020; text-decoration: underline;")
+        self.unreadable_button.setToolTip("Show which files could not be read, and why")
+        self.unreadable_button.clicked.connect(self.show_unreadable)
+        self.unreadable_button.hide()
         bar.addWidget(self.progress_label, 1)
         bar.addWidget(self.progress)
         bar.addWidget(self.cancel_button)
+        bar.addPermanentWidget(self.unreadable_button)
         for label in (self.watch_label, self.reduced_label, self.model_label,
                       self.provider_label):
             bar.addPermanentWidget(label)
@@ -240,6 +251,25 @@ class MainWindow(QMainWindow):
         for grid in (self.library_view.grid, self.clusters_view.grid):
             grid.can_search = status.visual_search
         self.similar_view.grid.can_search = status.visual_search
+        self.unreadable_button.setText(unreadable_text(status.errors))
+        self.unreadable_button.setVisible(status.errors > 0)
+
+    def show_unreadable(self) -> None:
+        """List the files that could not be read (read on the task runner, then shown)."""
+        self.runner.run_task(self.library.errors, self._unreadable_read)
+
+    def _unreadable_read(self, photos: list[Photo]) -> None:
+        dialog = self.unreadable_dialog
+        if dialog is None:
+            dialog = self.unreadable_dialog = UnreadableDialog(photos, self)
+            dialog.finished.connect(lambda _: setattr(self, "unreadable_dialog", None))
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        else:
+            dialog.set_photos(photos)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        self.unreadable_shown.emit(dialog)
 
     # -- folders and indexing --------------------------------------------------------------
     def choose_folder(self) -> None:
