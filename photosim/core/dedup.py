@@ -69,6 +69,10 @@ class DedupSettings:
     same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
     same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
     edited_ncc: float = 0.85  # grid correlation of a filtered/watermarked/flipped copy
+    exact_grid_ncc: float = 0.98  # grids this alike (and hashes close): pixels need less CNN
+    exact_grid_cosine: float = 0.50  # CNN floor then (grayscale copies drift far in the CNN)
+    colour_cast: float = 0.08  # |Δ log channel ratio| a same picture may show (warm filters)
+    saturation_ratio: float = 1.25  # chroma may grow or shrink by this factor (grayscale)
     crop_ncc: float = 0.95  # worst-strip correlation of a crop found inside its original
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
@@ -268,9 +272,14 @@ class PairJudge:
         if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
             gb_aligned = _resize_grid(gb, ga.shape)
             whole, worst = _match(ga, gb_aligned)
+            hashes_close = hamming(fa.phash, fb.phash) <= s.same_hash_distance
             if not capture_differs and worst >= s.same_ncc and _same_colours(fa, fb, s) and \
-                    hamming(fa.phash, fb.phash) <= s.same_hash_distance:
+                    hashes_close:
                 return Relation(Level.SAME, cos if cos is not None else whole)
+            # A grayscale or strongly filtered copy can fall far in the CNN while its pixels
+            # still line up exactly; different photos never line up that well.
+            cnn_agrees = cnn_agrees or (cos is not None and cos >= s.exact_grid_cosine and
+                                        hashes_close and min(whole, worst) >= s.exact_grid_ncc)
             if capture_differs or not cnn_agrees:
                 return None
             mirrored = _match(ga[:, ::-1], gb_aligned)
@@ -317,8 +326,28 @@ def _aspect_close(a: float, b: float, tolerance: float) -> bool:
 
 
 def _same_colours(fa: Fingerprint, fb: Fingerprint, settings: DedupSettings) -> bool:
+    """Colours match absolutely, in cast and in saturation.
+
+    The absolute distance alone lets a dark or nearly neutral picture pass for its own warm
+    filter or grayscale copy; a channel-ratio cast and a chroma ratio catch those at any
+    brightness. Re-encoding moves neither by more than a few percent.
+    """
     diff = np.abs(fa.colour.astype(np.int16) - fb.colour.astype(np.int16))
-    return float(diff.mean()) <= settings.same_colour_distance
+    if float(diff.mean()) > settings.same_colour_distance:
+        return False
+    (cast_a, chroma_a), (cast_b, chroma_b) = _colour_balance(fa), _colour_balance(fb)
+    if float(np.abs(cast_a - cast_b).max()) > settings.colour_cast:
+        return False
+    return abs(math.log(chroma_a / chroma_b)) <= math.log(settings.saturation_ratio)
+
+
+def _colour_balance(fp: Fingerprint) -> tuple[NDArray[np.float64], float]:
+    """(log red/green and blue/green ratios of the mean colour, mean chroma + offset)."""
+    cells = fp.colour.astype(np.float64)
+    mean = cells.reshape(-1, 3).mean(axis=0) + 4.0  # the offset keeps dark pictures stable
+    cast = np.log(mean[[0, 2]] / mean[1])
+    chroma = float(np.abs(cells - cells.mean(axis=2, keepdims=True)).mean()) + 0.5
+    return cast, chroma
 
 
 def _resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
