@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
@@ -73,7 +73,8 @@ class DedupSettings:
     exact_grid_cosine: float = 0.50  # CNN floor then (grayscale copies drift far in the CNN)
     colour_cast: float = 0.08  # |Δ log channel ratio| a same picture may show (warm filters)
     saturation_ratio: float = 1.25  # chroma may grow or shrink by this factor (grayscale)
-    crop_ncc: float = 0.95  # worst-strip correlation of a crop found inside its original
+    crop_ncc: float = 0.965  # correlation (whole and worst strip) of a crop in its original
+    crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
     capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
@@ -287,9 +288,9 @@ class PairJudge:
                 return Relation(Level.EDITED, cos if cos is not None else max(whole, mirrored[0]))
         elif capture_differs or not cnn_agrees:
             return None
-        contained = max(_containment(ga, gb, s.min_crop_fraction),
-                        _containment(gb, ga, s.min_crop_fraction), key=lambda m: m[1])
-        if contained[1] >= s.crop_ncc:
+        contained = max(_containment(ga, gb, s.min_crop_fraction, s.crop_blur),
+                        _containment(gb, ga, s.min_crop_fraction, s.crop_blur), key=min)
+        if min(contained) >= s.crop_ncc:
             return Relation(Level.EDITED, cos if cos is not None else contained[0])
         return None
 
@@ -389,13 +390,16 @@ def _standardise(grid: FloatGrid) -> FloatGrid | None:
     return standard
 
 
-def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float) -> tuple[float, float]:
+def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
+                 blur: float = 0.0) -> tuple[float, float]:
     """(correlation, worst-strip correlation) of ``small`` (or its mirror) placed inside ``big``.
 
     The crop's size inside ``big`` is unknown: a coarse search tries scales from
     ``min_fraction`` to 0.97 of ``big``'s width at whole-cell offsets; the best placement is
     then refined at sub-cell offsets and finer scales, where a true crop lines up almost
-    exactly and a shifted view of the scene does not.
+    exactly and a shifted view of the scene does not. ``blur`` (in cells) smooths both sides
+    before that comparison: the two grids sample the scene at different cell phases, and on
+    fine texture that aliasing, not the content, would otherwise decide the score.
     """
     bh, bw = big.shape
     small_aspect = small.shape[1] / small.shape[0]
@@ -413,7 +417,7 @@ def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float) -> tuple
     if best is None:
         return 0.0, 0.0
     _, y, x, rows, cols, mirrored = best
-    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols)
+    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols, blur)
 
 
 _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.25, 0.0, 0.25, 0.5)
@@ -421,7 +425,7 @@ _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.2
 
 
 def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
-            cols: int) -> tuple[float, float]:
+            cols: int, blur: float = 0.0) -> tuple[float, float]:
     """Best match of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
     patch = _resize_grid(small, (rows, cols))
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
@@ -429,6 +433,9 @@ def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
     coords = np.stack([y + dy + rr * scale, x + dx + cc * scale])  # (2, shifts, rows, cols)
     windows = map_coordinates(big, coords.reshape(2, -1), order=1, mode="nearest")
     windows = windows.reshape(len(_SHIFTS), rows, cols).astype(np.float32)
+    if blur > 0:
+        windows = gaussian_filter(windows, (0.0, blur, blur), mode="nearest")
+        patch = gaussian_filter(patch, blur, mode="nearest")
     return _best_of_batch(windows, patch)
 
 
