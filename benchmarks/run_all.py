@@ -17,6 +17,7 @@ GUI figures (click-to-grid, cold start, scroll frame time) are listed as not mea
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -40,7 +41,13 @@ from photosim.core import dedup
 from photosim.core.cluster import cluster_vectors
 from photosim.core.embedder import Embedder
 from photosim.core.index import VectorIndex
-from photosim.core.library import NEIGHBOUR_FLOOR, NEIGHBOURS_K, Library
+from photosim.core.library import (
+    NEIGHBOUR_CANDIDATES,
+    NEIGHBOUR_EF,
+    NEIGHBOUR_FLOOR,
+    NEIGHBOURS_K,
+    Library,
+)
 from photosim.core.models.featurecut import FEATURES_OUTPUT, cut_to_pooled
 from photosim.core.models.runtime import ModelSession
 from photosim.core.models.spec import ModelSpec
@@ -253,8 +260,12 @@ def duplicate_figures(table: Table, n: int, index: VectorIndex, vectors_file: Pa
     """The library's two steps: every photo's neighbours from the index, then grouping."""
     library_vectors = np.load(vectors_file, mmap_mode="r")
     queries = np.asarray(library_vectors[:n], np.float32)
+    ids = np.arange(len(index), dtype=np.int64)
+    # As Library.duplicates does: candidates re-ranked against the vectors already in memory.
+    query_batch = functools.partial(index.query_batch, known=(ids, queries),
+                                    candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)
     _, knn_s = timed(lambda: dedup.neighbour_pairs_from_index(
-        index.query_batch, queries, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=np.arange(len(index))))
+        query_batch, queries, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=ids))
     rng = np.random.default_rng(0)
     candidates, vectors, pairs = dedup_scale.synthetic(n, 1280, 0.2, rng)
     groups, group_s = timed(lambda: dedup.find_groups(candidates, vectors, pairs,

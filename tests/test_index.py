@@ -427,3 +427,18 @@ def test_unsaved_rows_spill_into_the_folder_of_the_last_save(
     loaded = VectorIndex.load(tmp_path, MODEL, DIM)
     assert loaded is not None and len(loaded) == 700
     assert loaded.query(vectors[650], 1)[0][0] == 650
+
+
+def test_bulk_rerank_with_vectors_in_memory_matches_the_disk_path() -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((600, 48)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1600, dtype=np.int64)
+    index = VectorIndex.build("m", 48, ids, vectors)
+    plain_ids, plain_sims = index.query_batch(vectors[:50], 10)
+    bulk_ids, bulk_sims = index.query_batch(vectors[:50], 10, known=(ids, vectors))
+    assert np.array_equal(plain_ids, bulk_ids)
+    assert np.allclose(plain_sims, bulk_sims, atol=2e-3)  # disk rows are float16
+    # A candidate the caller does not know is never returned.
+    partial_ids, _ = index.query_batch(vectors[:5], 10, known=(ids[:300], vectors[:300]))
+    assert set(partial_ids[partial_ids >= 0].tolist()) <= set(ids[:300].tolist())

@@ -192,9 +192,19 @@ class VectorIndex:
             ids, sims = self._rerank(query[0], candidates, wanted)
         return [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
 
-    def query_batch(self, vectors: np.ndarray, k: int) -> tuple[IdArray, FloatArray]:
+    def query_batch(self, vectors: np.ndarray, k: int,
+                    known: tuple[IdArray, FloatArray] | None = None,
+                    candidates: int | None = None, ef: int | None = None
+                    ) -> tuple[IdArray, FloatArray]:
         """Nearest ids and similarities per row, best first; padded with -1 (ids and scores)
-        where the index holds fewer than ``k`` photos."""
+        where the index holds fewer than ``k`` photos.
+
+        ``known`` — (ids sorted ascending, their full vectors) — lets a caller that already
+        holds every vector in memory (duplicate search over the whole library) have the
+        candidates re-ranked in bulk instead of reading them back from disk per query.
+        ``candidates`` and ``ef`` trade recall for speed (defaults: the tuned values); a bulk
+        search for near-duplicates, which sit very close together, can afford a narrow beam.
+        """
         queries = _checked_vectors(vectors, self.dim)
         ids = np.full((len(queries), max(k, 0)), -1, dtype=np.int64)
         sims = np.full((len(queries), max(k, 0)), -1.0, dtype=np.float32)
@@ -202,17 +212,22 @@ class VectorIndex:
             wanted = min(k, len(self._slot_of))
             if wanted <= 0 or len(queries) == 0:
                 return ids, sims
-            candidates = self._candidates(queries, rerank_candidates(wanted))
+            pool = self._candidates(queries, max(candidates or rerank_candidates(wanted), wanted),
+                                    ef)
+            if known is not None:
+                found, scores = _rerank_in_memory(queries, pool, wanted, *known)
+                ids[:, :wanted], sims[:, :wanted] = found, scores
+                return ids, sims
             for row, query in enumerate(queries):
-                found, scores = self._rerank(query, candidates[row], wanted)
+                found, scores = self._rerank(query, pool[row], wanted)
                 ids[row, :wanted], sims[row, :wanted] = found, scores
         return ids, sims
 
-    def _candidates(self, queries: FloatArray, k: int) -> IdArray:
+    def _candidates(self, queries: FloatArray, k: int, ef: int | None = None) -> IdArray:
         """hnswlib's nearest labels, retried with a wider beam when deletions starve it."""
         k = min(k, len(self._slot_of))
         projected = self._graph_vectors(queries)
-        ef = max(EF_SEARCH, k)
+        ef = max(ef or EF_SEARCH, k)
         while True:
             self._graph.set_ef(ef)
             try:
@@ -658,3 +673,24 @@ def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
                 path.unlink()
             except OSError as error:
                 log.warning("could not remove old index file %s: %s", path, error)
+
+
+def _rerank_in_memory(queries: FloatArray, candidates: IdArray, k: int, known_ids: IdArray,
+                      known_vectors: FloatArray, chunk: int = 256
+                      ) -> tuple[IdArray, FloatArray]:
+    """Exact cosine re-ranking of each row's candidates against vectors held in memory."""
+    found = np.empty((len(queries), k), np.int64)
+    scores = np.empty((len(queries), k), np.float32)
+    positions = np.clip(np.searchsorted(known_ids, candidates), 0, max(len(known_ids) - 1, 0))
+    present = known_ids[positions] == candidates
+    for start in range(0, len(queries), chunk):
+        block = slice(start, start + chunk)
+        gathered = known_vectors[positions[block]]  # (rows, candidates, dim)
+        sims = np.einsum("rcd,rd->rc", gathered, queries[block]).astype(np.float32)
+        sims[~present[block]] = -np.inf  # never a photo the caller does not know
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        found[block] = np.take_along_axis(candidates[block], order, axis=1)
+        scores[block] = np.take_along_axis(sims, order, axis=1)
+    found[~np.isfinite(scores)] = -1
+    scores[~np.isfinite(scores)] = -1.0
+    return found, scores

@@ -6,6 +6,7 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -44,6 +45,9 @@ __all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", 
 
 NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
 NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candidates
+# The bulk neighbour search behind duplicates uses a narrower beam than interactive search:
+# copies sit very close together, and 100k photos must group in seconds (benchmarks/run_all.py).
+NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pairs
 
 
 @dataclass(frozen=True)
@@ -454,8 +458,10 @@ class Library:
             if self._neighbours is None:
                 index = self.vector_index()
                 assert index is not None
+                query_batch = functools.partial(index.query_batch, known=(row_ids, vectors),
+                                                candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)
                 self._neighbours = dedup.neighbour_pairs_from_index(
-                    index.query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
+                    query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
             row_pairs = self._neighbours
         position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
         return [(position[a], position[b], s) for a, b, s in row_pairs
