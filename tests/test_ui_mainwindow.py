@@ -17,7 +17,7 @@ from photosim.ui.duplicates_view import ConfirmTrashDialog
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.models import ClusterRole, PathRole, ScoreRole
 from photosim.ui.settings import UiSettings
-from tests.ui_library import open_indexed
+from tests.ui_library import open_indexed, shown_window
 
 pytestmark = pytest.mark.gui
 WAIT = 20000
@@ -32,13 +32,7 @@ def library(tmp_path, tiny_model):
 
 @pytest.fixture
 def window(qtbot, library):
-    win = MainWindow(library, UiSettings())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.library_loaded, timeout=WAIT):
-        win.refresh_library()
-    yield win
-    win.runner.wait_for_done()
+    yield from shown_window(qtbot, library)
 
 
 def trash_files() -> set[str]:

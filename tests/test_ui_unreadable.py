@@ -13,7 +13,7 @@ from photosim.ui import unreadable_dialog
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.settings import UiSettings
 from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
-from tests.ui_library import make_photos
+from tests.ui_library import make_photos, shown_window
 
 pytestmark = pytest.mark.gui
 WAIT = 20000
@@ -32,13 +32,7 @@ def library(tmp_path, tiny_model):
 
 @pytest.fixture
 def window(qtbot, library):
-    win = MainWindow(library, UiSettings())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.library_loaded, timeout=WAIT):
-        win.refresh_library()
-    yield win
-    win.runner.wait_for_done()
+    yield from shown_window(qtbot, library)
 
 
 def test_status_bar_names_the_unreadable_files(window):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from photosim.core.library import Library
 from tests import imagegen
+
+if TYPE_CHECKING:
+    from photosim.ui.mainwindow import MainWindow
 
 SCENES = 6
 
@@ -26,3 +31,18 @@ def open_indexed(root: Path, model: tuple[Path, Path]) -> Library:
     library = Library.open(root / "data", model=str(model[0]), model_spec=str(model[1]))
     library.index([photos])
     return library
+
+
+def shown_window(qtbot: Any, library: Library, wait_ms: int = 20000) -> Iterator[MainWindow]:
+    """The main window over ``library``, shown with its grid filled; waits for background
+    tasks when the test is done (use with ``yield from`` in a fixture)."""
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    win = MainWindow(library, UiSettings())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.library_loaded, timeout=wait_ms):
+        win.refresh_library()
+    yield win
+    win.runner.wait_for_done()
