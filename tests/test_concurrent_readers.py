@@ -1,0 +1,39 @@
+"""The CLI can read the catalog while another process is indexing into it (WAL)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.library_fixtures import make_photo_folder
+
+
+def test_status_reads_while_an_indexer_writes(tmp_path: Path,
+                                              tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=80, size=(800, 600))
+    common = [sys.executable, "-m", "photosim", "--data-dir", str(tmp_path / "data"),
+              "--model", str(model), "--model-spec", str(spec)]
+    writer = subprocess.Popen([*common, "index", str(tmp_path / "pics")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seen = []
+    reads_while_writing = 0
+    try:
+        while writer.poll() is None or not seen:
+            reads_while_writing += writer.poll() is None
+            reader = subprocess.run([*common, "--json", "status"], capture_output=True,
+                                    text=True, timeout=120)
+            assert reader.returncode == 0, reader.stderr
+            seen.append(json.loads(reader.stdout)["photos"])
+            time.sleep(0.05)
+    finally:
+        writer.wait(timeout=300)
+    assert writer.returncode == 0, writer.stderr
+    assert reads_while_writing >= 1
+    assert seen == sorted(seen)  # counts only grow while the writer commits batches
+    final = subprocess.run([*common, "--json", "status"], capture_output=True, text=True,
+                           timeout=120)
+    assert json.loads(final.stdout)["embedded"] == 80
