@@ -31,9 +31,24 @@ def test_status_reads_while_an_indexer_writes(tmp_path: Path,
             time.sleep(0.05)
     finally:
         writer.wait(timeout=300)
-    assert writer.returncode == 0, writer.stderr
+    assert writer.returncode == 0, writer.stderr.read() if writer.stderr else ""
     assert reads_while_writing >= 1
     assert seen == sorted(seen)  # counts only grow while the writer commits batches
     final = subprocess.run([*common, "--json", "status"], capture_output=True, text=True,
                            timeout=120)
     assert json.loads(final.stdout)["embedded"] == 80
+
+
+def test_processes_opening_a_new_catalog_together_migrate_it_once(tmp_path: Path) -> None:
+    # Each child imports first, then waits for the same starting signal, so the openings race.
+    code = ("import sys, time; from pathlib import Path; from photosim.core.catalog import "
+            "Catalog\nwhile not Path(sys.argv[2]).exists(): time.sleep(0.0005)\n"
+            "Catalog(Path(sys.argv[1])).close()")
+    for attempt in range(6):
+        db, go = tmp_path / f"catalog{attempt}.sqlite3", tmp_path / f"go{attempt}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(db), str(go)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        time.sleep(1.5)  # let every child finish importing
+        go.touch()
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert all(p.returncode == 0 for p in procs), errors

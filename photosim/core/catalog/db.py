@@ -59,21 +59,25 @@ class Database:
             raise
 
     def _migrate(self) -> None:
+        """Apply missing migrations. Each is checked again inside its write transaction, so
+        two processes opening a new catalog at the same moment never apply one twice."""
         conn = self.connection()
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                     "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for version, script in enumerate(MIGRATIONS, start=1):
-            if version not in done:
-                self._apply(version, script)
-
-    def _apply(self, version: int, script: str) -> None:
-        conn = self.connection()
-        # executescript would COMMIT on its own; run statements inside our transaction instead.
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                              "name = 'schema_migrations'").fetchone()
+        if exists and self.schema_version() >= len(MIGRATIONS):
+            return  # the common case: read-only, takes no write lock
         with self.transaction():
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for version, script in enumerate(MIGRATIONS, start=1):
+            with self.transaction():
+                done = conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                    (version,)).fetchone()
+                if done is None:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))",
+                                 (version,))
 
     def schema_version(self) -> int:
         row = self.connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
