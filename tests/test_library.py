@@ -169,3 +169,15 @@ def test_undo_works_after_a_restart(tmp_path: Path, tiny_model: tuple[Path, Path
         assert sorted(lib.undo()) == sorted([paths[0], paths[2]])
         assert len(lib.photos()) == 3 and lib.status().embedded == 3
     assert paths[0].exists() and paths[2].exists()
+
+
+def test_a_new_model_embeds_files_indexed_without_one(tmp_path: Path,
+                                                      tiny_model: tuple[Path, Path]) -> None:
+    make_photo_folder(tmp_path / "pics", count=4)
+    with Library.open(tmp_path / "data") as reduced:  # no model: hashes and metadata only
+        assert reduced.index([tmp_path / "pics"]).embedded == 0
+    model, spec = tiny_model
+    with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
+        report = lib.index()
+        assert (report.embedded, report.updated, report.unchanged) == (4, 4, 0)
+        assert lib.index().unchanged == 4

@@ -94,6 +94,7 @@ class IndexPipeline:
         self.on_vectors = on_vectors
         self.on_removed = on_removed
         self.classify = classify
+        self._lacking: set[int] | None = None  # readable photos without a vector, loaded once
         # Each worker runs the model on its own picture (batch of 1) right after decoding it.
         # With a single-threaded session (intra_op_num_threads=1) this beats one thread pool
         # decoding for a multi-threaded model on 2 cores: no core waits for the other at the
@@ -153,19 +154,21 @@ class IndexPipeline:
                   counts: _Counts) -> None:
         if known is None:
             jobs.append(_Job(stat, is_new=True))
-        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or self._lacks_vector(stat.path):
+        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or self._lacks_vector(known[0]):
             jobs.append(_Job(stat, is_new=False))
         else:
             counts.unchanged += 1
 
-    def _lacks_vector(self, path: Path) -> bool:
-        """An unchanged file still needs work if the current model has no vector for it."""
+    def _lacks_vector(self, photo_id: int) -> bool:
+        """An unchanged file still needs work if the current model has no vector for it.
+
+        Answered from one query per run, not two per file: a catch-up scan of a large,
+        unchanged library must stay a matter of stat calls."""
         if self.model_id is None:
             return False
-        photo = self.catalog.photo_by_path(path)
-        if photo is None or photo.error is not None or photo.content_hash is None:
-            return False
-        return not self.catalog.has_vector(photo.content_hash, self.model_id)
+        if self._lacking is None:
+            self._lacking = self.catalog.ids_lacking_vector(self.model_id)
+        return photo_id in self._lacking
 
     def _apply_moves(self, jobs: list[_Job], vanished: dict[str, int],
                      counts: _Counts) -> list[_Job]:

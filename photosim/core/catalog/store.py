@@ -214,6 +214,14 @@ class Catalog:
             (content_hash, model_id)).fetchone()
         return row is not None
 
+    def ids_lacking_vector(self, model_id: str) -> set[int]:
+        """Readable photos that have no vector for the model (e.g. after switching models)."""
+        rows = self.db.connection().execute(
+            "SELECT p.id FROM photos p WHERE p.error IS NULL AND p.content_hash IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.content_hash = p.content_hash "
+            "AND v.model_id = ?)", (model_id,))
+        return {int(r[0]) for r in rows}
+
     def put_vector(self, conn: sqlite3.Connection, content_hash: str, model_id: str,
                    vector: np.ndarray) -> None:
         conn.execute("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
