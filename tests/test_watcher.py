@@ -486,7 +486,10 @@ def test_library_rename_move_delete_keep_vectors_and_never_re_embed(
     wait_for(lambda: catalog_paths(library) == expected, timeout=30)
     settle(watcher)
     assert catalog_paths(library) == expected
-    assert sink.reports == [] and library.status().embedded == 3
+    # A new folder is scanned in case files landed before its watch began; finding a
+    # moved photo there as unchanged is fine, embedding or adding anything is not.
+    assert all(r.added == r.updated == r.embedded == 0 for r in sink.reports)
+    assert library.status().embedded == 3
     assert [library.photo(p).id for p in (renamed, moved, in_album)] == \
         [ids[paths[0]], ids[paths[1]], ids[paths[2]]]  # type: ignore[union-attr]
     assert searchable_paths(library, renamed) == sorted([moved, in_album])
