@@ -10,16 +10,22 @@ How a pair of photos is judged (see :class:`PairJudge`):
   small grayscale grids), the DCT hashes are close, the aspect ratio and the colours match.
   Resizing, re-encoding, another format and EXIF rotation (already applied on decode) keep all
   of these.
-* **edited** — the CNN still agrees (cosine above a floor) and the pixels line up after an
-  allowance: a brightness/filter/grayscale/watermark edit keeps the grid correlation high but
-  changes colours or details; a flip matches the mirrored grid; a crop is *contained*: the
-  smaller picture's grid is found, at some scale and offset, inside the larger one.
+* **edited** — one grid explains the other after a monotone tone curve (so brightness,
+  contrast, gamma, clipping, filters and grayscale cost nothing), leaving far less residual
+  than the picture shows against itself shifted by one cell; the worst few cells are left
+  out, where a watermark sits. A flip compares the mirrored grid; a crop is *contained*: the
+  smaller grid is found, at some scale and sub-cell offset, inside the larger one. A re-shot
+  scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
+  CNN must still agree (cosine above a floor), less so when the pixels are conclusive.
 * **similar scene** — only the CNN agrees (a burst, the same scene re-shot). Never mixed with
   the kinds above; two photos whose EXIF capture times differ are never called copies.
 
 Grouping is complete-linkage: two groups merge only when every cross pair is related at the
-group's level, so A≈B and B≈C never drags A and C together unless A≈C too. Each group's
-cohesion is its weakest pair; its members are listed most central first.
+group's level, so A≈B and B≈C never drags A and C together unless A≈C too. The one allowed
+composition is geometric: a crop of a photo is also a crop of that photo's watermarked or
+filtered copy (same framing), even when the two edits together hide it from a direct
+comparison. Each group's cohesion is its weakest pair; its members are listed most central
+first.
 """
 
 from __future__ import annotations
@@ -68,11 +74,15 @@ class DedupSettings:
     same_ncc: float = 0.995  # grid correlation of the same picture, in its worst strip
     same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
     same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
-    edited_ncc: float = 0.85  # grid correlation of a filtered/watermarked/flipped copy
-    exact_grid_ncc: float = 0.98  # grids this alike (and hashes close): pixels need less CNN
-    exact_grid_cosine: float = 0.50  # CNN floor then (grayscale copies drift far in the CNN)
     colour_cast: float = 0.08  # |Δ log channel ratio| a same picture may show (warm filters)
     saturation_ratio: float = 1.25  # chroma may grow or shrink by this factor (grayscale)
+    edited_residual: float = 1.1  # tone-curve residual / 1-cell-shift energy of an aligned edit
+    crop_residual: float = 0.35  # the same residual for a crop placed inside its original
+    crop_residual_loose: float = 0.45  # ...enough when the crop correlation agrees as well
+    edited_trim: float = 0.10  # share of worst cells an aligned edit may change (watermark)
+    crop_trim: float = 0.06  # ... and a crop (less: a shifted view differs along one edge)
+    proof_residual: float = 0.2  # pixels this conclusive need less of the CNN:
+    proof_cosine: float = 0.35  # crops of grayscale copies drift far from the CNN's view
     crop_ncc: float = 0.965  # correlation (whole and worst strip) of a crop in its original
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
@@ -95,7 +105,10 @@ class DedupSettings:
         s = min(max(strictness, 0.0), 1.0) - 0.5
         base = cls()
         return replace(base, similar_cosine=min(0.99, base.similar_cosine + 0.12 * s),
-                       edited_ncc=base.edited_ncc + 0.08 * s, crop_ncc=base.crop_ncc + 0.06 * s,
+                       edited_residual=base.edited_residual * (1 - s),
+                       crop_residual=base.crop_residual * (1 - 0.5 * s),
+                       crop_residual_loose=base.crop_residual_loose * (1 - 0.5 * s),
+                       crop_ncc=base.crop_ncc + 0.06 * s,
                        same_ncc=min(0.995, base.same_ncc + 0.04 * s))
 
 
@@ -114,6 +127,10 @@ class Relation:
 
     level: Level | None
     score: float
+    reframed: bool = False  # one is a crop of the other, not the same framing
+
+    def within(self, level: Level) -> bool:
+        return self.level is not None and self.level <= level
 
 
 # -- candidate pairs ----------------------------------------------------------------------------
@@ -268,30 +285,61 @@ class PairJudge:
     def _pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                      cos: float | None, capture_differs: bool) -> Relation | None:
         s = self.settings
-        ga, gb = self._grid(i), self._grid(j)
-        cnn_agrees = cos is None or cos >= s.edited_cosine
-        if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
-            gb_aligned = _resize_grid(gb, ga.shape)
-            whole, worst = _match(ga, gb_aligned)
-            hashes_close = hamming(fa.phash, fb.phash) <= s.same_hash_distance
-            if not capture_differs and worst >= s.same_ncc and _same_colours(fa, fb, s) and \
-                    hashes_close:
-                return Relation(Level.SAME, cos if cos is not None else whole)
-            # A grayscale or strongly filtered copy can fall far in the CNN while its pixels
-            # still line up exactly; different photos never line up that well.
-            cnn_agrees = cnn_agrees or (cos is not None and cos >= s.exact_grid_cosine and
-                                        hashes_close and min(whole, worst) >= s.exact_grid_ncc)
-            if capture_differs or not cnn_agrees:
-                return None
-            mirrored = _match(ga[:, ::-1], gb_aligned)
-            if min(whole, worst) >= s.edited_ncc or mirrored[1] >= s.edited_ncc:
-                return Relation(Level.EDITED, cos if cos is not None else max(whole, mirrored[0]))
-        elif capture_differs or not cnn_agrees:
+        if capture_differs:  # two shots, however alike
             return None
-        contained = max(_containment(ga, gb, s.min_crop_fraction, s.crop_blur),
-                        _containment(gb, ga, s.min_crop_fraction, s.crop_blur), key=min)
-        if min(contained) >= s.crop_ncc:
-            return Relation(Level.EDITED, cos if cos is not None else contained[0])
+        same = self._same_picture(i, j, fa, fb, cos)
+        if same is not None:
+            return same
+        if cos is not None and cos < min(s.proof_cosine, s.edited_cosine):
+            return None  # too far apart in the CNN for any pixel evidence to matter
+        edit = self._edit_residual(i, j, fa, fb)
+        if edit is None:
+            return None
+        residual, reframed = edit
+        # Pixels that line up this well need less agreement from the CNN (a crop of a
+        # grayscale copy can fall to 0.4 there); different photos never line up like this.
+        floor = s.proof_cosine if residual <= s.proof_residual else s.edited_cosine
+        if cos is not None and cos < floor:
+            return None
+        return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
+                        reframed)
+
+    def _same_picture(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                      cos: float | None) -> Relation | None:
+        """SAME when the grids, hashes and colours agree almost perfectly."""
+        s = self.settings
+        if not _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            return None
+        ga, gb = self._grid(i), self._grid(j)
+        whole, worst = _match(ga, _resize_grid(gb, ga.shape))
+        if worst >= s.same_ncc and _same_colours(fa, fb, s) and \
+                hamming(fa.phash, fb.phash) <= s.same_hash_distance:
+            return Relation(Level.SAME, cos if cos is not None else whole)
+        return None
+
+    def _edit_residual(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint
+                       ) -> tuple[float, bool] | None:
+        """(How far the pixels are from an edit of one another, lower is closer; whether the
+        edit is a crop), or None for no edit.
+
+        An edit keeps the framing (tone curves, filters, grayscale, a watermark, a flip) or
+        keeps part of it (a crop). Either way one grid, after a monotone tone curve, explains
+        the other far better than the picture explains itself shifted by one cell; a re-shot
+        scene, moved by a few percent, does not.
+        """
+        s = self.settings
+        ga, gb = self._grid(i), self._grid(j)
+        if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            aligned = _aligned_residual(ga, _resize_grid(gb, ga.shape), s.crop_blur,
+                                        s.edited_trim)
+            if aligned <= s.edited_residual:
+                return aligned, False
+        crop = min(_containment(ga, gb, s.min_crop_fraction, s.crop_blur, s.crop_trim),
+                   _containment(gb, ga, s.min_crop_fraction, s.crop_blur, s.crop_trim),
+                   key=lambda c: c.residual)
+        if crop.residual <= s.crop_residual or (
+                crop.residual <= s.crop_residual_loose and crop.worst >= s.crop_ncc):
+            return crop.residual, True
         return None
 
     def _grid(self, i: int) -> FloatGrid:
@@ -359,11 +407,6 @@ def _resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
     return np.asarray(image, np.float32)
 
 
-def _ncc(a: FloatGrid, b: FloatGrid) -> float:
-    """Normalised cross-correlation: 1 for grids equal up to brightness and contrast."""
-    return _match(a, b)[0]
-
-
 def _match(a: FloatGrid, b: FloatGrid) -> tuple[float, float]:
     """(whole-grid correlation, correlation of the worst edge strip).
 
@@ -390,9 +433,21 @@ def _standardise(grid: FloatGrid) -> FloatGrid | None:
     return standard
 
 
+@dataclass(frozen=True)
+class CropFit:
+    """How well a picture fits inside another: tone-curve residual (lower is better, see
+    :func:`_tone_residuals`) and correlation of the worst edge strip (higher is better)."""
+
+    residual: float
+    worst: float
+
+
+_NO_FIT = CropFit(math.inf, 0.0)
+
+
 def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
-                 blur: float = 0.0) -> tuple[float, float]:
-    """(correlation, worst-strip correlation) of ``small`` (or its mirror) placed inside ``big``.
+                 blur: float, trim: float) -> CropFit:
+    """How well ``small`` (or its mirror) fits somewhere inside ``big``.
 
     The crop's size inside ``big`` is unknown: a coarse search tries scales from
     ``min_fraction`` to 0.97 of ``big``'s width at whole-cell offsets; the best placement is
@@ -415,9 +470,9 @@ def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
             if best is None or score > best[0]:
                 best = (score, y, x, rows, cols, mirrored)
     if best is None:
-        return 0.0, 0.0
+        return _NO_FIT
     _, y, x, rows, cols, mirrored = best
-    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols, blur)
+    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols, blur, trim)
 
 
 _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.25, 0.0, 0.25, 0.5)
@@ -425,8 +480,8 @@ _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.2
 
 
 def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
-            cols: int, blur: float = 0.0) -> tuple[float, float]:
-    """Best match of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
+            cols: int, blur: float, trim: float) -> CropFit:
+    """Best fit of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
     patch = _resize_grid(small, (rows, cols))
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
     scale, dy, dx = (_SHIFTS[:, k, None, None] for k in range(3))
@@ -436,26 +491,77 @@ def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
     if blur > 0:
         windows = gaussian_filter(windows, (0.0, blur, blur), mode="nearest")
         patch = gaussian_filter(patch, blur, mode="nearest")
-    return _best_of_batch(windows, patch)
+    residuals = _tone_residuals(windows, patch, trim)
+    best = int(np.argmin(residuals))
+    return CropFit(float(residuals[best]), _worst_strips(windows[best:best + 1], patch)[0])
 
 
-def _best_of_batch(windows: FloatGrid, patch: FloatGrid) -> tuple[float, float]:
-    """:func:`_match` of each window against ``patch``, vectorised; the best by worst strip."""
+def _aligned_residual(a: FloatGrid, b: FloatGrid, blur: float, trim: float) -> float:
+    """:func:`_tone_residuals` of two grids of one framing, ``a`` as it is or mirrored."""
+    if blur > 0:
+        a, b = gaussian_filter(a, blur, mode="nearest"), gaussian_filter(b, blur, mode="nearest")
+    return float(_tone_residuals(np.stack([a, a[:, ::-1]]), b, trim).min())
+
+
+def _tone_residuals(references: FloatGrid, target: FloatGrid,
+                    trim: float) -> NDArray[np.float64]:
+    """For each reference grid, how much of ``target`` no tone curve of it explains.
+
+    The tone curve is the monotone map that gives the reference the target's histogram
+    (quantile matching), so brightness, contrast, gamma, clipping and grayscale cost nothing.
+    What is left — trimmed of the worst ``trim`` share of cells, where a watermark or a
+    sticker sits — is divided by the
+    energy the target loses to a one-cell shift in its flattest direction: that makes the
+    figure comparable between busy and smooth pictures, and a re-shot scene, moved by more
+    than a cell, lands near or above 1 while an edited copy stays far below.
+    """
+    n = target.size
+    flat_refs = references.reshape(len(references), n)
+    ordered_target = np.sort(target.ravel())
+    predicted = np.empty_like(flat_refs)
+    np.put_along_axis(predicted, np.argsort(flat_refs, axis=1, kind="stable"),
+                      ordered_target[np.newaxis, :], axis=1)
+    forward = _trimmed_mean((predicted - target.ravel()) ** 2, trim)
+    # And the other way round, so that neither side's flat regions decide alone.
+    ordered_refs = np.sort(flat_refs, axis=1)
+    back = np.empty_like(flat_refs)
+    rank = np.argsort(np.argsort(target.ravel(), kind="stable"), kind="stable")
+    back[:] = ordered_refs[:, rank]
+    variance_ratio = float(target.var()) / np.maximum(flat_refs.var(axis=1), 1e-6)
+    backward = _trimmed_mean((back - flat_refs) ** 2, trim) * variance_ratio
+    flattest_shift = max(_shift_energy(target, trim), 1e-3)
+    residuals: NDArray[np.float64] = np.minimum(forward, backward) / flattest_shift
+    return residuals
+
+
+def _trimmed_mean(squares: NDArray[np.float32], trim: float) -> NDArray[np.float64]:
+    """Mean of each row without its largest ``trim`` share."""
+    keep = max(1, int(squares.shape[-1] * (1.0 - trim)))
+    means: NDArray[np.float64] = np.sort(squares, axis=-1)[..., :keep].mean(axis=-1,
+                                                                           dtype=np.float64)
+    return means
+
+
+def _shift_energy(grid: FloatGrid, trim: float) -> float:
+    """Trimmed mean squared change of ``grid`` under a one-cell shift, along its flatter axis."""
+    across = (grid[:, 1:] - grid[:, :-1]) ** 2
+    down = (grid[1:, :] - grid[:-1, :]) ** 2
+    return float(min(_trimmed_mean(across.ravel(), trim), _trimmed_mean(down.ravel(), trim)))
+
+
+def _worst_strips(windows: FloatGrid, patch: FloatGrid) -> list[float]:
+    """Per window, the correlation with ``patch`` of the worst of its four edge strips."""
     zp = _standardise(patch)
     if zp is None:
-        return 0.0, 0.0
+        return [0.0] * len(windows)
     centred = windows - windows.mean(axis=(1, 2), keepdims=True)
     std = np.sqrt((centred * centred).mean(axis=(1, 2), keepdims=True))
-    zw = centred / np.maximum(std, 1e-3)
-    sq = (zw - zp) ** 2
+    sq = (centred / np.maximum(std, 1e-3) - zp) ** 2
     rows, cols = patch.shape
     qr, qc = max(1, rows // 4), max(1, cols // 4)
     strips = np.stack([sq[:, :qr].mean(axis=(1, 2)), sq[:, -qr:].mean(axis=(1, 2)),
                        sq[:, :, :qc].mean(axis=(1, 2)), sq[:, :, -qc:].mean(axis=(1, 2))])
-    worst = 1.0 - strips.max(axis=0) / 2.0
-    whole = 1.0 - sq.mean(axis=(1, 2)) / 2.0
-    best = int(np.argmax(worst))
-    return float(whole[best]), float(worst[best])
+    return (1.0 - np.minimum(strips.max(axis=0) / 2.0, 1.0)).tolist()  # type: ignore[no-any-return]
 
 
 def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
@@ -549,10 +655,7 @@ def _complete_linkage(edges: list[tuple[int, int, Relation]], level: Level, judg
                       blocked: set[tuple[int, int]]) -> list[list[int]]:
     """Merge along edges, closest first, only when every cross pair is related at ``level``."""
     cluster_of: dict[int, list[int]] = {}
-    for i, j, relation in edges:
-        assert relation.level is not None
-        if relation.level > level:
-            continue
+    for i, j, _ in _densest_first(edges, level):
         ci = cluster_of.get(i, [i])
         cj = cluster_of.get(j, [j])
         if ci is cj or not _holds(ci, cj, level, judge, blocked):
@@ -564,16 +667,54 @@ def _complete_linkage(edges: list[tuple[int, int, Relation]], level: Level, judg
     return sorted((sorted(c) for c in unique.values()), key=lambda c: c[0])
 
 
+def _densest_first(edges: list[tuple[int, int, Relation]], level: Level
+                   ) -> list[tuple[int, int, Relation]]:
+    """The edges at or below ``level``, strictest first, then by how connected their ends are.
+
+    A crop of a photo also fits inside a re-shot view that covers the same region; joining
+    the photo's family (many related members) before a lone look-alike keeps it where it
+    came from. Within equal support the closest pair goes first.
+    """
+    kept = [e for e in edges if e[2].level is not None and e[2].level <= level]
+    degree: dict[int, int] = {}
+    for i, j, _ in kept:
+        degree[i] = degree.get(i, 0) + 1
+        degree[j] = degree.get(j, 0) + 1
+    return sorted(kept, key=lambda e: (e[2].level, -(degree[e[0]] + degree[e[1]]),
+                                       -e[2].score, e[0], e[1]))
+
+
 def _holds(ci: list[int], cj: list[int], level: Level, judge: PairJudge,
            blocked: set[tuple[int, int]]) -> bool:
     for a in ci:
         for b in cj:
             if (min(a, b), max(a, b)) in blocked:
                 return False
-            relation = judge(a, b)
-            if relation.level is None or relation.level > level:
+            if judge(a, b).within(level):
+                continue
+            if level != Level.EDITED or not _edits_compose(a, b, ci + cj, judge):
                 return False
     return True
+
+
+def _edits_compose(a: int, b: int, members: list[int], judge: PairJudge) -> bool:
+    """Whether ``a`` and ``b`` are edits of one picture through a member that shares the
+    framing of one of them.
+
+    A crop of a photo is, geometrically, also a crop of that photo's watermarked or filtered
+    copy, but the two edits together can hide it from a direct pixel comparison. Only a
+    framing-preserving link passes this on, so a crop never vouches for a re-shot view that
+    happens to contain the same region.
+    """
+    for m in members:
+        if m in (a, b):
+            continue
+        for x, y in ((a, b), (b, a)):
+            link = judge(x, m)
+            if link.within(Level.EDITED) and not link.reframed and \
+                    judge(m, y).within(Level.EDITED):
+                return True
+    return False
 
 
 def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Level,
