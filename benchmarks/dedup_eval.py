@@ -6,7 +6,7 @@ of every kind, similar-scene shots and hard negatives, then scores pairwise prec
 and F1 per duplicate kind for photosim's grouping and two baselines: a plain perceptual hash
 (imagededup-style, Hamming ≤ 10, connected components) and a plain CNN cosine threshold.
 
-    python benchmarks/dedup_eval.py [--data DIR] [--model ONNX] [--rebuild]
+    python benchmarks/dedup_eval.py [--set dev|heldout] [--data DIR] [--model ONNX] [--rebuild]
 
 Every pair of photos gets a true kind (exact, same, edited, similar, or none) and a predicted
 kind (the strictest group holding both). Hard negatives are pairs that look alike but are not
@@ -19,11 +19,12 @@ import argparse
 import hashlib
 import itertools
 import json
+import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +34,50 @@ from photosim.core import decode, dedup
 from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
 from photosim.core.types import DuplicateGroup, Photo
 
-MODEL = Path("/work/shared/models/efficientnet_lite0_embed.onnx")
+MODEL = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"),
+             "efficientnet_lite0_embed.onnx")
 MATE = Path("/usr/share/backgrounds/mate")
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
-                  "immunohistochemistry")
-MATE_FAMILIES = ("nature/Aqua.jpg", "nature/Blinds.jpg", "nature/Dune.jpg",
-                 "nature/FreshFlower.jpg", "nature/GreenMeadow.jpg", "nature/LadyBird.jpg",
-                 "nature/RainDrops.jpg", "nature/Storm.jpg", "nature/YellowFlower.jpg",
-                 "desktop/GreenTraditional.jpg")
-MATE_CROP_SOURCES = ("abstract/Elephants_5640x3172.jpg", "nature/Wood.jpg",
-                     "nature/TwoWings.jpg", "nature/Garden.jpg")
-SIMILAR_SUBJECT = (("FreshFlower", "YellowFlower", "LadyBird", "GreenMeadow"),
-                   ("astronaut", "rocket"), ("Aqua", "RainDrops"), ("Dune", "Storm"))
 KINDS = ("exact", "same", "edited", "similar")
 MAX_SIDE = 1600
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    """Which real photos become families of copies, and which make the hard negatives."""
+
+    skimage: tuple[str, ...]  # scikit-image sample photos
+    mate: tuple[str, ...]  # mate-backgrounds files, under MATE
+    crop_sources: tuple[str, ...]  # large mate photos cut into overlapping crops
+    similar_subject: tuple[tuple[str, ...], ...]  # families whose originals look alike
+    seed: int  # where the crops fall
+    stereo: bool  # the motorcycle stereo pair: a real re-shot scene
+
+
+DEV = PhotoSet(
+    skimage=("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+             "immunohistochemistry"),
+    mate=("nature/Aqua.jpg", "nature/Blinds.jpg", "nature/Dune.jpg", "nature/FreshFlower.jpg",
+          "nature/GreenMeadow.jpg", "nature/LadyBird.jpg", "nature/RainDrops.jpg",
+          "nature/Storm.jpg", "nature/YellowFlower.jpg", "desktop/GreenTraditional.jpg"),
+    crop_sources=("abstract/Elephants_5640x3172.jpg", "nature/Wood.jpg", "nature/TwoWings.jpg",
+                  "nature/Garden.jpg"),
+    similar_subject=(("FreshFlower", "YellowFlower", "LadyBird", "GreenMeadow"),
+                     ("astronaut", "rocket"), ("Aqua", "RainDrops"), ("Dune", "Storm")),
+    seed=7, stereo=True)
+# Photos the thresholds were never tuned on: other sample photos (several grayscale, some
+# plain textures), other wallpapers, and the dev families' photos as crop sources.
+HELD_OUT = PhotoSet(
+    skimage=("camera", "cat", "coins", "moon", "retina", "grass", "gravel", "brick", "cell",
+             "clock"),
+    mate=("nature/Garden.jpg", "nature/TwoWings.jpg", "nature/Wood.jpg",
+          "abstract/Elephants_3840x2160.jpg", "abstract/Flow.png", "abstract/Gulp.png",
+          "desktop/Ubuntu-Mate-Warm-no-logo.png"),
+    crop_sources=("nature/Aqua.jpg", "nature/LadyBird.jpg", "nature/YellowFlower.jpg",
+                  "nature/Storm.jpg"),
+    similar_subject=(("grass", "gravel", "brick"), ("Garden", "TwoWings"), ("cat", "camera"),
+                     ("Flow", "Gulp")),
+    seed=11, stereo=False)
+SETS = {"dev": DEV, "heldout": HELD_OUT}
 
 
 @dataclass(frozen=True)
@@ -55,22 +86,26 @@ class Item:
     family: str  # source photo ("" for hard-negative crops)
     kind: str  # original, exact, same, edited, similar, negative
     variant: str
+    subject: str = ""  # originals of one look-alike subject share this (hard negatives)
 
 
 # -- building the set --------------------------------------------------------------------------
-def sources() -> Iterator[tuple[str, Image.Image]]:
+def sources(photo_set: PhotoSet) -> Iterator[tuple[str, Image.Image]]:
     from skimage import data
 
-    for name in SKIMAGE_PHOTOS:
+    for name in photo_set.skimage:
         yield name, Image.fromarray(getattr(data, name)()).convert("RGB")
-    left, right, _ = data.stereo_motorcycle()
-    yield "motorcycle", Image.fromarray(left)
-    if name_missing := [n for n in MATE_FAMILIES if not (MATE / n).is_file()]:
+    if photo_set.stereo:
+        left, right, _ = data.stereo_motorcycle()
+        yield "motorcycle", Image.fromarray(left)
+    needed = photo_set.mate + photo_set.crop_sources
+    if name_missing := [n for n in needed if not (MATE / n).is_file()]:
         sys.exit(f"missing {name_missing[0]}: install the Debian package mate-backgrounds "
                  "(sudo apt-get install mate-backgrounds)")
-    for rel in MATE_FAMILIES:
+    for rel in photo_set.mate:
         yield Path(rel).stem, _shrink(Image.open(MATE / rel).convert("RGB"), MAX_SIDE)
-    yield "motorcycle_right", Image.fromarray(right)  # the stereo pair's other view: a re-shot
+    if photo_set.stereo:
+        yield "motorcycle_right", Image.fromarray(right)  # the pair's other view: a re-shot
 
 
 def _shrink(img: Image.Image, side: int) -> Image.Image:
@@ -84,27 +119,30 @@ def _region(img: Image.Image, x0: float, y0: float, x1: float, y1: float) -> Ima
     return img.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))
 
 
-def build(folder: Path) -> list[Item]:
-    rng = np.random.default_rng(7)
+def build(folder: Path, photo_set: PhotoSet) -> list[Item]:
+    rng = np.random.default_rng(photo_set.seed)
     items: list[Item] = []
     folder.mkdir(parents=True, exist_ok=True)
-    for name, source in sources():
+    subject_of = {name: "+".join(group) for group in photo_set.similar_subject
+                  for name in group}
+    for name, source in sources(photo_set):
         if name == "motorcycle_right":
             original = _region(source, 0.04, 0.04, 0.96, 0.96)
             items.append(_save(folder, original, "motorcycle", "similar", "stereo-right",
                                "jpg"))
             continue
-        items += _family(folder, name, source, rng)
-    items += _hard_negative_crops(folder)
+        items += _family(folder, name, source, rng, subject_of.get(name, ""))
+    items += _hard_negative_crops(folder, photo_set.crop_sources)
     (folder / "labels.json").write_text(json.dumps([i.__dict__ for i in items], indent=1))
     return items
 
 
-def _family(folder: Path, name: str, source: Image.Image,
-            rng: np.random.Generator) -> list[Item]:
+def _family(folder: Path, name: str, source: Image.Image, rng: np.random.Generator,
+            subject: str) -> list[Item]:
     # The "original" is a view of the source, so that shifted views of the same scene exist.
     original = _region(source, 0.08, 0.08, 0.92, 0.92)
-    out = [_save(folder, original, name, "original", "original", "jpg", quality=95)]
+    out = [replace(_save(folder, original, name, "original", "original", "jpg", quality=95),
+                   subject=subject)]
     orig_path = folder / out[0].path
     exact = folder / f"{name}/exact.jpg"
     shutil.copyfile(orig_path, exact)
@@ -146,15 +184,22 @@ def _edited_copies(folder: Path, name: str, original: Image.Image,
     bright = ImageEnhance.Contrast(ImageEnhance.Brightness(original).enhance(1.25)).enhance(1.2)
     warm = Image.merge("RGB", [b.point(lambda v, f=f: min(255, int(v * f)))  # type: ignore[misc]
                                for b, f in zip(original.split(), (1.15, 1.0, 0.8), strict=True)])
-    return [
+    out = [
         _save(folder, crop, name, "edited", f"crop-{keep:.2f}", "jpg"),
         _save(folder, bright, name, "edited", "brightness-contrast", "jpg"),
         _save(folder, warm, name, "edited", "warm-filter", "jpg"),
         _save(folder, _watermark(original), name, "edited", "watermark", "jpg"),
         _save(folder, ImageOps.mirror(original), name, "edited", "flipped", "jpg"),
-        _save(folder, ImageOps.grayscale(original).convert("RGB"), name, "edited", "grayscale",
-              "jpg"),
     ]
+    gray = ImageOps.grayscale(original).convert("RGB")
+    if _is_gray(original):  # a grayscale copy of a gray photo is the same picture, not an edit
+        return out
+    return [*out, _save(folder, gray, name, "edited", "grayscale", "jpg")]
+
+
+def _is_gray(img: Image.Image) -> bool:
+    pixels = np.asarray(img.convert("RGB"), np.int16)
+    return int(np.abs(pixels - pixels[..., :1]).max()) <= 2
 
 
 def _watermark(img: Image.Image) -> Image.Image:
@@ -167,10 +212,10 @@ def _watermark(img: Image.Image) -> Image.Image:
     return marked
 
 
-def _hard_negative_crops(folder: Path) -> list[Item]:
+def _hard_negative_crops(folder: Path, crop_sources: tuple[str, ...]) -> list[Item]:
     """Overlapping crops of one large photo: the same scene, but not the same picture."""
     out = []
-    for rel in MATE_CROP_SOURCES:
+    for rel in crop_sources:
         source = _shrink(Image.open(MATE / rel).convert("RGB"), 2400)
         stem = Path(rel).stem
         for label, box in (("left", (0.0, 0.1, 0.56, 0.9)), ("right", (0.44, 0.1, 1.0, 0.9)),
@@ -208,10 +253,8 @@ def hard_negatives(items: list[Item]) -> set[tuple[int, int]]:
         a, b = items[i], items[j]
         if a.kind == b.kind == "negative" and a.family == b.family:
             pairs.add((i, j))
-        for subject in SIMILAR_SUBJECT:
-            if a.family != b.family and a.family in subject and b.family in subject and \
-                    a.kind == b.kind == "original":
-                pairs.add((i, j))
+        if a.subject and a.subject == b.subject and a.family != b.family:
+            pairs.add((i, j))
     return pairs
 
 
@@ -382,16 +425,22 @@ def report(name: str, result: dict[str, object]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/tmp/photosim-dedup-eval"))
+    parser.add_argument("--set", choices=sorted(SETS), default="dev",
+                        help="dev: the photos the thresholds were tuned on; heldout: others")
+    parser.add_argument("--data", type=Path,
+                        help="where the set is built (default /tmp/photosim-dedup-eval[-SET])")
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    if args.data is None:
+        suffix = "" if args.set == "dev" else f"-{args.set}"
+        args.data = Path(f"/tmp/photosim-dedup-eval{suffix}")
     decode.register_plugins()
     labels = args.data / "labels.json"
     if args.rebuild or not labels.is_file():
         shutil.rmtree(args.data, ignore_errors=True)
-        items = build(args.data)
+        items = build(args.data, SETS[args.set])
     else:
         items = [Item(**d) for d in json.loads(labels.read_text())]
     start = time.perf_counter()

@@ -83,7 +83,9 @@ class DedupSettings:
     crop_trim: float = 0.06  # ... and a crop (less: a shifted view differs along one edge)
     proof_residual: float = 0.2  # pixels this conclusive need less of the CNN:
     proof_cosine: float = 0.35  # crops of grayscale copies drift far from the CNN's view
-    crop_ncc: float = 0.965  # correlation (whole and worst strip) of a crop in its original
+    crop_ncc: float = 0.965  # worst-strip correlation that admits the loose crop residual
+    crop_min_worst: float = 0.75  # worst-strip correlation any crop must reach
+    crop_noise_ratio: float = 1.5  # crop residual / the original's own resampling residual
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
@@ -242,6 +244,7 @@ class PairJudge:
         self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
         self._cache: dict[tuple[int, int], Relation] = {}
         self._grids: dict[int, FloatGrid] = {}
+        self._self_fits: dict[int, float] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
@@ -334,13 +337,32 @@ class PairJudge:
                                         s.edited_trim)
             if aligned <= s.edited_residual:
                 return aligned, False
-        crop = min(_containment(ga, gb, s.min_crop_fraction, s.crop_blur, s.crop_trim),
-                   _containment(gb, ga, s.min_crop_fraction, s.crop_blur, s.crop_trim),
-                   key=lambda c: c.residual)
-        if crop.residual <= s.crop_residual or (
-                crop.residual <= s.crop_residual_loose and crop.worst >= s.crop_ncc):
+        fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
+        crop = min(fits, key=lambda f: f.residual)
+        if _crop_accepted(crop, s):
             return crop.residual, True
         return None
+
+    def _crop_fit(self, big: int, small: int) -> CropFit:
+        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor."""
+        s = self.settings
+        fit = _containment(self._grid(big), self._grid(small), s.min_crop_fraction,
+                           s.crop_blur, s.crop_trim)
+        return replace(fit, noise=self._self_fit(big))
+
+    def _self_fit(self, i: int) -> float:
+        """The residual of a photo fitted inside itself: what resampling alone costs on it.
+
+        The search never tries the full size, so this is the residual of a 97 % view of the
+        picture — the floor a true crop can reach on this picture's texture."""
+        found = self._self_fits.get(i)
+        if found is None:
+            s = self.settings
+            grid = self._grid(i)
+            found = _containment(grid, grid, s.min_crop_fraction, s.crop_blur,
+                                 s.crop_trim).residual
+            self._self_fits[i] = found
+        return found
 
     def _grid(self, i: int) -> FloatGrid:
         grid = self._grids.get(i)
@@ -436,13 +458,30 @@ def _standardise(grid: FloatGrid) -> FloatGrid | None:
 @dataclass(frozen=True)
 class CropFit:
     """How well a picture fits inside another: tone-curve residual (lower is better, see
-    :func:`_tone_residuals`) and correlation of the worst edge strip (higher is better)."""
+    :func:`_tone_residuals`), correlation of the worst edge strip (higher is better) and the
+    residual the larger picture leaves against itself (its texture's noise floor)."""
 
     residual: float
     worst: float
+    noise: float = 0.0
 
 
 _NO_FIT = CropFit(math.inf, 0.0)
+_NOISE_FLOOR = 0.02  # below this a self-fit is exact; dividing by it would only amplify noise
+
+
+def _crop_accepted(fit: CropFit, s: DedupSettings) -> bool:
+    """A crop fits far better than a shifted view, on every count that can tell them apart.
+
+    A shifted view brings content the other picture lacks, which lifts the residual, drops the
+    correlation of the edge strip holding it, and leaves the fit well above what resampling
+    alone costs on this picture; a true crop stays within its picture's noise floor.
+    """
+    if fit.residual > s.crop_noise_ratio * max(fit.noise, _NOISE_FLOOR):
+        return False
+    if fit.residual <= s.crop_residual and fit.worst >= s.crop_min_worst:
+        return True
+    return fit.residual <= s.crop_residual_loose and fit.worst >= s.crop_ncc
 
 
 def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
@@ -529,9 +568,23 @@ def _tone_residuals(references: FloatGrid, target: FloatGrid,
     back[:] = ordered_refs[:, rank]
     variance_ratio = float(target.var()) / np.maximum(flat_refs.var(axis=1), 1e-6)
     backward = _trimmed_mean((back - flat_refs) ** 2, trim) * variance_ratio
-    flattest_shift = max(_shift_energy(target, trim), 1e-3)
+    flattest_shift = _shift_energy(target, trim)
+    if flattest_shift < _MIN_STRUCTURE:
+        # A featureless grid fits anywhere (and explains anything, the other way round): no
+        # pixel evidence either way. Trimmed, like the residual, so that a few busy cells in
+        # a plain picture are not all it has. References are checked the same way below.
+        return np.full(len(references), np.inf)
     residuals: NDArray[np.float64] = np.minimum(forward, backward) / flattest_shift
+    count = len(references)
+    across = _trimmed_mean(((references[:, :, 1:] - references[:, :, :-1]) ** 2)
+                           .reshape(count, -1), trim)
+    down = _trimmed_mean(((references[:, 1:, :] - references[:, :-1, :]) ** 2)
+                         .reshape(count, -1), trim)
+    residuals[np.minimum(across, down) < _MIN_STRUCTURE] = np.inf
     return residuals
+
+
+_MIN_STRUCTURE = 1.0  # mean squared one-cell change (gray levels²) of a grid worth judging
 
 
 def _trimmed_mean(squares: NDArray[np.float32], trim: float) -> NDArray[np.float64]:
