@@ -265,3 +265,21 @@ def test_a_crop_joins_its_originals_watermarked_copy_but_not_a_reshot_view() -> 
     edited = _kinds(groups).get(DuplicateKind.EDITED, [])
     assert {0, 1, 2} in edited
     assert all(3 not in members for members in edited)
+
+
+def test_a_reshot_scene_stays_beside_every_copy_of_the_shot() -> None:
+    """A grayscale copy falls far from a re-shot in the CNN's view; the shot it copies vouches
+    for it, so the similar-scene group holds the copy too. Unrelated photos stay out."""
+    rng = np.random.default_rng(3)
+    shot, reshot = scene(31, (640, 480)), scene(32, (640, 480))
+    gray = ImageOps.grayscale(shot).convert("RGB")
+    base = rng.normal(size=64)
+    vectors = _unit(np.stack([base, base + 0.35 * rng.normal(size=64),
+                              base + 1.2 * rng.normal(size=64), rng.normal(size=64)]))
+    images = [shot, reshot, gray, scene(33)]
+    cos = vectors @ vectors.T
+    assert cos[0, 1] >= 0.9 > cos[1, 2]  # the re-shot looks like the shot, not like its copy
+    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    kinds = _kinds(groups)
+    assert {0, 2} in kinds[DuplicateKind.EDITED]
+    assert {0, 1, 2} in kinds[DuplicateKind.SIMILAR]

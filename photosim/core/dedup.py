@@ -22,10 +22,10 @@ How a pair of photos is judged (see :class:`PairJudge`):
 
 Grouping is complete-linkage: two groups merge only when every cross pair is related at the
 group's level, so A≈B and B≈C never drags A and C together unless A≈C too. The one allowed
-composition is geometric: a crop of a photo is also a crop of that photo's watermarked or
-filtered copy (same framing), even when the two edits together hide it from a direct
-comparison. Each group's cohesion is its weakest pair; its members are listed most central
-first.
+chain runs through a copy, which stands for its picture: a crop of a photo is also a crop of
+that photo's watermarked or filtered copy (same framing), even when the two edits together
+hide it from a direct comparison; a re-shot of a scene is a re-shot of every copy of the
+shot. Each group's cohesion is its weakest pair; its members are listed most central first.
 """
 
 from __future__ import annotations
@@ -745,27 +745,33 @@ def _holds(ci: list[int], cj: list[int], level: Level, judge: PairJudge,
                 return False
             if judge(a, b).within(level):
                 continue
-            if level != Level.EDITED or not _edits_compose(a, b, ci + cj, judge):
+            if level < Level.EDITED or not _related_through(a, b, ci + cj, level, judge):
                 return False
     return True
 
 
-def _edits_compose(a: int, b: int, members: list[int], judge: PairJudge) -> bool:
-    """Whether ``a`` and ``b`` are edits of one picture through a member that shares the
-    framing of one of them.
+def _related_through(a: int, b: int, members: list[int], level: Level,
+                     judge: PairJudge) -> bool:
+    """Whether ``a`` relates to ``b`` at ``level`` through a member that is a copy of one of
+    them — the only chaining allowed, because a copy stands for its picture.
 
-    A crop of a photo is, geometrically, also a crop of that photo's watermarked or filtered
-    copy, but the two edits together can hide it from a direct pixel comparison. Only a
-    framing-preserving link passes this on, so a crop never vouches for a re-shot view that
-    happens to contain the same region.
+    * EDITED: a crop of a photo is, geometrically, also a crop of that photo's watermarked or
+      filtered copy, but the two edits together can hide it from a direct comparison. Only a
+      framing-preserving link passes this on, so a crop never vouches for a re-shot view that
+      happens to contain the same region.
+    * SIMILAR: a re-shot of a scene is a re-shot of every copy of the shot, however far an
+      edit (grayscale, a crop) moved that copy in the CNN's view.
     """
     for m in members:
         if m in (a, b):
             continue
         for x, y in ((a, b), (b, a)):
             link = judge(x, m)
-            if link.within(Level.EDITED) and not link.reframed and \
-                    judge(m, y).within(Level.EDITED):
+            if level == Level.EDITED:
+                copy = link.within(Level.EDITED) and not link.reframed
+            else:
+                copy = link.within(Level.EDITED)
+            if copy and judge(m, y).within(level):
                 return True
     return False
 
