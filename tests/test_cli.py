@@ -42,6 +42,8 @@ def test_index_similar_dupes_compare_status(tmp_path: Path, cli_args: list[str],
     exact = [g for g in dupes["groups"] if g["kind"] == "exact"]  # type: ignore[attr-defined]
     assert len(exact) == 1
     assert {Path(m["path"]).name for m in exact[0]["members"]} == {paths[2].name, "same.jpg"}
+    relations = {m["relation"] for m in exact[0]["members"]}  # type: ignore[index]
+    assert relations == {"", "identical file"}  # the keeper, and the copy against it
 
     score = run_json(capsys, *cli_args, "compare", str(paths[2]), str(tmp_path / "pics/same.jpg"))
     assert score["score"] == pytest.approx(1.0, abs=1e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -283,3 +284,24 @@ def test_a_reshot_scene_stays_beside_every_copy_of_the_shot() -> None:
     kinds = _kinds(groups)
     assert {0, 2} in kinds[DuplicateKind.EDITED]
     assert {0, 1, 2} in kinds[DuplicateKind.SIMILAR]
+
+
+def test_each_member_says_how_it_differs_from_the_keeper() -> None:
+    original = scene(41, (640, 480))
+    images = [original, _jpeg(original.resize((320, 240))),
+              original.crop((80, 60, 560, 420)), ImageOps.mirror(original)]
+    candidates = [Candidate(_photo(i, img), fingerprint(img), None)
+                  for i, img in enumerate(images)]
+    candidates[0] = Candidate(replace(candidates[0].photo, size=50_000),  # the keeper
+                              candidates[0].fingerprint, None)
+    candidates[2] = Candidate(replace(candidates[2].photo, format="PNG"),
+                              candidates[2].fingerprint, None)
+    groups = find_groups(candidates, None,
+                         [(i, j, 0.0) for i, j in itertools.combinations(range(4), 2)],
+                         DedupSettings())
+    edited = next(g for g in groups if g.kind == DuplicateKind.EDITED)
+    said = {p.id: edited.relation_of(p) for p in edited.members}
+    assert edited.keeper.id == 0 and said[0] == ""
+    assert said[1] == "same picture, smaller (320×240)"
+    assert said[2] == "cropped, smaller (480×360), PNG"
+    assert said[3] == "mirrored"

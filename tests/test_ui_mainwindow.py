@@ -213,3 +213,16 @@ def test_settings_reference_folder_via_dialog(qtbot, window, library):
     with qtbot.waitSignal(window.library_loaded, timeout=WAIT):
         dialog.accept()
     assert library.status().reference_folders == library.folders()
+
+
+def test_each_card_says_how_its_photo_differs_from_the_keeper(qtbot, window):
+    """The review cards carry the core's words for each copy ("cropped, smaller")."""
+    from photosim.ui.compare_view import facts_html
+
+    view = open_same_group(qtbot, window)
+    group = view.compare.group
+    other = next(p for p in group.members if p.id != group.keeper.id)
+    card = next(c for c in view.compare.cards if c.photo.id == other.id)
+    assert group.relation_of(other)
+    assert group.relation_of(other) in card.facts.text() == facts_html(other, group)
+    assert "Versus keeper" in facts_html(group.keeper, group)

@@ -157,12 +157,14 @@ def _group_json(group: DuplicateGroup) -> dict[str, Any]:
     return {"kind": group.kind.value, "score": round(group.cohesion, 6),
             "keep": str(group.keeper.path), "reason": group.keep_reason,
             "reclaimable_bytes": group.reclaimable_bytes,
-            "members": [_photo_json(p) for p in group.members]}
+            "members": [{**_photo_json(p), "relation": group.relation_of(p)}
+                        for p in group.members]}
 
 
 def _group_text(group: DuplicateGroup) -> str:
     lines = [f"[{group.kind.value}] {len(group.members)} photos, similarity "
              f"{group.cohesion:.3f}, keep {group.keeper.path.name} ({group.keep_reason})"]
     lines += [f"  {'keep ' if p.id == group.keeper.id else '     '}{p.path}"
+              + (f"  ({relation})" if (relation := group.relation_of(p)) else "")
               for p in group.members]
     return "\n".join(lines)

@@ -130,6 +130,7 @@ class Relation:
     level: Level | None
     score: float
     reframed: bool = False  # one is a crop of the other, not the same framing
+    mirrored: bool = False  # one is the other flipped left to right
 
     def within(self, level: Level) -> bool:
         return self.level is not None and self.level <= level
@@ -298,14 +299,14 @@ class PairJudge:
         edit = self._edit_residual(i, j, fa, fb)
         if edit is None:
             return None
-        residual, reframed = edit
+        residual, reframed, mirrored = edit
         # Pixels that line up this well need less agreement from the CNN (a crop of a
         # grayscale copy can fall to 0.4 there); different photos never line up like this.
         floor = s.proof_cosine if residual <= s.proof_residual else s.edited_cosine
         if cos is not None and cos < floor:
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
-                        reframed)
+                        reframed, mirrored)
 
     def _same_picture(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                       cos: float | None) -> Relation | None:
@@ -321,9 +322,9 @@ class PairJudge:
         return None
 
     def _edit_residual(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint
-                       ) -> tuple[float, bool] | None:
+                       ) -> tuple[float, bool, bool] | None:
         """(How far the pixels are from an edit of one another, lower is closer; whether the
-        edit is a crop), or None for no edit.
+        edit is a crop; whether one is mirrored), or None for no edit.
 
         An edit keeps the framing (tone curves, filters, grayscale, a watermark, a flip) or
         keeps part of it (a crop). Either way one grid, after a monotone tone curve, explains
@@ -333,14 +334,14 @@ class PairJudge:
         s = self.settings
         ga, gb = self._grid(i), self._grid(j)
         if _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
-            aligned = _aligned_residual(ga, _resize_grid(gb, ga.shape), s.crop_blur,
-                                        s.edited_trim)
+            aligned, mirrored = _aligned_residual(ga, _resize_grid(gb, ga.shape), s.crop_blur,
+                                                  s.edited_trim)
             if aligned <= s.edited_residual:
-                return aligned, False
+                return aligned, False, mirrored
         fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
         crop = min(fits, key=lambda f: f.residual)
         if _crop_accepted(crop, s):
-            return crop.residual, True
+            return crop.residual, True, crop.mirrored
         return None
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
@@ -464,6 +465,7 @@ class CropFit:
     residual: float
     worst: float
     noise: float = 0.0
+    mirrored: bool = False
 
 
 _NO_FIT = CropFit(math.inf, 0.0)
@@ -511,7 +513,8 @@ def _containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
     if best is None:
         return _NO_FIT
     _, y, x, rows, cols, mirrored = best
-    return _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols, blur, trim)
+    fit = _refine(big, small[:, ::-1] if mirrored else small, y, x, rows, cols, blur, trim)
+    return replace(fit, mirrored=mirrored)
 
 
 _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.25, 0.0, 0.25, 0.5)
@@ -535,11 +538,15 @@ def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
     return CropFit(float(residuals[best]), _worst_strips(windows[best:best + 1], patch)[0])
 
 
-def _aligned_residual(a: FloatGrid, b: FloatGrid, blur: float, trim: float) -> float:
-    """:func:`_tone_residuals` of two grids of one framing, ``a`` as it is or mirrored."""
+def _aligned_residual(a: FloatGrid, b: FloatGrid, blur: float, trim: float
+                      ) -> tuple[float, bool]:
+    """(:func:`_tone_residuals` of two grids of one framing, whether ``a`` fits better
+    mirrored)."""
     if blur > 0:
         a, b = gaussian_filter(a, blur, mode="nearest"), gaussian_filter(b, blur, mode="nearest")
-    return float(_tone_residuals(np.stack([a, a[:, ::-1]]), b, trim).min())
+    residuals = _tone_residuals(np.stack([a, a[:, ::-1]]), b, trim)
+    # Mirrored only when clearly so: a symmetric picture fits either way.
+    return float(residuals.min()), bool(2 * residuals[1] < residuals[0])
 
 
 def _tone_residuals(references: FloatGrid, target: FloatGrid,
@@ -788,4 +795,31 @@ def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Leve
     sharpness = {c.photo.id: c.fingerprint.sharpness
                  for c in (candidates[i] for i in cluster) if c.fingerprint is not None}
     keeper, reason = choose_keeper(members, reference_folders, sharpness)
-    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason)
+    position = {candidates[i].photo.id: i for i in cluster}
+    relations = tuple("" if m.id == keeper.id else
+                      describe_copy(keeper, m, judge(position[keeper.id], position[m.id]))
+                      for m in members)
+    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason,
+                          relations)
+
+
+def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:
+    """How ``other`` differs from the suggested keeper, in a few words ("cropped, smaller,
+    PNG"), so a reviewer sees why it is in the group before comparing pixels."""
+    if relation.level == Level.EXACT:
+        return "identical file"
+    if relation.level == Level.SAME:
+        what = ["same picture"]
+    elif relation.level == Level.EDITED:
+        what = ["cropped" if relation.reframed else "mirrored" if relation.mirrored
+                else "colours, tones or marks changed"]
+    elif relation.level == Level.SIMILAR:
+        return "another shot of the same scene"
+    else:  # held in the group through another member (see _related_through)
+        what = ["a copy of another photo in the group"]
+    if other.pixels and keeper.pixels and other.pixels != keeper.pixels:
+        what.append(f"{'smaller' if other.pixels < keeper.pixels else 'larger'} "
+                    f"({other.width}×{other.height})")
+    if other.format and keeper.format and other.format != keeper.format:
+        what.append(other.format)
+    return ", ".join(what)

@@ -68,6 +68,15 @@ class DuplicateGroup:
     cohesion: float  # the weakest similarity that holds the group together
     keeper: Photo  # the suggested copy to keep
     keep_reason: str  # why, in words
+    # Per member, in order: how it differs from the keeper ("cropped, smaller"); "" for the
+    # keeper itself, and for all when unknown.
+    relations: tuple[str, ...] = ()
+
+    def relation_of(self, photo: Photo) -> str:
+        for member, relation in zip(self.members, self.relations, strict=False):
+            if member.id == photo.id:
+                return relation
+        return ""
 
     @property
     def reclaimable_bytes(self) -> int:

@@ -126,7 +126,7 @@ class PhotoCard(QWidget):
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 8)
+        self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 9)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -156,7 +156,9 @@ def facts_html(photo: Photo, group: DuplicateGroup) -> str:
     """The facts that decide which copy to keep; the best value in the group is bold."""
     best_pixels = max(p.pixels for p in group.members)
     best_size = max(p.size for p in group.members)
+    relation = group.relation_of(photo)
     rows = [
+        ("Versus keeper", _escape(relation) if relation else "—", False),
         ("Resolution", resolution(photo), photo.pixels == best_pixels),
         ("File size", human_size(photo.size), photo.size == best_size),
         ("Format", photo.format or "?", False),
