@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from photosim.core import dedup
@@ -305,3 +307,26 @@ def test_each_member_says_how_it_differs_from_the_keeper() -> None:
     assert said[1] == "same picture, smaller (320×240)"
     assert said[2] == "cropped, smaller (480×360), PNG"
     assert said[3] == "mirrored"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4000), st.integers(1, 4000), st.integers(0, 3)),
+                min_size=2, max_size=4))
+def test_any_shapes_and_contents_are_judged_without_error(shapes: list[tuple[int, int, int]]
+                                                          ) -> None:
+    """Panoramas, slivers, flat and noisy pictures: every pair gets a verdict, never an error."""
+    rng = np.random.default_rng(len(shapes))
+    candidates = []
+    for n, (w, h, content) in enumerate(shapes):
+        small = (max(1, round(64 * w / max(w, h))), max(1, round(64 * h / max(w, h))))
+        pixels = [np.full((*small[::-1], 3), 128, np.uint8),  # flat
+                  rng.integers(0, 256, (*small[::-1], 3), dtype=np.uint8),  # noise
+                  np.asarray(scene(n, (max(small[0], 8), max(small[1], 8))).resize(small)),
+                  np.zeros((*small[::-1], 3), np.uint8)][content]
+        img = Image.fromarray(pixels).resize((w if w < 600 else 600, h if h < 600 else 600))
+        candidates.append(Candidate(_photo(n, img), fingerprint(img), None))
+    judge = dedup.PairJudge(candidates, None, DedupSettings())
+    for i, j in itertools.combinations(range(len(candidates)), 2):
+        relation = judge(i, j)
+        assert relation.level is None or relation.level in dedup.Level
+        assert 0.0 <= relation.score <= 1.0
