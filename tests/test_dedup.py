@@ -211,3 +211,33 @@ def _model_input(img: Image.Image) -> np.ndarray:
     crop = img.convert("RGB").crop((left, top, left + side, top + side))
     x = (np.asarray(crop.resize((224, 224), Image.Resampling.BICUBIC), np.float32) - 127) / 128
     return x.transpose(2, 0, 1)
+
+
+def test_pairs_ruled_out_in_bulk_are_all_unrelated_to_the_judge() -> None:
+    """The vectorised pre-filter only drops pairs the scalar judge would find unrelated."""
+    rng = np.random.default_rng(7)
+    n = 60
+    vectors = _unit(rng.normal(size=(n, 6)) + 1.0)  # cosines spread over the whole range
+    base = int(rng.integers(0, 2**63))
+    candidates = []
+    for i in range(n):
+        flips = rng.choice(64, size=int(rng.integers(0, 12)), replace=False)
+        h = base ^ int(sum(1 << int(b) for b in flips))
+        grid = rng.integers(0, 256, size=(21, 28), dtype=np.uint8)
+        fp = None if i % 7 == 0 else Fingerprint(h, h, h, 0.0, 4 / 3, grid,
+                                                 np.zeros((8, 8, 3), np.uint8))
+        content = f"c{i % 23}" if i % 5 else None  # some files share content
+        candidates.append(Candidate(_photo(i, content=content or f"own{i}"), fp,
+                                    None if i % 11 == 0 else i))
+    settings = DedupSettings(similar_cosine=0.8)
+    lo, hi = (np.array(x, np.int64) for x in zip(*itertools.combinations(range(n), 2),
+                                                  strict=True))
+    maybe = dedup.could_relate(candidates, vectors, lo, hi, settings)
+    judge = dedup.PairJudge(candidates, vectors, settings)
+    ruled_out = [(i, j) for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
+                                           strict=True) if not m]
+    assert len(ruled_out) > len(lo) // 4
+    assert all(judge(i, j).level is None for i, j in ruled_out)
+    levels = {judge(i, j).level for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
+                                                   strict=True) if m}
+    assert {dedup.Level.EXACT, dedup.Level.SIMILAR} <= levels  # both kinds of reason kept

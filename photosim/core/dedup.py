@@ -522,12 +522,10 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
            judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
-    todo: set[tuple[int, int]] = {(min(i, j), max(i, j)) for i, j, _ in pairs if i != j}
-    todo.update((i, j) for i, j, _ in hash_pairs([c.fingerprint for c in candidates],
-                                                   settings.same_hash_distance))
-    todo.update(_same_content_pairs(candidates))
+    lo, hi = _pairs_to_judge(candidates, pairs, settings)
+    keep = could_relate(candidates, judge.vectors, lo, hi, settings)
     edges = []
-    for i, j in todo:
+    for i, j in zip(lo[keep].tolist(), hi[keep].tolist(), strict=True):
         if (i, j) in blocked:
             continue
         relation = judge(i, j)
@@ -535,6 +533,79 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
             edges.append((i, j, relation))
     edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
     return edges
+
+
+def _pairs_to_judge(candidates: Sequence[Candidate], pairs: Sequence[Pair],
+                    settings: DedupSettings) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(lo, hi) positions, lo < hi, each pair once: neighbours, hash-near and same content."""
+    hashed = hash_pairs([c.fingerprint for c in candidates], settings.same_hash_distance)
+    same = _same_content_pairs(candidates)
+    a = np.fromiter(itertools.chain((p[0] for p in pairs), (p[0] for p in hashed),
+                                    (p[0] for p in same)), np.int64)
+    b = np.fromiter(itertools.chain((p[1] for p in pairs), (p[1] for p in hashed),
+                                    (p[1] for p in same)), np.int64)
+    a, b = a[a != b], b[a != b]
+    keys = np.unique(np.minimum(a, b) * len(candidates) + np.maximum(a, b))
+    return keys // max(len(candidates), 1), keys % max(len(candidates), 1)
+
+
+# Cosines computed here and in PairJudge.cosine may differ in the last bits; a pair this close
+# to a threshold is left to the judge.
+_COSINE_MARGIN = 1e-4
+
+
+def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
+                 lo: NDArray[np.int64], hi: NDArray[np.int64],
+                 settings: DedupSettings) -> NDArray[np.bool_]:
+    """False for pairs that :class:`PairJudge` would certainly find unrelated, over all pairs at
+    once, so that only the rest is judged one by one in Python.
+
+    The judge relates two different files only when the CNN agrees (cosine at least the
+    ``edited_cosine`` or the ``similar_cosine``) or, for the "same picture" and pixel-exact
+    paths, when their DCT hashes are within ``same_hash_distance``; a pair without a cosine
+    (no vector) is always judged.
+    """
+    n = len(lo)
+    maybe = np.ones(n, bool)
+    if vectors is None or n == 0:
+        return maybe
+    rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
+    has_cosine = (rows[lo] >= 0) & (rows[hi] >= 0)
+    cnn_floor = min(settings.edited_cosine, settings.similar_cosine) - _COSINE_MARGIN
+    cosines = _pair_cosines(vectors, rows[lo[has_cosine]], rows[hi[has_cosine]])
+    maybe[np.flatnonzero(has_cosine)[cosines < cnn_floor]] = False
+    maybe |= _hashes_within(candidates, lo, hi, settings.same_hash_distance)
+    maybe |= _same_content(candidates, lo, hi)
+    return maybe
+
+
+def _pair_cosines(vectors: np.ndarray, a: NDArray[np.int64], b: NDArray[np.int64],
+                  chunk: int = 4096) -> NDArray[np.float32]:
+    out = np.empty(len(a), np.float32)
+    for start in range(0, len(a), chunk):
+        part = slice(start, start + chunk)
+        out[part] = np.einsum("pd,pd->p", np.asarray(vectors[a[part]], np.float32),
+                              np.asarray(vectors[b[part]], np.float32))
+    return out
+
+
+def _hashes_within(candidates: Sequence[Candidate], lo: NDArray[np.int64],
+                   hi: NDArray[np.int64], max_distance: int) -> NDArray[np.bool_]:
+    """Both photos have fingerprints whose DCT hashes differ by at most ``max_distance`` bits."""
+    hashes = np.array([0 if c.fingerprint is None else c.fingerprint.phash for c in candidates],
+                      np.uint64)
+    present = np.array([c.fingerprint is not None for c in candidates], bool)
+    close = np.bitwise_count(hashes[lo] ^ hashes[hi]) <= max_distance
+    return close & present[lo] & present[hi]  # type: ignore[no-any-return]
+
+
+def _same_content(candidates: Sequence[Candidate], lo: NDArray[np.int64],
+                  hi: NDArray[np.int64]) -> NDArray[np.bool_]:
+    codes: dict[str, int] = {}
+    content = np.array([codes.setdefault(c.photo.content_hash, len(codes))
+                        if c.photo.content_hash else -1 - i
+                        for i, c in enumerate(candidates)], np.int64)
+    return content[lo] == content[hi]  # type: ignore[no-any-return]
 
 
 def _same_content_pairs(candidates: Sequence[Candidate]) -> list[tuple[int, int]]:
