@@ -159,9 +159,10 @@ def _unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
 def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) -> list[Pair]:
     """Pairs whose DCT hashes differ by at most ``max_distance`` bits, score 1 - d/64.
 
-    Multi-index hashing: split the 64 bits into ``max_distance + 1`` chunks; by pigeonhole two
-    hashes within the distance share at least one chunk exactly, so only photos in the same
-    chunk bucket are compared — with numpy, never in a Python double loop.
+    Multi-index hashing: split the 64 bits into chunks; by pigeonhole two hashes within the
+    distance agree on at least one chunk up to a few bits (the radius), so only photos whose
+    chunks are that close are compared — with numpy, never in a Python double loop. The split
+    is chosen for the library's size (see :func:`_hash_chunking`).
     """
     present = [i for i, f in enumerate(fingerprints) if f is not None]
     if len(present) < 2:
@@ -169,17 +170,72 @@ def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) ->
     positions = np.asarray(present, np.int64)
     hashes = np.asarray([fingerprints[i].phash for i in present],  # type: ignore[union-attr]
                         np.uint64)
+    chunks, radius = _hash_chunking(len(hashes), max_distance)
     found: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
-    bounds = np.linspace(0, 64, min(max_distance + 1, 64) + 1).round().astype(int)
+    bounds = np.linspace(0, 64, chunks + 1).round().astype(int)
     for start, stop in itertools.pairwise(bounds.tolist()):
         chunk = (hashes >> np.uint64(start)) & np.uint64((1 << (stop - start)) - 1)
-        found.append(_pairs_sharing_chunk(hashes, chunk, max_distance))
+        if radius == 0:
+            found.append(_pairs_sharing_chunk(hashes, chunk, max_distance))
+        else:
+            found.append(_pairs_near_in_chunk(hashes, chunk, stop - start, radius,
+                                              max_distance))
     a = np.concatenate([f[0] for f in found])
     b = np.concatenate([f[1] for f in found])
     d = np.concatenate([f[2] for f in found])
     score = (1.0 - d / 64.0).astype(np.float32)
     return [(int(positions[i]), int(positions[j]), s)
             for i, j, s in _unique_pairs(a, b, score)]
+
+
+_MAX_CHUNK_BITS = 22  # a chunk's bucket table has 2**bits entries (32 MB at 22 bits)
+
+
+def _hash_chunking(count: int, max_distance: int) -> tuple[int, int]:
+    """(chunks, radius) with chunks × (radius + 1) > max_distance, cheapest for ``count``
+    hashes: exact chunks (radius 0) need many narrow chunks whose buckets grow with the
+    library (100k photos: ~200 a bucket at 6 bits apart); a radius of 1 or 2 allows fewer,
+    wider chunks with nearly empty buckets, at the price of probing each hash's neighbours.
+    """
+    best: tuple[float, int, int] | None = None
+    for radius in range(3):
+        chunks = min(max_distance // (radius + 1) + 1, 64)
+        bits = 64 / chunks
+        if radius and bits > _MAX_CHUNK_BITS:
+            continue
+        probes = sum(math.comb(math.ceil(bits), r) for r in range(radius + 1))
+        cost = chunks * probes * count * (1.0 + count / 2.0 ** bits)
+        if best is None or cost < best[0]:
+            best = (cost, chunks, radius)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _pairs_near_in_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64], bits: int,
+                         radius: int, max_distance: int,
+                         ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """All (i, j, distance), i < j, whose ``chunk`` values differ by at most ``radius`` bits
+    and whose hashes by at most ``max_distance``: each hash probes the buckets of its chunk
+    with every pattern of up to ``radius`` bits flipped."""
+    values = chunk.astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    first = np.searchsorted(values[order], np.arange((1 << bits) + 1))  # bucket v: first[v:v+2]
+    out_a, out_b, out_d = [], [], []
+    for flips in range(radius + 1):
+        for bit_set in itertools.combinations(range(bits), flips):
+            probe = values ^ sum(1 << b for b in bit_set)
+            starts, sizes = first[probe], first[probe + 1] - first[probe]
+            i = np.repeat(np.arange(len(values)), sizes)
+            offsets = np.arange(len(i)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            j = order[np.repeat(starts, sizes) + offsets]
+            keep = i < j  # each pair is probed from both sides (or twice in its own bucket)
+            i, j = i[keep], j[keep]
+            d = np.bitwise_count(hashes[i] ^ hashes[j]).astype(np.int64)
+            close = d <= max_distance
+            out_a.append(i[close])
+            out_b.append(j[close])
+            out_d.append(d[close])
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_d)
 
 
 def _pairs_sharing_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64],
