@@ -43,6 +43,7 @@ from typing import TypeVar
 import numpy as np
 
 from photosim.core import dedup
+from photosim.core.catalog import Catalog
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
 from photosim.core.library import (
@@ -51,7 +52,10 @@ from photosim.core.library import (
     NEIGHBOUR_FLOOR,
     NEIGHBOURS_K,
 )
-from photosim.core.types import Photo
+from photosim.core.library import Library as PhotoLibrary
+from photosim.core.models.spec import ModelSpec
+from photosim.core.paths import LibraryPaths
+from photosim.core.types import ImageInfo, Photo
 
 T = TypeVar("T")
 SPARSITY = 0.3  # gamma shape of every feature, as benchmarks/index_bench.py
@@ -232,6 +236,41 @@ def measure(n: int, dim: int, work: Path, family_share: float = 0.2,
                    len(planted & found) / max(len(planted), 1), recall, truth)
 
 
+def library_duplicates(library: Library, folder: Path) -> tuple[int, Timed, Timed]:
+    """(groups, first call, second call) of ``Library.duplicates`` on a real catalog and index
+    holding ``library`` (written once into ``folder``). The first call reads the catalog and
+    runs the k-NN pass; the second regroups from the cached neighbours. The index is loaded
+    before either, as a session that has searched already holds it."""
+    spec = ModelSpec(id="dedup-scale", name="synthetic", dim=library.vectors.shape[1])
+    if not (folder / "ready").exists():
+        _write_catalog(library, LibraryPaths(folder), spec)
+    photos = PhotoLibrary(folder, spec, folder / "no-model.onnx", None, None)
+    try:
+        photos.vector_index()
+        if not (folder / "ready").exists():
+            photos.save_index()
+            (folder / "ready").touch()
+        groups, first = timed(photos.duplicates)
+        _, second = timed(photos.duplicates)
+    finally:
+        photos.close()
+    return len(groups), first, second
+
+
+def _write_catalog(library: Library, paths: LibraryPaths, spec: ModelSpec) -> None:
+    paths.ensure()
+    catalog = Catalog(paths.catalog)
+    info = ImageInfo(4000, 3000, "JPEG")
+    with catalog.db.transaction() as conn:
+        for candidate, vector in zip(library.candidates, library.vectors, strict=True):
+            photo, fp = candidate.photo, candidate.fingerprint
+            assert photo.content_hash is not None and fp is not None
+            catalog.upsert_photo(conn, photo.path, photo.size, photo.mtime_ns,
+                                 photo.content_hash, info, fp.to_bytes(), None)
+            catalog.put_vector(conn, photo.content_hash, spec.id, vector)
+    catalog.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=100_000)
@@ -241,6 +280,8 @@ def main() -> None:
     parser.add_argument("--decay", type=float, default=DECAY)
     parser.add_argument("--judge-limit", type=int, default=200_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/photosim-bench"))
+    parser.add_argument("--library", action="store_true",
+                        help="also time Library.duplicates on a real catalog (written once)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"load {os.getloadavg()}", flush=True)
@@ -252,6 +293,11 @@ def main() -> None:
                         args.scene_weight, args.decay)
     found, cost = timed(lambda: dedup.hash_pairs([c.fingerprint for c in library.candidates], 8))
     print(f"hash_pairs (reduced mode, <= 8 bits): {len(found)} pairs in {cost}")
+    if args.library:
+        folder = args.work / (f"dedup-library-{args.photos}-{args.dim}-{args.family_share}-"
+                              f"{args.scene_weight}-{args.decay}")
+        groups, first, second = library_duplicates(library, folder)
+        print(f"Library.duplicates: {groups} groups; first call {first}, regroup {second}")
 
 
 if __name__ == "__main__":
