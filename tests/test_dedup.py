@@ -330,3 +330,55 @@ def test_any_shapes_and_contents_are_judged_without_error(shapes: list[tuple[int
         relation = judge(i, j)
         assert relation.level is None or relation.level in dedup.Level
         assert 0.0 <= relation.score <= 1.0
+
+def test_pairs_ruled_out_in_bulk_are_all_unrelated_to_the_judge() -> None:
+    """The vectorised pre-filter only drops pairs the scalar judge would find unrelated."""
+    rng = np.random.default_rng(7)
+    n = 60
+    vectors = _unit(rng.normal(size=(n, 6)) + 0.3)  # cosines spread over the whole range
+    base = int(rng.integers(0, 2**63))
+    candidates = []
+    for i in range(n):
+        flips = rng.choice(64, size=int(rng.integers(0, 12)), replace=False)
+        h = base ^ int(sum(1 << int(b) for b in flips))
+        grid = rng.integers(0, 256, size=(21, 28), dtype=np.uint8)
+        fp = None if i % 7 == 0 else Fingerprint(h, h, h, 0.0, 4 / 3, grid,
+                                                 np.zeros((8, 8, 3), np.uint8))
+        content = f"c{i % 23}" if i % 5 else None  # some files share content
+        candidates.append(Candidate(_photo(i, content=content or f"own{i}"), fp,
+                                    None if i % 11 == 0 else i))
+    settings = DedupSettings(similar_cosine=0.8)
+    lo, hi = (np.array(x, np.int64) for x in zip(*itertools.combinations(range(n), 2),
+                                                  strict=True))
+    maybe = dedup.could_relate(candidates, vectors, lo, hi, settings)
+    judge = dedup.PairJudge(candidates, vectors, settings)
+    ruled_out = [(i, j) for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
+                                           strict=True) if not m]
+    assert len(ruled_out) > len(lo) // 4
+    assert all(judge(i, j).level is None for i, j in ruled_out)
+    levels = {judge(i, j).level for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
+                                                   strict=True) if m}
+    assert {dedup.Level.EXACT, dedup.Level.SIMILAR} <= levels  # both kinds of reason kept
+
+
+@pytest.mark.parametrize(("max_distance", "chunks", "radius"), [
+    (0, 1, 0), (3, 4, 0), (6, 7, 0), (8, 9, 0), (4, 3, 1), (6, 4, 1), (8, 5, 1), (8, 3, 2),
+    (10, 4, 2), (16, 6, 2)])
+def test_hash_pairs_match_brute_force_with_every_chunking(
+        max_distance: int, chunks: int, radius: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each way of splitting the hashes (exact chunks or probing near chunk values) finds
+    exactly the pairs within the distance, each once."""
+    rng = np.random.default_rng(max_distance + 10 * radius)
+    hashes = [int(x) for x in rng.integers(0, 2**63, size=300, dtype=np.int64)]
+    for i in range(0, 120, 2):  # near copies at 0..19 bits
+        flips = rng.choice(64, size=i % 20, replace=False)
+        hashes[i + 1] = hashes[i] ^ int(sum(1 << int(b) for b in flips))
+    hashes[200:204] = [hashes[0]] * 4  # a bucket with several equal hashes
+    assert chunks * (radius + 1) > max_distance  # the pigeonhole condition
+    monkeypatch.setattr(dedup, "_hash_chunking", lambda count, distance: (chunks, radius))
+    prints: list[Fingerprint | None] = [_random_print(h) for h in hashes]
+    found = hash_pairs(prints, max_distance)
+    expected = {(i, j) for i, j in itertools.combinations(range(len(hashes)), 2)
+                if hamming(hashes[i], hashes[j]) <= max_distance}
+    assert {(i, j) for i, j, _ in found} == expected and len(found) == len(expected)
+    assert all(s == 1 - hamming(hashes[i], hashes[j]) / 64 for i, j, s in found)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from photosim.core import index as index_module
 from photosim.core.index import HEADER_NAME, VectorIndex
 
 DIM = 32
@@ -442,3 +443,31 @@ def test_bulk_rerank_with_vectors_in_memory_matches_the_disk_path() -> None:
     # A candidate the caller does not know is never returned.
     partial_ids, _ = index.query_batch(vectors[:5], 10, known=(ids[:300], vectors[:300]))
     assert set(partial_ids[partial_ids >= 0].tolist()) <= set(ids[:300].tolist())
+
+
+def test_locality_order_is_a_permutation_that_keeps_regions_together() -> None:
+    rng = np.random.default_rng(8)
+    centres = unit_vectors(5, seed=9)
+    labels = rng.integers(5, size=400)
+    vectors = centres[labels] + rng.normal(0, 0.01, (400, DIM)).astype(np.float32)
+    order = index_module.locality_order(vectors, cells=50)
+    assert sorted(order.tolist()) == list(range(400))
+    # Tight regions come out as runs: few changes of region along the order.
+    assert int((np.diff(labels[order]) != 0).sum()) < 50
+
+
+def test_bulk_query_in_locality_order_gives_the_same_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    vectors = unit_vectors(900, seed=4)
+    ids = np.arange(5000, 5900, dtype=np.int64)
+    index = VectorIndex(DIM, MODEL, reduce_above=100, reduced_dim=12)
+    index.add(ids, vectors)
+    monkeypatch.setattr(index_module, "LOCALITY_ABOVE", 10**9)
+    plain = index.query_batch(vectors, 8, known=(ids, vectors), candidates=20)
+    plain_disk = index.query_batch(vectors[:200], 8)
+    monkeypatch.setattr(index_module, "LOCALITY_ABOVE", 50)
+    ordered = index.query_batch(vectors, 8, known=(ids, vectors), candidates=20)
+    ordered_disk = index.query_batch(vectors[:200], 8)
+    assert np.array_equal(plain[0], ordered[0]) and np.array_equal(plain[1], ordered[1])
+    assert np.array_equal(plain_disk[0], ordered_disk[0])
+    assert np.array_equal(plain_disk[1], ordered_disk[1])

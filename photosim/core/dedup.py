@@ -179,9 +179,10 @@ def _unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
 def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) -> list[Pair]:
     """Pairs whose DCT hashes differ by at most ``max_distance`` bits, score 1 - d/64.
 
-    Multi-index hashing: split the 64 bits into ``max_distance + 1`` chunks; by pigeonhole two
-    hashes within the distance share at least one chunk exactly, so only photos in the same
-    chunk bucket are compared — with numpy, never in a Python double loop.
+    Multi-index hashing: split the 64 bits into chunks; by pigeonhole two hashes within the
+    distance agree on at least one chunk up to a few bits (the radius), so only photos whose
+    chunks are that close are compared — with numpy, never in a Python double loop. The split
+    is chosen for the library's size (see :func:`_hash_chunking`).
     """
     present = [i for i, f in enumerate(fingerprints) if f is not None]
     if len(present) < 2:
@@ -189,17 +190,72 @@ def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) ->
     positions = np.asarray(present, np.int64)
     hashes = np.asarray([fingerprints[i].phash for i in present],  # type: ignore[union-attr]
                         np.uint64)
+    chunks, radius = _hash_chunking(len(hashes), max_distance)
     found: list[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]] = []
-    bounds = np.linspace(0, 64, min(max_distance + 1, 64) + 1).round().astype(int)
+    bounds = np.linspace(0, 64, chunks + 1).round().astype(int)
     for start, stop in itertools.pairwise(bounds.tolist()):
         chunk = (hashes >> np.uint64(start)) & np.uint64((1 << (stop - start)) - 1)
-        found.append(_pairs_sharing_chunk(hashes, chunk, max_distance))
+        if radius == 0:
+            found.append(_pairs_sharing_chunk(hashes, chunk, max_distance))
+        else:
+            found.append(_pairs_near_in_chunk(hashes, chunk, stop - start, radius,
+                                              max_distance))
     a = np.concatenate([f[0] for f in found])
     b = np.concatenate([f[1] for f in found])
     d = np.concatenate([f[2] for f in found])
     score = (1.0 - d / 64.0).astype(np.float32)
     return [(int(positions[i]), int(positions[j]), s)
             for i, j, s in _unique_pairs(a, b, score)]
+
+
+_MAX_CHUNK_BITS = 22  # a chunk's bucket table has 2**bits entries (32 MB at 22 bits)
+
+
+def _hash_chunking(count: int, max_distance: int) -> tuple[int, int]:
+    """(chunks, radius) with chunks × (radius + 1) > max_distance, cheapest for ``count``
+    hashes: exact chunks (radius 0) need many narrow chunks whose buckets grow with the
+    library (100k photos: ~200 a bucket at 6 bits apart); a radius of 1 or 2 allows fewer,
+    wider chunks with nearly empty buckets, at the price of probing each hash's neighbours.
+    """
+    best: tuple[float, int, int] | None = None
+    for radius in range(3):
+        chunks = min(max_distance // (radius + 1) + 1, 64)
+        bits = 64 / chunks
+        if radius and bits > _MAX_CHUNK_BITS:
+            continue
+        probes = sum(math.comb(math.ceil(bits), r) for r in range(radius + 1))
+        cost = chunks * probes * count * (1.0 + count / 2.0 ** bits)
+        if best is None or cost < best[0]:
+            best = (cost, chunks, radius)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _pairs_near_in_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64], bits: int,
+                         radius: int, max_distance: int,
+                         ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """All (i, j, distance), i < j, whose ``chunk`` values differ by at most ``radius`` bits
+    and whose hashes by at most ``max_distance``: each hash probes the buckets of its chunk
+    with every pattern of up to ``radius`` bits flipped."""
+    values = chunk.astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    first = np.searchsorted(values[order], np.arange((1 << bits) + 1))  # bucket v: first[v:v+2]
+    out_a, out_b, out_d = [], [], []
+    for flips in range(radius + 1):
+        for bit_set in itertools.combinations(range(bits), flips):
+            probe = values ^ sum(1 << b for b in bit_set)
+            starts, sizes = first[probe], first[probe + 1] - first[probe]
+            i = np.repeat(np.arange(len(values)), sizes)
+            offsets = np.arange(len(i)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            j = order[np.repeat(starts, sizes) + offsets]
+            keep = i < j  # each pair is probed from both sides (or twice in its own bucket)
+            i, j = i[keep], j[keep]
+            d = np.bitwise_count(hashes[i] ^ hashes[j]).astype(np.int64)
+            close = d <= max_distance
+            out_a.append(i[close])
+            out_b.append(j[close])
+            out_d.append(d[close])
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_d)
 
 
 def _pairs_sharing_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64],
@@ -688,12 +744,10 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
            judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
-    todo: set[tuple[int, int]] = {(min(i, j), max(i, j)) for i, j, _ in pairs if i != j}
-    todo.update((i, j) for i, j, _ in hash_pairs([c.fingerprint for c in candidates],
-                                                   settings.same_hash_distance))
-    todo.update(_same_content_pairs(candidates))
+    lo, hi = _pairs_to_judge(candidates, pairs, settings)
+    keep = could_relate(candidates, judge.vectors, lo, hi, settings)
     edges = []
-    for i, j in todo:
+    for i, j in zip(lo[keep].tolist(), hi[keep].tolist(), strict=True):
         if (i, j) in blocked:
             continue
         relation = judge(i, j)
@@ -701,6 +755,80 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
             edges.append((i, j, relation))
     edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
     return edges
+
+
+def _pairs_to_judge(candidates: Sequence[Candidate], pairs: Sequence[Pair],
+                    settings: DedupSettings) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(lo, hi) positions, lo < hi, each pair once: neighbours, hash-near and same content."""
+    hashed = hash_pairs([c.fingerprint for c in candidates], settings.same_hash_distance)
+    same = _same_content_pairs(candidates)
+    a = np.fromiter(itertools.chain((p[0] for p in pairs), (p[0] for p in hashed),
+                                    (p[0] for p in same)), np.int64)
+    b = np.fromiter(itertools.chain((p[1] for p in pairs), (p[1] for p in hashed),
+                                    (p[1] for p in same)), np.int64)
+    a, b = a[a != b], b[a != b]
+    keys = np.unique(np.minimum(a, b) * len(candidates) + np.maximum(a, b))
+    return keys // max(len(candidates), 1), keys % max(len(candidates), 1)
+
+
+# Cosines computed here and in PairJudge.cosine may differ in the last bits; a pair this close
+# to a threshold is left to the judge.
+_COSINE_MARGIN = 1e-4
+
+
+def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
+                 lo: NDArray[np.int64], hi: NDArray[np.int64],
+                 settings: DedupSettings) -> NDArray[np.bool_]:
+    """False for pairs that :class:`PairJudge` would certainly find unrelated, over all pairs at
+    once, so that only the rest is judged one by one in Python.
+
+    The judge relates two different files only when the CNN agrees (cosine at least the
+    ``edited_cosine``, the ``similar_cosine`` or, for conclusive pixels, the ``proof_cosine``)
+    or, for the "same picture" path, when their DCT hashes are within ``same_hash_distance``;
+    a pair without a cosine (no vector) is always judged.
+    """
+    n = len(lo)
+    maybe = np.ones(n, bool)
+    if vectors is None or n == 0:
+        return maybe
+    rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
+    has_cosine = (rows[lo] >= 0) & (rows[hi] >= 0)
+    cnn_floor = min(settings.edited_cosine, settings.similar_cosine,
+                    settings.proof_cosine) - _COSINE_MARGIN
+    cosines = _pair_cosines(vectors, rows[lo[has_cosine]], rows[hi[has_cosine]])
+    maybe[np.flatnonzero(has_cosine)[cosines < cnn_floor]] = False
+    maybe |= _hashes_within(candidates, lo, hi, settings.same_hash_distance)
+    maybe |= _same_content(candidates, lo, hi)
+    return maybe
+
+
+def _pair_cosines(vectors: np.ndarray, a: NDArray[np.int64], b: NDArray[np.int64],
+                  chunk: int = 4096) -> NDArray[np.float32]:
+    out = np.empty(len(a), np.float32)
+    for start in range(0, len(a), chunk):
+        part = slice(start, start + chunk)
+        out[part] = np.einsum("pd,pd->p", np.asarray(vectors[a[part]], np.float32),
+                              np.asarray(vectors[b[part]], np.float32))
+    return out
+
+
+def _hashes_within(candidates: Sequence[Candidate], lo: NDArray[np.int64],
+                   hi: NDArray[np.int64], max_distance: int) -> NDArray[np.bool_]:
+    """Both photos have fingerprints whose DCT hashes differ by at most ``max_distance`` bits."""
+    hashes = np.array([0 if c.fingerprint is None else c.fingerprint.phash for c in candidates],
+                      np.uint64)
+    present = np.array([c.fingerprint is not None for c in candidates], bool)
+    close = np.bitwise_count(hashes[lo] ^ hashes[hi]) <= max_distance
+    return close & present[lo] & present[hi]  # type: ignore[no-any-return]
+
+
+def _same_content(candidates: Sequence[Candidate], lo: NDArray[np.int64],
+                  hi: NDArray[np.int64]) -> NDArray[np.bool_]:
+    codes: dict[str, int] = {}
+    content = np.array([codes.setdefault(c.photo.content_hash, len(codes))
+                        if c.photo.content_hash else -1 - i
+                        for i, c in enumerate(candidates)], np.int64)
+    return content[lo] == content[hi]  # type: ignore[no-any-return]
 
 
 def _same_content_pairs(candidates: Sequence[Candidate]) -> list[tuple[int, int]]:
