@@ -326,9 +326,14 @@ class Library:
                 + (self._model_problem or "")
                 + " Visual search needs the ResNet-50 model: run 'photosim models download'.")
 
-    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
+    def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
+        """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
+        moved or copied file keeps its thumbnail."""
         key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
-        target = self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+        return self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+
+    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
+        target = self.thumbnail_path(photo, size)
         if not target.exists():
             image = decode.make_thumbnail(photo.path, size)
             with atomic_writer(target) as handle:
