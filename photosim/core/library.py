@@ -36,7 +36,7 @@ from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
-from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo, PhotoRow
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,11 @@ class Library:
     # -- reading ---------------------------------------------------------------------------
     def photos(self, folder: Path | None = None) -> list[Photo]:
         return self.catalog.photos(Path(folder) if folder else None)
+
+    def photo_rows(self) -> list[PhotoRow]:
+        """What ``photos()`` returns, as plain rows: for listing a large library quickly
+        (``photo_from_row`` makes a row a Photo)."""
+        return self.catalog.photo_rows()
 
     def photo(self, path: Path) -> Photo | None:
         return self.catalog.photo_by_path(Path(path).expanduser().resolve())
