@@ -35,7 +35,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from scipy.ndimage import gaussian_filter, map_coordinates
 
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
@@ -427,6 +426,9 @@ _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.2
 def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
             cols: int, blur: float = 0.0) -> tuple[float, float]:
     """Best match of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
+    # Imported here, not at the top: scipy took a fifth of the app's start-up.
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
     patch = _resize_grid(small, (rows, cols))
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
     scale, dy, dx = (_SHIFTS[:, k, None, None] for k in range(3))
