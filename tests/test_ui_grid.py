@@ -11,7 +11,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 
 from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
-from photosim.ui.listing import LazyPhotos, prepare_listing
+from photosim.ui.listing import RECENT_LIMIT, LazyPhotos, prepare_listing
 from photosim.ui.models import PathRole, PhotoFilterProxy, PhotoListModel
 from photosim.ui.tasks import Pool, TaskRunner
 from photosim.ui.thumbnails import IN_FLIGHT, WAITING_LIMIT, ThumbnailCache
@@ -76,8 +76,9 @@ def test_a_listing_shows_every_photo_sorted_and_makes_photos_only_when_asked(qtb
     assert model.rowCount() == 3000
     assert model.photo_at(0) == photos[-1]  # the largest first; made from its row
     lazy = model._photos
-    assert isinstance(lazy, LazyPhotos) and sum(m is not None for m in lazy._made) == 1
+    assert isinstance(lazy, LazyPhotos) and lazy.made() == 1
     assert shown_paths(model) == [p.path for p in reversed(photos)]
+    assert lazy.made() == RECENT_LIMIT  # a scroll through all of them keeps a few made
     assert model.row_of(photos[10].path) == 2989
 
 
@@ -176,7 +177,7 @@ def test_the_folder_and_name_filters_work_on_a_listing_without_making_every_phot
     QAbstractItemModelTester(proxy, QAbstractItemModelTester.FailureReportingMode.Fatal)
     model.show_listing(prepare_listing(as_rows(photos), "name", False, model.snapshot()))
     assert proxy.rowCount() == 2000
-    assert sum(m is not None for m in model._photos._made) <= 1  # the tester looks at one
+    assert model._photos.made() <= 1  # the model tester looks at one
     proxy.set_folder(Path("/photos/002"))
     assert {proxy.index(r, 0).data(PathRole).parent for r in range(proxy.rowCount())} == \
         {Path("/photos/002")} and proxy.rowCount() == 500

@@ -10,6 +10,7 @@ thread nothing per photo.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable, MutableSequence, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,39 +21,56 @@ from photosim.core.types import ROW_DATE_TAKEN, ROW_PATH, ROW_SIZE, Photo, Photo
 SORT_KEYS: dict[str, Callable[[Photo], Any]] = {
     "name": lambda p: p.path.name.lower(), "size": lambda p: p.size,
     "date": lambda p: p.date_taken or ""}
+RECENT_LIMIT = 2000  # Photos kept made: a few screens' worth
 ROW_SORT_KEYS: dict[str, Callable[[PhotoRow], Any]] = {  # the same keys, read off a row
     "name": lambda r: os.path.basename(r[ROW_PATH]).lower(), "size": lambda r: r[ROW_SIZE],
     "date": lambda r: r[ROW_DATE_TAKEN] or ""}
 
 
 class LazyPhotos(MutableSequence[Photo]):
-    """Photos held as catalog rows; each becomes a ``Photo`` when first asked for. Photos
-    put in later (a refresh's changes) are held as they are."""
+    """Photos held as catalog rows; each becomes a ``Photo`` when asked for, and only the
+    most recently asked stay made: kept, the 100k Photos of a scroll through the library
+    made every full garbage collection walk them (pauses of 300 ms). Photos put in later
+    (a refresh's changes) are held as they are."""
 
     def __init__(self, rows: Sequence[PhotoRow]) -> None:
         self._rows: list[PhotoRow | None] = list(rows)
-        self._made: list[Photo | None] = [None] * len(rows)
+        self._put: list[Photo | None] = [None] * len(self._rows)  # where a row is None
+        self._recent: OrderedDict[int, Photo] = OrderedDict()  # row → made, newest last
 
     def __len__(self) -> int:
-        return len(self._made)
+        return len(self._rows)
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        made = self._made[i]
-        if made is None:  # then its row is there: rows go only where a Photo comes in
-            made = self._made[i] = photo_from_row(self._rows[i])
+        i = range(len(self))[i]  # negative indexes, and IndexError when out of range
+        row = self._rows[i]
+        if row is None:
+            return self._put[i]
+        made = self._recent.get(i)
+        if made is None:
+            made = self._recent[i] = photo_from_row(row)
+            if len(self._recent) > RECENT_LIMIT:
+                self._recent.popitem(last=False)
         return made
 
     def __setitem__(self, i: Any, photo: Any) -> None:
-        self._made[i], self._rows[i] = photo, None
+        self._put[i], self._rows[i] = photo, None
+        self._recent.pop(range(len(self))[i], None)
 
     def __delitem__(self, i: Any) -> None:
-        del self._made[i], self._rows[i]
+        del self._put[i], self._rows[i]
+        self._recent.clear()  # the rows after it moved
 
     def insert(self, i: int, photo: Photo) -> None:
-        self._made.insert(i, photo)
+        self._put.insert(i, photo)
         self._rows.insert(i, None)
+        self._recent.clear()
+
+    def made(self) -> int:
+        """How many Photos made from rows are kept (for tests)."""
+        return len(self._recent)
 
     def path_key(self, i: int) -> str:
         row = self._rows[i]
@@ -69,7 +87,7 @@ class LazyPhotos(MutableSequence[Photo]):
     def reordered(self, order: Sequence[int]) -> LazyPhotos:
         moved = LazyPhotos([])
         moved._rows = [self._rows[i] for i in order]
-        moved._made = [self._made[i] for i in order]
+        moved._put = [self._put[i] for i in order]
         return moved
 
 
