@@ -116,10 +116,17 @@ def test_a_refresh_with_changes_keeps_the_selection_and_stays_sorted(qtbot):
                   content_hash="n")
     newer = [changed, *photos[3:], added]  # photos 0 and 1 gone
     model.show_listing(prepare_listing(as_rows(newer), "size", False, model.snapshot()))
+    assert model._photos.made() <= 1  # compared as rows: no Photo made for the update
     assert model.rowCount() == 499
     assert kept.isValid() and kept.data(PathRole) == photos[100].path
     assert shown_paths(model)[:2] == [added.path, changed.path]  # sizes 1 and 5
     assert model.photo_at(1) == changed
+    assert model.row_of(added.path) == 0 and model.row_of(photos[0].path) is None
+    changes = []
+    model.modelReset.connect(lambda: changes.append("reset"))
+    model.dataChanged.connect(lambda *args: changes.append("data"))
+    model.show_listing(prepare_listing(as_rows(newer), "size", False, model.snapshot()))
+    assert changes == []  # and the next refresh, with nothing new, touches nothing
 
 
 class HeldRunner(TaskRunner):

@@ -68,6 +68,18 @@ class LazyPhotos(MutableSequence[Photo]):
         self._rows.insert(i, None)
         self._recent.clear()
 
+    def row(self, i: int) -> PhotoRow | None:
+        """The catalog row at ``i``; None where a Photo was put in."""
+        return self._rows[i]
+
+    def set_row(self, i: int, row: PhotoRow) -> None:
+        self._rows[i], self._put[i] = row, None
+        self._recent.pop(i, None)
+
+    def append_rows(self, rows: Sequence[PhotoRow]) -> None:
+        self._rows.extend(rows)
+        self._put.extend([None] * len(rows))
+
     def made(self) -> int:
         """How many Photos made from rows are kept (for tests)."""
         return len(self._recent)

@@ -90,14 +90,54 @@ class PhotoListModel(QAbstractListModel):
 
     def show_listing(self, listing: PhotoListing) -> None:
         """Show the library's photos: at once when the model is empty, not at all when they
-        did not change, else through ``update_photos`` (scroll position and selection
-        survive), sorted as the model is."""
+        did not change, else row by row (scroll position and selection survive), sorted as
+        the model is."""
         if not self._photos:
             self._replace(listing.photos, [None] * len(listing.photos), listing.rows)
             self._sorted_by = (listing.sort_key, listing.descending)
-        elif listing.unchanged_since != self._generation:
+        elif listing.unchanged_since == self._generation:
+            return
+        elif isinstance(self._photos, LazyPhotos):
+            self._update_rows(self._photos, listing)
+            self.sort_by(*self._sorted_by)
+        else:
             self.update_photos(listing.photos)
             self.sort_by(*self._sorted_by)
+
+    def _update_rows(self, photos: LazyPhotos, listing: PhotoListing) -> None:
+        """``update_photos`` on catalog rows: compares rows, makes no Photo (at 100k photos
+        making them all took seconds of the GUI thread on every refresh that changed)."""
+        wanted = listing.rows
+        gone = [row for row in range(len(photos)) if photos.path_key(row) not in wanted]
+        self._remove_rows(gone)
+        changed = []
+        for row in range(len(photos)):
+            new = listing.photos.row(wanted[photos.path_key(row)])
+            if new is not None and new != photos.row(row):
+                photos.set_row(row, new)
+                changed.append(row)
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first), self.index(last))
+        shown = self._rows
+        added = [r for key, i in wanted.items() if key not in shown
+                 and (r := listing.photos.row(i)) is not None]
+        if added:
+            first = len(photos)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            photos.append_rows(added)
+            self._scores += [None] * len(added)
+            self._row_map = None
+            self.endInsertRows()
+        self._changed()
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        """Remove rows (ascending), a contiguous run at a time from the end."""
+        for first, last in reversed(_runs(rows)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._photos[first:last + 1], self._scores[first:last + 1]
+            self._row_map = None
+            self._changed()
+            self.endRemoveRows()
 
     def update_photos(self, photos: Sequence[Photo]) -> None:
         """Bring the rows in line with ``photos`` without a reset (scroll position and
