@@ -11,7 +11,9 @@ process CPU time per image, which a busy shared machine does not inflate the way
 wall time. Scale figures use synthetic vectors (benchmarks/index_bench.py, dedup_scale.py,
 cluster_eval.py). The load average is printed with each figure.
 
-GUI figures (click-to-grid, cold start, scroll frame time) are listed as not measured here.
+GUI figures (click-to-grid, cold start, scroll frame time) come from benchmarks/gui_bench.py,
+run as a subprocess so that no Qt state enters this runner; it builds (once, under ``--work``)
+and drives the real app over a 100k-photo library.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -280,11 +283,20 @@ def cluster_figures(table: Table, n: int) -> None:
               f"{seconds:.1f} s ({len(result[0])} clusters)", seconds <= 30.0 * n / 100_000)
 
 
-def gui_figures(table: Table) -> None:
-    for figure, target in (("click to populated result grid, 100k", "<= 150 ms"),
-                           ("cold start to interactive window, 100k", "<= 2 s"),
-                           ("thumbnail grid scroll frame time, 100k", "display rate")):
-        table.add(figure, target, "not measured by this runner", None)
+def gui_figures(table: Table, work: Path, quick: bool) -> None:
+    """The GUI bench in its own process; its rows (measured there, with the load average
+    of when each was measured) join the table."""
+    out = work / "gui_figures.json"
+    out.unlink(missing_ok=True)
+    command = [sys.executable, str(Path(__file__).with_name("gui_bench.py")), "--json", str(out),
+               "--work", str(work / "gui100k"), *(["--quick"] if quick else [])]
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0 or not out.is_file():
+        table.add("GUI figures", "-", f"gui_bench.py failed (exit {done.returncode})", False)
+        return
+    for row in json.loads(out.read_text()):
+        table.rows.append(Row(row["figure"], row["target"], row["measured"], row["passed"],
+                              row["load"]))
 
 
 def main() -> None:
@@ -293,7 +305,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
-    parser.add_argument("--skip", default="", help="comma list: pipeline,index,dedup,cluster")
+    parser.add_argument("--skip", default="",
+                        help="comma list: pipeline,index,dedup,cluster,gui")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -314,7 +327,8 @@ def main() -> None:
         duplicate_figures(table, 100_000, args.work)
     if "cluster" not in skip:
         cluster_figures(table, 100_000)
-    gui_figures(table)
+    if "gui" not in skip:
+        gui_figures(table, args.work, args.quick)
     print(f"\ncpu: {cpu_model()}, {os.cpu_count()} cores; mode: "
           f"{'quick' if args.quick else 'full'}")
     table.print()

@@ -17,6 +17,7 @@ from photosim.ui.duplicates_view import ConfirmTrashDialog
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.models import ClusterRole, PathRole, ScoreRole
 from photosim.ui.settings import UiSettings
+from tests import imagegen
 from tests.ui_library import open_indexed, shown_window
 
 pytestmark = pytest.mark.gui
@@ -226,3 +227,29 @@ def test_each_card_says_how_its_photo_differs_from_the_keeper(qtbot, window):
     assert group.relation_of(other)
     assert group.relation_of(other) in card.facts.text() == facts_html(other, group)
     assert "Versus keeper" in facts_html(group.keeper, group)
+
+def test_start_fills_the_grid_before_the_catch_up_scan(qtbot, library):
+    win = MainWindow(library, UiSettings())
+    qtbot.addWidget(win)
+    scanning_when_filled = []
+    win.library_loaded.connect(lambda: scanning_when_filled.append(win.is_indexing()))
+    with qtbot.waitSignal(win.indexing_finished, timeout=WAIT):
+        win.start()
+    assert scanning_when_filled[0] is False
+    assert win.library_view.model.rowCount() == 8
+    qtbot.waitUntil(lambda: not win.runner.busy(), timeout=WAIT)  # the index preload too
+    win.runner.wait_for_done()
+
+
+def test_refresh_while_indexing_reads_the_photos_only_when_their_count_changed(
+        qtbot, window, library):
+    reads = []
+    window.refresh_library = lambda: reads.append(True)
+    window._refresh_while_indexing()
+    qtbot.waitUntil(lambda: not window.runner.busy(), timeout=WAIT)
+    assert reads == []
+    new = library.folders()[0] / "later.jpg"
+    imagegen.save(imagegen.scene(40), new, quality=90)
+    library.index_paths([new])
+    window._refresh_while_indexing()
+    qtbot.waitUntil(lambda: reads == [True], timeout=WAIT)

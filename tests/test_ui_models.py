@@ -109,6 +109,29 @@ def test_pool_runner_delivers_on_the_gui_thread(qtbot):
     assert where[1] is threading.main_thread()
 
 
+def test_finished_tasks_keep_nothing_alive(qtbot):
+    """Each relay's connections held its callbacks and they held the relay, a cycle through
+    Qt: every task's closure (a thumbnail's Photo, say) stayed in memory for good."""
+    import gc
+    import weakref
+
+    class Payload:
+        pass
+
+    runner = TaskRunner()
+    delivered: list[int] = []
+    payloads = [Payload() for _ in range(20)]
+    alive = [weakref.ref(p) for p in payloads]
+    for payload in payloads:
+        runner.run_task(lambda payload=payload: 1,
+                        lambda result, payload=payload: delivered.append(result))
+    del payloads, payload
+    qtbot.waitUntil(lambda: len(delivered) == 20, timeout=5000)
+    runner.wait_for_done()
+    gc.collect()
+    assert [ref for ref in alive if ref() is not None] == []
+
+
 def test_settings_roundtrip(tmp_path: Path):
     from photosim.ui.settings import UiSettings
 

@@ -25,8 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.sparse import csr_matrix
 
 from photosim.core.errors import PhotosimError
 
@@ -262,6 +260,9 @@ def _micro_count(count: int) -> int:
 
 
 def _linkage_groups(points: np.ndarray, cut: float) -> np.ndarray:
+    # Imported here, not at the top: scipy took a fifth of the app's start-up.
+    from scipy.cluster.hierarchy import fcluster, linkage
+
     if len(points) < 2:
         return np.zeros(len(points), np.int64)
     tree = linkage(points.astype(np.float64), method="average", metric="cosine")
@@ -410,6 +411,8 @@ def _nearest(points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _group_sums(points: np.ndarray, groups: np.ndarray, count: int) -> np.ndarray:
     """Row sums per group as one sparse product (fast for 100k rows)."""
+    from scipy.sparse import csr_matrix  # here, not at the top: see _linkage_groups
+
     indicator = csr_matrix((np.ones(len(groups), np.float32), (groups, np.arange(len(groups)))),
                            shape=(count, len(groups)))
     sums: np.ndarray = np.asarray(indicator @ points, dtype=np.float32)

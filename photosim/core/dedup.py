@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from scipy.ndimage import gaussian_filter, map_coordinates
 
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
@@ -584,6 +583,9 @@ _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.2
 def _refine(big: FloatGrid, small: FloatGrid, y: int, x: int, rows: int,
             cols: int, blur: float, trim: float) -> CropFit:
     """Best fit of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
+    # Imported here, not at the top: scipy took a fifth of the app's start-up.
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
     patch = _resize_grid(small, (rows, cols))
     rr, cc = np.mgrid[0:rows, 0:cols].astype(np.float32)
     scale, dy, dx = (_SHIFTS[:, k, None, None] for k in range(3))
@@ -602,6 +604,8 @@ def _aligned_residual(a: FloatGrid, b: FloatGrid, blur: float, trim: float
                       ) -> tuple[float, bool]:
     """(:func:`_tone_residuals` of two grids of one framing, whether ``a`` fits better
     mirrored)."""
+    from scipy.ndimage import gaussian_filter  # here, not at the top: see _refine
+
     if blur > 0:
         a, b = gaussian_filter(a, blur, mode="nearest"), gaussian_filter(b, blur, mode="nearest")
     residuals = _tone_residuals(np.stack([a, a[:, ::-1]]), b, trim)

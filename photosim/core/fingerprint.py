@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
-from scipy.fft import dctn
 
 FINGERPRINT_VERSION: int = 1
 
@@ -106,6 +105,9 @@ def _phash_pair(gray: Image.Image) -> tuple[int, int]:
     Mirroring a row reverses it, which multiplies DCT-II coefficient k by (-1)^k; so the mirror's
     hash comes from the same transform with odd horizontal frequencies negated.
     """
+    # Imported here, not at the top: scipy took a fifth of the app's start-up.
+    from scipy.fft import dctn
+
     pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), np.float64)
     low = dctn(pixels, type=2, norm="ortho")[:8, :8]
     sign = np.where(np.arange(8) % 2 == 1, -1.0, 1.0)[np.newaxis, :]

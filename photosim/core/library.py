@@ -36,7 +36,7 @@ from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
-from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo, PhotoRow
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +299,11 @@ class Library:
     def photos(self, folder: Path | None = None) -> list[Photo]:
         return self.catalog.photos(Path(folder) if folder else None)
 
+    def photo_rows(self) -> list[PhotoRow]:
+        """What ``photos()`` returns, as plain rows: for listing a large library quickly
+        (``photo_from_row`` makes a row a Photo)."""
+        return self.catalog.photo_rows()
+
     def photo(self, path: Path) -> Photo | None:
         return self.catalog.photo_by_path(Path(path).expanduser().resolve())
 
@@ -326,9 +331,14 @@ class Library:
                 + (self._model_problem or "")
                 + " Visual search needs the ResNet-50 model: run 'photosim models download'.")
 
-    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
+    def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
+        """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
+        moved or copied file keeps its thumbnail."""
         key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
-        target = self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+        return self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+
+    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
+        target = self.thumbnail_path(photo, size)
         if not target.exists():
             image = decode.make_thumbnail(photo.path, size)
             with atomic_writer(target) as handle:

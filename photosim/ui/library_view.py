@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.labels import known_words
-from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
+from photosim.ui.listing import PhotoListing
 from photosim.ui.models import PhotoFilterProxy, PhotoListModel
 from photosim.ui.thumbnails import ThumbnailCache
 
@@ -78,6 +78,7 @@ class LibraryView(QWidget):
             self.sort.addItem(label)
         self.sort.currentIndexChanged.connect(self._sort_chosen)
         self.count_label = QLabel()
+        self._tree_shape: tuple[object, ...] | None = None  # what the folder tree shows
         self._build_layout()
 
     def _build_layout(self) -> None:
@@ -111,12 +112,18 @@ class LibraryView(QWidget):
         layout.addWidget(splitter)
 
     # -- filling ---------------------------------------------------------------------------
-    def set_photos(self, photos: Sequence[Photo], folders: Sequence[Path],
-                   reference: Sequence[Path] = ()) -> None:
-        self.model.update_photos(photos)
-        self._sort_chosen(self.sort.currentIndex())
-        self._fill_folders(photos, folders, set(reference))
+    def show_listing(self, listing: PhotoListing, folders: Sequence[Path],
+                     reference: Sequence[Path] = ()) -> None:
+        """Show photos prepared by ``prepare_listing`` (on a worker thread, ideally)."""
+        self.model.show_listing(listing)
+        if (listing.sort_key, listing.descending) != self.sort_order():
+            self._sort_chosen(self.sort.currentIndex())  # the choice changed meanwhile
+        self._fill_folders(listing.parents, folders, set(reference))
         self._update_count()
+
+    def sort_order(self) -> tuple[str, bool]:
+        _, key, order = SORTS[max(self.sort.currentIndex(), 0)]
+        return key, order == Qt.SortOrder.DescendingOrder
 
     def remove_paths(self, paths: Sequence[Path]) -> None:
         self.model.remove_paths(paths)
@@ -126,14 +133,17 @@ class LibraryView(QWidget):
         total = self.model.rowCount()
         self.count_label.setText(f"{total:,} photo" + ("" if total == 1 else "s"))
 
-    def _fill_folders(self, photos: Sequence[Photo], roots: Sequence[Path],
+    def _fill_folders(self, parents: frozenset[Path], roots: Sequence[Path],
                       reference: set[Path]) -> None:
+        shape = (parents, tuple(sorted(roots)), frozenset(reference))
+        if shape == self._tree_shape:
+            return  # rebuilding would also lose what the user expanded
+        self._tree_shape = shape
         current = self.current_folder()
         self.folders.blockSignals(True)
         self.folders.clear()
         everything = QTreeWidgetItem(self.folders, ["All photos"])
         everything.setData(0, FolderRole, None)
-        parents = {p.path.parent for p in photos}
         for root in sorted(roots):
             label = f"{root.name or root}" + ("  (reference)" if root in reference else "")
             item = QTreeWidgetItem(self.folders, [label])
@@ -144,7 +154,8 @@ class LibraryView(QWidget):
         self.folders.blockSignals(False)
         self._select_folder(current)
 
-    def _add_subfolders(self, item: QTreeWidgetItem, root: Path, parents: set[Path]) -> None:
+    def _add_subfolders(self, item: QTreeWidgetItem, root: Path,
+                        parents: frozenset[Path]) -> None:
         children = sorted({_child_towards(root, p) for p in parents
                            if p != root and p.is_relative_to(root)})
         for child in children:

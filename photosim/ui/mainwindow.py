@@ -43,6 +43,7 @@ from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
 from photosim.ui.format import provider_label
 from photosim.ui.library_view import LibraryView
+from photosim.ui.listing import PhotoListing, prepare_listing
 from photosim.ui.live import LiveLibrary
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.status: LibraryStatus | None = None
         self._index_token: CancelToken | None = None
         self._pending_query: Path | None = None
+        self._scan_after_fill = False  # start() sets it: scan once the grid is filled
         self._stale = {"duplicates": True, "clusters": True}
         self._previews: list[PreviewDialog] = []
         self.unreadable_dialog: UnreadableDialog | None = None
@@ -94,7 +96,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._live_refresh = QTimer(self, interval=LIVE_REFRESH_MS)
-        self._live_refresh.timeout.connect(self.refresh_library)
+        self._live_refresh.timeout.connect(self._refresh_while_indexing)
         self.live = LiveLibrary(self)
         self.live.changed.connect(self._watched_change)
         self.live.failed.connect(self.report_error)
@@ -211,10 +213,12 @@ class MainWindow(QMainWindow):
 
     # -- library and status ----------------------------------------------------------------
     def start(self) -> None:
-        """Fill the window from the catalog, then bring the index up to date."""
+        """Fill the window from the catalog, then bring the index up to date. The catch-up
+        scan waits until the grid is filled: at 100k photos the two compete for the
+        interpreter, and the photos on screen matter more at start than the scan."""
+        self._scan_after_fill = True
         self.refresh_library()
         self.refresh_status()
-        self.start_indexing()
 
     def set_library(self, library: Library) -> None:
         """Switch to a re-opened library (e.g. after a model was downloaded)."""
@@ -225,14 +229,45 @@ class MainWindow(QMainWindow):
         self.refresh_library()
 
     def refresh_library(self) -> None:
+        """Read and sort the photos on a worker; the grid then only swaps them in."""
         library = self.library
-        self.runner.run_task(lambda: (library.photos(), library.status()), self._library_read)
+        key, descending = self.library_view.sort_order()
+        shown = self.library_view.model.snapshot()
 
-    def _library_read(self, result: tuple[list[Photo], LibraryStatus]) -> None:
-        photos, status = result
-        self.library_view.set_photos(photos, status.folders, status.reference_folders)
+        def read() -> tuple[PhotoListing, LibraryStatus]:
+            listing = prepare_listing(library.photo_rows(), key, descending, shown)
+            return listing, library.status()
+
+        self.runner.run_task(read, self._library_read, self._library_read_failed)
+
+    def _library_read(self, result: tuple[PhotoListing, LibraryStatus]) -> None:
+        listing, status = result
+        self.library_view.show_listing(listing, status.folders, status.reference_folders)
         self._show_status(status)
         self.library_loaded.emit()
+        self._scan_once_filled()
+
+    def _library_read_failed(self, exc: BaseException) -> None:
+        self.report_error(exc)
+        self._scan_once_filled()
+
+    def _scan_once_filled(self) -> None:
+        if self._scan_after_fill:
+            self._scan_after_fill = False
+            self.start_indexing()
+
+    def _refresh_while_indexing(self) -> None:
+        """Show photos the running scan has found; reading the whole library again costs a
+        100k-photo library seconds, so only when the count of photos changed."""
+        library = self.library
+        shown = self.library_view.model.rowCount()
+        self.runner.run_task(library.status, lambda status: self._count_checked(status, shown))
+
+    def _count_checked(self, status: LibraryStatus, shown: int) -> None:
+        if status.photos != shown:
+            self.refresh_library()
+        else:
+            self._show_status(status)
 
     def refresh_status(self) -> None:
         self.runner.run_task(self.library.status, self._show_status)
@@ -349,8 +384,17 @@ class MainWindow(QMainWindow):
         self.refresh_library()
         self._tab_changed(self.tabs.currentIndex())
         self._run_pending_query()
+        self._preload_index()
         self.start_watching()
         self.indexing_finished.emit(report)
+
+    def _preload_index(self) -> None:
+        """Load the vector index in the background now, so that the first "Find similar"
+        does not wait for it (seconds at 100k photos); a scan that found nothing new never
+        loaded it. A failure here shows again, to the user, when a search needs the index."""
+        library = self.library
+        self.runner.run_task(library.vector_index, None,
+                             lambda exc: log.warning("index not preloaded: %s", exc))
 
     def similar_after_indexing(self, path: Path) -> None:
         """Show the find-similar results for ``path`` once the coming index run is over."""
@@ -700,6 +744,7 @@ class MainWindow(QMainWindow):
         self.stop_watching()
         self.cancel_indexing()
         self._live_refresh.stop()
+        self.thumbnails.stop()
         self.runner.clear_thumbnails()
         self.runner.wait_for_done(20000)
         super().closeEvent(event)

@@ -6,7 +6,8 @@ that the task runner brought back from the core.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from PySide6.QtGui import QIcon
 
 from photosim.core.types import DuplicateGroup, Match, Photo
 from photosim.ui.format import human_size
+from photosim.ui.listing import LazyPhotos, PhotoListing, path_keys, reordered, sort_order
 from photosim.ui.thumbnails import ThumbnailCache
 
 Index = QModelIndex | QPersistentModelIndex
@@ -48,9 +50,11 @@ class PhotoListModel(QAbstractListModel):
 
     def __init__(self, thumbnails: ThumbnailCache | None = None, parent: Any = None) -> None:
         super().__init__(parent)
-        self._photos: list[Photo] = []
+        self._photos: MutableSequence[Photo] = []  # the library's: a LazyPhotos
         self._scores: list[float | None] = []
-        self._rows: dict[Path, int] = {}
+        self._row_map: dict[str, int] | None = {}  # path → row; None: rebuilt when asked
+        self._generation = 0  # counts changes, so a listing made from a snapshot can tell
+        self._sorted_by = ("name", False)
         self._thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnails_ready)
@@ -62,11 +66,78 @@ class PhotoListModel(QAbstractListModel):
     def set_matches(self, matches: Sequence[Match]) -> None:
         self._replace([m.photo for m in matches], [m.score for m in matches])
 
-    def _replace(self, photos: list[Photo], scores: list[float | None]) -> None:
+    def _replace(self, photos: MutableSequence[Photo], scores: list[float | None],
+                 rows: dict[str, int] | None = None) -> None:
         self.beginResetModel()
         self._photos, self._scores = photos, scores
-        self._rows = {p.path: row for row, p in enumerate(photos)}
+        self._row_map = rows
+        self._changed()
         self.endResetModel()
+
+    def _changed(self) -> None:
+        self._generation += 1
+
+    @property
+    def _rows(self) -> dict[str, int]:
+        if self._row_map is None:
+            self._row_map = path_keys(self._photos)
+        return self._row_map
+
+    def snapshot(self) -> tuple[int, list[Any]]:
+        """(generation, rows) for ``prepare_listing`` on a worker thread to compare with."""
+        rows = getattr(self._photos, "rows", None)
+        return self._generation, rows() if rows is not None else []
+
+    def show_listing(self, listing: PhotoListing) -> None:
+        """Show the library's photos: at once when the model is empty, not at all when they
+        did not change, else row by row (scroll position and selection survive), sorted as
+        the model is."""
+        if not self._photos:
+            self._replace(listing.photos, [None] * len(listing.photos), listing.rows)
+            self._sorted_by = (listing.sort_key, listing.descending)
+        elif listing.unchanged_since == self._generation:
+            return
+        elif isinstance(self._photos, LazyPhotos):
+            self._update_rows(self._photos, listing)
+            self.sort_by(*self._sorted_by)
+        else:
+            self.update_photos(listing.photos)
+            self.sort_by(*self._sorted_by)
+
+    def _update_rows(self, photos: LazyPhotos, listing: PhotoListing) -> None:
+        """``update_photos`` on catalog rows: compares rows, makes no Photo (at 100k photos
+        making them all took seconds of the GUI thread on every refresh that changed)."""
+        wanted = listing.rows
+        gone = [row for row in range(len(photos)) if photos.path_key(row) not in wanted]
+        self._remove_rows(gone)
+        changed = []
+        for row in range(len(photos)):
+            new = listing.photos.row(wanted[photos.path_key(row)])
+            if new is not None and new != photos.row(row):
+                photos.set_row(row, new)
+                changed.append(row)
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first), self.index(last))
+        shown = self._rows
+        added = [r for key, i in wanted.items() if key not in shown
+                 and (r := listing.photos.row(i)) is not None]
+        if added:
+            first = len(photos)
+            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
+            photos.append_rows(added)
+            self._scores += [None] * len(added)
+            self._row_map = None
+            self.endInsertRows()
+        self._changed()
+
+    def _remove_rows(self, rows: list[int]) -> None:
+        """Remove rows (ascending), a contiguous run at a time from the end."""
+        for first, last in reversed(_runs(rows)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._photos[first:last + 1], self._scores[first:last + 1]
+            self._row_map = None
+            self._changed()
+            self.endRemoveRows()
 
     def update_photos(self, photos: Sequence[Photo]) -> None:
         """Bring the rows in line with ``photos`` without a reset (scroll position and
@@ -74,53 +145,63 @@ class PhotoListModel(QAbstractListModel):
         if not self._photos:
             self.set_photos(photos)
             return
-        wanted = {p.path: p for p in photos}
-        self.remove_paths([p.path for p in self._photos if p.path not in wanted])
+        wanted = {str(p.path): p for p in photos}
+        self.remove_paths([p.path for p in self._photos if str(p.path) not in wanted])
         for row, old in enumerate(self._photos):
-            if wanted[old.path] != old:
-                self._photos[row] = wanted[old.path]
+            if wanted[str(old.path)] != old:
+                self._photos[row] = wanted[str(old.path)]
+                self._changed()
                 self.dataChanged.emit(self.index(row), self.index(row))
-        added = [p for p in photos if p.path not in self._rows]
+        added = [p for p in photos if str(p.path) not in self._rows]
         if added:
             first = len(self._photos)
             self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
             self._photos += added
             self._scores += [None] * len(added)
-            self._rows.update({p.path: first + i for i, p in enumerate(added)})
+            self._rows.update({str(p.path): first + i for i, p in enumerate(added)})
+            self._changed()
             self.endInsertRows()
 
     def remove_paths(self, paths: Sequence[Path]) -> None:
-        for row in sorted((self._rows[p] for p in paths if p in self._rows), reverse=True):
+        keys = [str(p) for p in paths]
+        rows = sorted((self._rows[k] for k in keys if k in self._rows), reverse=True)
+        for row in rows:
             self.beginRemoveRows(QModelIndex(), row, row)
             del self._photos[row], self._scores[row]
+            self._row_map = None
+            self._changed()
             self.endRemoveRows()
-        self._rows = {p.path: row for row, p in enumerate(self._photos)}
 
     def photos(self) -> list[Photo]:
         return list(self._photos)
 
     def sort_by(self, key: str, descending: bool = False) -> None:
-        """Sort in Python (one key per row) rather than through a proxy that would call
-        ``data()`` for every comparison: 20k photos sort in milliseconds."""
-        keys: dict[str, Callable[[Photo], Any]] = {
-            "name": lambda p: p.path.name.lower(), "size": lambda p: p.size,
-            "date": lambda p: p.date_taken or ""}
+        """Sort in Python (one key per row, read off the catalog row where there is one)
+        rather than through a proxy that would call ``data()`` for every comparison."""
+        self._sorted_by = (key, descending)
         self.layoutAboutToBeChanged.emit()
-        before = list(self._photos)
-        pairs = sorted(zip(self._photos, self._scores, strict=True),
-                       key=lambda pair: keys[key](pair[0]), reverse=descending)
-        self._photos = [p for p, _ in pairs]
-        self._scores = [s for _, s in pairs]
-        self._rows = {p.path: row for row, p in enumerate(self._photos)}
-        for index in self.persistentIndexList():
-            self.changePersistentIndex(index, self.index(self._rows[before[index.row()].path]))
+        order = sort_order(self._photos, key, descending)
+        self._photos = reordered(self._photos, order)
+        self._scores = [self._scores[i] for i in order]
+        self._row_map = None
+        self._changed()
+        persistent = self.persistentIndexList()
+        if persistent:
+            new_row = {old: new for new, old in enumerate(order)}
+            for index in persistent:
+                self.changePersistentIndex(index, self.index(new_row[index.row()]))
         self.layoutChanged.emit()
 
     def photo_at(self, row: int) -> Photo:
         return self._photos[row]
 
+    def path_text(self, row: int) -> str:
+        """The path of a row as a string, without making its Photo."""
+        photos = self._photos
+        return photos.path_key(row) if isinstance(photos, LazyPhotos) else str(photos[row].path)
+
     def row_of(self, path: Path) -> int | None:
-        return self._rows.get(path)
+        return self._rows.get(str(path))
 
     # -- Qt API --------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -143,7 +224,8 @@ class PhotoListModel(QAbstractListModel):
 
     def _thumbnails_ready(self, paths: list[Path]) -> None:
         """dataChanged for the rows that got a thumbnail, one signal per contiguous run."""
-        rows = sorted({self._rows[p] for p in paths if p in self._rows})
+        keys = [str(p) for p in paths]
+        rows = sorted({self._rows[k] for k in keys if k in self._rows})
         for first, last in _runs(rows):
             self.dataChanged.emit(self.index(first), self.index(last),
                                   [Qt.ItemDataRole.DecorationRole])
@@ -225,13 +307,22 @@ class PhotoFilterProxy(QSortFilterProxyModel):
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
+        """Asked for every row on each reset: reads only the row's path, as a string, so
+        that no Photo is made for the 100k rows nobody looks at."""
+        if self._folder is None and not self._text:
+            return True
         source = self.sourceModel()
         if not isinstance(source, PhotoListModel):
             return True
-        path = source.photo_at(row).path
-        if self._folder is not None and not path.is_relative_to(self._folder):
+        path = source.path_text(row)
+        if self._folder is not None and not _is_within(path, str(self._folder)):
             return False
-        return not self._text or self._text in path.name.lower()
+        return not self._text or self._text in os.path.basename(path).lower()
+
+
+def _is_within(path: str, folder: str) -> bool:
+    """``Path(path).is_relative_to(Path(folder))`` for absolute paths, on strings."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 class DuplicateGroupModel(QAbstractListModel):

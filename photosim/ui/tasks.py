@@ -44,13 +44,17 @@ class _Job(QRunnable):
         self._relay = relay
 
     def run(self) -> None:
+        # PySide keeps the Python side of a finished runnable alive; it must not keep the
+        # task's closure (a thumbnail's Photo, say) and its relay alive with it.
+        func, relay = self._func, self._relay
+        del self._func, self._relay
         try:
-            result = self._func()
+            result = func()
         except BaseException as exc:  # noqa: BLE001 - delivered to the GUI, never swallowed
             exc.__photosim_traceback__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self._relay.failed.emit(exc)
+            relay.failed.emit(exc)
         else:
-            self._relay.done.emit(result)
+            relay.done.emit(result)
 
 
 class TaskRunner(QObject):
@@ -75,17 +79,25 @@ class TaskRunner(QObject):
         self._pools[pool].start(_Job(func, relay))
 
     def _finish(self, relay: _Relay, on_done: DoneCallback | None, result: Any) -> None:
-        self._in_flight.discard(relay)
+        self._release(relay)
         if on_done is not None:
             on_done(result)
 
     def _fail(self, relay: _Relay, on_error: ErrorCallback | None, exc: BaseException) -> None:
-        self._in_flight.discard(relay)
+        self._release(relay)
         handler = on_error or self.default_error_handler
         if handler is None:
             log.error("background task failed: %s", getattr(exc, "__photosim_traceback__", exc))
             return
         handler(exc)
+
+    def _release(self, relay: _Relay) -> None:
+        """Forget a relay that has delivered. Its connections hold the callbacks, which hold
+        the relay: a cycle through Qt that Python's collector cannot see, so without the
+        disconnect every task ever run stayed in memory (and in every full collection)."""
+        self._in_flight.discard(relay)
+        relay.done.disconnect()
+        relay.failed.disconnect()
 
     def busy(self) -> bool:
         return bool(self._in_flight)

@@ -2,7 +2,10 @@
 as QPixmaps (LRU), with a neutral placeholder meanwhile.
 
 Requests are de-duplicated, and the ``ready`` notifications are coalesced on a short timer so
-that a screenful of thumbnails arriving together costs one repaint, not fifty.
+that a screenful of thumbnails arriving together costs one repaint, not fifty. Requests wait
+in a bounded queue, newest first, with only a few handed to the pool at a time: scrolling fast
+through 100k photos asks for thousands that are gone from the screen a moment later, and the
+ones on screen now must not wait behind them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from photosim.ui.tasks import Pool, TaskRunner
 
 DISK_SIZE = 256  # the size of the cached JPEG; views scale it down
 COALESCE_MS = 40
+IN_FLIGHT = 4  # jobs handed to the thumbnail pool at once: its threads' work, and the next
+WAITING_LIMIT = 400  # requests kept; the oldest are dropped (asked again if shown again)
 
 
 class ThumbnailCache(QObject):
@@ -33,7 +38,11 @@ class ThumbnailCache(QObject):
         self._runner = runner
         self._capacity = capacity
         self._pixmaps: OrderedDict[Path, QPixmap] = OrderedDict()
-        self._pending: set[Path] = set()
+        self._pending: set[Path] = set()  # waiting or loading
+        self._waiting: OrderedDict[Path, Photo] = OrderedDict()  # newest last
+        self._loading = 0
+        self._starting = False
+        self._stopped = False
         self._failed: set[Path] = set()
         self._arrived: list[Path] = []
         self._flush = QTimer(self, singleShot=True, interval=COALESCE_MS)
@@ -45,6 +54,14 @@ class ThumbnailCache(QObject):
         self._library = library
         self._pixmaps.clear()
         self._failed.clear()
+        self._pending.difference_update(self._waiting)
+        self._waiting.clear()
+
+    def stop(self) -> None:
+        """The window closes: start nothing more, and ignore what still arrives (it may
+        arrive after this object is gone)."""
+        self._stopped = True
+        self._waiting.clear()
 
     def pixmap(self, photo: Photo) -> QPixmap:
         cached = self._pixmaps.get(photo.path)
@@ -60,9 +77,30 @@ class ThumbnailCache(QObject):
         return path in self._pixmaps
 
     def _request(self, photo: Photo) -> None:
-        if photo.path in self._pending or self._library is None:
+        if photo.path in self._pending or self._library is None or self._stopped:
             return
         self._pending.add(photo.path)
+        self._waiting[photo.path] = photo
+        if len(self._waiting) > WAITING_LIMIT:
+            stale, _ = self._waiting.popitem(last=False)
+            self._pending.discard(stale)
+        self._start_loading()
+
+    def _start_loading(self) -> None:
+        """Hand the newest requests to the pool while it has room. Not re-entered: a
+        synchronous runner delivers a thumbnail inside ``run_task``."""
+        if self._starting:
+            return
+        self._starting = True
+        try:
+            while self._loading < IN_FLIGHT and self._waiting:
+                _, photo = self._waiting.popitem(last=True)
+                self._load_in_pool(photo)
+        finally:
+            self._starting = False
+
+    def _load_in_pool(self, photo: Photo) -> None:
+        self._loading += 1
         library = self._library
         self._runner.run_task(
             lambda: _load(library, photo),
@@ -71,6 +109,9 @@ class ThumbnailCache(QObject):
             pool=Pool.THUMBNAILS)
 
     def _arrive(self, path: Path, image: QImage | None) -> None:
+        if self._stopped:
+            return
+        self._loading -= 1
         self._pending.discard(path)
         if image is None or image.isNull():
             self._failed.add(path)
@@ -81,6 +122,7 @@ class ThumbnailCache(QObject):
         self._arrived.append(path)
         if not self._flush.isActive():
             self._flush.start()
+        self._start_loading()
 
     def _emit_ready(self) -> None:
         arrived, self._arrived = self._arrived, []

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core.catalog.db import Database
-from photosim.core.types import ImageInfo, Photo
+from photosim.core.types import ImageInfo, Photo, PhotoRow, photo_from_row
 
 PHOTO_COLUMNS = ("id, path, size, mtime_ns, content_hash, width, height, format, date_taken, "
                  "orientation, camera, error, online, exif_fields")
@@ -44,13 +44,7 @@ class ActionRecord:
 
 
 def _photo(row: sqlite3.Row) -> Photo:
-    return Photo(
-        id=row["id"], path=Path(row["path"]), size=row["size"], mtime_ns=row["mtime_ns"],
-        content_hash=row["content_hash"], width=row["width"], height=row["height"],
-        format=row["format"], date_taken=row["date_taken"], orientation=row["orientation"],
-        camera=row["camera"], error=row["error"], online=bool(row["online"]),
-        exif_fields=row["exif_fields"] or 0,
-    )
+    return photo_from_row(row)  # PHOTO_COLUMNS are in Photo's field order
 
 
 def encode_vector(vector: np.ndarray) -> bytes:
@@ -111,6 +105,12 @@ class Catalog:
             rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path LIKE ? "
                                 "ESCAPE '\\' ORDER BY path", (_prefix_pattern(under),))
         return [_photo(r) for r in rows]
+
+    def photo_rows(self) -> list[PhotoRow]:
+        """Every photo as a plain row (see ``PhotoRow``), ordered by path."""
+        cursor = self.db.connection().cursor()
+        cursor.row_factory = None  # plain tuples: no Row objects to make
+        return cursor.execute(f"SELECT {PHOTO_COLUMNS} FROM photos ORDER BY path").fetchall()
 
     def photo_by_path(self, path: Path) -> Photo | None:
         row = self.db.connection().execute(

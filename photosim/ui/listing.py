@@ -1,0 +1,150 @@
+"""The library grid's photos at 100k-photo scale.
+
+Making a ``Photo`` costs about ten microseconds, mostly its ``Path``: a second for 100k photos,
+on the thread that happens to do it. So the library grid keeps the catalog's plain rows and
+makes a ``Photo`` only for a row that is shown or asked for; and a worker thread sorts the
+rows and indexes their paths (``prepare_listing``) so that filling the grid costs the GUI
+thread nothing per photo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, MutableSequence, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from photosim.core.types import ROW_DATE_TAKEN, ROW_PATH, ROW_SIZE, Photo, PhotoRow, photo_from_row
+
+SORT_KEYS: dict[str, Callable[[Photo], Any]] = {
+    "name": lambda p: p.path.name.lower(), "size": lambda p: p.size,
+    "date": lambda p: p.date_taken or ""}
+RECENT_LIMIT = 2000  # Photos kept made: a few screens' worth
+ROW_SORT_KEYS: dict[str, Callable[[PhotoRow], Any]] = {  # the same keys, read off a row
+    "name": lambda r: os.path.basename(r[ROW_PATH]).lower(), "size": lambda r: r[ROW_SIZE],
+    "date": lambda r: r[ROW_DATE_TAKEN] or ""}
+
+
+class LazyPhotos(MutableSequence[Photo]):
+    """Photos held as catalog rows; each becomes a ``Photo`` when asked for, and only the
+    most recently asked stay made: kept, the 100k Photos of a scroll through the library
+    made every full garbage collection walk them (pauses of 300 ms). Photos put in later
+    (a refresh's changes) are held as they are."""
+
+    def __init__(self, rows: Sequence[PhotoRow]) -> None:
+        self._rows: list[PhotoRow | None] = list(rows)
+        self._put: list[Photo | None] = [None] * len(self._rows)  # where a row is None
+        self._recent: OrderedDict[int, Photo] = OrderedDict()  # row → made, newest last
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]  # negative indexes, and IndexError when out of range
+        row = self._rows[i]
+        if row is None:
+            return self._put[i]
+        made = self._recent.get(i)
+        if made is None:
+            made = self._recent[i] = photo_from_row(row)
+            if len(self._recent) > RECENT_LIMIT:
+                self._recent.popitem(last=False)
+        return made
+
+    def __setitem__(self, i: Any, photo: Any) -> None:
+        self._put[i], self._rows[i] = photo, None
+        self._recent.pop(range(len(self))[i], None)
+
+    def __delitem__(self, i: Any) -> None:
+        del self._put[i], self._rows[i]
+        self._recent.clear()  # the rows after it moved
+
+    def insert(self, i: int, photo: Photo) -> None:
+        self._put.insert(i, photo)
+        self._rows.insert(i, None)
+        self._recent.clear()
+
+    def row(self, i: int) -> PhotoRow | None:
+        """The catalog row at ``i``; None where a Photo was put in."""
+        return self._rows[i]
+
+    def set_row(self, i: int, row: PhotoRow) -> None:
+        self._rows[i], self._put[i] = row, None
+        self._recent.pop(i, None)
+
+    def append_rows(self, rows: Sequence[PhotoRow]) -> None:
+        self._rows.extend(rows)
+        self._put.extend([None] * len(rows))
+
+    def made(self) -> int:
+        """How many Photos made from rows are kept (for tests)."""
+        return len(self._recent)
+
+    def path_key(self, i: int) -> str:
+        row = self._rows[i]
+        return row[ROW_PATH] if row is not None else str(self[i].path)
+
+    def sort_value(self, i: int, key: str) -> Any:
+        row = self._rows[i]
+        return ROW_SORT_KEYS[key](row) if row is not None else SORT_KEYS[key](self[i])
+
+    def rows(self) -> list[PhotoRow | None]:
+        """The rows, None where a photo was put in as a ``Photo`` (a shallow copy)."""
+        return list(self._rows)
+
+    def reordered(self, order: Sequence[int]) -> LazyPhotos:
+        moved = LazyPhotos([])
+        moved._rows = [self._rows[i] for i in order]
+        moved._put = [self._put[i] for i in order]
+        return moved
+
+
+def path_keys(photos: Sequence[Photo]) -> dict[str, int]:
+    """Path (as a string) → row, without making any Photo."""
+    if isinstance(photos, LazyPhotos):
+        return {photos.path_key(i): i for i in range(len(photos))}
+    return {str(p.path): i for i, p in enumerate(photos)}
+
+
+def sort_order(photos: Sequence[Photo], key: str, descending: bool) -> list[int]:
+    """The rows in sorted order (stable), without making any Photo."""
+    if isinstance(photos, LazyPhotos):
+        values = [photos.sort_value(i, key) for i in range(len(photos))]
+    else:
+        values = [SORT_KEYS[key](p) for p in photos]
+    return sorted(range(len(values)), key=values.__getitem__, reverse=descending)
+
+
+def reordered(photos: MutableSequence[Photo], order: Sequence[int]) -> MutableSequence[Photo]:
+    if isinstance(photos, LazyPhotos):
+        return photos.reordered(order)
+    return [photos[i] for i in order]
+
+
+@dataclass(frozen=True)
+class PhotoListing:
+    """The library's photos, sorted, with the row of each path and the folders that hold
+    photos: what ``PhotoListModel.show_listing`` needs, made on a worker thread."""
+
+    photos: LazyPhotos
+    rows: dict[str, int]
+    parents: frozenset[Path]
+    sort_key: str
+    descending: bool
+    unchanged_since: int | None  # the model generation it equals, if it equals the model
+
+
+def prepare_listing(rows: Sequence[PhotoRow], sort_key: str, descending: bool,
+                    shown: tuple[int, list[PhotoRow | None]] = (-1, [])) -> PhotoListing:
+    """Worker thread. ``shown`` is ``PhotoListModel.snapshot()``: when the sorted rows equal
+    it, the model skips the update altogether (the common refresh: nothing changed)."""
+    ordered = sorted(rows, key=ROW_SORT_KEYS[sort_key], reverse=descending)
+    index = {row[ROW_PATH]: i for i, row in enumerate(ordered)}
+    parents = frozenset(Path(d) for d in {os.path.dirname(p) for p in index})
+    generation, before = shown
+    return PhotoListing(LazyPhotos(ordered), index, parents, sort_key, descending,
+                        generation if before == ordered else None)
