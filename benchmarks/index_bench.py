@@ -226,6 +226,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.full:
         args.n = 1_000_000
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as folder:
         results = measure(args, Path(folder))
     print_table(results)

@@ -181,3 +181,31 @@ def test_a_new_model_embeds_files_indexed_without_one(tmp_path: Path,
         report = lib.index()
         assert (report.embedded, report.updated, report.unchanged) == (4, 4, 0)
         assert lib.index().unchanged == 4
+
+
+def test_a_new_threshold_regroups_without_comparing_pixels_again(
+        library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slider moves the similar-scene threshold only: pixel verdicts carry over."""
+    from photosim.core import dedup
+
+    paths = make_photo_folder(tmp_path / "pics", count=6)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    library.index([tmp_path / "pics"])
+    compared: list[tuple[int, int]] = []
+    real = dedup.PairJudge._pixel_level
+
+    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+        compared.append((i, j))
+        return real(judge, i, j, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    first = library.duplicates(0.9)
+    assert compared and any(g.kind == DuplicateKind.SAME for g in first)
+    compared.clear()
+    again = library.duplicates(0.5)
+    assert compared == []
+    same = [{p.id for p in g.members} for g in again if g.kind == DuplicateKind.SAME]
+    assert same == [{p.id for p in g.members} for g in first if g.kind == DuplicateKind.SAME]
+    library.index([tmp_path / "pics"])  # nothing changed: the verdicts still hold
+    library.duplicates(0.9)
+    assert compared == []

@@ -289,14 +289,40 @@ def _pairs_sharing_chunk(hashes: NDArray[np.uint64], chunk: NDArray[np.uint64],
 
 
 # -- judging a pair -----------------------------------------------------------------------------
+PixelCache = dict[tuple[str, str], "Relation | None"]
+
+
+class PixelVerdicts:
+    """Pixel verdicts kept between groupings, so that a moved similar-scene threshold regroups
+    without comparing a single grid again (at 100k photos, most of a grouping's time).
+
+    Keyed by the two files' content hashes; valid for one model's vectors (the verdicts use its
+    cosine) and one set of thresholds other than ``similar_cosine``, which only decides the
+    similar-scene level and is applied afresh each time.
+    """
+
+    def __init__(self) -> None:
+        self._verdicts: PixelCache = {}
+        self._valid_for: tuple[DedupSettings, str | None] | None = None
+
+    def for_settings(self, settings: DedupSettings, model_id: str | None) -> PixelCache:
+        valid_for = (replace(settings, similar_cosine=0.0), model_id)
+        if valid_for != self._valid_for:
+            self._verdicts = {}
+            self._valid_for = valid_for
+        return self._verdicts
+
+
 class PairJudge:
     """Decides how two candidates relate; verdicts are cached because grouping asks again."""
 
     def __init__(self, candidates: Sequence[Candidate], vectors: np.ndarray | None,
-                 settings: DedupSettings, known: Iterable[Pair] = ()) -> None:
+                 settings: DedupSettings, known: Iterable[Pair] = (),
+                 pixel_cache: PixelCache | None = None) -> None:
         self.candidates = candidates
         self.vectors = vectors
         self.settings = settings
+        self._pixel_cache = pixel_cache
         self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
         self._cache: dict[tuple[int, int], Relation] = {}
         self._grids: dict[int, FloatGrid] = {}
@@ -324,11 +350,21 @@ class PairJudge:
         fa, fb = a.fingerprint, b.fingerprint
         if fa is None or fb is None:
             return self._similar_only(cos, None)
-        pixels = self._pixel_level(i, j, fa, fb, cos, _capture_differs(a.photo, b.photo,
-                                                                        self.settings))
+        pixels = self._cached_pixel_level(i, j, fa, fb, cos)
         if pixels is not None:
             return pixels
         return self._similar_only(cos, fa if cos is None else None, fb)
+
+    def _cached_pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                            cos: float | None) -> Relation | None:
+        a, b = self.candidates[i].photo, self.candidates[j].photo
+        if self._pixel_cache is None or not a.content_hash or not b.content_hash:
+            return self._pixel_level(i, j, fa, fb, cos, _capture_differs(a, b, self.settings))
+        key = (min(a.content_hash, b.content_hash), max(a.content_hash, b.content_hash))
+        if key not in self._pixel_cache:
+            self._pixel_cache[key] = self._pixel_level(i, j, fa, fb, cos,
+                                                       _capture_differs(a, b, self.settings))
+        return self._pixel_cache[key]
 
     def _similar_only(self, cos: float | None, fa: Fingerprint | None,
                       fb: Fingerprint | None = None) -> Relation:
@@ -708,14 +744,16 @@ def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
 def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 pairs: Sequence[Pair], settings: DedupSettings,
                 not_duplicates: Collection[frozenset[int]] = (),
-                reference_folders: Sequence[Path] = ()) -> list[DuplicateGroup]:
+                reference_folders: Sequence[Path] = (),
+                pixel_cache: PixelCache | None = None) -> list[DuplicateGroup]:
     """Duplicate groups of every kind; ``pairs`` index into ``candidates``.
 
     A photo may appear in one group per kind: the exact copies of a file, the same picture in
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
     A group of a looser kind is reported only when it adds photos to the stricter one.
+    ``pixel_cache`` (see :class:`PixelVerdicts`) carries pixel verdicts over to the next call.
     """
-    judge = PairJudge(candidates, vectors, settings, pairs)
+    judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
     edges = _edges(candidates, pairs, settings, judge, blocked)
     groups: list[DuplicateGroup] = []

@@ -94,6 +94,7 @@ class Library:
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
         self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
+        self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
@@ -444,8 +445,11 @@ class Library:
             settings = dedup.DedupSettings.from_threshold(threshold)
         except ValueError as exc:
             raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
+        verdicts = self._pixel_verdicts.for_settings(settings, self.spec.id if self.spec and
+                                                     vectors is not None else None)
         groups = dedup.find_groups(candidates, vectors, pairs, settings,
-                                   self._not_duplicate_ids(photos), self.reference_folders())
+                                   self._not_duplicate_ids(photos), self.reference_folders(),
+                                   verdicts)
         return [g for g in groups if kinds is None or g.kind in kinds]
 
     def _vectors_for(self, photos: list[Photo]
