@@ -169,11 +169,16 @@ def exact_knn_recall(vectors: np.ndarray, found: set[tuple[int, int]], sample: i
 
 
 def judged_pairs(library: Library, pairs: list[dedup.Pair]) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs grouping hands to the pixel judge (those the bulk pre-filter keeps)."""
-    lo, hi = dedup._pairs_to_judge(library.candidates, pairs, dedup.DedupSettings())
-    keep = dedup.could_relate(library.candidates, library.vectors, lo, hi,
-                              dedup.DedupSettings())
-    return lo[keep], hi[keep]
+    """The pairs grouping hands to the pixel judge: those the bulk CNN pre-filter keeps and,
+    past ``pixel_gate_above`` pairs, whose coarse pixels may agree (``dedup.pixel_gate``)."""
+    settings = dedup.DedupSettings()
+    lo, hi = dedup._pairs_to_judge(library.candidates, pairs, settings)
+    keep = dedup.could_relate(library.candidates, library.vectors, lo, hi, settings)
+    lo, hi = lo[keep], hi[keep]
+    if len(lo) > settings.pixel_gate_above:
+        passed = dedup.pixel_gate(library.candidates, lo, hi, settings.pixel_gate_ncc)
+        lo, hi = lo[passed], hi[passed]
+    return lo, hi
 
 
 def judge_seconds_per_pair(library: Library, lo: np.ndarray, hi: np.ndarray,

@@ -382,3 +382,33 @@ def test_hash_pairs_match_brute_force_with_every_chunking(
                 if hamming(hashes[i], hashes[j]) <= max_distance}
     assert {(i, j) for i, j, _ in found} == expected and len(found) == len(expected)
     assert all(s == 1 - hamming(hashes[i], hashes[j]) / 64 for i, j, s in found)
+
+
+def test_the_pixel_gate_passes_copies_and_crops_and_stops_other_scenes() -> None:
+    original = scene(51, (640, 480))
+    images = [original, _jpeg(original.resize((320, 240))), original.crop((120, 90, 560, 420)),
+              ImageOps.mirror(original), scene(52, (640, 480)), scene(53, (480, 640))]
+    candidates = _candidates(images)
+    lo = np.array([0, 0, 0, 0, 0], np.int64)
+    hi = np.array([1, 2, 3, 4, 5], np.int64)
+    assert dedup.pixel_gate(candidates, lo, hi, DedupSettings().pixel_gate_ncc).tolist() == \
+        [True, True, True, False, False]
+
+
+def test_large_groupings_give_the_same_groups_through_the_pixel_gate() -> None:
+    """Past ``pixel_gate_above`` pairs the gate spares the judge; the groups stay the same."""
+    rng = np.random.default_rng(5)
+    originals = [scene(60 + k, (640, 480)) for k in range(3)]
+    images = [img for o in originals for img in
+              (o, _jpeg(o.resize((320, 240))), o.crop((80, 60, 560, 420)), ImageOps.mirror(o))]
+    common, base = rng.normal(size=64), rng.normal(size=(3, 64))
+    vectors = _unit(2 * common + np.repeat(base, 4, axis=0) + 0.4 * rng.normal(size=(12, 64)))
+    pairs = _all_pairs(vectors)
+    cross = [(i, j) for i, j, cos in pairs if i // 4 != j // 4]
+    assert min(cos for i, j, cos in pairs if i // 4 != j // 4) > DedupSettings().edited_cosine
+    lo, hi = (np.array(side, np.int64) for side in zip(*cross, strict=True))
+    assert not dedup.pixel_gate(_candidates(images), lo, hi, 0.75).any()  # look-alikes stop
+    plain = find_groups(_candidates(images), vectors, pairs, DedupSettings())
+    gated = find_groups(_candidates(images), vectors, pairs, DedupSettings(pixel_gate_above=0))
+    assert _kinds(gated) == _kinds(plain)
+    assert len(_kinds(plain)[DuplicateKind.EDITED]) == 3

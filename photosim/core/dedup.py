@@ -30,6 +30,7 @@ shot. Each group's cohesion is its weakest pair; its members are listed most cen
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -90,6 +91,10 @@ class DedupSettings:
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
     capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
     hash_distance: int = 8  # reduced mode (no model): DCT-hash candidate pairs
+    # Past this many candidate pairs, pixels are compared only for pairs whose coarse 6×6
+    # views agree somewhere (see pixel_gate): a large library's look-alikes are many.
+    pixel_gate_above: int = 20_000
+    pixel_gate_ncc: float = 0.75
 
     @classmethod
     def from_threshold(cls, threshold: float | None) -> DedupSettings:
@@ -354,6 +359,22 @@ class PairJudge:
         if pixels is not None:
             return pixels
         return self._similar_only(cos, fa if cos is None else None, fb)
+
+    def known(self, i: int, j: int) -> Relation | None:
+        """The verdict on a pair already judged, without judging it."""
+        return self._cache.get((min(i, j), max(i, j)))
+
+    def rule_out_pixels(self, i: int, j: int) -> None:
+        """Judge this pair on its CNN cosine alone: a bulk check (:func:`pixel_gate`) found
+        its pixels too far apart for any comparison to succeed."""
+        key = (min(i, j), max(i, j))
+        if key in self._cache:
+            return
+        a, b = self.candidates[i], self.candidates[j]
+        if a.photo.content_hash and a.photo.content_hash == b.photo.content_hash:
+            self._cache[key] = Relation(Level.EXACT, 1.0)
+        else:
+            self._cache[key] = self._similar_only(self.cosine(i, j), None)
 
     def _cached_pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                             cos: float | None) -> Relation | None:
@@ -792,15 +813,89 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi = _pairs_to_judge(candidates, pairs, settings)
     keep = could_relate(candidates, judge.vectors, lo, hi, settings)
+    lo, hi = lo[keep], hi[keep]
+    pixels_may_agree = np.ones(len(lo), bool)
+    if len(lo) > settings.pixel_gate_above:
+        pixels_may_agree = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
     edges = []
-    for i, j in zip(lo[keep].tolist(), hi[keep].tolist(), strict=True):
+    for i, j, pixels in zip(lo.tolist(), hi.tolist(), pixels_may_agree.tolist(), strict=True):
         if (i, j) in blocked:
             continue
+        if not pixels:
+            judge.rule_out_pixels(i, j)
         relation = judge(i, j)
         if relation.level is not None:
             edges.append((i, j, relation))
     edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
     return edges
+
+
+_GATE_SIDE = 6  # cells of the coarse views the gate compares
+_GATE_SCALES = (0.45, 0.6, 0.75, 0.9, 1.0)  # window sizes tried, as a share of each side
+_GATE_STEPS = 4  # window positions along each side at every scale below 1
+
+
+def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArray[np.int64],
+               threshold: float) -> NDArray[np.bool_]:
+    """Whether each pair's pixels may agree: the best correlation, over a bank of windows of
+    one photo's grid (and the whole of it, mirrored too), with the other's whole grid, both seen
+    at 6×6 cells, reaches ``threshold``. Every window of the bank keeps its photo's aspect.
+
+    A necessary condition only, computed for all pairs at once with matrix products: a copy,
+    an edit or a crop of a photo lines up with one of the windows roughly at this scale, while
+    most look-alike photos do not. Pairs without fingerprints pass.
+    """
+    wanted = np.unique(np.concatenate([lo, hi]))
+    views = {int(i): _gate_views(candidates[int(i)].fingerprint) for i in wanted}
+    passed = np.ones(len(lo), bool)
+    for start in range(0, len(lo), 4096):
+        part = slice(start, start + 4096)
+        for n, (i, j) in enumerate(zip(lo[part].tolist(), hi[part].tolist(), strict=True)):
+            a, b = views[i], views[j]
+            if a is None or b is None:
+                continue
+            best = max(float((a[0] @ b[1]).max()), float((b[0] @ a[1]).max()))
+            passed[start + n] = best >= threshold
+    return passed
+
+
+def _gate_views(fp: Fingerprint | None) -> tuple[FloatGrid, FloatGrid] | None:
+    """(bank of standardised 6×6 windows of the grid, its whole 6×6 view as is and mirrored),
+    or None without a fingerprint or structure."""
+    if fp is None:
+        return None
+    from scipy.ndimage import gaussian_filter, map_coordinates  # not at the top: see _refine
+
+    # Smoothed to about the windows' cell size, so point samples stand for their cells.
+    grid = gaussian_filter(fp.grid.astype(np.float32), 1.0, mode="nearest")
+    coords = _gate_coordinates(grid.shape)
+    bank = map_coordinates(grid, coords, order=1, mode="nearest").reshape(-1, _GATE_SIDE ** 2)
+    whole = _resize_grid(grid, (_GATE_SIDE, _GATE_SIDE)).ravel()
+    wholes = np.stack([whole, whole.reshape(_GATE_SIDE, _GATE_SIDE)[:, ::-1].ravel()])
+    return _unit_rows(bank), _unit_rows(wholes).T
+
+
+@functools.lru_cache(maxsize=64)
+def _gate_coordinates(shape: tuple[int, ...]) -> FloatGrid:
+    """Where the gate's windows sample a grid of ``shape``: (2, windows × 36) cell positions."""
+    rows, cols = shape
+    cells = (np.arange(_GATE_SIDE, dtype=np.float32) + 0.5) / _GATE_SIDE
+    ys, xs = [], []
+    for scale in _GATE_SCALES:
+        offsets = np.linspace(0.0, 1.0 - scale, _GATE_STEPS if scale < 1 else 1)
+        for oy, ox in itertools.product(offsets, offsets):
+            y, x = np.meshgrid((oy + scale * cells) * rows - 0.5,
+                               (ox + scale * cells) * cols - 0.5, indexing="ij")
+            ys.append(y)
+            xs.append(x)
+    coords: FloatGrid = np.stack([np.stack(ys), np.stack(xs)]).reshape(2, -1).astype(np.float32)
+    return coords
+
+
+def _unit_rows(rows: FloatGrid) -> FloatGrid:
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    unit: FloatGrid = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-3)
+    return unit
 
 
 def _pairs_to_judge(candidates: Sequence[Candidate], pairs: Sequence[Pair],
@@ -947,12 +1042,16 @@ def _related_through(a: int, b: int, members: list[int], level: Level,
         if m in (a, b):
             continue
         for x, y in ((a, b), (b, a)):
-            link = judge(x, m)
+            # Only through pairs already judged (the candidate edges): composing must not
+            # send every member of a large group through the pixel comparison again.
+            link, onward = judge.known(x, m), judge.known(m, y)
+            if link is None or onward is None:
+                continue
             if level == Level.EDITED:
                 copy = link.within(Level.EDITED) and not link.reframed
             else:
                 copy = link.within(Level.EDITED)
-            if copy and judge(m, y).within(level):
+            if copy and onward.within(level):
                 return True
     return False
 
