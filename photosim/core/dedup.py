@@ -328,6 +328,7 @@ class PairJudge:
         self.vectors = vectors
         self.settings = settings
         self._pixel_cache = pixel_cache
+        self._no_pixels: set[tuple[int, int]] = set()
         self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
         self._cache: dict[tuple[int, int], Relation] = {}
         self._grids: dict[int, FloatGrid] = {}
@@ -353,7 +354,7 @@ class PairJudge:
             return Relation(Level.EXACT, 1.0)
         cos = self.cosine(i, j)
         fa, fb = a.fingerprint, b.fingerprint
-        if fa is None or fb is None:
+        if fa is None or fb is None or (i, j) in self._no_pixels:
             return self._similar_only(cos, None)
         pixels = self._cached_pixel_level(i, j, fa, fb, cos)
         if pixels is not None:
@@ -364,17 +365,10 @@ class PairJudge:
         """The verdict on a pair already judged, without judging it."""
         return self._cache.get((min(i, j), max(i, j)))
 
-    def rule_out_pixels(self, i: int, j: int) -> None:
-        """Judge this pair on its CNN cosine alone: a bulk check (:func:`pixel_gate`) found
-        its pixels too far apart for any comparison to succeed."""
-        key = (min(i, j), max(i, j))
-        if key in self._cache:
-            return
-        a, b = self.candidates[i], self.candidates[j]
-        if a.photo.content_hash and a.photo.content_hash == b.photo.content_hash:
-            self._cache[key] = Relation(Level.EXACT, 1.0)
-        else:
-            self._cache[key] = self._similar_only(self.cosine(i, j), None)
+    def rule_out_pixels(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Judge these pairs (``i < j``) on their CNN cosine alone: a bulk check
+        (:func:`pixel_gate`) found their pixels too far apart for any comparison to succeed."""
+        self._no_pixels.update(pairs)
 
     def _cached_pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                             cos: float | None) -> Relation | None:
@@ -814,15 +808,18 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
     lo, hi = _pairs_to_judge(candidates, pairs, settings)
     keep = could_relate(candidates, judge.vectors, lo, hi, settings)
     lo, hi = lo[keep], hi[keep]
-    pixels_may_agree = np.ones(len(lo), bool)
     if len(lo) > settings.pixel_gate_above:
-        pixels_may_agree = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
+        pixels = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
+        judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
+        # Without pixels only the same file or a similar scene can relate them: the rest
+        # need not be judged one by one at all.
+        keep = pixels | _same_content(candidates, lo, hi)
+        keep |= _cosines_at_least(candidates, judge.vectors, lo, hi, settings.similar_cosine)
+        lo, hi = lo[keep], hi[keep]
     edges = []
-    for i, j, pixels in zip(lo.tolist(), hi.tolist(), pixels_may_agree.tolist(), strict=True):
+    for i, j in zip(lo.tolist(), hi.tolist(), strict=True):
         if (i, j) in blocked:
             continue
-        if not pixels:
-            judge.rule_out_pixels(i, j)
         relation = judge(i, j)
         if relation.level is not None:
             edges.append((i, j, relation))
@@ -965,6 +962,19 @@ def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     maybe |= _hashes_within(candidates, lo, hi, settings.same_hash_distance)
     maybe |= _same_content(candidates, lo, hi)
     return maybe
+
+
+def _cosines_at_least(candidates: Sequence[Candidate], vectors: np.ndarray | None,
+                      lo: NDArray[np.int64], hi: NDArray[np.int64],
+                      floor: float) -> NDArray[np.bool_]:
+    """Pairs whose CNN cosine may reach ``floor`` (pairs without vectors count as may)."""
+    if vectors is None:
+        return np.ones(len(lo), bool)
+    rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
+    has = (rows[lo] >= 0) & (rows[hi] >= 0)
+    reach = ~has
+    reach[has] = _pair_cosines(vectors, rows[lo[has]], rows[hi[has]]) >= floor - _COSINE_MARGIN
+    return reach
 
 
 def _pair_cosines(vectors: np.ndarray, a: NDArray[np.int64], b: NDArray[np.int64],
