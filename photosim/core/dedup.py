@@ -361,6 +361,19 @@ class PairJudge:
             return pixels
         return self._similar_only(cos, fa if cos is None else None, fb)
 
+    def settled(self, i: int, j: int) -> Relation:
+        """The verdict on a pair when merging groups: as judged if it was a candidate pair,
+        else on the CNN alone. Pixels are compared for candidate pairs only — neighbours in
+        the index or near in hash — so that merging large groups never starts a pixel
+        comparison per cross pair; a copy that far from the others in the CNN's view joins
+        through a member that shares its framing (see _related_through)."""
+        found = self.known(i, j)
+        if found is None:
+            key = (min(i, j), max(i, j))
+            self._no_pixels.add(key)
+            found = self(*key)
+        return found
+
     def known(self, i: int, j: int) -> Relation | None:
         """The verdict on a pair already judged, without judging it."""
         return self._cache.get((min(i, j), max(i, j)))
@@ -1053,7 +1066,7 @@ def _holds(ci: list[int], cj: list[int], level: Level, judge: PairJudge,
         for b in cj:
             if (min(a, b), max(a, b)) in blocked:
                 return False
-            if judge(a, b).within(level):
+            if judge.settled(a, b).within(level):
                 continue
             if level < Level.EDITED or not _related_through(a, b, ci + cj, level, judge):
                 return False
@@ -1095,7 +1108,7 @@ def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Leve
     scores = np.ones((len(cluster), len(cluster)), np.float32)
     for x, a in enumerate(cluster):
         for y in range(x + 1, len(cluster)):
-            scores[x, y] = scores[y, x] = judge(a, cluster[y]).score
+            scores[x, y] = scores[y, x] = judge.settled(a, cluster[y]).score
     centrality = scores.sum(axis=1)
     order = sorted(range(len(cluster)), key=lambda x: (-centrality[x], cluster[x]))
     members = tuple(candidates[cluster[x]].photo for x in order)
@@ -1104,7 +1117,7 @@ def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Leve
     keeper, reason = choose_keeper(members, reference_folders, sharpness)
     position = {candidates[i].photo.id: i for i in cluster}
     relations = tuple("" if m.id == keeper.id else
-                      describe_copy(keeper, m, judge(position[keeper.id], position[m.id]))
+                      describe_copy(keeper, m, judge.settled(position[keeper.id], position[m.id]))
                       for m in members)
     return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason,
                           relations)
