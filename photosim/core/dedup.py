@@ -329,6 +329,7 @@ class PairJudge:
         self.settings = settings
         self._pixel_cache = pixel_cache
         self._no_pixels: set[tuple[int, int]] = set()
+        self._copies: dict[int, list[int]] = {}
         self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
         self._cache: dict[tuple[int, int], Relation] = {}
         self._grids: dict[int, FloatGrid] = {}
@@ -340,7 +341,14 @@ class PairJudge:
         if found is None:
             found = self._judge(*key)
             self._cache[key] = found
+            if found.within(Level.EDITED):
+                self._copies.setdefault(i, []).append(j)
+                self._copies.setdefault(j, []).append(i)
         return found
+
+    def copies_of(self, i: int) -> list[int]:
+        """The photos judged so far to be copies of ``i`` (exact, same picture or edited)."""
+        return self._copies.get(i, [])
 
     def cosine(self, i: int, j: int) -> float | None:
         ri, rj = self.candidates[i].vector_row, self.candidates[j].vector_row
@@ -819,16 +827,13 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
            judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi = _pairs_to_judge(candidates, pairs, settings)
-    keep = could_relate(candidates, judge.vectors, lo, hi, settings)
-    lo, hi = lo[keep], hi[keep]
+    cosines = None if judge.vectors is None else \
+        _cosines_of_pairs(candidates, judge.vectors, lo, hi)
+    kept = could_relate(candidates, judge.vectors, lo, hi, settings, cosines)
+    lo, hi = lo[kept], hi[kept]
     if len(lo) > settings.pixel_gate_above:
-        pixels = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
-        judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
-        # Without pixels only the same file or a similar scene can relate them: the rest
-        # need not be judged one by one at all.
-        keep = pixels | _same_content(candidates, lo, hi)
-        keep |= _cosines_at_least(candidates, judge.vectors, lo, hi, settings.similar_cosine)
-        lo, hi = lo[keep], hi[keep]
+        lo, hi = _past_the_pixel_gate(candidates, judge, lo, hi,
+                                      None if cosines is None else cosines[kept], settings)
     edges = []
     for i, j in zip(lo.tolist(), hi.tolist(), strict=True):
         if (i, j) in blocked:
@@ -838,6 +843,23 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
             edges.append((i, j, relation))
     edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
     return edges
+
+
+def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
+                         lo: NDArray[np.int64], hi: NDArray[np.int64],
+                         cosines: NDArray[np.float32] | None, settings: DedupSettings
+                         ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The pairs still worth judging one by one once :func:`pixel_gate` has told the judge
+    which pixels cannot agree: those it passed, and, on the CNN alone, the same file or a
+    similar scene. The rest cannot relate at all."""
+    pixels = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
+    judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
+    keep = pixels | _same_content(candidates, lo, hi)
+    if cosines is None:
+        keep[:] = True
+    else:  # NaN (no vector) is kept
+        keep |= ~(cosines < settings.similar_cosine - _COSINE_MARGIN)
+    return lo[keep], hi[keep]
 
 
 _GATE_SIDE = 6  # cells of the coarse views the gate compares
@@ -952,42 +974,39 @@ _COSINE_MARGIN = 1e-4
 
 
 def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
-                 lo: NDArray[np.int64], hi: NDArray[np.int64],
-                 settings: DedupSettings) -> NDArray[np.bool_]:
+                 lo: NDArray[np.int64], hi: NDArray[np.int64], settings: DedupSettings,
+                 cosines: NDArray[np.float32] | None = None) -> NDArray[np.bool_]:
     """False for pairs that :class:`PairJudge` would certainly find unrelated, over all pairs at
     once, so that only the rest is judged one by one in Python.
 
     The judge relates two different files only when the CNN agrees (cosine at least the
     ``edited_cosine``, the ``similar_cosine`` or, for conclusive pixels, the ``proof_cosine``)
     or, for the "same picture" path, when their DCT hashes are within ``same_hash_distance``;
-    a pair without a cosine (no vector) is always judged.
+    a pair without a cosine (no vector) is always judged. ``cosines`` (see
+    :func:`_cosines_of_pairs`) saves computing them again.
     """
     n = len(lo)
     maybe = np.ones(n, bool)
     if vectors is None or n == 0:
         return maybe
-    rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
-    has_cosine = (rows[lo] >= 0) & (rows[hi] >= 0)
+    if cosines is None:
+        cosines = _cosines_of_pairs(candidates, vectors, lo, hi)
     cnn_floor = min(settings.edited_cosine, settings.similar_cosine,
                     settings.proof_cosine) - _COSINE_MARGIN
-    cosines = _pair_cosines(vectors, rows[lo[has_cosine]], rows[hi[has_cosine]])
-    maybe[np.flatnonzero(has_cosine)[cosines < cnn_floor]] = False
+    maybe[cosines < cnn_floor] = False  # NaN (no vector) stays
     maybe |= _hashes_within(candidates, lo, hi, settings.same_hash_distance)
     maybe |= _same_content(candidates, lo, hi)
     return maybe
 
 
-def _cosines_at_least(candidates: Sequence[Candidate], vectors: np.ndarray | None,
-                      lo: NDArray[np.int64], hi: NDArray[np.int64],
-                      floor: float) -> NDArray[np.bool_]:
-    """Pairs whose CNN cosine may reach ``floor`` (pairs without vectors count as may)."""
-    if vectors is None:
-        return np.ones(len(lo), bool)
+def _cosines_of_pairs(candidates: Sequence[Candidate], vectors: np.ndarray,
+                      lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.float32]:
+    """The CNN cosine of each pair; NaN where a photo has no vector."""
     rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
     has = (rows[lo] >= 0) & (rows[hi] >= 0)
-    reach = ~has
-    reach[has] = _pair_cosines(vectors, rows[lo[has]], rows[hi[has]]) >= floor - _COSINE_MARGIN
-    return reach
+    cosines = np.full(len(lo), np.nan, np.float32)
+    cosines[has] = _pair_cosines(vectors, rows[lo[has]], rows[hi[has]])
+    return cosines
 
 
 def _pair_cosines(vectors: np.ndarray, a: NDArray[np.int64], b: NDArray[np.int64],
@@ -1062,18 +1081,19 @@ def _densest_first(edges: list[tuple[int, int, Relation]], level: Level
 
 def _holds(ci: list[int], cj: list[int], level: Level, judge: PairJudge,
            blocked: set[tuple[int, int]]) -> bool:
+    members = {*ci, *cj}
     for a in ci:
         for b in cj:
             if (min(a, b), max(a, b)) in blocked:
                 return False
             if judge.settled(a, b).within(level):
                 continue
-            if level < Level.EDITED or not _related_through(a, b, ci + cj, level, judge):
+            if level < Level.EDITED or not _related_through(a, b, members, level, judge):
                 return False
     return True
 
 
-def _related_through(a: int, b: int, members: list[int], level: Level,
+def _related_through(a: int, b: int, members: Collection[int], level: Level,
                      judge: PairJudge) -> bool:
     """Whether ``a`` relates to ``b`` at ``level`` through a member that is a copy of one of
     them — the only chaining allowed, because a copy stands for its picture.
@@ -1085,12 +1105,12 @@ def _related_through(a: int, b: int, members: list[int], level: Level,
     * SIMILAR: a re-shot of a scene is a re-shot of every copy of the shot, however far an
       edit (grayscale, a crop) moved that copy in the CNN's view.
     """
-    for m in members:
-        if m in (a, b):
-            continue
-        for x, y in ((a, b), (b, a)):
-            # Only through pairs already judged (the candidate edges): composing must not
-            # send every member of a large group through the pixel comparison again.
+    for x, y in ((a, b), (b, a)):
+        # Only through pairs already judged (the candidate edges): composing must not send
+        # every member of a large group through the pixel comparison again.
+        for m in judge.copies_of(x):
+            if m == y or m not in members:
+                continue
             link, onward = judge.known(x, m), judge.known(m, y)
             if link is None or onward is None:
                 continue
