@@ -394,13 +394,15 @@ class PairJudge:
     def _cached_pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                             cos: float | None) -> Relation | None:
         a, b = self.candidates[i].photo, self.candidates[j].photo
-        if self._pixel_cache is None or not a.content_hash or not b.content_hash:
-            return self._pixel_level(i, j, fa, fb, cos, _capture_differs(a, b, self.settings))
-        key = (min(a.content_hash, b.content_hash), max(a.content_hash, b.content_hash))
-        if key not in self._pixel_cache:
-            self._pixel_cache[key] = self._pixel_level(i, j, fa, fb, cos,
-                                                       _capture_differs(a, b, self.settings))
-        return self._pixel_cache[key]
+        key = None
+        if self._pixel_cache is not None and a.content_hash and b.content_hash:
+            key = (min(a.content_hash, b.content_hash), max(a.content_hash, b.content_hash))
+            if key in self._pixel_cache:
+                return self._pixel_cache[key]
+        found = self._pixel_level(i, j, fa, fb, cos, _capture_differs(a, b, self.settings))
+        if key is not None and self._pixel_cache is not None:
+            self._pixel_cache[key] = found
+        return found
 
     def _similar_only(self, cos: float | None, fa: Fingerprint | None,
                       fb: Fingerprint | None = None) -> Relation:
@@ -476,6 +478,8 @@ class PairJudge:
         s = self.settings
         fit = _containment(self._grid(big), self._grid(small), s.min_crop_fraction,
                            s.crop_blur, s.crop_trim)
+        if math.isinf(fit.residual):
+            return fit  # no placement: the noise floor (a search of its own) is not needed
         return replace(fit, noise=self._self_fit(big))
 
     def _self_fit(self, i: int) -> float:
@@ -697,6 +701,12 @@ def _tone_residuals(references: FloatGrid, target: FloatGrid,
     figure comparable between busy and smooth pictures, and a re-shot scene, moved by more
     than a cell, lands near or above 1 while an edited copy stays far below.
     """
+    flattest_shift = _shift_energy(target, trim)
+    if flattest_shift < _MIN_STRUCTURE:
+        # A featureless grid fits anywhere (and explains anything, the other way round): no
+        # pixel evidence either way. Trimmed, like the residual, so that a few busy cells in
+        # a plain picture are not all it has. References are checked the same way below.
+        return np.full(len(references), np.inf)
     n = target.size
     flat_refs = references.reshape(len(references), n)
     ordered_target = np.sort(target.ravel())
@@ -711,12 +721,6 @@ def _tone_residuals(references: FloatGrid, target: FloatGrid,
     back[:] = ordered_refs[:, rank]
     variance_ratio = float(target.var()) / np.maximum(flat_refs.var(axis=1), 1e-6)
     backward = _trimmed_mean((back - flat_refs) ** 2, trim) * variance_ratio
-    flattest_shift = _shift_energy(target, trim)
-    if flattest_shift < _MIN_STRUCTURE:
-        # A featureless grid fits anywhere (and explains anything, the other way round): no
-        # pixel evidence either way. Trimmed, like the residual, so that a few busy cells in
-        # a plain picture are not all it has. References are checked the same way below.
-        return np.full(len(references), np.inf)
     residuals: NDArray[np.float64] = np.minimum(forward, backward) / flattest_shift
     count = len(references)
     across = _trimmed_mean(((references[:, :, 1:] - references[:, :, :-1]) ** 2)
@@ -841,8 +845,7 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
         relation = judge(i, j)
         if relation.level is not None:
             edges.append((i, j, relation))
-    edges.sort(key=lambda e: (e[2].level, -e[2].score, e[0], e[1]))
-    return edges
+    return edges  # in no order: _densest_first orders them for each level
 
 
 def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
@@ -865,6 +868,7 @@ def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
 _GATE_SIDE = 6  # cells of the coarse views the gate compares
 _GATE_SCALES = (0.45, 0.6, 0.75, 0.9, 1.0)  # window sizes tried, as a share of each side
 _GATE_STEPS = 4  # window positions along each side at every scale below 1
+_GATE_WINDOWS = sum(1 if scale >= 1 else _GATE_STEPS ** 2 for scale in _GATE_SCALES)
 
 
 def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArray[np.int64],
@@ -890,8 +894,9 @@ def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArr
     return passed
 
 
-def _best_window_scores(banks: FloatGrid, wholes: FloatGrid, big: NDArray[np.int64],
-                        small: NDArray[np.int64]) -> NDArray[np.float32]:
+def _best_window_scores(banks: NDArray[np.float16], wholes: NDArray[np.float16],
+                        big: NDArray[np.int64], small: NDArray[np.int64]
+                        ) -> NDArray[np.float32]:
     """Per pair, the best correlation of ``small``'s whole view (as is or mirrored) with a
     window of ``big``'s bank: one small matrix product per photo on the ``big`` side."""
     best = np.empty(len(big), np.float32)
@@ -905,10 +910,11 @@ def _best_window_scores(banks: FloatGrid, wholes: FloatGrid, big: NDArray[np.int
     return best
 
 
-def _gate_banks(candidates: Sequence[Candidate], wanted: NDArray[np.int64]) -> FloatGrid:
+def _gate_banks(candidates: Sequence[Candidate], wanted: NDArray[np.int64]
+                ) -> NDArray[np.float16]:
     """Every wanted photo's bank of standardised 6×6 windows (the whole frame last), made with
     one matrix product per grid shape; rows of NaN for photos without a fingerprint."""
-    windows = _gate_sampling((4, 4)).shape[0] // _GATE_SIDE ** 2
+    windows = _GATE_WINDOWS
     # float16: at 100k photos the banks take 470 MB so, twice that in float32.
     banks = np.full((len(wanted), windows, _GATE_SIDE ** 2), np.nan, np.float16)
     by_shape: dict[tuple[int, int], list[int]] = {}
@@ -1070,7 +1076,7 @@ def _densest_first(edges: list[tuple[int, int, Relation]], level: Level
     the photo's family (many related members) before a lone look-alike keeps it where it
     came from. Within equal support the closest pair goes first.
     """
-    kept = [e for e in edges if e[2].level is not None and e[2].level <= level]
+    kept = [e for e in edges if e[2].within(level)]
     degree: dict[int, int] = {}
     for i, j, _ in kept:
         degree[i] = degree.get(i, 0) + 1
