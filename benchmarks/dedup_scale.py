@@ -172,8 +172,9 @@ def judged_pairs(library: Library, pairs: list[dedup.Pair]) -> tuple[np.ndarray,
     """The pairs grouping hands to the pixel judge: those the bulk CNN pre-filter keeps and,
     past ``pixel_gate_above`` pairs, whose coarse pixels may agree (``dedup.pixel_gate``)."""
     settings = dedup.DedupSettings()
-    lo, hi = dedup._pairs_to_judge(library.candidates, pairs, settings)
-    keep = dedup.could_relate(library.candidates, library.vectors, lo, hi, settings)
+    lo, hi, given = dedup._pairs_to_judge(library.candidates, pairs, settings)
+    cosines = dedup._cosines_of_pairs(library.candidates, library.vectors, lo, hi, given)
+    keep = dedup.could_relate(library.candidates, library.vectors, lo, hi, settings, cosines)
     lo, hi = lo[keep], hi[keep]
     if len(lo) > settings.pixel_gate_above:
         passed = dedup.pixel_gate(library.candidates, lo, hi, settings.pixel_gate_ncc)
@@ -241,25 +242,36 @@ def measure(n: int, dim: int, work: Path, family_share: float = 0.2,
                    len(planted & found) / max(len(planted), 1), recall, truth)
 
 
-def library_duplicates(library: Library, folder: Path) -> tuple[int, Timed, Timed]:
-    """(groups, first call, second call) of ``Library.duplicates`` on a real catalog and index
-    holding ``library`` (written once into ``folder``). The first call reads the catalog and
-    runs the k-NN pass; the second regroups from the cached neighbours. The index is loaded
-    before either, as a session that has searched already holds it."""
+@dataclass
+class LibraryFigures:
+    groups: int
+    without_lists: Timed  # no neighbour list stored: all found (and stored) first
+    new_session: Timed  # a fresh Library: the lists read from the catalog
+    regroup: Timed  # the same Library again: neighbours cached, pixel verdicts too
+
+
+def library_duplicates(library: Library, folder: Path) -> LibraryFigures:
+    """``Library.duplicates`` on a real catalog and index holding ``library`` (written once
+    into ``folder``), three ways: with no neighbour list stored (the first pass after an
+    upgrade or a model change: every list is found and stored), in a new session with the
+    lists stored (what a user sees after indexing, which keeps them up to date), and again in
+    that session. The index is loaded before each, as a session that has searched holds it."""
     spec = ModelSpec(id="dedup-scale", name="synthetic", dim=library.vectors.shape[1])
     if not (folder / "ready").exists():
         _write_catalog(library, LibraryPaths(folder), spec)
-    photos = PhotoLibrary(folder, spec, folder / "no-model.onnx", None, None)
-    try:
+    with PhotoLibrary(folder, spec, folder / "no-model.onnx", None, None) as photos:
         photos.vector_index()
         if not (folder / "ready").exists():
             photos.save_index()
             (folder / "ready").touch()
-        groups, first = timed(photos.duplicates)
-        _, second = timed(photos.duplicates)
-    finally:
-        photos.close()
-    return len(groups), first, second
+        with photos.catalog.db.transaction() as conn:
+            conn.execute("DELETE FROM neighbours")
+        _, without_lists = timed(photos.duplicates)
+    with PhotoLibrary(folder, spec, folder / "no-model.onnx", None, None) as photos:
+        photos.vector_index()
+        groups, new_session = timed(photos.duplicates)
+        _, regroup = timed(photos.duplicates)
+    return LibraryFigures(len(groups), without_lists, new_session, regroup)
 
 
 def _write_catalog(library: Library, paths: LibraryPaths, spec: ModelSpec) -> None:
@@ -301,8 +313,10 @@ def main() -> None:
     if args.library:
         folder = args.work / (f"dedup-library-{args.photos}-{args.dim}-{args.family_share}-"
                               f"{args.scene_weight}-{args.decay}")
-        groups, first, second = library_duplicates(library, folder)
-        print(f"Library.duplicates: {groups} groups; first call {first}, regroup {second}")
+        found = library_duplicates(library, folder)
+        print(f"Library.duplicates: {found.groups} groups; no neighbour lists stored "
+              f"{found.without_lists}; new session, lists stored {found.new_session}; "
+              f"regroup {found.regroup}")
 
 
 if __name__ == "__main__":

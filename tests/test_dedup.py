@@ -412,3 +412,28 @@ def test_large_groupings_give_the_same_groups_through_the_pixel_gate() -> None:
     gated = find_groups(_candidates(images), vectors, pairs, DedupSettings(pixel_gate_above=0))
     assert _kinds(gated) == _kinds(plain)
     assert len(_kinds(plain)[DuplicateKind.EDITED]) == 3
+
+
+def test_gate_windows_sample_the_smoothed_grid_where_each_window_lies() -> None:
+    """The separable sampling (two matrix products) sees what direct interpolation of the
+    smoothed grid at each window's cell centres sees."""
+    from scipy.ndimage import gaussian_filter, map_coordinates
+
+    rng = np.random.default_rng(3)
+    cells = (np.arange(6) + 0.5) / 6
+    for shape in [(21, 28), (28, 21), (16, 33)]:
+        grid = rng.uniform(0, 255, shape).astype(np.float32)
+        windows = dedup._gate_windows(grid[np.newaxis])[0]
+        smoothed = gaussian_filter(grid, 1.0, mode="nearest")
+        expected = []
+        for scale in dedup._GATE_SCALES:
+            offsets = np.linspace(0, 1 - scale, dedup._GATE_STEPS if scale < 1 else 1)
+            for oy, ox in itertools.product(offsets, offsets):
+                y, x = np.meshgrid((oy + scale * cells) * shape[0] - 0.5,
+                                   (ox + scale * cells) * shape[1] - 0.5, indexing="ij")
+                expected.append(map_coordinates(smoothed, [y.ravel(), x.ravel()], order=1,
+                                                mode="nearest"))
+        assert windows.shape == (dedup._GATE_WINDOWS, 36)
+        np.testing.assert_allclose(windows, np.array(expected), atol=1e-3)
+        whole = dedup._gate_windows(grid[np.newaxis], whole_only=True)[0]
+        np.testing.assert_allclose(whole, windows[-1:], atol=1e-4)

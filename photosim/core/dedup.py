@@ -155,14 +155,15 @@ def neighbour_pairs_from_index(query_batch: QueryBatch, vectors: np.ndarray, k: 
     ids = np.asarray(ids, np.int64)
     sims = np.asarray(sims, np.float32)
     if row_ids is not None:
-        ids = _ids_to_rows(ids, np.asarray(row_ids, np.int64))
+        ids = ids_to_rows(ids, np.asarray(row_ids, np.int64))
     rows = np.repeat(np.arange(len(vectors), dtype=np.int64), ids.shape[1])
     cols, values = ids.ravel(), sims.ravel()
     keep = (cols >= 0) & (cols != rows) & (values >= floor)
-    return _unique_pairs(rows[keep], cols[keep], values[keep])
+    return unique_pairs(rows[keep], cols[keep], values[keep])
 
 
-def _ids_to_rows(ids: NDArray[np.int64], row_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+def ids_to_rows(ids: NDArray[np.int64], row_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The position in ``row_ids`` of each of ``ids``, or -1 where it is not there."""
     order = np.argsort(row_ids)
     sorted_ids = row_ids[order]
     where = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
@@ -170,8 +171,9 @@ def _ids_to_rows(ids: NDArray[np.int64], row_ids: NDArray[np.int64]) -> NDArray[
     return np.where(found, order[where], -1)
 
 
-def _unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
-                  score: NDArray[np.float32]) -> list[Pair]:
+def unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
+                 score: NDArray[np.float32]) -> list[Pair]:
+    """``(lo, hi, score)`` once per unordered pair, with its best score."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     order = np.lexsort((-score, hi, lo))
     lo, hi, score = lo[order], hi[order], score[order]
@@ -209,7 +211,7 @@ def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) ->
     d = np.concatenate([f[2] for f in found])
     score = (1.0 - d / 64.0).astype(np.float32)
     return [(int(positions[i]), int(positions[j]), s)
-            for i, j, s in _unique_pairs(a, b, score)]
+            for i, j, s in unique_pairs(a, b, score)]
 
 
 _MAX_CHUNK_BITS = 22  # a chunk's bucket table has 2**bits entries (32 MB at 22 bits)
@@ -330,9 +332,12 @@ class PairJudge:
         self._pixel_cache = pixel_cache
         self._no_pixels: set[tuple[int, int]] = set()
         self._copies: dict[int, list[int]] = {}
-        self._cosines = {(min(i, j), max(i, j)): s for i, j, s in known}
+        self._known = known
+        self._cosines: dict[tuple[int, int], float] | None = None  # made on first need
         self._cache: dict[tuple[int, int], Relation] = {}
         self._grids: dict[int, FloatGrid] = {}
+        self._standard: dict[tuple[int, tuple[int, ...]], FloatGrid | None] = {}
+        self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
@@ -354,7 +359,11 @@ class PairJudge:
         ri, rj = self.candidates[i].vector_row, self.candidates[j].vector_row
         if self.vectors is not None and ri is not None and rj is not None:
             return float(np.dot(self.vectors[ri], self.vectors[rj]))
-        return self._cosines.get((min(i, j), max(i, j))) if self.vectors is not None else None
+        if self.vectors is None:
+            return None
+        if self._cosines is None:  # only photos without a row need it: rare, so made lazily
+            self._cosines = {(min(a, b), max(a, b)): s for a, b, s in self._known}
+        return self._cosines.get((min(i, j), max(i, j)))
 
     def _judge(self, i: int, j: int) -> Relation:
         a, b = self.candidates[i], self.candidates[j]
@@ -443,12 +452,32 @@ class PairJudge:
         s = self.settings
         if not _aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
             return None
-        ga, gb = self._grid(i), self._grid(j)
-        whole, worst = _match(ga, _resize_grid(gb, ga.shape))
-        if worst >= s.same_ncc and _same_colours(fa, fb, s) and \
-                hamming(fa.phash, fb.phash) <= s.same_hash_distance:
+        if hamming(fa.phash, fb.phash) > s.same_hash_distance:
+            return None
+        shape = self._grid(i).shape
+        za, zb = self._standardised(i, shape), self._standardised(j, shape)
+        if za is None or zb is None:
+            return None  # a flat grid matches nothing (its correlation is undefined)
+        whole, worst = _match(za, zb)
+        if worst >= s.same_ncc and \
+                _same_colours(fa, fb, self._balance(i), self._balance(j), s):
             return Relation(Level.SAME, cos if cos is not None else whole)
         return None
+
+    def _standardised(self, i: int, shape: tuple[int, ...]) -> FloatGrid | None:
+        """Photo ``i``'s grid at ``shape``, standardised (see :func:`_standardise`)."""
+        key = (i, shape)
+        if key not in self._standard:
+            self._standard[key] = _standardise(_resize_grid(self._grid(i), shape))
+        return self._standard[key]
+
+    def _balance(self, i: int) -> tuple[NDArray[np.float64], float]:
+        found = self._balances.get(i)
+        if found is None:
+            fp = self.candidates[i].fingerprint
+            assert fp is not None
+            found = self._balances[i] = _colour_balance(fp)
+        return found
 
     def _edit_residual(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint
                        ) -> tuple[float, bool, bool] | None:
@@ -528,7 +557,9 @@ def _aspect_close(a: float, b: float, tolerance: float) -> bool:
     return abs(math.log(max(a, 1e-6) / max(b, 1e-6))) <= tolerance
 
 
-def _same_colours(fa: Fingerprint, fb: Fingerprint, settings: DedupSettings) -> bool:
+def _same_colours(fa: Fingerprint, fb: Fingerprint,
+                  balance_a: tuple[NDArray[np.float64], float],
+                  balance_b: tuple[NDArray[np.float64], float], settings: DedupSettings) -> bool:
     """Colours match absolutely, in cast and in saturation.
 
     The absolute distance alone lets a dark or nearly neutral picture pass for its own warm
@@ -538,7 +569,7 @@ def _same_colours(fa: Fingerprint, fb: Fingerprint, settings: DedupSettings) -> 
     diff = np.abs(fa.colour.astype(np.int16) - fb.colour.astype(np.int16))
     if float(diff.mean()) > settings.same_colour_distance:
         return False
-    (cast_a, chroma_a), (cast_b, chroma_b) = _colour_balance(fa), _colour_balance(fb)
+    (cast_a, chroma_a), (cast_b, chroma_b) = balance_a, balance_b  # see _colour_balance
     if float(np.abs(cast_a - cast_b).max()) > settings.colour_cast:
         return False
     return abs(math.log(chroma_a / chroma_b)) <= math.log(settings.saturation_ratio)
@@ -561,22 +592,21 @@ def _resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
     return np.asarray(image, np.float32)
 
 
-def _match(a: FloatGrid, b: FloatGrid) -> tuple[float, float]:
-    """(whole-grid correlation, correlation of the worst edge strip).
+def _match(za: FloatGrid, zb: FloatGrid) -> tuple[float, float]:
+    """(whole-grid correlation, correlation of the worst edge strip) of two standardised grids
+    of one shape (see :func:`_standardise`).
 
-    Both grids are brought to zero mean and unit variance; 1 - mean squared difference / 2 is
-    then the correlation. Computing it per strip (each quarter along every edge) exposes a
-    shifted view, whose new content sits in one strip, where a global figure averages it away.
+    For zero-mean, unit-variance grids, 1 - mean squared difference / 2 is the correlation.
+    Computing it per strip (each quarter along every edge) exposes a shifted view, whose new
+    content sits in one strip, where a global figure averages it away.
     """
-    za, zb = _standardise(a), _standardise(b)
-    if za is None or zb is None:
-        return 0.0, 0.0
-    sq = (za - zb) ** 2
+    sq = np.square(za - zb)
     rows, cols = sq.shape
+    by_row, by_col = sq.sum(axis=1), sq.sum(axis=0)
     qr, qc = max(1, rows // 4), max(1, cols // 4)
-    strips = (sq[:qr], sq[-qr:], sq[:, :qc], sq[:, -qc:])
-    worst = max(float(s.mean()) for s in strips)
-    return 1.0 - float(sq.mean()) / 2.0, 1.0 - worst / 2.0
+    strips = (float(by_row[:qr].sum()) / (qr * cols), float(by_row[-qr:].sum()) / (qr * cols),
+              float(by_col[:qc].sum()) / (rows * qc), float(by_col[-qc:].sum()) / (rows * qc))
+    return 1.0 - float(by_row.sum()) / sq.size / 2.0, 1.0 - max(strips) / 2.0
 
 
 def _standardise(grid: FloatGrid) -> FloatGrid | None:
@@ -786,7 +816,9 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 not_duplicates: Collection[frozenset[int]] = (),
                 reference_folders: Sequence[Path] = (),
                 pixel_cache: PixelCache | None = None) -> list[DuplicateGroup]:
-    """Duplicate groups of every kind; ``pairs`` index into ``candidates``.
+    """Duplicate groups of every kind; ``pairs`` index into ``candidates`` and, when
+    ``vectors`` are given, score each pair by its cosine (as :func:`neighbour_pairs_from_index`
+    does).
 
     A photo may appear in one group per kind: the exact copies of a file, the same picture in
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
@@ -830,9 +862,9 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
            judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
-    lo, hi = _pairs_to_judge(candidates, pairs, settings)
+    lo, hi, given = _pairs_to_judge(candidates, pairs, settings)
     cosines = None if judge.vectors is None else \
-        _cosines_of_pairs(candidates, judge.vectors, lo, hi)
+        _cosines_of_pairs(candidates, judge.vectors, lo, hi, given)
     kept = could_relate(candidates, judge.vectors, lo, hi, settings, cosines)
     lo, hi = lo[kept], hi[kept]
     if len(lo) > settings.pixel_gate_above:
@@ -883,95 +915,155 @@ def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArr
     most look-alike photos do not. Pairs without fingerprints pass.
     """
     wanted = np.unique(np.concatenate([lo, hi]))
-    banks = _gate_banks(candidates, wanted)  # (photos, windows, 36); NaN: no fingerprint
-    where = np.searchsorted(wanted, lo), np.searchsorted(wanted, hi)
-    wholes = banks[:, -1, :].reshape(-1, _GATE_SIDE, _GATE_SIDE)
-    both = np.stack([wholes.reshape(len(wanted), -1),
-                     wholes[:, :, ::-1].reshape(len(wanted), -1)], axis=1)  # (photos, 2, 36)
-    best = np.maximum(_best_window_scores(banks, both, *where),
-                      _best_window_scores(banks, both, *where[::-1]))
+    wholes = _gate_views(candidates, wanted, whole_only=True).reshape(-1, _GATE_SIDE, _GATE_SIDE)
+    both = np.stack([wholes, wholes[:, :, ::-1]], axis=1).reshape(len(wanted), 2, -1)
+    best = np.full(len(lo), -np.inf, np.float32)
+    sides = [np.searchsorted(wanted, lo), np.searchsorted(wanted, hi)]
+    orders = [np.argsort(side, kind="stable") for side in sides]
+    # Each photo's bank is made once, a chunk of photos at a time (the banks of 100k photos
+    # would take 470 MB), and matched on both sides of its pairs.
+    for start in range(0, len(wanted), _GATE_CHUNK):
+        stop = min(start + _GATE_CHUNK, len(wanted))
+        banks = _gate_views(candidates, wanted[start:stop], whole_only=False)
+        for big, small, order in ((*sides, orders[0]), (*sides[::-1], orders[1])):
+            first, last = np.searchsorted(big[order], [start, stop])
+            pairs = order[first:last]
+            scores = _best_window_scores(banks, both, big[pairs] - start, small[pairs])
+            best[pairs] = np.maximum(best[pairs], scores)
     passed: NDArray[np.bool_] = ~(best < threshold)  # NaN (no fingerprint) passes
     return passed
 
 
-def _best_window_scores(banks: NDArray[np.float16], wholes: NDArray[np.float16],
-                        big: NDArray[np.int64], small: NDArray[np.int64]
-                        ) -> NDArray[np.float32]:
-    """Per pair, the best correlation of ``small``'s whole view (as is or mirrored) with a
-    window of ``big``'s bank: one small matrix product per photo on the ``big`` side."""
-    best = np.empty(len(big), np.float32)
+_GATE_CHUNK = 2048  # photos whose window banks are made and matched at a time
+_GATE_SLOTS = 8  # pairs of one photo matched in one small product (more take further rows)
+
+
+def _best_window_scores(banks: FloatGrid, wholes: FloatGrid, big: NDArray[np.int64],
+                        small: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Per pair, the best correlation of ``small``'s whole view (as is or mirrored, ``wholes``:
+    (photos, 2, 36)) with a window of ``big``'s bank (``banks``: (photos, windows, 36)).
+
+    The pairs of one photo are laid out in rows of up to :data:`_GATE_SLOTS` pairs, so that
+    one stacked matrix product matches every row's bank against its row's views."""
+    count = len(big)
+    if count == 0:
+        return np.empty(0, np.float32)
     order = np.argsort(big, kind="stable")
-    starts = np.flatnonzero(np.r_[True, big[order][1:] != big[order][:-1]])
-    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True):
-        pairs = order[start:stop]
-        bank = banks[big[pairs[0]]].astype(np.float32)  # (windows, 36)
-        views = wholes[small[pairs]].astype(np.float32).reshape(-1, bank.shape[1])  # (2m, 36)
-        best[pairs] = (bank @ views.T).max(axis=0).reshape(len(pairs), 2).max(axis=1)
+    ordered = big[order]
+    starts = np.r_[True, ordered[1:] != ordered[:-1]]
+    rank = np.arange(count) - np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    slot = rank % _GATE_SLOTS
+    row = np.cumsum(starts | (slot == 0)) - 1
+    rows = int(row[-1]) + 1
+    views = np.zeros((rows, _GATE_SLOTS, *wholes.shape[1:]), np.float32)
+    views[row, slot] = wholes[small[order]]
+    row_banks = banks[ordered[np.flatnonzero(starts | (slot == 0))]]  # (rows, windows, 36)
+    scores = np.matmul(row_banks, views.reshape(rows, -1, wholes.shape[2]).transpose(0, 2, 1))
+    best_per_slot = scores.max(axis=1).reshape(rows, _GATE_SLOTS, -1).max(axis=2)
+    best = np.empty(count, np.float32)
+    best[order] = best_per_slot[row, slot]
     return best
 
 
-def _gate_banks(candidates: Sequence[Candidate], wanted: NDArray[np.int64]
-                ) -> NDArray[np.float16]:
-    """Every wanted photo's bank of standardised 6×6 windows (the whole frame last), made with
-    one matrix product per grid shape; rows of NaN for photos without a fingerprint."""
-    windows = _GATE_WINDOWS
-    # float16: at 100k photos the banks take 470 MB so, twice that in float32.
-    banks = np.full((len(wanted), windows, _GATE_SIDE ** 2), np.nan, np.float16)
+def _gate_views(candidates: Sequence[Candidate], photos: NDArray[np.int64], whole_only: bool
+                ) -> FloatGrid:
+    """(photos, windows, 36): standardised 6×6 views of every window of each photo's grid
+    (see :func:`_gate_windows`; the whole frame last), or of the whole frame only; rows of NaN
+    for photos without a fingerprint."""
+    windows = 1 if whole_only else _GATE_WINDOWS
+    views = np.full((len(photos), windows, _GATE_SIDE ** 2), np.nan, np.float32)
     by_shape: dict[tuple[int, int], list[int]] = {}
-    for row, i in enumerate(wanted.tolist()):
+    for row, i in enumerate(photos.tolist()):
         fp = candidates[i].fingerprint
         if fp is not None:
             by_shape.setdefault((int(fp.grid.shape[0]), int(fp.grid.shape[1])), []).append(row)
-    for shape, rows in by_shape.items():
-        sampling = _gate_sampling(shape)
+    for rows in by_shape.values():
         for start in range(0, len(rows), 4096):
             part = rows[start:start + 4096]
-            grids = np.stack([candidates[int(wanted[r])].fingerprint.grid  # type: ignore[union-attr]
-                              for r in part]).reshape(len(part), -1).astype(np.float32)
-            sampled = (grids @ sampling.T).reshape(len(part), windows, -1)
+            grids = np.stack([candidates[int(photos[r])].fingerprint.grid  # type: ignore[union-attr]
+                              for r in part]).astype(np.float32)
+            sampled = _gate_windows(grids, whole_only)
             centred = sampled - sampled.mean(axis=2, keepdims=True)
-            norms = np.linalg.norm(centred, axis=2, keepdims=True)
-            banks[part] = centred / np.maximum(norms, 1e-3)
-    return banks
+            norms = np.sqrt(np.einsum("pwc,pwc->pw", centred, centred))[:, :, np.newaxis]
+            views[part] = centred / np.maximum(norms, 1e-3)
+    return views
+
+
+def _gate_windows(grids: FloatGrid, whole_only: bool = False) -> FloatGrid:
+    """(photos, windows, 36): each grid, smoothed by about a cell (so a point stands for its
+    cell), seen at 6×6 points in every window of :data:`_GATE_SCALES`, or in the whole frame.
+
+    Smoothing and bilinear sampling are both separable: one matrix product over the whole
+    stack samples the columns of every window position at every scale, and one per scale its
+    rows (a tenth of the arithmetic of one product with the whole 2-D sampling matrix)."""
+    count, rows, cols = grids.shape
+    along_rows, along_cols = _gate_sampling(rows), _gate_sampling(cols)
+    if whole_only:  # the last scale is the whole frame
+        along_rows, along_cols = along_rows[-1:], along_cols[-1:]
+    # (photos, rows, cols) → (photos, rows, column points of every scale), in one product
+    by_cols = (grids.reshape(count * rows, cols) @ np.concatenate(along_cols).T)
+    by_cols = by_cols.reshape(count, rows, -1)
+    views, start, side = [], 0, _GATE_SIDE
+    for scale_rows in along_rows:
+        points, offsets = len(scale_rows), len(scale_rows) // side
+        # this scale's columns → (photos, column points, row points), in one product
+        part = by_cols[:, :, start:start + points].transpose(0, 2, 1).reshape(-1, rows)
+        sampled = (part @ scale_rows.T).reshape(count, offsets, side, offsets, side)
+        # (photo, x offset, x, y offset, y) → (photo, y offset, x offset, y, x)
+        views.append(sampled.transpose(0, 3, 1, 4, 2).reshape(count, offsets * offsets, -1))
+        start += points
+    return np.concatenate(views, axis=1)
 
 
 @functools.lru_cache(maxsize=64)
-def _gate_sampling(shape: tuple[int, int]) -> FloatGrid:
-    """The linear map from a grid of ``shape`` (flattened) to the gate's windows, each seen at
-    6×6 points of the grid smoothed by about a cell (so a point stands for its cell)."""
-    from scipy.ndimage import gaussian_filter, map_coordinates  # not at the top: see _refine
+def _gate_sampling(length: int) -> tuple[FloatGrid, ...]:
+    """Per gate scale, the linear map from ``length`` cells along one axis to the 6 points of
+    each window position along it: a Gaussian of one cell (edges repeated), then linear
+    interpolation at the window's cell centres (clamped at the edges)."""
+    from scipy.ndimage import gaussian_filter1d  # not at the top: see _refine
 
-    rows, cols = shape
-    cells = (np.arange(_GATE_SIDE, dtype=np.float32) + 0.5) / _GATE_SIDE
-    ys, xs = [], []
+    smoothing = gaussian_filter1d(np.eye(length, dtype=np.float64), 1.0, axis=0, mode="nearest")
+    cells = (np.arange(_GATE_SIDE, dtype=np.float64) + 0.5) / _GATE_SIDE
+    maps = []
     for scale in _GATE_SCALES:
         offsets = np.linspace(0.0, 1.0 - scale, _GATE_STEPS if scale < 1 else 1)
-        for oy, ox in itertools.product(offsets, offsets):
-            y, x = np.meshgrid((oy + scale * cells) * rows - 0.5,
-                               (ox + scale * cells) * cols - 0.5, indexing="ij")
-            ys.append(y)
-            xs.append(x)
-    coords = np.stack([np.stack(ys), np.stack(xs)]).reshape(2, -1)
-    # Smoothing and sampling are linear: apply them to each unit grid to get the matrix.
-    basis = np.eye(rows * cols, dtype=np.float32).reshape(-1, rows, cols)
-    columns = [map_coordinates(gaussian_filter(unit, 1.0, mode="nearest"), coords, order=1,
-                               mode="nearest") for unit in basis]
-    sampling: FloatGrid = np.stack(columns, axis=1).astype(np.float32)
-    return sampling
+        points = np.clip(((offsets[:, np.newaxis] + scale * cells) * length - 0.5).ravel(),
+                         0.0, length - 1.0)
+        below = np.floor(points).astype(np.int64)
+        above = np.minimum(below + 1, length - 1)
+        interpolate = np.zeros((len(points), length))
+        np.add.at(interpolate, (np.arange(len(points)), below), 1.0 - (points - below))
+        np.add.at(interpolate, (np.arange(len(points)), above), points - below)
+        maps.append((interpolate @ smoothing).astype(np.float32))
+    return tuple(maps)
 
 
 def _pairs_to_judge(candidates: Sequence[Candidate], pairs: Sequence[Pair],
-                    settings: DedupSettings) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(lo, hi) positions, lo < hi, each pair once: neighbours, hash-near and same content."""
+                    settings: DedupSettings
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """(lo, hi, given) positions, lo < hi, each pair once: neighbours, hash-near and same
+    content; ``given`` is the score ``pairs`` gave a pair (NaN for the pairs it did not give)."""
     hashed = hash_pairs([c.fingerprint for c in candidates], settings.same_hash_distance)
     same = _same_content_pairs(candidates)
-    a = np.fromiter(itertools.chain((p[0] for p in pairs), (p[0] for p in hashed),
-                                    (p[0] for p in same)), np.int64)
-    b = np.fromiter(itertools.chain((p[1] for p in pairs), (p[1] for p in hashed),
-                                    (p[1] for p in same)), np.int64)
-    a, b = a[a != b], b[a != b]
-    keys = np.unique(np.minimum(a, b) * len(candidates) + np.maximum(a, b))
-    return keys // max(len(candidates), 1), keys % max(len(candidates), 1)
+    n = max(len(candidates), 1)
+    given_keys = _pair_keys(np.fromiter((p[0] for p in pairs), np.int64, len(pairs)),
+                            np.fromiter((p[1] for p in pairs), np.int64, len(pairs)), n)
+    other_keys = _pair_keys(
+        np.fromiter(itertools.chain((p[0] for p in hashed), (p[0] for p in same)), np.int64),
+        np.fromiter(itertools.chain((p[1] for p in hashed), (p[1] for p in same)), np.int64), n)
+    keys = np.unique(np.concatenate([given_keys, other_keys]))
+    given = np.full(len(keys), np.nan, np.float32)
+    given[np.searchsorted(keys, given_keys)] = np.fromiter((p[2] for p in pairs), np.float32,
+                                                           len(pairs))
+    return keys // n, keys % n, given
+
+
+def _pair_keys(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """One integer per unordered pair of distinct positions below ``n``, lower position first."""
+    distinct = a != b
+    a, b = a[distinct], b[distinct]
+    keys: NDArray[np.int64] = np.minimum(a, b) * n + np.maximum(a, b)
+    return keys
 
 
 # Cosines computed here and in PairJudge.cosine may differ in the last bits; a pair this close
@@ -1006,12 +1098,18 @@ def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
 
 
 def _cosines_of_pairs(candidates: Sequence[Candidate], vectors: np.ndarray,
-                      lo: NDArray[np.int64], hi: NDArray[np.int64]) -> NDArray[np.float32]:
-    """The CNN cosine of each pair; NaN where a photo has no vector."""
+                      lo: NDArray[np.int64], hi: NDArray[np.int64],
+                      given: NDArray[np.float32] | None = None) -> NDArray[np.float32]:
+    """The CNN cosine of each pair; NaN where a photo has no vector. ``given`` holds the
+    cosines already known (the index's neighbours come with theirs), NaN where unknown: at
+    100k photos, computing them again read 12 GB of vectors for nothing."""
     rows = np.array([-1 if c.vector_row is None else c.vector_row for c in candidates], np.int64)
     has = (rows[lo] >= 0) & (rows[hi] >= 0)
     cosines = np.full(len(lo), np.nan, np.float32)
-    cosines[has] = _pair_cosines(vectors, rows[lo[has]], rows[hi[has]])
+    if given is not None:
+        cosines[has] = given[has]
+    todo = has & np.isnan(cosines)
+    cosines[todo] = _pair_cosines(vectors, rows[lo[todo]], rows[hi[todo]])
     return cosines
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.core import decode, dedup, labels, trash
+from photosim.core import decode, dedup, labels, neighbours, trash
 from photosim.core.cancel import CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
@@ -48,6 +48,9 @@ NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candi
 # The bulk neighbour search behind duplicates uses a narrower beam than interactive search:
 # copies sit very close together, and 100k photos must group in seconds (benchmarks/run_all.py).
 NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pairs
+# More lists than this to find after indexing, and all vectors are loaded to re-rank in memory
+# (a query re-ranked from the index's files costs about a millisecond).
+NEIGHBOUR_BULK_ABOVE = 2000
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Library:
         self._index: VectorIndex | None = None
         self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
         self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
+        self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
@@ -263,6 +267,9 @@ class Library:
         with self._run_lock:
             report = self._pipeline().index_folders(roots, progress, cancel)
             self.save_index()
+            if report.embedded:
+                # Now, in the background, so that the next duplicate pass needs not search.
+                self._update_neighbour_lists()
         return report
 
     def index_paths(self, paths: Sequence[Path], progress: ProgressCallback | None = None,
@@ -463,23 +470,68 @@ class Library:
     def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
                          rows: dict[int, int], row_ids: np.ndarray
                          ) -> list[tuple[int, int, float]]:
-        """Pairs over candidate positions; the index's neighbours are cached so a new
-        threshold regroups without searching again."""
+        """Pairs over candidate positions: every photo's nearest neighbours (kept in the
+        catalog, and here too, so a new threshold regroups without reading them again)."""
         if vectors is None:
             return dedup.hash_pairs([c.fingerprint for c in candidates],
                                     dedup.DedupSettings().hash_distance)
         with self._lock:
-            if self._neighbours is None:
-                index = self.vector_index()
-                assert index is not None
-                query_batch = functools.partial(index.query_batch, known=(row_ids, vectors),
-                                                candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)
-                self._neighbours = dedup.neighbour_pairs_from_index(
-                    query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
             row_pairs = self._neighbours
+        if row_pairs is None:
+            row_hashes = [""] * len(row_ids)
+            for c in candidates:
+                if c.vector_row is not None and c.photo.content_hash:
+                    row_hashes[c.vector_row] = c.photo.content_hash
+            lists, row_ids, row_hashes = self._neighbour_lists(row_ids, row_hashes, vectors)
+            row_pairs = neighbours.pairs_from_lists(lists, row_ids, row_hashes, NEIGHBOUR_FLOOR)
+            with self._lock:
+                self._neighbours = row_pairs
         position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
         return [(position[a], position[b], s) for a, b, s in row_pairs
                 if a in position and b in position]
+
+    def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None
+                         ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
+        """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
+        ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
+
+        ``vectors``: the photos' vectors row by row, when the caller holds them (the search
+        then re-ranks in memory). Without them, past a few thousand lists to find, every vector
+        is loaded for that, and ``ids`` and ``hashes`` come back in its row order."""
+        assert self.spec is not None
+        key = f"{self.spec.id} k={NEIGHBOURS_K}"
+        with self._neighbour_lock:
+            stored = neighbours.NeighbourLists.from_rows(self.catalog.neighbour_lists(key))
+            stale = neighbours.lists_to_find(stored, ids, hashes)
+            if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE:
+                content = dict(zip(ids.tolist(), hashes, strict=True))
+                ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
+                hashes = [content.get(i, "") for i in ids.tolist()]
+                stale = neighbours.lists_to_find(stored, ids, hashes)
+            if len(stale) == 0:
+                return stored, ids, hashes
+            index = self.vector_index()
+            assert index is not None
+            if vectors is None:
+                owners, wanted = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim,
+                                                              ids[stale].tolist())
+            else:
+                owners, wanted = ids[stale], vectors[stale]
+            query_batch = functools.partial(
+                index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
+                known=None if vectors is None else (ids, vectors))
+            content = dict(zip(ids.tolist(), hashes, strict=True))
+            found = neighbours.find_lists(query_batch, wanted, owners,
+                                          [content[i] for i in owners.tolist()], NEIGHBOURS_K)
+            self.catalog.put_neighbour_lists(key, found)
+            log.info("neighbour lists found for %d photos", len(found))
+            stored = neighbours.NeighbourLists.from_rows(self.catalog.neighbour_lists(key))
+            return stored, ids, hashes
+
+    def _update_neighbour_lists(self) -> None:
+        """Find the neighbour lists that indexing left missing or stale."""
+        if self.visual_search and self.spec is not None:
+            self._neighbour_lists(*self.catalog.embedded_hashes(self.spec.id), None)
 
     def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}

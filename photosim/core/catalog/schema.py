@@ -70,4 +70,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (model_id, granularity)
     ) WITHOUT ROWID;
     """,
+    # 3: each photo's nearest neighbours, so that a duplicate pass searches only for photos
+    # added or changed since the last one (photosim/core/neighbours.py)
+    """
+    CREATE TABLE neighbours (
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        search_key TEXT NOT NULL,                -- the model and search settings they are for
+        content_hash TEXT NOT NULL,              -- the content they were found for
+        generation INTEGER NOT NULL,             -- lists found later have larger numbers
+        ids BLOB NOT NULL,                       -- int64 neighbour photo ids, best first
+        sims BLOB NOT NULL                       -- float32 their cosines
+    );
+    """,
 )

@@ -248,6 +248,13 @@ class Catalog:
             "v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def embedded_hashes(self, model_id: str) -> tuple[np.ndarray, list[str]]:
+        """(ids, content hashes) of the photos that have a vector for the model."""
+        rows = self.db.connection().execute(
+            "SELECT p.id, p.content_hash FROM photos p JOIN vectors v ON v.content_hash = "
+            "p.content_hash AND v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64), [r[1] for r in rows]
+
     def vectors_for_ids(self, model_id: str, dim: int, ids: Sequence[int]
                         ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) for some photos; ids without a vector are left out."""
@@ -271,6 +278,28 @@ class Catalog:
             cur = conn.execute("DELETE FROM vectors WHERE content_hash NOT IN "
                                "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
             return cur.rowcount
+
+    # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
+    def neighbour_lists(self, search_key: str) -> list[tuple[int, str, int, bytes, bytes]]:
+        """(photo id, content hash, generation, ids, sims) of each stored list for the key."""
+        rows = self.db.connection().execute(
+            "SELECT photo_id, content_hash, generation, ids, sims FROM neighbours "
+            "WHERE search_key = ?", (search_key,)).fetchall()
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def put_neighbour_lists(self, search_key: str,
+                            lists: Sequence[tuple[int, str, bytes, bytes]]) -> None:
+        """Store (photo id, content hash, ids, sims) lists as one new generation; lists for
+        another key (a previous model or search setting) are dropped."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM neighbours WHERE search_key != ?", (search_key,))
+            row = conn.execute("SELECT COALESCE(MAX(generation), 0) + 1 FROM neighbours"
+                               ).fetchone()
+            conn.executemany(
+                "INSERT OR REPLACE INTO neighbours SELECT ?, ?, ?, ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?)",
+                [(photo, search_key, content, row[0], ids, sims, photo)
+                 for photo, content, ids, sims in lists])
 
     # -- class guesses and clusters ------------------------------------------------------------
     def put_classes(self, conn: sqlite3.Connection, content_hash: str, model_id: str,

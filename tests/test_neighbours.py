@@ -1,0 +1,148 @@
+"""Stored neighbour lists: which lists are stale, which entries still hold, and the library
+keeping them in its catalog between sessions (real SQLite, hnswlib and onnxruntime)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photosim.core import neighbours
+from photosim.core.library import Library
+from photosim.core.neighbours import NeighbourLists
+from tests.library_fixtures import make_photo_folder, resized_copy
+
+
+def _lists(*rows: tuple[int, str, int, list[int], list[float]]) -> NeighbourLists:
+    return NeighbourLists.from_rows([
+        (owner, content, generation, np.array(ids, np.int64).tobytes(),
+         np.array(sims, np.float32).tobytes()) for owner, content, generation, ids, sims in rows])
+
+
+def test_lists_to_find_are_the_missing_and_the_changed() -> None:
+    stored = _lists((10, "a", 1, [11], [0.9]), (11, "b", 1, [10], [0.9]))
+    row_ids = np.array([10, 11, 12, 13], np.int64)
+    stale = neighbours.lists_to_find(stored, row_ids, ["a", "B", "c", ""])
+    assert stale.tolist() == [1, 2]  # 11 changed, 12 has none, 13 is left out ("")
+
+
+def test_pairs_come_from_current_lists_above_the_floor() -> None:
+    stored = _lists((10, "a", 1, [11, 12, 13], [0.95, 0.7, 0.3]),
+                    (11, "b", 1, [10], [0.95]),
+                    (12, "c", 1, [10], [0.7]))
+    row_ids = np.array([12, 10, 11], np.int64)  # rows in any order
+    pairs = neighbours.pairs_from_lists(stored, row_ids, ["c", "a", "b"], floor=0.5)
+    # rows: 12 → 0, 10 → 1, 11 → 2; 13 is not held; 0.3 is under the floor
+    assert sorted(pairs) == [(0, 1, pytest.approx(0.7)), (1, 2, pytest.approx(0.95))]
+
+
+def test_an_entry_older_than_its_neighbours_list_is_dropped() -> None:
+    # 11 changed after 10's list was found: 10's figure for it is outdated, and 11's own
+    # newer list (which no longer holds 10) decides.
+    stored = _lists((10, "a", 1, [11, 12], [0.95, 0.8]), (11, "b2", 2, [12], [0.6]),
+                    (12, "c", 1, [10], [0.8]))
+    row_ids = np.array([10, 11, 12], np.int64)
+    pairs = neighbours.pairs_from_lists(stored, row_ids, ["a", "b2", "c"], floor=0.5)
+    assert sorted((i, j) for i, j, _ in pairs) == [(0, 2), (1, 2)]
+
+
+def test_a_stale_list_gives_no_pairs() -> None:
+    stored = _lists((10, "old", 1, [11], [0.95]), (11, "b", 1, [], []))
+    pairs = neighbours.pairs_from_lists(stored, np.array([10, 11], np.int64), ["new", "b"], 0.5)
+    assert pairs == []
+
+
+def test_found_lists_leave_out_the_photo_itself_and_padding() -> None:
+    vectors = np.eye(3, dtype=np.float32)
+
+    def query_batch(v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.array([[7, 8, -1], [8, 7, -1], [9, -1, -1]], np.int64)[:len(v), :k]
+        return ids, np.where(ids >= 0, 0.5, -1.0).astype(np.float32)
+
+    found = neighbours.find_lists(query_batch, vectors, np.array([7, 8, 9]), ["a", "b", "c"], 2)
+    assert [np.frombuffer(f[2], np.int64).tolist() for f in found] == [[8], [7], []]
+    assert [f[1] for f in found] == ["a", "b", "c"]
+
+
+# -- the library ----------------------------------------------------------------------------
+
+@pytest.fixture
+def opened(tmp_path: Path, tiny_model: tuple[Path, Path]) -> tuple[Path, Path, Path]:
+    model, spec = tiny_model
+    return tmp_path / "data", model, spec
+
+
+def _open(where: tuple[Path, Path, Path]) -> Library:
+    data, model, spec = where
+    return Library.open(data, model=str(model), model_spec=str(spec))
+
+
+def _stored(library: Library) -> dict[int, tuple[str, int]]:
+    rows = library.catalog.db.connection().execute(
+        "SELECT photo_id, content_hash, generation FROM neighbours").fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _groups(library: Library) -> list[frozenset[Path]]:
+    return sorted((frozenset(p.path for p in g.members) for g in library.duplicates()),
+                  key=lambda g: sorted(map(str, g)))
+
+
+def test_indexing_stores_every_photos_list_and_a_new_session_reuses_them(
+        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=8)
+    resized_copy(paths[2], tmp_path / "pics" / "copy.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        stored = _stored(library)
+        assert len(stored) == 9  # found by indexing, before any duplicate pass
+        first = _groups(library)
+    assert any(paths[2] in g and tmp_path / "pics" / "copy.jpg" in g for g in first)
+    with _open(opened) as library:
+        assert _groups(library) == first
+        assert _stored(library) == stored  # nothing was searched again
+
+
+def test_a_changed_photo_gets_a_new_list_and_the_others_keep_theirs(
+        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=6)
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        before = _stored(library)
+        resized_copy(paths[1], paths[0])  # new content at paths[0]: a copy of paths[1]
+        library.index()
+        after = _stored(library)
+        changed = library.photo(paths[0])
+        assert changed is not None and after[changed.id][0] == changed.content_hash
+        assert after[changed.id][1] > before[changed.id][1]
+        assert {i: v for i, v in after.items() if i != changed.id} == \
+            {i: v for i, v in before.items() if i != changed.id}
+        assert any({paths[0], paths[1]} <= g for g in _groups(library))
+
+
+def test_lists_lost_or_stale_are_found_again_by_the_duplicate_pass(
+        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=6)
+    shutil.copy(paths[3], tmp_path / "pics" / "exact.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        expected = _groups(library)
+        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+            conn.execute("DELETE FROM neighbours")
+    with _open(opened) as library:
+        assert _groups(library) == expected
+        assert len(_stored(library)) == 7
+
+
+def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
+                                        tmp_path: Path) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        gone = library.photo(paths[3])
+        assert gone is not None and gone.id in _stored(library)
+        paths[3].unlink()
+        library.index()
+        assert gone.id not in _stored(library)
