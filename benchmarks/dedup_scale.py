@@ -172,7 +172,7 @@ def judged_pairs(library: Library, pairs: list[dedup.Pair]) -> tuple[np.ndarray,
     """The pairs grouping hands to the pixel judge: those the bulk CNN pre-filter keeps and,
     past ``pixel_gate_above`` pairs, whose coarse pixels may agree (``dedup.pixel_gate``)."""
     settings = dedup.DedupSettings()
-    lo, hi, given = dedup._pairs_to_judge(library.candidates, pairs, settings)
+    lo, hi, given, _ = dedup._pairs_to_judge(library.candidates, pairs, settings)
     cosines = dedup._cosines_of_pairs(library.candidates, library.vectors, lo, hi, given)
     keep = dedup.could_relate(library.candidates, library.vectors, lo, hi, settings, cosines)
     lo, hi = lo[keep], hi[keep]

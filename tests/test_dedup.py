@@ -412,6 +412,19 @@ def test_large_groupings_give_the_same_groups_through_the_pixel_gate() -> None:
     gated = find_groups(_candidates(images), vectors, pairs, DedupSettings(pixel_gate_above=0))
     assert _kinds(gated) == _kinds(plain)
     assert len(_kinds(plain)[DuplicateKind.EDITED]) == 3
+    # Gate scores known beforehand (stored with the neighbour lists) decide the same way;
+    # scores that say "cannot agree" for every pair leave only what the CNN alone relates.
+    candidates = _candidates(images)
+    prints = [c.fingerprint for c in candidates]
+    a, b = (np.array(side, np.int64) for side in zip(*[(i, j) for i, j, _ in pairs],
+                                                       strict=True))
+    known = dedup.pixel_gate_scores(prints, a, b)
+    settings = DedupSettings(pixel_gate_above=0)
+    assert _kinds(find_groups(candidates, vectors, pairs, settings, gate_scores=known)) == \
+        _kinds(plain)
+    refused = find_groups(_candidates(images), vectors, pairs, settings,
+                          gate_scores=np.full(len(pairs), -1.0, np.float32))
+    assert DuplicateKind.EDITED not in _kinds(refused)
 
 
 def test_gate_windows_sample_the_smoothed_grid_where_each_window_lies() -> None:

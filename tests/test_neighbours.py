@@ -9,16 +9,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.core import neighbours
+from photosim.core import dedup, neighbours
+from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
 from photosim.core.neighbours import NeighbourLists
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 
 def _lists(*rows: tuple[int, str, int, list[int], list[float]]) -> NeighbourLists:
+    """Stored lists whose gate score is 100 × the cosine, to tell which entry it came from."""
     return NeighbourLists.from_rows([
         (owner, content, generation, np.array(ids, np.int64).tobytes(),
-         np.array(sims, np.float32).tobytes()) for owner, content, generation, ids, sims in rows])
+         np.array(sims, np.float32).tobytes(), (np.array(sims, np.float32) * 100).tobytes())
+        for owner, content, generation, ids, sims in rows])
+
+
+def _pairs(found: neighbours.RowPairs) -> list[tuple[int, int, float, float]]:
+    return sorted(zip(found.lo.tolist(), found.hi.tolist(), found.sims.tolist(),
+                      found.gates.tolist(), strict=True))
 
 
 def test_lists_to_find_are_the_missing_and_the_changed() -> None:
@@ -33,9 +41,10 @@ def test_pairs_come_from_current_lists_above_the_floor() -> None:
                     (11, "b", 1, [10], [0.95]),
                     (12, "c", 1, [10], [0.7]))
     row_ids = np.array([12, 10, 11], np.int64)  # rows in any order
-    pairs = neighbours.pairs_from_lists(stored, row_ids, ["c", "a", "b"], floor=0.5)
+    pairs = _pairs(neighbours.pairs_from_lists(stored, row_ids, ["c", "a", "b"], floor=0.5))
     # rows: 12 → 0, 10 → 1, 11 → 2; 13 is not held; 0.3 is under the floor
-    assert sorted(pairs) == [(0, 1, pytest.approx(0.7)), (1, 2, pytest.approx(0.95))]
+    assert pairs == [(0, 1, pytest.approx(0.7), pytest.approx(70)),
+                     (1, 2, pytest.approx(0.95), pytest.approx(95))]
 
 
 def test_an_entry_older_than_its_neighbours_list_is_dropped() -> None:
@@ -44,14 +53,14 @@ def test_an_entry_older_than_its_neighbours_list_is_dropped() -> None:
     stored = _lists((10, "a", 1, [11, 12], [0.95, 0.8]), (11, "b2", 2, [12], [0.6]),
                     (12, "c", 1, [10], [0.8]))
     row_ids = np.array([10, 11, 12], np.int64)
-    pairs = neighbours.pairs_from_lists(stored, row_ids, ["a", "b2", "c"], floor=0.5)
-    assert sorted((i, j) for i, j, _ in pairs) == [(0, 2), (1, 2)]
+    pairs = _pairs(neighbours.pairs_from_lists(stored, row_ids, ["a", "b2", "c"], floor=0.5))
+    assert [(i, j) for i, j, _, _ in pairs] == [(0, 2), (1, 2)]
 
 
 def test_a_stale_list_gives_no_pairs() -> None:
     stored = _lists((10, "old", 1, [11], [0.95]), (11, "b", 1, [], []))
-    pairs = neighbours.pairs_from_lists(stored, np.array([10, 11], np.int64), ["new", "b"], 0.5)
-    assert pairs == []
+    found = neighbours.pairs_from_lists(stored, np.array([10, 11], np.int64), ["new", "b"], 0.5)
+    assert _pairs(found) == []
 
 
 def test_found_lists_leave_out_the_photo_itself_and_padding() -> None:
@@ -62,8 +71,28 @@ def test_found_lists_leave_out_the_photo_itself_and_padding() -> None:
         return ids, np.where(ids >= 0, 0.5, -1.0).astype(np.float32)
 
     found = neighbours.find_lists(query_batch, vectors, np.array([7, 8, 9]), ["a", "b", "c"], 2)
-    assert [np.frombuffer(f[2], np.int64).tolist() for f in found] == [[8], [7], []]
-    assert [f[1] for f in found] == ["a", "b", "c"]
+    assert [f.ids.tolist() for f in found] == [[8], [7], []]
+    assert [f.content_hash for f in found] == ["a", "b", "c"]
+
+
+def test_gate_scores_are_those_of_each_owner_and_neighbour() -> None:
+    rng = np.random.default_rng(2)
+    grids = [rng.integers(0, 255, (21, 28), np.uint8) for _ in range(3)]
+    prints = {10 + i: Fingerprint(0, 0, 0, 0.0, 4 / 3, g, np.zeros((8, 8, 3), np.uint8))
+              for i, g in enumerate(grids)}
+    prints[13] = None
+    found = [neighbours.FoundList(10, "a", np.array([11, 12, 13]), np.ones(3, np.float32),
+                                  np.full(3, np.nan, np.float32)),
+             neighbours.FoundList(12, "c", np.array([10]), np.ones(1, np.float32),
+                                  np.full(1, np.nan, np.float32))]
+    gated = neighbours.with_gate_scores(found, prints)
+    positions = [None, *prints]  # position 0 unused
+    order = [positions.index(i) for i in (10, 11, 12)]
+    expected = dedup.pixel_gate_scores([None, *prints.values()], np.array(order[:1] * 2),
+                                       np.array(order[1:]))
+    np.testing.assert_allclose(gated[0].gates[:2], expected)
+    assert np.isnan(gated[0].gates[2])  # no fingerprint
+    assert gated[1].gates[0] == pytest.approx(gated[0].gates[1])  # symmetric
 
 
 # -- the library ----------------------------------------------------------------------------

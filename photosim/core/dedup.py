@@ -174,12 +174,22 @@ def ids_to_rows(ids: NDArray[np.int64], row_ids: NDArray[np.int64]) -> NDArray[n
 def unique_pairs(a: NDArray[np.int64], b: NDArray[np.int64],
                  score: NDArray[np.float32]) -> list[Pair]:
     """``(lo, hi, score)`` once per unordered pair, with its best score."""
+    kept = unique_pair_entries(a, b, score)
+    lo, hi = np.minimum(a[kept], b[kept]), np.maximum(a[kept], b[kept])
+    return list(zip(lo.tolist(), hi.tolist(), score[kept].tolist(), strict=True))
+
+
+def unique_pair_entries(a: NDArray[np.int64], b: NDArray[np.int64],
+                        score: NDArray[np.float32]) -> NDArray[np.int64]:
+    """The entries of ``(a, b, score)`` that give each unordered pair its best score, ordered
+    by pair."""
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     order = np.lexsort((-score, hi, lo))
-    lo, hi, score = lo[order], hi[order], score[order]
+    lo, hi = lo[order], hi[order]
     first = np.ones(len(lo), bool)
     first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-    return list(zip(lo[first].tolist(), hi[first].tolist(), score[first].tolist(), strict=True))
+    kept: NDArray[np.int64] = order[first]
+    return kept
 
 
 def hash_pairs(fingerprints: Sequence[Fingerprint | None], max_distance: int) -> list[Pair]:
@@ -815,10 +825,13 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 pairs: Sequence[Pair], settings: DedupSettings,
                 not_duplicates: Collection[frozenset[int]] = (),
                 reference_folders: Sequence[Path] = (),
-                pixel_cache: PixelCache | None = None) -> list[DuplicateGroup]:
+                pixel_cache: PixelCache | None = None,
+                gate_scores: Sequence[float] | NDArray[np.float32] | None = None
+                ) -> list[DuplicateGroup]:
     """Duplicate groups of every kind; ``pairs`` index into ``candidates`` and, when
     ``vectors`` are given, score each pair by its cosine (as :func:`neighbour_pairs_from_index`
-    does).
+    does). ``gate_scores``, when known, are :func:`pixel_gate_scores` of ``pairs`` (NaN where
+    not known), so that the gate need not look at those pairs again.
 
     A photo may appear in one group per kind: the exact copies of a file, the same picture in
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
@@ -827,7 +840,7 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     """
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
-    edges = _edges(candidates, pairs, settings, judge, blocked)
+    edges = _edges(candidates, pairs, settings, judge, blocked, gate_scores)
     groups: list[DuplicateGroup] = []
     seen: set[frozenset[int]] = set()
     for level in Level:
@@ -860,16 +873,19 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 
 
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
-           judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
+           judge: PairJudge, blocked: set[tuple[int, int]],
+           gate_scores: Sequence[float] | NDArray[np.float32] | None
+           ) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
-    lo, hi, given = _pairs_to_judge(candidates, pairs, settings)
+    lo, hi, given, gates = _pairs_to_judge(candidates, pairs, settings, gate_scores)
     cosines = None if judge.vectors is None else \
         _cosines_of_pairs(candidates, judge.vectors, lo, hi, given)
     kept = could_relate(candidates, judge.vectors, lo, hi, settings, cosines)
     lo, hi = lo[kept], hi[kept]
     if len(lo) > settings.pixel_gate_above:
         lo, hi = _past_the_pixel_gate(candidates, judge, lo, hi,
-                                      None if cosines is None else cosines[kept], settings)
+                                      None if cosines is None else cosines[kept], settings,
+                                      gates[kept])
     edges = []
     for i, j in zip(lo.tolist(), hi.tolist(), strict=True):
         if (i, j) in blocked:
@@ -882,12 +898,17 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
 
 def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
                          lo: NDArray[np.int64], hi: NDArray[np.int64],
-                         cosines: NDArray[np.float32] | None, settings: DedupSettings
+                         cosines: NDArray[np.float32] | None, settings: DedupSettings,
+                         known: NDArray[np.float32]
                          ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The pairs still worth judging one by one once :func:`pixel_gate` has told the judge
+    """The pairs still worth judging one by one once the pixel gate has told the judge
     which pixels cannot agree: those it passed, and, on the CNN alone, the same file or a
-    similar scene. The rest cannot relate at all."""
-    pixels = pixel_gate(candidates, lo, hi, settings.pixel_gate_ncc)
+    similar scene. The rest cannot relate at all. ``known``: gate scores already known (NaN
+    where not)."""
+    scores = known.copy()
+    todo = np.flatnonzero(np.isnan(scores))
+    scores[todo] = pixel_gate_scores([c.fingerprint for c in candidates], lo[todo], hi[todo])
+    pixels = ~(scores < settings.pixel_gate_ncc)  # NaN (no fingerprint) passes
     judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
     keep = pixels | _same_content(candidates, lo, hi)
     if cosines is None:
@@ -905,17 +926,26 @@ _GATE_WINDOWS = sum(1 if scale >= 1 else _GATE_STEPS ** 2 for scale in _GATE_SCA
 
 def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArray[np.int64],
                threshold: float) -> NDArray[np.bool_]:
-    """Whether each pair's pixels may agree: the best correlation, over a bank of windows of
-    one photo's grid (the whole of it among them), with the other's whole grid as is or
-    mirrored, both seen at 6×6 cells, reaches ``threshold``. Each window keeps its photo's
-    aspect.
+    """Whether each pair's pixels may agree: its :func:`pixel_gate_scores` reaches
+    ``threshold``. A necessary condition only: a copy, an edit or a crop of a photo lines up
+    with one of the windows roughly at this scale, while most look-alike photos do not. Pairs
+    without fingerprints pass."""
+    scores = pixel_gate_scores([c.fingerprint for c in candidates], lo, hi)
+    passed: NDArray[np.bool_] = ~(scores < threshold)  # NaN (no fingerprint) passes
+    return passed
 
-    A necessary condition only, computed for all pairs at once with matrix products: a copy,
-    an edit or a crop of a photo lines up with one of the windows roughly at this scale, while
-    most look-alike photos do not. Pairs without fingerprints pass.
-    """
+
+def pixel_gate_scores(fingerprints: Sequence[Fingerprint | None], lo: NDArray[np.int64],
+                      hi: NDArray[np.int64]) -> NDArray[np.float32]:
+    """Per pair of positions in ``fingerprints``, the best correlation, over a bank of windows
+    of one photo's grid (the whole of it among them), with the other's whole grid as is or
+    mirrored, both seen at 6×6 cells; NaN where a photo has no fingerprint. Each window keeps
+    its photo's aspect. Computed for all pairs at once with matrix products."""
+    if len(lo) == 0:
+        return np.zeros(0, np.float32)
     wanted = np.unique(np.concatenate([lo, hi]))
-    wholes = _gate_views(candidates, wanted, whole_only=True).reshape(-1, _GATE_SIDE, _GATE_SIDE)
+    wholes = _gate_views(fingerprints, wanted, whole_only=True).reshape(-1, _GATE_SIDE,
+                                                                       _GATE_SIDE)
     both = np.stack([wholes, wholes[:, :, ::-1]], axis=1).reshape(len(wanted), 2, -1)
     best = np.full(len(lo), -np.inf, np.float32)
     sides = [np.searchsorted(wanted, lo), np.searchsorted(wanted, hi)]
@@ -924,14 +954,13 @@ def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArr
     # would take 470 MB), and matched on both sides of its pairs.
     for start in range(0, len(wanted), _GATE_CHUNK):
         stop = min(start + _GATE_CHUNK, len(wanted))
-        banks = _gate_views(candidates, wanted[start:stop], whole_only=False)
+        banks = _gate_views(fingerprints, wanted[start:stop], whole_only=False)
         for big, small, order in ((*sides, orders[0]), (*sides[::-1], orders[1])):
             first, last = np.searchsorted(big[order], [start, stop])
             pairs = order[first:last]
             scores = _best_window_scores(banks, both, big[pairs] - start, small[pairs])
             best[pairs] = np.maximum(best[pairs], scores)
-    passed: NDArray[np.bool_] = ~(best < threshold)  # NaN (no fingerprint) passes
-    return passed
+    return best
 
 
 _GATE_CHUNK = 2048  # photos whose window banks are made and matched at a time
@@ -965,8 +994,8 @@ def _best_window_scores(banks: FloatGrid, wholes: FloatGrid, big: NDArray[np.int
     return best
 
 
-def _gate_views(candidates: Sequence[Candidate], photos: NDArray[np.int64], whole_only: bool
-                ) -> FloatGrid:
+def _gate_views(fingerprints: Sequence[Fingerprint | None], photos: NDArray[np.int64],
+                whole_only: bool) -> FloatGrid:
     """(photos, windows, 36): standardised 6×6 views of every window of each photo's grid
     (see :func:`_gate_windows`; the whole frame last), or of the whole frame only; rows of NaN
     for photos without a fingerprint."""
@@ -974,13 +1003,13 @@ def _gate_views(candidates: Sequence[Candidate], photos: NDArray[np.int64], whol
     views = np.full((len(photos), windows, _GATE_SIDE ** 2), np.nan, np.float32)
     by_shape: dict[tuple[int, int], list[int]] = {}
     for row, i in enumerate(photos.tolist()):
-        fp = candidates[i].fingerprint
+        fp = fingerprints[i]
         if fp is not None:
             by_shape.setdefault((int(fp.grid.shape[0]), int(fp.grid.shape[1])), []).append(row)
     for rows in by_shape.values():
         for start in range(0, len(rows), 4096):
             part = rows[start:start + 4096]
-            grids = np.stack([candidates[int(photos[r])].fingerprint.grid  # type: ignore[union-attr]
+            grids = np.stack([fingerprints[int(photos[r])].grid  # type: ignore[union-attr]
                               for r in part]).astype(np.float32)
             sampled = _gate_windows(grids, whole_only)
             centred = sampled - sampled.mean(axis=2, keepdims=True)
@@ -1039,23 +1068,33 @@ def _gate_sampling(length: int) -> tuple[FloatGrid, ...]:
 
 
 def _pairs_to_judge(candidates: Sequence[Candidate], pairs: Sequence[Pair],
-                    settings: DedupSettings
-                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
-    """(lo, hi, given) positions, lo < hi, each pair once: neighbours, hash-near and same
-    content; ``given`` is the score ``pairs`` gave a pair (NaN for the pairs it did not give)."""
+                    settings: DedupSettings,
+                    gate_scores: Sequence[float] | NDArray[np.float32] | None = None
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32],
+                               NDArray[np.float32]]:
+    """(lo, hi, given, gates) positions, lo < hi, each pair once: neighbours, hash-near and
+    same content; ``given`` is the score ``pairs`` gave a pair and ``gates`` its gate score
+    from ``gate_scores`` (NaN for the pairs they did not give)."""
     hashed = hash_pairs([c.fingerprint for c in candidates], settings.same_hash_distance)
     same = _same_content_pairs(candidates)
     n = max(len(candidates), 1)
-    given_keys = _pair_keys(np.fromiter((p[0] for p in pairs), np.int64, len(pairs)),
-                            np.fromiter((p[1] for p in pairs), np.int64, len(pairs)), n)
+    a = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+    b = np.fromiter((p[1] for p in pairs), np.int64, len(pairs))
+    scores = np.fromiter((p[2] for p in pairs), np.float32, len(pairs))
+    gates = np.full(len(pairs), np.nan, np.float32) if gate_scores is None else \
+        np.asarray(gate_scores, np.float32)
+    distinct = a != b
+    given_keys = _pair_keys(a[distinct], b[distinct], n)
     other_keys = _pair_keys(
         np.fromiter(itertools.chain((p[0] for p in hashed), (p[0] for p in same)), np.int64),
         np.fromiter(itertools.chain((p[1] for p in hashed), (p[1] for p in same)), np.int64), n)
     keys = np.unique(np.concatenate([given_keys, other_keys]))
+    where = np.searchsorted(keys, given_keys)
     given = np.full(len(keys), np.nan, np.float32)
-    given[np.searchsorted(keys, given_keys)] = np.fromiter((p[2] for p in pairs), np.float32,
-                                                           len(pairs))
-    return keys // n, keys % n, given
+    given[where] = scores[distinct]
+    known_gates = np.full(len(keys), np.nan, np.float32)
+    known_gates[where] = gates[distinct]
+    return keys // n, keys % n, given, known_gates
 
 
 def _pair_keys(a: NDArray[np.int64], b: NDArray[np.int64], n: int) -> NDArray[np.int64]:

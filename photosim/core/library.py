@@ -96,7 +96,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
-        self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
+        self._neighbours: neighbours.RowPairs | None = None  # cached for regrouping
         self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
         self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
@@ -447,7 +447,7 @@ class Library:
         vectors, rows, row_ids = self._vectors_for(photos)
         candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos]
-        pairs = self._candidate_pairs(candidates, vectors, rows, row_ids)
+        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids)
         try:
             settings = dedup.DedupSettings.from_threshold(threshold)
         except ValueError as exc:
@@ -456,7 +456,7 @@ class Library:
                                                      vectors is not None else None)
         groups = dedup.find_groups(candidates, vectors, pairs, settings,
                                    self._not_duplicate_ids(photos), self.reference_folders(),
-                                   verdicts)
+                                   verdicts, gates)
         return [g for g in groups if kinds is None or g.kind in kinds]
 
     def _vectors_for(self, photos: list[Photo]
@@ -469,12 +469,13 @@ class Library:
 
     def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
                          rows: dict[int, int], row_ids: np.ndarray
-                         ) -> list[tuple[int, int, float]]:
-        """Pairs over candidate positions: every photo's nearest neighbours (kept in the
-        catalog, and here too, so a new threshold regroups without reading them again)."""
+                         ) -> tuple[list[dedup.Pair], np.ndarray | None]:
+        """(Pairs over candidate positions, their gate scores): every photo's nearest
+        neighbours (kept in the catalog, and here too, so a new threshold regroups without
+        reading them again)."""
         if vectors is None:
             return dedup.hash_pairs([c.fingerprint for c in candidates],
-                                    dedup.DedupSettings().hash_distance)
+                                    dedup.DedupSettings().hash_distance), None
         with self._lock:
             row_pairs = self._neighbours
         if row_pairs is None:
@@ -482,22 +483,32 @@ class Library:
             for c in candidates:
                 if c.vector_row is not None and c.photo.content_hash:
                     row_hashes[c.vector_row] = c.photo.content_hash
-            lists, row_ids, row_hashes = self._neighbour_lists(row_ids, row_hashes, vectors)
+            prints = {c.photo.id: c.fingerprint for c in candidates}
+            lists, row_ids, row_hashes = self._neighbour_lists(row_ids, row_hashes, vectors,
+                                                               prints)
             row_pairs = neighbours.pairs_from_lists(lists, row_ids, row_hashes, NEIGHBOUR_FLOOR)
             with self._lock:
                 self._neighbours = row_pairs
-        position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
-        return [(position[a], position[b], s) for a, b, s in row_pairs
-                if a in position and b in position]
+        position = np.full(len(row_ids), -1, np.int64)
+        for i, c in enumerate(candidates):
+            if c.vector_row is not None:
+                position[c.vector_row] = i
+        a, b = position[row_pairs.lo], position[row_pairs.hi]
+        keep = (a >= 0) & (b >= 0)
+        pairs = list(zip(a[keep].tolist(), b[keep].tolist(), row_pairs.sims[keep].tolist(),
+                         strict=True))
+        return pairs, row_pairs.gates[keep]
 
-    def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None
+    def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
+                         prints: dict[int, Fingerprint | None] | None = None
                          ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
         """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
         ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
 
         ``vectors``: the photos' vectors row by row, when the caller holds them (the search
         then re-ranks in memory). Without them, past a few thousand lists to find, every vector
-        is loaded for that, and ``ids`` and ``hashes`` come back in its row order."""
+        is loaded for that, and ``ids`` and ``hashes`` come back in its row order. ``prints``:
+        fingerprints by photo id, when the caller holds them."""
         assert self.spec is not None
         key = f"{self.spec.id} k={NEIGHBOURS_K}"
         with self._neighbour_lock:
@@ -510,23 +521,34 @@ class Library:
                 stale = neighbours.lists_to_find(stored, ids, hashes)
             if len(stale) == 0:
                 return stored, ids, hashes
-            index = self.vector_index()
-            assert index is not None
-            if vectors is None:
-                owners, wanted = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim,
-                                                              ids[stale].tolist())
-            else:
-                owners, wanted = ids[stale], vectors[stale]
-            query_batch = functools.partial(
-                index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
-                known=None if vectors is None else (ids, vectors))
-            content = dict(zip(ids.tolist(), hashes, strict=True))
-            found = neighbours.find_lists(query_batch, wanted, owners,
-                                          [content[i] for i in owners.tolist()], NEIGHBOURS_K)
-            self.catalog.put_neighbour_lists(key, found)
+            found = self._find_lists(ids, hashes, vectors, stale)
+            if prints is None:
+                wanted = {f.owner for f in found} | {int(i) for f in found for i in f.ids}
+                prints = {i: _fingerprint(data) for i, data in
+                          self.catalog.fingerprints_of(sorted(wanted)).items()}
+            found = neighbours.with_gate_scores(found, prints)
+            self.catalog.put_neighbour_lists(key, [f.encoded() for f in found])
             log.info("neighbour lists found for %d photos", len(found))
             stored = neighbours.NeighbourLists.from_rows(self.catalog.neighbour_lists(key))
             return stored, ids, hashes
+
+    def _find_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
+                    stale: np.ndarray) -> list[neighbours.FoundList]:
+        """Search the index for the neighbours of rows ``stale`` of ``ids``."""
+        assert self.spec is not None
+        index = self.vector_index()
+        assert index is not None
+        if vectors is None:
+            owners, wanted = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim,
+                                                          ids[stale].tolist())
+        else:
+            owners, wanted = ids[stale], vectors[stale]
+        query_batch = functools.partial(
+            index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
+            known=None if vectors is None else (ids, vectors))
+        content = dict(zip(ids.tolist(), hashes, strict=True))
+        return neighbours.find_lists(query_batch, wanted, owners,
+                                     [content[i] for i in owners.tolist()], NEIGHBOURS_K)
 
     def _update_neighbour_lists(self) -> None:
         """Find the neighbour lists that indexing left missing or stale."""

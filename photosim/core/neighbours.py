@@ -1,34 +1,53 @@
 """Each photo's nearest neighbours, kept in the catalog between sessions.
 
-Finding duplicates starts from every photo's nearest neighbours in the vector index. At 100k
-photos that search costs about 6 s, most of a duplicate pass, yet between two passes only the
-photos added or changed since need one. So each photo's list is stored with the content it
-was found for, and a pass searches again only for photos whose list is missing or stale.
+Finding duplicates starts from every photo's nearest neighbours in the vector index, and from
+a coarse look at each neighbour pair's pixels (the pixel gate). At 100k photos those two cost
+about 10 s, most of a duplicate pass, yet between two passes only the photos added or changed
+since need them. So each photo's list is stored with the content it was found for, and the
+search runs again only for photos whose list is missing or stale; indexing runs it for the
+photos it embedded.
 
 Lists are numbered by when they were found (their generation). A list found earlier than a
-neighbour's own list may hold an outdated similarity for it (the neighbour changed since), so
-such entries are dropped; the neighbour's newer list holds the pair if it still holds.
+neighbour's own list may hold an outdated figure for it (the neighbour changed since), so such
+entries are dropped; the neighbour's newer list holds the pair if it still holds.
 New photos reach older ones the same way: through their own lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from photosim.core.dedup import Pair, QueryBatch, ids_to_rows, unique_pairs
+from photosim.core.dedup import QueryBatch, ids_to_rows, pixel_gate_scores, unique_pair_entries
+from photosim.core.fingerprint import Fingerprint
 
-StoredList = tuple[int, str, int, bytes, bytes]  # photo id, content hash, generation, ids, sims
-NewList = tuple[int, str, bytes, bytes]  # the same, before it has a generation
+# photo id, content hash, generation, ids (int64), sims (float32), gate scores (float32)
+StoredList = tuple[int, str, int, bytes, bytes, bytes]
+
+
+@dataclass(frozen=True)
+class FoundList:
+    """One photo's neighbours as just found: ids best first, their cosines and gate scores
+    (:func:`photosim.core.dedup.pixel_gate_scores`, NaN where a fingerprint is missing)."""
+
+    owner: int
+    content_hash: str
+    ids: NDArray[np.int64]
+    sims: NDArray[np.float32]
+    gates: NDArray[np.float32]
+
+    def encoded(self) -> tuple[int, str, bytes, bytes, bytes]:
+        return (self.owner, self.content_hash, self.ids.astype(np.int64).tobytes(),
+                self.sims.astype(np.float32).tobytes(), self.gates.astype(np.float32).tobytes())
 
 
 @dataclass(frozen=True)
 class NeighbourLists:
     """Stored lists, flattened: list ``i`` belongs to photo ``owners[i]`` and holds
-    ``ids[offsets[i]:offsets[i + 1]]`` with their cosines ``sims``, best first."""
+    ``ids[offsets[i]:offsets[i + 1]]`` with their ``sims`` and ``gates``, best first."""
 
     owners: NDArray[np.int64]
     hashes: list[str]
@@ -36,6 +55,7 @@ class NeighbourLists:
     offsets: NDArray[np.int64]
     ids: NDArray[np.int64]
     sims: NDArray[np.float32]
+    gates: NDArray[np.float32]
 
     @classmethod
     def from_rows(cls, rows: Sequence[StoredList]) -> NeighbourLists:
@@ -44,7 +64,18 @@ class NeighbourLists:
                    np.array([r[2] for r in rows], np.int64),
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
                    np.frombuffer(b"".join(r[3] for r in rows), np.int64),
-                   np.frombuffer(b"".join(r[4] for r in rows), np.float32))
+                   np.frombuffer(b"".join(r[4] for r in rows), np.float32),
+                   np.frombuffer(b"".join(r[5] for r in rows), np.float32))
+
+
+@dataclass(frozen=True)
+class RowPairs:
+    """Unique pairs of rows ``lo < hi`` with their cosine and gate score."""
+
+    lo: NDArray[np.int64]
+    hi: NDArray[np.int64]
+    sims: NDArray[np.float32]
+    gates: NDArray[np.float32]
 
 
 def lists_to_find(stored: NeighbourLists, row_ids: NDArray[np.int64],
@@ -59,28 +90,44 @@ def lists_to_find(stored: NeighbourLists, row_ids: NDArray[np.int64],
 
 
 def find_lists(query_batch: QueryBatch, vectors: np.ndarray, owners: NDArray[np.int64],
-               hashes: Sequence[str], k: int) -> list[NewList]:
-    """The ``k`` nearest photos of each of ``vectors`` (photos ``owners``), as lists to store;
-    ``query_batch`` answers photo ids, best first, padded with -1."""
+               hashes: Sequence[str], k: int) -> list[FoundList]:
+    """The ``k`` nearest photos of each of ``vectors`` (photos ``owners``), without gate
+    scores yet (see :func:`with_gate_scores`); ``query_batch`` answers photo ids, best first,
+    padded with -1."""
     if len(vectors) == 0:
         return []
     ids, sims = query_batch(vectors, k + 1)  # +1: each photo finds itself
     ids, sims = np.asarray(ids, np.int64), np.asarray(sims, np.float32)
-    found: list[NewList] = []
+    found = []
     for owner, content, row_ids, row_sims in zip(owners.tolist(), hashes, ids, sims,
                                                  strict=True):
         keep = (row_ids >= 0) & (row_ids != owner)
-        found.append((owner, content, row_ids[keep][:k].tobytes(), row_sims[keep][:k].tobytes()))
+        neighbours = row_ids[keep][:k]
+        found.append(FoundList(owner, content, neighbours, row_sims[keep][:k],
+                               np.full(len(neighbours), np.nan, np.float32)))
     return found
 
 
+def with_gate_scores(found: Sequence[FoundList],
+                     fingerprints: Mapping[int, Fingerprint | None]) -> list[FoundList]:
+    """``found`` with the gate score of each owner and neighbour (by photo id), all at once."""
+    owners = np.concatenate([np.full(len(f.ids), f.owner, np.int64) for f in found] or
+                            [np.zeros(0, np.int64)])
+    others = np.concatenate([f.ids for f in found] or [np.zeros(0, np.int64)])
+    photos = np.unique(np.concatenate([owners, others]))
+    prints = [fingerprints.get(int(i)) for i in photos]
+    scores = pixel_gate_scores(prints, np.searchsorted(photos, owners),
+                               np.searchsorted(photos, others))
+    bounds = np.cumsum([0, *(len(f.ids) for f in found)])
+    return [FoundList(f.owner, f.content_hash, f.ids, f.sims, scores[start:stop])
+            for f, start, stop in zip(found, bounds[:-1], bounds[1:], strict=True)]
+
+
 def pairs_from_lists(stored: NeighbourLists, row_ids: NDArray[np.int64],
-                     row_hashes: Sequence[str], floor: float) -> list[Pair]:
-    """Unique ``(row_i, row_j, cosine)``, ``i < j``, ``cosine ≥ floor``, over the rows of the
-    vectors held now (photo ``row_ids[r]``, content ``row_hashes[r]``), from the lists that
-    are current (see the module's docstring)."""
-    if len(row_ids) == 0 or len(stored.owners) == 0:
-        return []
+                     row_hashes: Sequence[str], floor: float) -> RowPairs:
+    """Unique pairs of rows, ``cosine ≥ floor``, over the vectors held now (photo
+    ``row_ids[r]``, content ``row_hashes[r]``), from the lists that are current (see the
+    module's docstring)."""
     owner_rows = ids_to_rows(stored.owners, row_ids)
     current = owner_rows >= 0
     current[current] = [stored.hashes[i] == row_hashes[r]
@@ -88,11 +135,12 @@ def pairs_from_lists(stored: NeighbourLists, row_ids: NDArray[np.int64],
                                         owner_rows[current].tolist(), strict=True)]
     generation_of_row = np.full(len(row_ids), np.iinfo(np.int64).max, np.int64)
     generation_of_row[owner_rows[current]] = stored.generations[current]
-    lengths = np.diff(stored.offsets)
-    list_of_entry = np.repeat(np.arange(len(stored.owners)), lengths)
+    list_of_entry = np.repeat(np.arange(len(stored.owners)), np.diff(stored.offsets))
     a = owner_rows[list_of_entry]
     b = ids_to_rows(stored.ids, row_ids)
-    keep = current[list_of_entry] & (b >= 0) & (stored.sims >= floor)
+    keep = current[list_of_entry] & (b >= 0) & (stored.sims >= floor) & (a != b)
     keep[keep] = generation_of_row[b[keep]] <= stored.generations[list_of_entry[keep]]
-    keep &= a != b
-    return unique_pairs(a[keep], b[keep], stored.sims[keep])
+    a, b, sims, gates = a[keep], b[keep], stored.sims[keep], stored.gates[keep]
+    kept = unique_pair_entries(a, b, sims)
+    return RowPairs(np.minimum(a[kept], b[kept]), np.maximum(a[kept], b[kept]), sims[kept],
+                    gates[kept])

@@ -79,7 +79,8 @@ MIGRATIONS: tuple[str, ...] = (
         content_hash TEXT NOT NULL,              -- the content they were found for
         generation INTEGER NOT NULL,             -- lists found later have larger numbers
         ids BLOB NOT NULL,                       -- int64 neighbour photo ids, best first
-        sims BLOB NOT NULL                       -- float32 their cosines
+        sims BLOB NOT NULL,                      -- float32 their cosines
+        gates BLOB NOT NULL                      -- float32 their pixel-gate scores (NaN: none)
     );
     """,
 )

@@ -52,13 +52,22 @@ def encode_vector(vector: np.ndarray) -> bytes:
 
 
 def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """float16 blobs → float32 (n, dim), re-normalised (float16 rounding shifts norms slightly)."""
-    if not blobs:
-        return np.zeros((0, dim), np.float32)
-    arr = np.frombuffer(b"".join(blobs), dtype=np.float16).astype(np.float32).reshape(-1, dim)
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    normalised: np.ndarray = arr / np.maximum(norms, 1e-12)
-    return normalised
+    """float16 blobs → float32 (n, dim), re-normalised (float16 rounding shifts norms slightly).
+
+    A few thousand rows at a time, in place: at 100k vectors, converting and normalising the
+    whole array at once made three 800 MB temporaries, which took longer than the arithmetic.
+    """
+    out = np.empty((len(blobs), dim), np.float32)
+    for start in range(0, len(blobs), _DECODE_ROWS):
+        part = out[start:start + _DECODE_ROWS]
+        part[:] = np.frombuffer(b"".join(blobs[start:start + _DECODE_ROWS]),
+                                np.float16).reshape(-1, dim)
+        norms = np.sqrt(np.einsum("ij,ij->i", part, part))
+        part /= np.maximum(norms, 1e-12)[:, np.newaxis]
+    return out
+
+
+_DECODE_ROWS = 4096
 
 
 class Catalog:
@@ -280,26 +289,40 @@ class Catalog:
             return cur.rowcount
 
     # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
-    def neighbour_lists(self, search_key: str) -> list[tuple[int, str, int, bytes, bytes]]:
-        """(photo id, content hash, generation, ids, sims) of each stored list for the key."""
+    def neighbour_lists(self, search_key: str
+                        ) -> list[tuple[int, str, int, bytes, bytes, bytes]]:
+        """(photo id, content hash, generation, ids, sims, gates) of each stored list for the
+        key (photosim/core/neighbours.py)."""
         rows = self.db.connection().execute(
-            "SELECT photo_id, content_hash, generation, ids, sims FROM neighbours "
+            "SELECT photo_id, content_hash, generation, ids, sims, gates FROM neighbours "
             "WHERE search_key = ?", (search_key,)).fetchall()
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def put_neighbour_lists(self, search_key: str,
-                            lists: Sequence[tuple[int, str, bytes, bytes]]) -> None:
-        """Store (photo id, content hash, ids, sims) lists as one new generation; lists for
-        another key (a previous model or search setting) are dropped."""
+                            lists: Sequence[tuple[int, str, bytes, bytes, bytes]]) -> None:
+        """Store (photo id, content hash, ids, sims, gates) lists as one new generation; lists
+        for another key (a previous model or search setting) are dropped."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM neighbours WHERE search_key != ?", (search_key,))
             row = conn.execute("SELECT COALESCE(MAX(generation), 0) + 1 FROM neighbours"
                                ).fetchone()
             conn.executemany(
-                "INSERT OR REPLACE INTO neighbours SELECT ?, ?, ?, ?, ?, ? "
+                "INSERT OR REPLACE INTO neighbours SELECT ?, ?, ?, ?, ?, ?, ? "
                 "WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?)",
-                [(photo, search_key, content, row[0], ids, sims, photo)
-                 for photo, content, ids, sims in lists])
+                [(photo, search_key, content, row[0], ids, sims, gates, photo)
+                 for photo, content, ids, sims, gates in lists])
+
+    def fingerprints_of(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """Fingerprints of some photos (those that have one)."""
+        found: dict[int, bytes] = {}
+        conn = self.db.connection()
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            found.update((r[0], r[1]) for r in conn.execute(
+                f"SELECT id, fingerprint FROM photos WHERE id IN ({marks}) AND fingerprint "
+                f"IS NOT NULL", chunk))
+        return found
 
     # -- class guesses and clusters ------------------------------------------------------------
     def put_classes(self, conn: sqlite3.Connection, content_hash: str, model_id: str,
