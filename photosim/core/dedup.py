@@ -43,9 +43,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from photosim.core.cancel import CancelToken, check
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress
 
 Pair = tuple[int, int, float]
 QueryBatch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -781,24 +782,42 @@ def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
 
 
 # -- grouping -----------------------------------------------------------------------------------
+# Stages reported to a find_groups progress callback; pairs judged between two reports.
+COMPARING_PIXELS = "Comparing pixels"
+GROUPING = "Grouping"
+_REPORT_EVERY = 500
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
 def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 pairs: Sequence[Pair], settings: DedupSettings,
                 not_duplicates: Collection[frozenset[int]] = (),
                 reference_folders: Sequence[Path] = (),
-                pixel_cache: PixelCache | None = None) -> list[DuplicateGroup]:
+                pixel_cache: PixelCache | None = None, *,
+                progress: StageProgress | None = None,
+                cancel: CancelToken | None = None) -> list[DuplicateGroup]:
     """Duplicate groups of every kind; ``pairs`` index into ``candidates``.
 
     A photo may appear in one group per kind: the exact copies of a file, the same picture in
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
     A group of a looser kind is reported only when it adds photos to the stricter one.
     ``pixel_cache`` (see :class:`PixelVerdicts`) carries pixel verdicts over to the next call.
+    ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
+    judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
     """
+    report = progress or _no_progress
+    report(COMPARING_PIXELS, 0, 0)
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
-    edges = _edges(candidates, pairs, settings, judge, blocked)
+    edges = _edges(candidates, pairs, settings, judge, blocked, report, cancel)
     groups: list[DuplicateGroup] = []
     seen: set[frozenset[int]] = set()
-    for level in Level:
+    for done, level in enumerate(Level):
+        check(cancel)
+        report(GROUPING, done, len(Level))
         for cluster in _complete_linkage(edges, level, judge, blocked):
             members = frozenset(cluster)
             if len(members) < 2 or members in seen:
@@ -828,7 +847,9 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 
 
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
-           judge: PairJudge, blocked: set[tuple[int, int]]) -> list[tuple[int, int, Relation]]:
+           judge: PairJudge, blocked: set[tuple[int, int]],
+           report: StageProgress = _no_progress,
+           cancel: CancelToken | None = None) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi = _pairs_to_judge(candidates, pairs, settings)
     cosines = None if judge.vectors is None else \
@@ -839,7 +860,10 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
         lo, hi = _past_the_pixel_gate(candidates, judge, lo, hi,
                                       None if cosines is None else cosines[kept], settings)
     edges = []
-    for i, j in zip(lo.tolist(), hi.tolist(), strict=True):
+    for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        if done % _REPORT_EVERY == 0:
+            check(cancel)
+            report(COMPARING_PIXELS, done, len(lo))
         if (i, j) in blocked:
             continue
         relation = judge(i, j)

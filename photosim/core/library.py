@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core import decode, dedup, labels, trash
-from photosim.core.cancel import CancelToken
+from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.embedder import Embedder
@@ -36,7 +36,14 @@ from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
-from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo, PhotoRow
+from photosim.core.types import (
+    DuplicateGroup,
+    DuplicateKind,
+    Match,
+    Photo,
+    PhotoRow,
+    StageProgress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,13 @@ NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candi
 # The bulk neighbour search behind duplicates uses a narrower beam than interactive search:
 # copies sit very close together, and 100k photos must group in seconds (benchmarks/run_all.py).
 NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pairs
+# Photos whose neighbours are asked for at once, between two looks at the cancel token. At
+# 100k photos on 2 cores a chunk takes 2.3 s; the whole library in one batch is 6 % faster
+# (its queries visit the graph in a better order), chunks of 10k 23 % slower.
+NEIGHBOUR_CHUNK = 25_000
+# Stages a duplicate search reports before dedup.find_groups' own.
+READING_LIBRARY = "Reading the library"
+FINDING_NEIGHBOURS = "Finding neighbours"
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,10 @@ class Library:
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
         self._neighbours: list[tuple[int, int, float]] | None = None  # cached for regrouping
+        # The chunks of a neighbour search that was cancelled, for the photos (row ids) it was
+        # over: the next search goes on from there instead of starting again.
+        self._neighbour_chunks: tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]] | None \
+            = None
         self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
@@ -189,14 +207,14 @@ class Library:
             index = self.vector_index()
             if index is not None:
                 index.add(ids, vectors)
-            self._neighbours = None
+            self._neighbours = self._neighbour_chunks = None
 
     def _index_remove(self, ids: Sequence[int]) -> None:
         with self._lock:
             index = self.vector_index()
             if index is not None:
                 index.remove(ids)
-            self._neighbours = None
+            self._neighbours = self._neighbour_chunks = None
 
     def save_index(self) -> None:
         with self._lock:
@@ -434,13 +452,26 @@ class Library:
 
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,
-                   kinds: Collection[DuplicateKind] | None = None) -> list[DuplicateGroup]:
+                   kinds: Collection[DuplicateKind] | None = None, *,
+                   progress: StageProgress | None = None,
+                   cancel: CancelToken | None = None) -> list[DuplicateGroup]:
+        """Duplicate groups of the library's readable photos (see ``dedup.find_groups``).
+
+        ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
+        ``FINDING_NEIGHBOURS``, then ``dedup.COMPARING_PIXELS`` and ``dedup.GROUPING``; total
+        0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
+        the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
+        so far are kept, and the next search goes on from them.
+        """
+        report = progress or _no_progress
+        report(READING_LIBRARY, 0, 0)
         photos = [p for p in self.catalog.photos() if p.error is None and p.online]
         prints = self.catalog.fingerprints()
         vectors, rows, row_ids = self._vectors_for(photos)
         candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos]
-        pairs = self._candidate_pairs(candidates, vectors, rows, row_ids)
+        check(cancel)
+        pairs = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
         try:
             settings = dedup.DedupSettings.from_threshold(threshold)
         except ValueError as exc:
@@ -449,7 +480,7 @@ class Library:
                                                      vectors is not None else None)
         groups = dedup.find_groups(candidates, vectors, pairs, settings,
                                    self._not_duplicate_ids(photos), self.reference_folders(),
-                                   verdicts)
+                                   verdicts, progress=progress, cancel=cancel)
         return [g for g in groups if kinds is None or g.kind in kinds]
 
     def _vectors_for(self, photos: list[Photo]
@@ -461,7 +492,8 @@ class Library:
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
     def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
-                         rows: dict[int, int], row_ids: np.ndarray
+                         rows: dict[int, int], row_ids: np.ndarray,
+                         report: StageProgress, cancel: CancelToken | None
                          ) -> list[tuple[int, int, float]]:
         """Pairs over candidate positions; the index's neighbours are cached so a new
         threshold regroups without searching again."""
@@ -475,11 +507,36 @@ class Library:
                 query_batch = functools.partial(index.query_batch, known=(row_ids, vectors),
                                                 candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)
                 self._neighbours = dedup.neighbour_pairs_from_index(
-                    query_batch, vectors, NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
+                    self._in_chunks(query_batch, row_ids, report, cancel), vectors,
+                    NEIGHBOURS_K, NEIGHBOUR_FLOOR, row_ids=row_ids)
+                self._neighbour_chunks = None
             row_pairs = self._neighbours
         position = {rows[c.photo.id]: i for i, c in enumerate(candidates) if c.photo.id in rows}
         return [(position[a], position[b], s) for a, b, s in row_pairs
                 if a in position and b in position]
+
+    def _in_chunks(self, query_batch: dedup.QueryBatch, row_ids: np.ndarray,
+                   report: StageProgress, cancel: CancelToken | None) -> dedup.QueryBatch:
+        """``query_batch`` asked ``NEIGHBOUR_CHUNK`` rows at a time, with progress and a look
+        at ``cancel`` in between (under ``_lock``). The chunks answered are kept: a search
+        cancelled because a newer one replaced it (the slider moved) is carried on by that
+        one rather than begun again."""
+        kept = self._neighbour_chunks
+        if kept is None or not np.array_equal(kept[0], row_ids):
+            kept = self._neighbour_chunks = (row_ids, [])
+        answered = kept[1]
+
+        def query(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            total = len(vectors)
+            for start in range(len(answered) * NEIGHBOUR_CHUNK, total, NEIGHBOUR_CHUNK):
+                report(FINDING_NEIGHBOURS, start, total)
+                check(cancel)
+                answered.append(query_batch(vectors[start:start + NEIGHBOUR_CHUNK], k))
+            report(FINDING_NEIGHBOURS, total, total)
+            return (np.concatenate([ids for ids, _ in answered]),
+                    np.concatenate([sims for _, sims in answered]))
+
+        return query
 
     def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}
@@ -551,6 +608,10 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:
