@@ -3,6 +3,7 @@
     python benchmarks/gui_bench.py                        # all three figures at 100k photos
     python benchmarks/gui_bench.py --quick                # fewer runs and frames
     python benchmarks/gui_bench.py --only click --json out.json
+    python benchmarks/gui_bench.py --only filter          # typing into the name filter
 
 - click to populated result grid: the "Find similar photos" action of the library grid's
   context menu (what a right-click offers) is triggered on a photo; timed until the results
@@ -16,6 +17,15 @@
 - scroll: the library grid's scroll bar moves one page per frame through all the photos;
   a frame is moving the bar, handling the events that are due (thumbnails arriving), and
   repainting the grid. Median, p95 and worst frame.
+- name filter per keystroke: with the library grid showing every photo, a word is typed into
+  the library's "File name" filter box one key at a time (``QTest.keyClick`` on the real
+  QLineEdit) and then erased with Backspace, each key given time for the grid to follow (a
+  slow typist: every key leads to a filtering, the worst case for a debounce). A keystroke's
+  GUI-thread time is the key's own handling, plus the time the event loop is busy (between
+  its "awake" and "about to block") until the grid's model shows the new filter and what
+  that made due at once has run (the grid's relayout), plus one repaint of the grid. Median
+  and p95 against one 60 Hz frame; the latency from key to repainted grid (debounce
+  included) is reported beside it.
 
 Each measurement runs in its own process under QT_QPA_PLATFORM=offscreen (raster painting
 into an off-screen backing store, as on a desktop, minus the hand-over to the compositor).
@@ -40,6 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 CLICK_TARGET_MS = 150.0
 START_TARGET_S = 2.0
 FRAME_TARGET_MS = 1000 / 60
+FILTER_WORD = "img_042"  # the bench library's names are IMG_000000.jpg ... (100k: 1 in 1000)
+FILTER_ROUNDS = 3
 RESPONSIVE_MS = 50.0  # the event loop counts as interactive when it answers within this
 SETTLE_TIMEOUT_S = 600.0
 RESULT_PREFIX = "GUIBENCH "
@@ -56,9 +68,10 @@ def main() -> None:
 
     work = args.work or Path("/tmp/photosim-bench") / f"gui{args.photos // 1000}k"
     data = ensure_library(work, args.photos)
-    only = set(filter(None, args.only.split(","))) or {"start", "click", "scroll"}
+    only = set(filter(None, args.only.split(","))) or {"start", "click", "scroll", "filter"}
     rows = []
-    for name, measure in (("click", click_rows), ("start", start_rows), ("scroll", scroll_rows)):
+    for name, measure in (("click", click_rows), ("start", start_rows), ("scroll", scroll_rows),
+                          ("filter", filter_rows)):
         if name in only:
             rows += measure(args, data)
     for row in rows:
@@ -74,14 +87,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--work", type=Path, help="where the library is built and kept")
     parser.add_argument("--quick", action="store_true",
                         help="1 cold start, 10 searches, about 600 scroll frames")
-    parser.add_argument("--only", default="", help="comma list: start,click,scroll")
+    parser.add_argument("--only", default="", help="comma list: start,click,scroll,filter")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
-    parser.add_argument("--child", choices=["start", "click", "scroll"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["start", "click", "scroll", "filter"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--frames", type=int, default=0,
                         help="scroll frames (default: every page; --quick: 600)")
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=FILTER_ROUNDS,
+                        help="times the filter word is typed and erased")
     return parser.parse_args()
 
 
@@ -142,6 +158,22 @@ def scroll_rows(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
                 p95 <= FRAME_TARGET_MS, got["load"])]
 
 
+def filter_rows(args: argparse.Namespace, data: Path) -> list[dict[str, Any]]:
+    rounds = 1 if args.quick else FILTER_ROUNDS
+    got = run_in_child("filter", data, "--rounds", str(rounds))
+    ms = got["ms"]
+    p95 = percentile(ms, 95)
+    return [row(f"name filter GUI-thread time per keystroke, {got['photos'] // 1000}k",
+                f"<= {FRAME_TARGET_MS:.1f} ms (one 60 Hz frame)",
+                f"median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms, max {max(ms):.0f} ms "
+                f"over {len(ms)} keys (typing \"{FILTER_WORD}\" and erasing it, {rounds}x; "
+                f"key handling median {statistics.median(got['key_ms']):.1f} ms, filtering "
+                f"median {statistics.median(got['busy_ms']):.1f} ms, repaint median "
+                f"{statistics.median(got['paint_ms']):.1f} ms); key to repainted grid median "
+                f"{statistics.median(got['latency_ms']):.0f} ms", p95 <= FRAME_TARGET_MS,
+                got["load"])]
+
+
 def row(figure: str, target: str, measured: str, passed: bool, load: str) -> dict[str, Any]:
     return {"figure": figure, "target": target, "measured": measured, "passed": passed,
             "load": load}
@@ -164,7 +196,8 @@ def load_average() -> str:
 
 def run_child(args: argparse.Namespace) -> None:
     started = float(os.environ.get("PHOTOSIM_BENCH_T0", repr(time.monotonic())))
-    child = {"start": StartupChild, "click": ClickChild, "scroll": ScrollChild}[args.child]
+    child = {"start": StartupChild, "click": ClickChild, "scroll": ScrollChild,
+             "filter": FilterChild}[args.child]
     result = child(args, started).run()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
@@ -388,6 +421,86 @@ class ScrollChild(AppChild):
     def top_row(self, grid: Any, value: int) -> int:
         grid.verticalScrollBar().setValue(value)
         return int(grid.indexAt(grid.viewport().rect().center()).row())
+
+
+class FilterChild(AppChild):
+    def run(self) -> dict[str, Any]:
+        from PySide6.QtCore import Qt
+
+        self.open_app()
+        self.wait_settled()
+        view = self.window.library_view
+        self.window.tabs.setCurrentWidget(view)
+        view.filter.setFocus()
+        self.pause(0.2)
+        self.clock = BusyClock()
+        keys = ([*FILTER_WORD] + [Qt.Key.Key_Backspace] * len(FILTER_WORD)) * self.args.rounds
+        timings = [self.keystroke(view, key) for key in keys]
+        result = {name: [t[i] for t in timings] for i, name in
+                  enumerate(("ms", "key_ms", "busy_ms", "paint_ms", "latency_ms"))}
+        result["photos"] = self.photos()
+        self.close()
+        return result
+
+    def keystroke(self, view: Any, key: Any) -> tuple[float, ...]:
+        """(GUI-thread ms, of it: key handling, event-loop busy until filtered, repaint;
+        key to repainted grid) for one key typed into the name filter."""
+        from PySide6.QtTest import QTest
+
+        text = view.filter.text()
+        wanted = (text[:-1] if not isinstance(key, str) else text + key).strip().lower()
+        started = time.perf_counter()
+        QTest.keyClick(view.filter, key)
+        key_ms = (time.perf_counter() - started) * 1000
+        self.clock.reset()
+        self.wait_until(lambda: applied_filter(view.proxy) == wanted, 10)
+        self.app.processEvents()  # what the filtering made due at once (the grid's relayout)
+        busy_ms = self.clock.stop() * 1000
+        painting = time.perf_counter()
+        view.grid.viewport().repaint()
+        done = time.perf_counter()
+        paint_ms = (done - painting) * 1000
+        self.pause(0.05)  # thumbnails of what is now shown arrive, as while a user reads
+        return (key_ms + busy_ms + paint_ms, key_ms, busy_ms, paint_ms,
+                (done - started) * 1000)
+
+
+def applied_filter(proxy: Any) -> str:
+    """The name filter the library grid's model applies now (lower case)."""
+    text = getattr(proxy, "filter_text", None)
+    return str(text() if text is not None else proxy._text)  # _text: before the debounce
+
+
+class BusyClock:
+    """Adds up the time the GUI thread's event loop spends working: from each "awake" of its
+    event dispatcher to the next "about to block"."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QAbstractEventDispatcher
+
+        self.busy_s = 0.0
+        self._awake_at: float | None = None
+        dispatcher = QAbstractEventDispatcher.instance()
+        dispatcher.awake.connect(self._awake)
+        dispatcher.aboutToBlock.connect(self._blocking)
+
+    def reset(self) -> None:
+        self.busy_s = 0.0
+        self._awake_at = time.perf_counter()  # the caller is on the GUI thread: awake
+
+    def stop(self) -> float:
+        """The busy time since ``reset``, the stretch the loop is in now included."""
+        self._blocking()
+        return self.busy_s
+
+    def _awake(self) -> None:
+        if self._awake_at is None:
+            self._awake_at = time.perf_counter()
+
+    def _blocking(self) -> None:
+        if self._awake_at is not None:
+            self.busy_s += time.perf_counter() - self._awake_at
+            self._awake_at = None
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from photosim.core import dedup
+from photosim.core import library as library_module
+from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import FileChangedError, ProtectedFileError
 from photosim.core.library import Library
-from photosim.core.types import DuplicateKind
+from photosim.core.types import DuplicateGroup, DuplicateKind
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 
@@ -186,8 +189,6 @@ def test_a_new_model_embeds_files_indexed_without_one(tmp_path: Path,
 def test_a_new_threshold_regroups_without_comparing_pixels_again(
         library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The slider moves the similar-scene threshold only: pixel verdicts carry over."""
-    from photosim.core import dedup
-
     paths = make_photo_folder(tmp_path / "pics", count=6)
     resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
     library.index([tmp_path / "pics"])
@@ -209,3 +210,80 @@ def test_a_new_threshold_regroups_without_comparing_pixels_again(
     library.index([tmp_path / "pics"])  # nothing changed: the verdicts still hold
     library.duplicates(0.9)
     assert compared == []
+
+
+def group_ids(groups: list[DuplicateGroup]) -> list[tuple[str, frozenset[int]]]:
+    return sorted((g.kind, frozenset(p.id for p in g.members)) for g in groups)
+
+
+@pytest.fixture
+def with_copies(library: Library, tmp_path: Path) -> Library:
+    """Eight photos, three of them copies (resized, exact), without stored neighbour lists (as
+    after an upgrade), so that a duplicate search has neighbours to find; the tests ask for
+    them three photos at a time so that the search has chunks."""
+    paths = make_photo_folder(tmp_path / "pics", count=8)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    resized_copy(paths[2], tmp_path / "pics" / "smaller.jpg", factor=0.4)
+    shutil.copy2(paths[3], tmp_path / "pics" / "same.jpg")
+    library.index([tmp_path / "pics"])
+    with library.catalog.db.transaction() as conn:
+        conn.execute("DELETE FROM neighbours")
+    return library
+
+
+def test_a_duplicate_search_reports_its_stages_in_order_with_sane_counts(
+        with_copies: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", 3)
+    reports: list[tuple[str, int, int]] = []
+    groups = with_copies.duplicates(progress=lambda *report: reports.append(report))
+    assert groups
+    stages = list(dict.fromkeys(stage for stage, _, _ in reports))
+    assert stages == [library_module.READING_LIBRARY, library_module.FINDING_NEIGHBOURS,
+                      dedup.COMPARING_PIXELS, dedup.GROUPING]
+    for stage in stages:
+        counts = [(done, total) for s, done, total in reports if s == stage]
+        assert all(0 <= done <= total or total == 0 for done, total in counts)
+        assert [done for done, _ in counts] == sorted(done for done, _ in counts)
+    assert [r for r in reports if r[0] == library_module.FINDING_NEIGHBOURS] == \
+        [(library_module.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
+    judged = [total for stage, _, total in reports if stage == dedup.COMPARING_PIXELS and total]
+    assert judged and judged[0] >= 3  # at least the three copy pairs were compared
+    assert [r for r in reports if r[0] == dedup.GROUPING] == \
+        [(dedup.GROUPING, done, len(dedup.Level)) for done in range(len(dedup.Level))]
+
+
+@pytest.mark.parametrize("stage", [library_module.READING_LIBRARY,
+                                   library_module.FINDING_NEIGHBOURS,
+                                   dedup.COMPARING_PIXELS, dedup.GROUPING])
+def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
+        with_copies: Library, tmp_path: Path, tiny_model: tuple[Path, Path],
+        monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+    monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", 3)
+    token = CancelToken()
+    after: list[str] = []
+
+    def report(now: str, done: int, total: int) -> None:
+        if token.cancelled:
+            after.append(now)
+        elif now == stage and (stage != library_module.FINDING_NEIGHBOURS or done == 6):
+            token.cancel()  # in the middle of the neighbour search: two chunks answered
+
+    with pytest.raises(Cancelled):
+        with_copies.duplicates(0.9, progress=report, cancel=token)
+    assert after == []  # stopped at the very next look
+    asked = []
+    index = with_copies.vector_index()
+    assert index is not None
+    real_query = index.query_batch
+    monkeypatch.setattr(index, "query_batch", lambda vectors, *a, **kw: (
+        asked.append(len(vectors)), real_query(vectors, *a, **kw))[1])
+    groups = with_copies.duplicates(0.9)
+    if stage == library_module.FINDING_NEIGHBOURS:
+        assert asked == [3, 2]  # carried on from the two chunks answered before
+    fresh = Library.open(tmp_path / "data", model=str(tiny_model[0]),
+                         model_spec=str(tiny_model[1]))
+    try:
+        assert group_ids(groups) == group_ids(fresh.duplicates(0.9))
+    finally:
+        fresh.close()
+    assert any(g.kind == DuplicateKind.SAME for g in groups)

@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPersistentModelIndex, QPoint
+from PySide6.QtCore import QPersistentModelIndex, QPoint, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
-from photosim.ui.listing import RECENT_LIMIT, LazyPhotos, prepare_listing
+from photosim.ui.listing import RECENT_LIMIT, FilterColumns, LazyPhotos, prepare_listing
 from photosim.ui.models import PathRole, PhotoFilterProxy, PhotoListModel
 from photosim.ui.tasks import Pool, TaskRunner
 from photosim.ui.thumbnails import IN_FLIGHT, WAITING_LIMIT, ThumbnailCache
@@ -194,3 +194,52 @@ def test_the_folder_and_name_filters_work_on_a_listing_without_making_every_phot
     proxy.set_text("img_00123")
     assert [proxy.index(r, 0).data(PathRole).name for r in range(proxy.rowCount())] == \
         [f"IMG_00123{d}.jpg" for d in range(10)]
+
+
+def test_the_name_filter_follows_sorts_removals_and_new_photos_and_keeps_the_selection(
+        qtbot, monkeypatch):
+    """The proxy maps rows through an array worked out in bulk; every change of the source
+    must move that array (and the selection) along, without remaking the filter columns."""
+    photos = fake_photos(2000)  # /photos/000 .. 003; IMG_000000 .. IMG_001999
+    model = PhotoListModel()
+    proxy = PhotoFilterProxy()
+    proxy.setSourceModel(model)
+    QAbstractItemModelTester(proxy, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.show_listing(prepare_listing(as_rows(photos), "name", False, model.snapshot()))
+    grown = [*photos, *fake_photos(2500, Path("/photos/new"))[2000:]]
+    gone = {photos[i].path for i in (199, 150, 3)}
+    refreshed = prepare_listing(as_rows([p for p in grown if p.path not in gone]), "size", True)
+    remade = []
+    monkeypatch.setattr(FilterColumns, "of_paths", lambda paths: remade.append(paths))
+    proxy.set_text("IMG_0001")  # IMG_000100 .. IMG_000199 and IMG_001000 .. IMG_001999
+    proxy.set_folder(Path("/photos/000"))
+    assert shown_paths(proxy) == [p.path for p in photos[100:200]]
+    selected = QPersistentModelIndex(proxy.index(50, 0))  # IMG_000150
+
+    proxy.set_sort_key("size", Qt.SortOrder.DescendingOrder)
+    assert shown_paths(proxy) == [p.path for p in reversed(photos[100:200])]
+    assert selected.data(PathRole).name == "IMG_000150.jpg" and selected.row() == 49
+
+    model.remove_paths([photos[199].path, photos[150].path, photos[3].path])
+    assert proxy.rowCount() == 98 and not selected.isValid()
+    kept = QPersistentModelIndex(proxy.index(10, 0))
+    name = kept.data(PathRole).name
+
+    model.show_listing(refreshed)  # the watcher's refresh: new photos, the gone gone
+    assert shown_paths(proxy) == [p.path for p in reversed(photos[100:200])
+                                  if p.path not in gone]
+    assert kept.data(PathRole).name == name
+    proxy.set_folder(None)
+    expected = [p for p in grown if p.path not in gone and "img_0001" in p.path.name.lower()]
+    assert shown_paths(proxy) == [p.path for p in sorted(expected, key=lambda p: -p.size)]
+    assert remade == []  # carried along every change, never remade on the GUI thread
+
+    changed = []
+    proxy.dataChanged.connect(lambda top, bottom, _roles: changed.append((top.row(),
+                                                                          bottom.row())))
+    source_row = model.row_of(photos[120].path)
+    model.dataChanged.emit(model.index(source_row - 5), model.index(source_row + 5))
+    row = shown_paths(proxy).index(photos[120].path)
+    assert changed and changed[-1][0] <= row <= changed[-1][1]
+    proxy.set_text("")
+    assert proxy.rowCount() == model.rowCount()

@@ -6,10 +6,14 @@ while running is watched, and closing the window stops the watcher."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import pytest
+from watchdog.utils import BaseThread
 
 from photosim.core.types import DuplicateKind
+from photosim.core.watcher import LibraryWatcher
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.models import PathRole
 from photosim.ui.settings import UiSettings
@@ -21,8 +25,8 @@ WAIT = 30000
 LIVE_WAIT = 10000  # "searchable within seconds": copy → grid, with margin for a busy CI box
 
 
-@pytest.fixture
-def live_window(qtbot, tmp_path, tiny_model):
+def started_window(qtbot, tmp_path, tiny_model):
+    """The main window over an 8-photo library, its catch-up index over (watching starts)."""
     from photosim.core.library import Library
 
     photos = make_photos(tmp_path)
@@ -34,10 +38,33 @@ def live_window(qtbot, tmp_path, tiny_model):
     win.show()
     with qtbot.waitSignal(win.indexing_finished, timeout=WAIT):
         win.start()  # fill from the catalog, catch-up index, then watch
+    return win, photos, library
+
+
+@pytest.fixture
+def live_window(qtbot, tmp_path, tiny_model):
+    win, photos, library = started_window(qtbot, tmp_path, tiny_model)
     qtbot.waitUntil(lambda: win.library_view.model.rowCount() == 8, timeout=WAIT)
+    assert win.live.wait_started(WAIT / 1000)  # the watcher walks the folders on its thread
     yield win, photos
     win.close()
     library.close()
+
+
+@pytest.fixture
+def slow_watch_start(monkeypatch):
+    """Watching a folder walks its tree; here that takes a second, as a very large tree's
+    does. Records on which thread each walk ran."""
+    real = LibraryWatcher._schedule
+    walks: list[threading.Thread] = []
+
+    def slow(self, root):
+        walks.append(threading.current_thread())
+        time.sleep(1.0)
+        return real(self, root)
+
+    monkeypatch.setattr(LibraryWatcher, "_schedule", slow)
+    return walks
 
 
 def names(model) -> set[str]:
@@ -105,3 +132,29 @@ def test_closing_stops_the_watcher(qtbot, live_window):
     shutil.copy(photos / "scene1.jpg", photos / "after_close.jpg")
     qtbot.wait(2500)
     assert win.library.photo((photos / "after_close.jpg").resolve()) is None
+
+
+def watcher_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t.name == "photosim-watcher" or isinstance(t, BaseThread)]
+
+
+def test_watching_starts_off_the_gui_thread_and_closing_meanwhile_quits_promptly(
+        qtbot, tmp_path, tiny_model, slow_watch_start):
+    win, photos, library = started_window(qtbot, tmp_path, tiny_model)
+    try:
+        assert win.live.is_running()  # watching began as the index finished...
+        qtbot.waitUntil(lambda: bool(slow_watch_start), timeout=WAIT)
+        assert threading.main_thread() not in slow_watch_start  # ...on another thread
+        assert not win.live.wait_started(0)  # and is still walking the folder
+        began = time.monotonic()
+        win.close()
+        assert time.monotonic() - began < 3.0  # the walk in hand (1 s), then gone
+        assert not win.live.is_running()
+        assert watcher_threads() == []
+        shutil.copy(photos / "scene1.jpg", photos / "after_close.jpg")
+        qtbot.wait(1500)
+        assert library.photo((photos / "after_close.jpg").resolve()) is None
+    finally:
+        win.close()
+        library.close()

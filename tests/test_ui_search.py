@@ -47,10 +47,20 @@ def shown_names(model) -> list[str]:
 def test_name_mode_filters_as_you_type_and_enter_does_not_search(qtbot, tiny_window):
     view = tiny_window.library_view
     assert view.search_mode.currentIndex() == NAME_MODE
-    qtbot.keyClicks(view.filter, "small")
+    filterings: list[str] = []
+    view.proxy.filtered.connect(lambda: filterings.append(view.proxy.filter_text()))
+    qtbot.keyClicks(view.filter, "Small")
+    assert view.proxy.rowCount() == 8 and filterings == []  # typing: not yet, the key pause
+    with qtbot.waitSignal(view.proxy.filtered, timeout=WAIT):
+        pass
     assert shown_names(view.proxy) == ["scene0_small.jpg"]
-    qtbot.keyClick(view.filter, Qt.Key.Key_Return)
+    assert filterings == ["small"]  # five keys, one filtering
+    qtbot.keyClicks(view.filter, "x")
+    qtbot.keyClick(view.filter, Qt.Key.Key_Return)  # Enter filters at once, and only that
+    assert view.proxy.rowCount() == 0 and filterings == ["small", "smallx"]
     assert tiny_window.tabs.currentWidget() is view
+    view.filter.clear()  # the clear button: everything again at once
+    assert view.proxy.rowCount() == 8
     view.set_search_mode(WORD_MODE)
     assert view.proxy.rowCount() == 8  # word mode leaves the grid whole
     assert "press Enter" in view.filter.placeholderText()

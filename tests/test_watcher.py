@@ -370,6 +370,81 @@ def test_missing_root_at_start_is_reported_offline(tmp_path: Path,
     assert sink.kinds() == ["offline", "online", "index"]
 
 
+class SlowStartWatcher(LibraryWatcher):
+    """Each root's walk (watchdog's schedule) takes ``walk_s``, as a big tree's does."""
+
+    def __init__(self, *args: object, walk_s: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.walk_s = walk_s
+        self.walking = threading.Event()
+        self.walked: list[Path] = []
+
+    def _schedule(self, root: Path):  # type: ignore[no-untyped-def]
+        self.walking.set()
+        time.sleep(self.walk_s)
+        self.walked.append(root)
+        return super()._schedule(root)
+
+
+def test_start_without_waiting_returns_at_once_and_then_watches(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, b, _ = roots
+    sink = RecordingSink()
+    watcher = SlowStartWatcher(sink, [a, b], debounce_s=DEBOUNCE_S, settle_s=SETTLE_S,
+                               walk_s=0.3)
+    began = time.monotonic()
+    watcher.start(wait=False)
+    started.append(watcher)
+    assert time.monotonic() - began < 0.2
+    assert watcher.wait_started(10)
+    photo = write(b / "new.jpg")
+    wait_for(lambda: photo in sink.catalog)
+
+
+def test_stop_while_the_roots_are_still_being_walked_is_prompt_and_leaves_nothing_running(
+        tmp_path: Path) -> None:
+    """Quitting the app just after watching started: stop waits for the root in hand only,
+    walks no other, and no thread of the watcher (or of watchdog) survives it."""
+    folders = [(tmp_path / f"root{i}").resolve() for i in range(4)]
+    for folder in folders:
+        folder.mkdir()
+    before = set(threading.enumerate())
+    sink = RecordingSink()
+    watcher = SlowStartWatcher(sink, folders, debounce_s=DEBOUNCE_S, settle_s=SETTLE_S,
+                               walk_s=0.5)
+    watcher.start(wait=False)
+    assert watcher.walking.wait(5)
+    stopping = time.monotonic()
+    watcher.stop()
+    assert time.monotonic() - stopping < 1.0  # at most the one walk (0.5 s), not all four
+    assert len(watcher.walked) == 1 and watcher.wait_started(0)
+    wait_for(lambda: set(threading.enumerate()) <= before, timeout=5)
+    write(folders[0] / "after.jpg")
+    time.sleep(DEBOUNCE_S + SETTLE_S + 0.3)
+    assert sink.calls == []
+
+
+def test_a_root_removed_while_being_walked_ends_up_unwatched(
+        roots: tuple[Path, Path, Path], started: list[LibraryWatcher]) -> None:
+    a, b, _ = roots
+    sink = RecordingSink()
+    watcher = SlowStartWatcher(sink, [a, b], debounce_s=DEBOUNCE_S, settle_s=SETTLE_S,
+                               walk_s=0.3)
+    watcher.start(wait=False)
+    started.append(watcher)
+    assert watcher.walking.wait(5)
+    watcher.remove_root(a)  # while its tree is walked
+    assert watcher.wait_started(10)
+    observer = watcher._observer
+    assert observer is not None
+    assert {e.watch.path for e in observer.emitters} == {str(b)}
+    write(a / "ignored.jpg")
+    in_b = write(b / "seen.jpg")
+    wait_for(lambda: in_b in sink.catalog)
+    settle(watcher)
+    assert list(sink.catalog) == [in_b]
+
+
 # -- end to end with the real Library and the tiny model -------------------------------------
 
 class CountingLibrarySink:

@@ -43,9 +43,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from photosim.core.cancel import CancelToken, check
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress
 
 Pair = tuple[int, int, float]
 QueryBatch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -821,13 +822,24 @@ def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
 
 
 # -- grouping -----------------------------------------------------------------------------------
+# Stages reported to a find_groups progress callback; pairs judged between two reports.
+COMPARING_PIXELS = "Comparing pixels"
+GROUPING = "Grouping"
+_REPORT_EVERY = 500
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
 def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 pairs: Sequence[Pair], settings: DedupSettings,
                 not_duplicates: Collection[frozenset[int]] = (),
                 reference_folders: Sequence[Path] = (),
                 pixel_cache: PixelCache | None = None,
-                gate_scores: Sequence[float] | NDArray[np.float32] | None = None
-                ) -> list[DuplicateGroup]:
+                gate_scores: Sequence[float] | NDArray[np.float32] | None = None, *,
+                progress: StageProgress | None = None,
+                cancel: CancelToken | None = None) -> list[DuplicateGroup]:
     """Duplicate groups of every kind; ``pairs`` index into ``candidates`` and, when
     ``vectors`` are given, score each pair by its cosine (as :func:`neighbour_pairs_from_index`
     does). ``gate_scores``, when known, are :func:`pixel_gate_scores` of ``pairs`` (NaN where
@@ -837,13 +849,19 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
     A group of a looser kind is reported only when it adds photos to the stricter one.
     ``pixel_cache`` (see :class:`PixelVerdicts`) carries pixel verdicts over to the next call.
+    ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
+    judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
     """
+    report = progress or _no_progress
+    report(COMPARING_PIXELS, 0, 0)
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
-    edges = _edges(candidates, pairs, settings, judge, blocked, gate_scores)
+    edges = _edges(candidates, pairs, settings, judge, blocked, gate_scores, report, cancel)
     groups: list[DuplicateGroup] = []
     seen: set[frozenset[int]] = set()
-    for level in Level:
+    for done, level in enumerate(Level):
+        check(cancel)
+        report(GROUPING, done, len(Level))
         for cluster in _complete_linkage(edges, level, judge, blocked):
             members = frozenset(cluster)
             if len(members) < 2 or members in seen:
@@ -874,8 +892,9 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
            judge: PairJudge, blocked: set[tuple[int, int]],
-           gate_scores: Sequence[float] | NDArray[np.float32] | None
-           ) -> list[tuple[int, int, Relation]]:
+           gate_scores: Sequence[float] | NDArray[np.float32] | None,
+           report: StageProgress = _no_progress,
+           cancel: CancelToken | None = None) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi, given, gates = _pairs_to_judge(candidates, pairs, settings, gate_scores)
     cosines = None if judge.vectors is None else \
@@ -885,9 +904,12 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
     if len(lo) > settings.pixel_gate_above:
         lo, hi = _past_the_pixel_gate(candidates, judge, lo, hi,
                                       None if cosines is None else cosines[kept], settings,
-                                      gates[kept])
+                                      gates[kept], cancel)
     edges = []
-    for i, j in zip(lo.tolist(), hi.tolist(), strict=True):
+    for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        if done % _REPORT_EVERY == 0:
+            check(cancel)
+            report(COMPARING_PIXELS, done, len(lo))
         if (i, j) in blocked:
             continue
         relation = judge(i, j)
@@ -899,7 +921,7 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
 def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
                          lo: NDArray[np.int64], hi: NDArray[np.int64],
                          cosines: NDArray[np.float32] | None, settings: DedupSettings,
-                         known: NDArray[np.float32]
+                         known: NDArray[np.float32], cancel: CancelToken | None = None
                          ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The pairs still worth judging one by one once the pixel gate has told the judge
     which pixels cannot agree: those it passed, and, on the CNN alone, the same file or a
@@ -907,7 +929,8 @@ def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
     where not)."""
     scores = known.copy()
     todo = np.flatnonzero(np.isnan(scores))
-    scores[todo] = pixel_gate_scores([c.fingerprint for c in candidates], lo[todo], hi[todo])
+    scores[todo] = pixel_gate_scores([c.fingerprint for c in candidates], lo[todo], hi[todo],
+                                     cancel)
     pixels = ~(scores < settings.pixel_gate_ncc)  # NaN (no fingerprint) passes
     judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
     keep = pixels | _same_content(candidates, lo, hi)
@@ -936,11 +959,13 @@ def pixel_gate(candidates: Sequence[Candidate], lo: NDArray[np.int64], hi: NDArr
 
 
 def pixel_gate_scores(fingerprints: Sequence[Fingerprint | None], lo: NDArray[np.int64],
-                      hi: NDArray[np.int64]) -> NDArray[np.float32]:
+                      hi: NDArray[np.int64], cancel: CancelToken | None = None
+                      ) -> NDArray[np.float32]:
     """Per pair of positions in ``fingerprints``, the best correlation, over a bank of windows
     of one photo's grid (the whole of it among them), with the other's whole grid as is or
     mirrored, both seen at 6×6 cells; NaN where a photo has no fingerprint. Each window keeps
-    its photo's aspect. Computed for all pairs at once with matrix products."""
+    its photo's aspect. Computed for all pairs at once with matrix products; ``cancel`` is
+    checked between chunks of photos."""
     if len(lo) == 0:
         return np.zeros(0, np.float32)
     wanted = np.unique(np.concatenate([lo, hi]))
@@ -953,6 +978,7 @@ def pixel_gate_scores(fingerprints: Sequence[Fingerprint | None], lo: NDArray[np
     # Each photo's bank is made once, a chunk of photos at a time (the banks of 100k photos
     # would take 470 MB), and matched on both sides of its pairs.
     for start in range(0, len(wanted), _GATE_CHUNK):
+        check(cancel)
         stop = min(start + _GATE_CHUNK, len(wanted))
         banks = _gate_views(fingerprints, wanted[start:stop], whole_only=False)
         for big, small, order in ((*sides, orders[0]), (*sides[::-1], orders[1])):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core import decode, dedup, labels, neighbours, trash
-from photosim.core.cancel import CancelToken
+from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.embedder import Embedder
@@ -36,7 +36,14 @@ from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
-from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo, PhotoRow
+from photosim.core.types import (
+    DuplicateGroup,
+    DuplicateKind,
+    Match,
+    Photo,
+    PhotoRow,
+    StageProgress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,14 @@ NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pair
 # More lists than this to find after indexing, and all vectors are loaded to re-rank in memory
 # (a query re-ranked from the index's files costs about a millisecond).
 NEIGHBOUR_BULK_ABOVE = 2000
+# Photos whose neighbours are found and stored at once, between two looks at the cancel token:
+# a cancelled search leaves the lists stored so far for the next one. At 100k photos on 2
+# cores a chunk takes 2.3 s; the whole library in one batch is 6 % faster (its queries visit
+# the graph in a better order), chunks of 10k 23 % slower.
+NEIGHBOUR_CHUNK = 25_000
+# Stages a duplicate search reports before dedup.find_groups' own.
+READING_LIBRARY = "Reading the library"
+FINDING_NEIGHBOURS = "Finding neighbours"
 
 
 @dataclass(frozen=True)
@@ -441,13 +456,26 @@ class Library:
 
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,
-                   kinds: Collection[DuplicateKind] | None = None) -> list[DuplicateGroup]:
+                   kinds: Collection[DuplicateKind] | None = None, *,
+                   progress: StageProgress | None = None,
+                   cancel: CancelToken | None = None) -> list[DuplicateGroup]:
+        """Duplicate groups of the library's readable photos (see ``dedup.find_groups``).
+
+        ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
+        ``FINDING_NEIGHBOURS``, then ``dedup.COMPARING_PIXELS`` and ``dedup.GROUPING``; total
+        0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
+        the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
+        so far are kept, and the next search goes on from them.
+        """
+        report = progress or _no_progress
+        report(READING_LIBRARY, 0, 0)
         photos = [p for p in self.catalog.photos() if p.error is None and p.online]
         prints = self.catalog.fingerprints()
         vectors, rows, row_ids = self._vectors_for(photos)
         candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos]
-        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids)
+        check(cancel)
+        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
         try:
             settings = dedup.DedupSettings.from_threshold(threshold)
         except ValueError as exc:
@@ -456,7 +484,7 @@ class Library:
                                                      vectors is not None else None)
         groups = dedup.find_groups(candidates, vectors, pairs, settings,
                                    self._not_duplicate_ids(photos), self.reference_folders(),
-                                   verdicts, gates)
+                                   verdicts, gates, progress=progress, cancel=cancel)
         return [g for g in groups if kinds is None or g.kind in kinds]
 
     def _vectors_for(self, photos: list[Photo]
@@ -468,7 +496,8 @@ class Library:
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
     def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
-                         rows: dict[int, int], row_ids: np.ndarray
+                         rows: dict[int, int], row_ids: np.ndarray,
+                         report: StageProgress, cancel: CancelToken | None
                          ) -> tuple[list[dedup.Pair], np.ndarray | None]:
         """(Pairs over candidate positions, their gate scores): every photo's nearest
         neighbours (kept in the catalog, and here too, so a new threshold regroups without
@@ -485,7 +514,7 @@ class Library:
                     row_hashes[c.vector_row] = c.photo.content_hash
             prints = {c.photo.id: c.fingerprint for c in candidates}
             lists, row_ids, row_hashes = self._neighbour_lists(row_ids, row_hashes, vectors,
-                                                               prints)
+                                                               prints, report, cancel)
             row_pairs = neighbours.pairs_from_lists(lists, row_ids, row_hashes, NEIGHBOUR_FLOOR)
             with self._lock:
                 self._neighbours = row_pairs
@@ -500,7 +529,8 @@ class Library:
         return pairs, row_pairs.gates[keep]
 
     def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
-                         prints: dict[int, Fingerprint | None] | None = None
+                         prints: dict[int, Fingerprint | None] | None = None,
+                         report: StageProgress | None = None, cancel: CancelToken | None = None
                          ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
         """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
         ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
@@ -508,7 +538,9 @@ class Library:
         ``vectors``: the photos' vectors row by row, when the caller holds them (the search
         then re-ranks in memory). Without them, past a few thousand lists to find, every vector
         is loaded for that, and ``ids`` and ``hashes`` come back in its row order. ``prints``:
-        fingerprints by photo id, when the caller holds them."""
+        fingerprints by photo id, when the caller holds them. The lists are found and stored
+        ``NEIGHBOUR_CHUNK`` photos at a time, with progress and a look at ``cancel`` between
+        chunks: a cancelled search leaves what it stored for the next."""
         assert self.spec is not None
         key = f"{self.spec.id} k={NEIGHBOURS_K}"
         with self._neighbour_lock:
@@ -521,16 +553,25 @@ class Library:
                 stale = neighbours.lists_to_find(stored, ids, hashes)
             if len(stale) == 0:
                 return stored, ids, hashes
-            found = self._find_lists(ids, hashes, vectors, stale)
-            if prints is None:
-                wanted = {f.owner for f in found} | {int(i) for f in found for i in f.ids}
-                prints = {i: _fingerprint(data) for i, data in
-                          self.catalog.fingerprints_of(sorted(wanted)).items()}
-            found = neighbours.with_gate_scores(found, prints)
-            self.catalog.put_neighbour_lists(key, [f.encoded() for f in found])
-            log.info("neighbour lists found for %d photos", len(found))
+            for start in range(0, len(stale), NEIGHBOUR_CHUNK):
+                if report is not None:
+                    report(FINDING_NEIGHBOURS, start, len(stale))
+                check(cancel)
+                found = self._find_lists(ids, hashes, vectors, stale[start:start + NEIGHBOUR_CHUNK])
+                chunk_prints = prints if prints is not None else self._prints_of(found)
+                found = neighbours.with_gate_scores(found, chunk_prints, cancel)
+                self.catalog.put_neighbour_lists(key, [f.encoded() for f in found])
+            log.info("neighbour lists found for %d photos", len(stale))
+            if report is not None:
+                report(FINDING_NEIGHBOURS, len(stale), len(stale))
             stored = neighbours.NeighbourLists.from_rows(self.catalog.neighbour_lists(key))
             return stored, ids, hashes
+
+    def _prints_of(self, found: Sequence[neighbours.FoundList]) -> dict[int, Fingerprint | None]:
+        """The fingerprints of the photos in ``found``, from the catalog."""
+        wanted = {f.owner for f in found} | {int(i) for f in found for i in f.ids}
+        return {i: _fingerprint(data)
+                for i, data in self.catalog.fingerprints_of(sorted(wanted)).items()}
 
     def _find_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
                     stale: np.ndarray) -> list[neighbours.FoundList]:
@@ -625,6 +666,10 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from photosim.core.cancel import CancelToken
 from photosim.core.dedup import QueryBatch, ids_to_rows, pixel_gate_scores, unique_pair_entries
 from photosim.core.fingerprint import Fingerprint
 
@@ -108,8 +109,8 @@ def find_lists(query_batch: QueryBatch, vectors: np.ndarray, owners: NDArray[np.
     return found
 
 
-def with_gate_scores(found: Sequence[FoundList],
-                     fingerprints: Mapping[int, Fingerprint | None]) -> list[FoundList]:
+def with_gate_scores(found: Sequence[FoundList], fingerprints: Mapping[int, Fingerprint | None],
+                     cancel: CancelToken | None = None) -> list[FoundList]:
     """``found`` with the gate score of each owner and neighbour (by photo id), all at once."""
     owners = np.concatenate([np.full(len(f.ids), f.owner, np.int64) for f in found] or
                             [np.zeros(0, np.int64)])
@@ -117,7 +118,7 @@ def with_gate_scores(found: Sequence[FoundList],
     photos = np.unique(np.concatenate([owners, others]))
     prints = [fingerprints.get(int(i)) for i in photos]
     scores = pixel_gate_scores(prints, np.searchsorted(photos, owners),
-                               np.searchsorted(photos, others))
+                               np.searchsorted(photos, others), cancel)
     bounds = np.cumsum([0, *(len(f.ids) for f in found)])
     return [FoundList(f.owner, f.content_hash, f.ids, f.sims, scores[start:stop])
             for f, start, stop in zip(found, bounds[:-1], bounds[1:], strict=True)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -109,3 +109,7 @@ class Progress:
     rate: float | None = None  # items (or bytes) per second
     eta_s: float | None = None
     message: str = ""
+
+
+# Progress of a long computation in stages: (what it does now, done, total; 0 if not known).
+StageProgress = Callable[[str, int, int], None]

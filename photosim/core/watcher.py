@@ -174,6 +174,7 @@ class LibraryWatcher:
         self._roots: dict[Path, _Root] = {}
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._started = threading.Event()  # every initial root observed, or stopped first
         self._idle_cv = threading.Condition()
         self._idle = True
         # Worker-thread state only.
@@ -185,32 +186,54 @@ class LibraryWatcher:
             self._roots[_normalise(root)] = _Root(online=True, watch=None)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start observing every root and the worker thread."""
+    def start(self, wait: bool = True) -> None:
+        """Start observing every root and the worker thread.
+
+        Watching a root walks its whole tree (inotify watches each folder, polling takes a
+        snapshot of every file): about a quarter of a second at 100k photos. With ``wait``
+        (the default) that happens here and every root is observed when ``start`` returns;
+        without it the worker thread does it first, ``start`` returns at once and
+        ``wait_started`` tells when it is done. ``stop`` may come at any point of either.
+        """
         if self._worker is not None:
             return
-        self._observer = PollingObserver(timeout=self._poll_interval_s) if self._polling \
-            else Observer()
-        with self._roots_lock:
-            for root, state in self._roots.items():
-                if root.is_dir():  # a missing one is reported offline by the first check
-                    state.watch = self._schedule(root)
-        self._observer.start()
         self._stopping.clear()
-        self._worker = threading.Thread(target=self._run, name="photosim-watcher", daemon=True)
+        self._started.clear()
+        if wait:
+            try:
+                self._observe()
+            except BaseException:
+                self.stop()
+                raise
+        self._worker = threading.Thread(target=self._run, args=(not wait,),
+                                        name="photosim-watcher", daemon=True)
         self._worker.start()
 
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until every root that was there at ``start`` is observed (or ``stop`` cut that
+        short); False on timeout."""
+        return self._started.wait(timeout)
+
     def stop(self) -> None:
-        """Stop observing; work not yet handed over is dropped (the next catch-up finds it)."""
+        """Stop observing; work not yet handed over is dropped (the next catch-up finds it).
+
+        While a ``start(wait=False)`` is still walking the roots, this waits for the walk of
+        the root in hand (the rest are never walked); nothing of the watcher runs afterwards.
+        """
         self._stopping.set()
         self._inbox.wake()
         if self._worker is not None:
             self._worker.join()
             self._worker = None
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join()
-            self._observer = None
+        with self._roots_lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            if observer.ident is not None:  # started: its thread ends soon after stop
+                observer.join()
+        with self._roots_lock:
+            for state in self._roots.values():
+                state.watch = None  # they were the stopped observer's
 
     def __enter__(self) -> LibraryWatcher:
         self.start()
@@ -260,10 +283,52 @@ class LibraryWatcher:
                 self._idle_cv.wait(min(self._tick_s, deadline - now))
 
     # -- observer --------------------------------------------------------------------------
-    def _schedule(self, root: Path) -> ObservedWatch | None:
-        assert self._observer is not None
+    def _observe(self) -> None:
+        """Start the observer, then observe the roots one walk at a time (stopping early on
+        ``stop``).
+
+        The observer runs before any root is scheduled, so that every schedule (here or by
+        ``add_root``) starts its emitter itself: watchdog starts the emitters scheduled before
+        the observer only in its own start, and one added while that runs would never be. A
+        root added before the observer is published is left to the walk below; one added
+        after, ``add_root`` schedules. The walks run outside the roots lock (``roots()`` and
+        ``add_root`` must not wait a quarter of a second); a root removed or re-added meanwhile
+        is settled afterwards.
+        """
         try:
-            return self._observer.schedule(self._recorder, str(root), recursive=True)
+            observer = PollingObserver(timeout=self._poll_interval_s) if self._polling \
+                else Observer()
+            observer.start()
+            with self._roots_lock:
+                self._observer = observer
+                roots = [root for root, state in self._roots.items() if state.watch is None]
+            for root in roots:
+                if self._stopping.is_set():
+                    return
+                if root.is_dir():  # a missing one is reported offline by the first check
+                    self._adopt_watch(root, self._schedule(root))
+        finally:
+            self._started.set()
+
+    def _adopt_watch(self, root: Path, watch: ObservedWatch | None) -> None:
+        if watch is None:
+            return
+        with self._roots_lock:
+            state = self._roots.get(root)
+            if state is not None and state.online:
+                # add_root may have scheduled it again meanwhile: watchdog then shares one
+                # emitter between the two, which must stay.
+                if state.watch is None:
+                    state.watch = watch
+                return
+            self._unschedule(watch)  # removed (or found missing by add_root) during the walk
+
+    def _schedule(self, root: Path) -> ObservedWatch | None:
+        observer = self._observer
+        if observer is None:  # stopped meanwhile
+            return None
+        try:
+            return observer.schedule(self._recorder, str(root), recursive=True)
         except OSError as exc:  # vanished between the check and the call, or no permission
             log.warning("cannot watch %s: %s", root, exc)
             return None
@@ -277,7 +342,14 @@ class LibraryWatcher:
             log.debug("unschedule %s: %r", watch.path, exc)
 
     # -- worker ----------------------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, watch_roots: bool) -> None:
+        if watch_roots:
+            try:
+                self._observe()
+            except Exception as exc:  # a bug: report it; the roots watched so far still are
+                log.exception("watching the roots failed")
+                if self._on_error is not None:
+                    self._on_error(exc)
         while not self._stopping.is_set():
             events = self._inbox.take_all(self._tick_s)
             self._set_idle(False)

@@ -4,6 +4,9 @@ comparison on the right, driven by the keyboard.
 Keys: ←/→ photo · ↑/↓ group · K keep · T or Del trash · Enter apply this group · S skip ·
 N not a duplicate · A A/B view · Space flip · 0 fit. The view decides nothing itself: it emits
 what the user chose and the main window asks the library to do it.
+
+While the library looks for duplicates (seconds to minutes for a large library's first
+search) the review gives way to a panel saying what the search does, with a Cancel button.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,8 +48,79 @@ HELP = ("<b>K</b> keep · <b>T</b>/<b>Del</b> trash · <b>Enter</b> apply · <b>
         "<b>Space</b> flip · <b>0</b> fit")
 
 
+LOOKING = "Looking for duplicates…"
+
+
+class SearchPanel(QWidget):
+    """Stands in for the review while duplicates are looked for: what the search does now,
+    how far it got, and a Cancel button; once stopped, a button to search again."""
+
+    cancel_requested = Signal()
+    search_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.stage = QLabel()
+        self.stage.setStyleSheet("color: palette(placeholder-text);")
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(380)
+        self.bar.setTextVisible(False)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop looking for duplicates (Esc)")
+        self.cancel.clicked.connect(self.cancel_requested)
+        self.again = QPushButton("Find duplicates")
+        self.again.clicked.connect(self.search_requested)
+        self.stopped = False
+        layout = QVBoxLayout(self)
+        layout.addStretch(2)
+        for widget in (self.title, self.stage, self.bar, self.cancel, self.again):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.insertSpacing(layout.indexOf(self.bar), 6)
+        layout.insertSpacing(layout.indexOf(self.cancel), 10)
+        layout.addStretch(3)
+
+    def start(self, photos: int | None) -> None:
+        self.stopped = False
+        self.title.setText(f"Finding duplicates among {photos:,} photo"
+                           f"{'' if photos == 1 else 's'}…" if photos else LOOKING)
+        self.stage.setText("Starting…")
+        self.bar.setRange(0, 0)
+        self.bar.show()
+        self.cancel.setEnabled(True)
+        self.cancel.show()
+        self.again.hide()
+
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """``total`` 0: not known (the bar only shows that the search is alive)."""
+        if not self.cancel.isEnabled():
+            return  # stopping: the last stage would only be misleading
+        self.stage.setText(f"{stage} {done:,} / {total:,}" if total else f"{stage}…")
+        self.bar.setRange(0, max(total, 0))
+        self.bar.setValue(min(done, total))
+
+    def stopping(self) -> None:
+        self.cancel.setEnabled(False)
+        self.stage.setText("Stopping…")
+
+    def stop(self, message: str = "") -> None:
+        self.stopped = True
+        self.title.setText("Duplicate search stopped" if not message
+                           else "Duplicates could not be found")
+        self.stage.setText(message or "Nothing was changed. Searching again goes on from "
+                                      "what was already compared.")
+        self.bar.hide()
+        self.cancel.hide()
+        self.again.show()
+
+
 class DuplicatesView(QWidget):
     refresh_requested = Signal(float, object)  # threshold, kind or None
+    cancel_requested = Signal()  # stop the search that is running
     resolve_requested = Signal(object, list)  # group, photos to trash
     not_duplicate_requested = Signal(object)  # group
     apply_all_requested = Signal(list)  # list[Photo] to trash (already confirmed)
@@ -77,7 +153,10 @@ class DuplicatesView(QWidget):
         self.threshold.sliderReleased.connect(self._ask_refresh)
         self.threshold.valueChanged.connect(self._threshold_moved)
         self.threshold_label = QLabel()
-        self.summary = QLabel("Looking for duplicates…")
+        self.summary = QLabel(LOOKING)
+        self.search = SearchPanel()
+        self.search.cancel_requested.connect(self.cancel_requested)
+        self.search.search_requested.connect(self._ask_refresh)
         self.apply_all = QPushButton("Apply suggestions…")
         self.apply_all.setToolTip("Trash every copy the suggestions mark, after a confirmation "
                                   "that lists them. Similar shots are never included.")
@@ -124,10 +203,14 @@ class DuplicatesView(QWidget):
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([300, 900])
+        self.pages = QStackedWidget()
+        self.pages.addWidget(splitter)
+        self.pages.addWidget(self.search)
+        self.review = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addLayout(top)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.pages, 1)
 
     def _install_shortcuts(self) -> None:
         bindings = {
@@ -145,20 +228,53 @@ class DuplicatesView(QWidget):
             "A": self.compare.toggle_ab,
             "Space": self.compare.flip,
             "0": self.compare.reset_zoom,
+            "Esc": self._escape,
         }
         for key, slot in bindings.items():
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
 
-    # -- groups ----------------------------------------------------------------------------
     def threshold_value(self) -> float:
         return float(self.threshold.value()) / 100
 
     def kind_value(self) -> DuplicateKind | None:
         return KIND_CHOICES[max(self.kind.currentIndex(), 0)][1]
 
+    # -- the search -------------------------------------------------------------------------
+    def set_busy(self, photos: int | None) -> None:
+        """A search began (``photos``: how many it looks through, if known): the review, about
+        to be stale, gives way to the search panel."""
+        self.summary.setText(LOOKING)
+        self.apply_all.setEnabled(False)
+        self.search.start(photos)
+        self.pages.setCurrentWidget(self.search)
+
+    def is_busy(self) -> bool:
+        return self.pages.currentWidget() is self.search and not self.search.stopped
+
+    def is_stopped(self) -> bool:
+        """The user stopped the last search (or it failed): nothing to review until asked."""
+        return self.pages.currentWidget() is self.search and self.search.stopped
+
+    def show_progress(self, stage: str, done: int, total: int) -> None:
+        self.search.progress(stage, done, total)
+
+    def set_stopping(self) -> None:
+        self.search.stopping()
+
+    def set_stopped(self, message: str = "") -> None:
+        self.summary.setText("Search stopped" if not message else "Search failed")
+        self.search.stop(message)
+        self.pages.setCurrentWidget(self.search)
+
+    def _escape(self) -> None:
+        if self.is_busy() and self.search.cancel.isEnabled():
+            self.cancel_requested.emit()
+
+    # -- groups ----------------------------------------------------------------------------
     def set_groups(self, groups: Sequence[DuplicateGroup], protected: Sequence[Path]) -> None:
+        self.pages.setCurrentWidget(self.review)
         self.protected = list(protected)
         previous = self.compare.group
         self.model.set_groups(groups)
@@ -217,7 +333,6 @@ class DuplicatesView(QWidget):
         self.threshold_label.setText(f"{value} %")
 
     def _ask_refresh(self) -> None:
-        self.summary.setText("Looking for duplicates…")
         self.refresh_requested.emit(self.threshold_value(), self.kind_value())
 
     # -- actions ---------------------------------------------------------------------------

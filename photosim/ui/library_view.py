@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QStringListModel, Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -35,6 +35,9 @@ FolderRole = Qt.ItemDataRole.UserRole + 50
 EMPTY_LIBRARY = ("No photos yet.\n\nAdd a folder with “Add folder…” in the toolbar, "
                  "or drop a folder onto this window.")
 NAME_MODE, WORD_MODE = 0, 1
+# The name filter follows the text once typing pauses this long: each key of a word typed at
+# speed does not filter (and repaint) the grid again.
+FILTER_DEBOUNCE_MS = 150
 SEARCH_MODES = [("File name", "Filter by file name (as you type)"),
                 ("Photo shows", "What is in the photo, e.g. dog, castle, beach — press Enter")]
 SORTS = [("Name", "name", Qt.SortOrder.AscendingOrder),
@@ -66,6 +69,8 @@ class LibraryView(QWidget):
         self.filter = QLineEdit()
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._text_changed)
+        self._filter_pause = QTimer(self, singleShot=True, interval=FILTER_DEBOUNCE_MS)
+        self._filter_pause.timeout.connect(self.apply_name_filter)
         self.filter.returnPressed.connect(self._enter_pressed)
         self.completer = QCompleter(QStringListModel(self), self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -183,6 +188,7 @@ class LibraryView(QWidget):
 
     def _mode_chosen(self, mode: int) -> None:
         self.filter.setPlaceholderText(SEARCH_MODES[mode][1])
+        self._filter_pause.stop()
         if mode == WORD_MODE:
             self.proxy.set_text("")  # the grid shows everything again; results go elsewhere
             self._load_words()
@@ -197,15 +203,27 @@ class LibraryView(QWidget):
             words.setStringList(known_words())  # a small bundled list, read once
 
     def _text_changed(self, text: str) -> None:
+        if self.search_mode.currentIndex() != NAME_MODE:
+            return
+        if text.strip():
+            self._filter_pause.start()  # (re)started: filters once the typing pauses
+        else:
+            self.apply_name_filter()  # cleared: everything again at once
+
+    def apply_name_filter(self) -> None:
+        """Filter the grid by the text now (the pause after typing, Enter, a cleared box)."""
+        self._filter_pause.stop()
         if self.search_mode.currentIndex() == NAME_MODE:
-            self.proxy.set_text(text)
+            self.proxy.set_text(self.filter.text())
 
     def _enter_pressed(self) -> None:
         text = self.filter.text().strip()
         popup = self.completer.popup()
         if popup is not None and popup.isVisible():
             return  # choosing a completion emits activated, which searches
-        if self.search_mode.currentIndex() == WORD_MODE and text:
+        if self.search_mode.currentIndex() == NAME_MODE:
+            self.apply_name_filter()
+        elif text:
             self.word_search_requested.emit(text)
 
     def _folder_chosen(self, item: QTreeWidgetItem | None) -> None:

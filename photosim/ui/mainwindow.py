@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.cancel import CancelToken
+from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
 from photosim.core.lock import InstanceLock
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
     indexing_finished = Signal(object)  # IndexReport
     similar_finished = Signal()
     duplicates_loaded = Signal()
+    duplicates_stopped = Signal()  # the search shown was cancelled or failed
     clusters_loaded = Signal()
     action_finished = Signal(str)  # a trash / undo / not-a-duplicate finished; its message
     live_refreshed = Signal()  # views refreshed after changes in the watched folders
@@ -88,6 +89,9 @@ class MainWindow(QMainWindow):
         self._previews: list[PreviewDialog] = []
         self.unreadable_dialog: UnreadableDialog | None = None
         self._cluster_generation = 0
+        self._duplicates_generation = 0  # counts searches: only the latest one is shown
+        self._duplicates_token: CancelToken | None = None  # of the search running, if any
+        self._duplicates_bridges: dict[int, ProgressBridge] = {}  # of the searches running
         self.instance_lock: InstanceLock | None = None  # held by the app for its data folder
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
@@ -130,6 +134,7 @@ class MainWindow(QMainWindow):
         self.library_view.word_search_requested.connect(self.search_words)
         self.similar_view.refine_requested.connect(self._refine_similar)
         self.duplicates_view.refresh_requested.connect(lambda *_: self.refresh_duplicates())
+        self.duplicates_view.cancel_requested.connect(self.cancel_duplicates)
         self.duplicates_view.resolve_requested.connect(self.resolve_group)
         self.duplicates_view.not_duplicate_requested.connect(self.not_duplicate)
         self.duplicates_view.apply_all_requested.connect(self.trash_photos)
@@ -556,27 +561,89 @@ class MainWindow(QMainWindow):
     # -- duplicates ------------------------------------------------------------------------
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
-        if widget is self.duplicates_view and self._stale["duplicates"]:
+        if widget is self.duplicates_view and self._stale["duplicates"] and \
+                not self.duplicates_view.is_stopped():  # stopped by the user: until asked
             self.refresh_duplicates()
         elif widget is self.clusters_view and self._stale["clusters"]:
             self.refresh_clusters()
 
     def refresh_duplicates(self) -> None:
+        """Look for duplicate groups in the background, showing how far the search got. A
+        newer ask (the slider, the kind filter) cancels the search still running, whose
+        progress and results are never shown."""
         self._stale["duplicates"] = False
+        self._stop_duplicates()
+        self._duplicates_generation += 1
+        generation = self._duplicates_generation
+        token = self._duplicates_token = CancelToken()
+        bridge = ProgressBridge(parent=self)
+        bridge.progressed.connect(lambda progress: self._duplicates_progress(generation,
+                                                                             progress))
         library = self.library
         threshold = self.duplicates_view.threshold_value()
         kind = self.duplicates_view.kind_value()
         kinds: set[DuplicateKind] | None = {kind} if kind else None
+        self.duplicates_view.set_busy(self.status.photos if self.status else None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bridge.report(Progress(stage, done, total))
 
         def find() -> tuple[list[DuplicateGroup], LibraryStatus]:
-            return library.duplicates(threshold, kinds), library.status()
+            groups = library.duplicates(threshold, kinds, progress=report, cancel=token)
+            return groups, library.status()
 
-        self.runner.run_task(find, self._duplicates_found)
+        self._duplicates_bridges[generation] = bridge
+        self.runner.run_task(find, lambda result: self._duplicates_found(generation, result),
+                             lambda exc: self._duplicates_failed(generation, exc))
 
-    def _duplicates_found(self, result: tuple[list[DuplicateGroup], LibraryStatus]) -> None:
+    def cancel_duplicates(self) -> None:
+        """The user's Cancel: stop the search; the tab then offers to search again."""
+        if self._duplicates_token is not None:
+            self._duplicates_token.cancel()
+            self.duplicates_view.set_stopping()
+
+    def _stop_duplicates(self) -> None:
+        token, self._duplicates_token = self._duplicates_token, None
+        if token is not None:
+            token.cancel()
+
+    def _duplicates_progress(self, generation: int, progress: Progress) -> None:
+        if generation == self._duplicates_generation and self._duplicates_token is not None:
+            self.duplicates_view.show_progress(progress.stage, progress.done,
+                                               progress.total or 0)
+
+    def _search_over(self, generation: int) -> bool:
+        """Whether ``generation`` is the search shown (it is over now)."""
+        bridge = self._duplicates_bridges.pop(generation, None)
+        if bridge is not None:
+            bridge.deleteLater()
+        if generation != self._duplicates_generation:
+            return False
+        self._duplicates_token = None
+        return True
+
+    def _duplicates_found(self, generation: int,
+                          result: tuple[list[DuplicateGroup], LibraryStatus]) -> None:
+        if not self._search_over(generation):
+            return
         groups, status = result
         self.duplicates_view.set_groups(groups, status.reference_folders)
         self.duplicates_loaded.emit()
+
+    def _duplicates_failed(self, generation: int, exc: BaseException) -> None:
+        if not self._search_over(generation):
+            if not isinstance(exc, Cancelled):
+                log.warning("a replaced duplicate search failed: %s",
+                            getattr(exc, "__photosim_traceback__", exc))
+            return
+        if isinstance(exc, Cancelled):
+            self.duplicates_view.set_stopped()
+        elif isinstance(exc, PhotosimError):
+            self.duplicates_view.set_stopped(str(exc))
+        else:
+            self.duplicates_view.set_stopped("The duplicate search failed.")
+            self.report_error(exc)
+        self.duplicates_stopped.emit()
 
     def resolve_group(self, group: DuplicateGroup, to_trash: list[Photo]) -> None:
         if not to_trash:  # everything kept: remember it so the group never comes back
@@ -743,6 +810,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.stop_watching()
         self.cancel_indexing()
+        self._stop_duplicates()  # stops at its next look, a fraction of a second
         self._live_refresh.stop()
         self.thumbnails.stop()
         self.runner.clear_thumbnails()
