@@ -13,6 +13,7 @@ from photosim.core import dedup, neighbours
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
 from photosim.core.neighbours import NeighbourLists
+from photosim.core.types import DuplicateKind
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 
@@ -175,3 +176,56 @@ def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
         paths[3].unlink()
         library.index()
         assert gone.id not in _stored(library)
+
+
+# -- pixel verdicts stored for the next session -----------------------------------------------
+
+def _count_pixel_comparisons(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    compared: list[tuple[str, str]] = []
+    real = dedup.PairJudge._pixel_level
+
+    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+        compared.append(tuple(sorted(str(judge.candidates[x].photo.path.name) for x in (i, j))))
+        return real(judge, i, j, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    return compared
+
+
+def test_a_new_session_does_not_compare_the_same_pixels_again(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=6)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    compared = _count_pixel_comparisons(monkeypatch)
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        first = _groups(library)
+    assert ("photo_01.jpg", "small.jpg") in compared
+    compared.clear()
+    with _open(opened) as library:
+        assert _groups(library) == first
+        assert compared == []
+        resized_copy(paths[2], paths[1])  # new content at photo_01: its pairs are new
+        library.index()
+        same = [{p.path for p in g.members} for g in library.duplicates()
+                if g.kind == DuplicateKind.SAME]
+    assert compared and all("photo_01.jpg" in pair for pair in compared)
+    assert {paths[1], paths[2]} in same  # judged afresh: the same picture as photo_02 now
+    assert not any({paths[1], tmp_path / "pics" / "small.jpg"} <= g for g in same)
+
+
+def test_verdicts_of_another_judge_are_not_taken(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        first = _groups(library)
+    compared = _count_pixel_comparisons(monkeypatch)
+    monkeypatch.setattr(dedup, "JUDGE_VERSION", dedup.JUDGE_VERSION + 1)
+    with _open(opened) as library:
+        assert _groups(library) == first
+        assert ("photo_01.jpg", "small.jpg") in compared
+        keys = library.catalog.db.connection().execute(
+            "SELECT DISTINCT valid_for FROM pixel_verdicts").fetchall()
+    assert len(keys) == 1  # the older judge's verdicts are gone

@@ -480,12 +480,38 @@ class Library:
             settings = dedup.DedupSettings.from_threshold(threshold)
         except ValueError as exc:
             raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
-        verdicts = self._pixel_verdicts.for_settings(settings, self.spec.id if self.spec and
-                                                     vectors is not None else None)
-        groups = dedup.find_groups(candidates, vectors, pairs, settings,
-                                   self._not_duplicate_ids(photos), self.reference_folders(),
-                                   verdicts, gates, progress=progress, cancel=cancel)
+        key = dedup.PixelVerdicts.key(settings, self.spec.id if self.spec and
+                                      vectors is not None else None)
+        verdicts = self._stored_pixel_verdicts(key)
+        try:
+            groups = dedup.find_groups(candidates, vectors, pairs, settings,
+                                       self._not_duplicate_ids(photos), self.reference_folders(),
+                                       verdicts, gates, progress=progress, cancel=cancel)
+        finally:  # a cancelled search keeps what it judged, for the next
+            self._store_pixel_verdicts(key)
         return [g for g in groups if kinds is None or g.kind in kinds]
+
+    def _stored_pixel_verdicts(self, key: str) -> dedup.PixelCache:
+        """The pixel verdicts kept for ``key`` (see ``dedup.PixelVerdicts.key``): in memory, or
+        else from the catalog."""
+        with self._lock:
+            verdicts, fresh = self._pixel_verdicts.for_key(key)
+            if fresh:
+                for a, b, level, score, reframed, mirrored in self.catalog.pixel_verdicts(key):
+                    verdicts[(a, b)] = None if level is None else \
+                        dedup.Relation(dedup.Level(level), score, reframed, mirrored)
+                self._pixel_verdicts.all_saved()
+        return verdicts
+
+    def _store_pixel_verdicts(self, key: str) -> None:
+        """Store the verdicts judged since the last time."""
+        with self._lock:
+            new = self._pixel_verdicts.take_unsaved(key)
+        if new:
+            self.catalog.put_pixel_verdicts(
+                key, [(a, b, None, 0.0, False, False) if r is None else
+                 (a, b, None if r.level is None else int(r.level), r.score, r.reframed,
+                  r.mirrored) for (a, b), r in new])
 
     def _vectors_for(self, photos: list[Photo]
                      ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:

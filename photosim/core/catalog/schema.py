@@ -82,5 +82,17 @@ MIGRATIONS: tuple[str, ...] = (
         sims BLOB NOT NULL,                      -- float32 their cosines
         gates BLOB NOT NULL                      -- float32 their pixel-gate scores (NaN: none)
     );
+    -- How the pixels of two contents relate, as the duplicate judge found (dedup.PairJudge),
+    -- so that a new session does not compare the same grids again.
+    CREATE TABLE pixel_verdicts (
+        hash_a TEXT NOT NULL,                    -- hash_a < hash_b
+        hash_b TEXT NOT NULL,
+        valid_for TEXT NOT NULL,                 -- dedup.PixelVerdicts.key: judge and settings
+        level INTEGER,                           -- NULL: the pixels relate them in no way
+        score REAL NOT NULL,
+        reframed INTEGER NOT NULL,
+        mirrored INTEGER NOT NULL,
+        PRIMARY KEY (hash_a, hash_b)
+    ) WITHOUT ROWID;
     """,
 )

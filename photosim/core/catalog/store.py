@@ -312,6 +312,28 @@ class Catalog:
                 [(photo, search_key, content, row[0], ids, sims, gates, photo)
                  for photo, content, ids, sims, gates in lists])
 
+    def pixel_verdicts(self, valid_for: str
+                       ) -> list[tuple[str, str, int | None, float, bool, bool]]:
+        """(hash a, hash b, level or None, score, reframed, mirrored) stored for the key."""
+        rows = self.db.connection().execute(
+            "SELECT hash_a, hash_b, level, score, reframed, mirrored FROM pixel_verdicts "
+            "WHERE valid_for = ?", (valid_for,)).fetchall()
+        return [(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+
+    def put_pixel_verdicts(self, valid_for: str,
+                           verdicts: Sequence[tuple[str, str, int | None, float, bool, bool]]
+                           ) -> None:
+        """Store verdicts for the key; those for other keys, or for contents the library no
+        longer holds, are dropped."""
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM pixel_verdicts WHERE valid_for != ?", (valid_for,))
+            conn.execute("DELETE FROM pixel_verdicts WHERE NOT EXISTS (SELECT 1 FROM photos "
+                         "WHERE content_hash = hash_a) OR NOT EXISTS (SELECT 1 FROM photos "
+                         "WHERE content_hash = hash_b)")
+            conn.executemany("INSERT OR REPLACE INTO pixel_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [(a, b, valid_for, level, score, int(reframed), int(mirrored))
+                              for a, b, level, score, reframed, mirrored in verdicts])
+
     def fingerprints_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         """Fingerprints of some photos (those that have one)."""
         found: dict[int, bytes] = {}
