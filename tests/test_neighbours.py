@@ -10,19 +10,24 @@ import numpy as np
 import pytest
 
 from photosim.core import dedup, neighbours
+from photosim.core import library as library_module
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
 from photosim.core.neighbours import NeighbourLists
 from photosim.core.types import DuplicateKind
 from tests.library_fixtures import make_photo_folder, resized_copy
 
+CONTENT = {10: "a", 11: "b", 12: "c", 13: "d"}  # what each photo held when lists were found
 
-def _lists(*rows: tuple[int, str, int, list[int], list[float]]) -> NeighbourLists:
-    """Stored lists whose gate score is 100 × the cosine, to tell which entry it came from."""
+
+def _lists(*rows: tuple[int, str, list[int], list[float]]) -> NeighbourLists:
+    """Stored lists, found when the photos held CONTENT; the gate score of each entry is
+    100 × its cosine, to tell which entry it came from."""
     return NeighbourLists.from_rows([
-        (owner, content, generation, np.array(ids, np.int64).tobytes(),
-         np.array(sims, np.float32).tobytes(), (np.array(sims, np.float32) * 100).tobytes())
-        for owner, content, generation, ids, sims in rows])
+        (owner, content, np.array(ids, np.int64).tobytes(), np.array(sims, np.float32).tobytes(),
+         (np.array(sims, np.float32) * 100).tobytes(),
+         np.array([neighbours.content_check(CONTENT[i]) for i in ids], np.uint32).tobytes())
+        for owner, content, ids, sims in rows])
 
 
 def _pairs(found: neighbours.RowPairs) -> list[tuple[int, int, float, float]]:
@@ -31,16 +36,16 @@ def _pairs(found: neighbours.RowPairs) -> list[tuple[int, int, float, float]]:
 
 
 def test_lists_to_find_are_the_missing_and_the_changed() -> None:
-    stored = _lists((10, "a", 1, [11], [0.9]), (11, "b", 1, [10], [0.9]))
+    stored = _lists((10, "a", [11], [0.9]), (11, "b", [10], [0.9]))
     row_ids = np.array([10, 11, 12, 13], np.int64)
     stale = neighbours.lists_to_find(stored, row_ids, ["a", "B", "c", ""])
     assert stale.tolist() == [1, 2]  # 11 changed, 12 has none, 13 is left out ("")
 
 
 def test_pairs_come_from_current_lists_above_the_floor() -> None:
-    stored = _lists((10, "a", 1, [11, 12, 13], [0.95, 0.7, 0.3]),
-                    (11, "b", 1, [10], [0.95]),
-                    (12, "c", 1, [10], [0.7]))
+    stored = _lists((10, "a", [11, 12, 13], [0.95, 0.7, 0.3]),
+                    (11, "b", [10], [0.95]),
+                    (12, "c", [10], [0.7]))
     row_ids = np.array([12, 10, 11], np.int64)  # rows in any order
     pairs = _pairs(neighbours.pairs_from_lists(stored, row_ids, ["c", "a", "b"], floor=0.5))
     # rows: 12 → 0, 10 → 1, 11 → 2; 13 is not held; 0.3 is under the floor
@@ -48,18 +53,18 @@ def test_pairs_come_from_current_lists_above_the_floor() -> None:
                      (1, 2, pytest.approx(0.95), pytest.approx(95))]
 
 
-def test_an_entry_older_than_its_neighbours_list_is_dropped() -> None:
+def test_an_entry_for_a_neighbour_that_changed_since_is_dropped() -> None:
     # 11 changed after 10's list was found: 10's figure for it is outdated, and 11's own
-    # newer list (which no longer holds 10) decides.
-    stored = _lists((10, "a", 1, [11, 12], [0.95, 0.8]), (11, "b2", 2, [12], [0.6]),
-                    (12, "c", 1, [10], [0.8]))
+    # new list (which no longer holds 10) decides.
+    stored = _lists((10, "a", [11, 12], [0.95, 0.8]), (11, "b2", [12], [0.6]),
+                    (12, "c", [10], [0.8]))
     row_ids = np.array([10, 11, 12], np.int64)
     pairs = _pairs(neighbours.pairs_from_lists(stored, row_ids, ["a", "b2", "c"], floor=0.5))
     assert [(i, j) for i, j, _, _ in pairs] == [(0, 2), (1, 2)]
 
 
 def test_a_stale_list_gives_no_pairs() -> None:
-    stored = _lists((10, "old", 1, [11], [0.95]), (11, "b", 1, [], []))
+    stored = _lists((10, "old", [11], [0.95]), (11, "b", [], []))
     found = neighbours.pairs_from_lists(stored, np.array([10, 11], np.int64), ["new", "b"], 0.5)
     assert _pairs(found) == []
 
@@ -71,9 +76,11 @@ def test_found_lists_leave_out_the_photo_itself_and_padding() -> None:
         ids = np.array([[7, 8, -1], [8, 7, -1], [9, -1, -1]], np.int64)[:len(v), :k]
         return ids, np.where(ids >= 0, 0.5, -1.0).astype(np.float32)
 
-    found = neighbours.find_lists(query_batch, vectors, np.array([7, 8, 9]), ["a", "b", "c"], 2)
+    content = {7: "a", 8: "b", 9: "c"}
+    found = neighbours.find_lists(query_batch, vectors, np.array([7, 8, 9]), content, 2)
     assert [f.ids.tolist() for f in found] == [[8], [7], []]
     assert [f.content_hash for f in found] == ["a", "b", "c"]
+    assert found[0].checks.tolist() == [neighbours.content_check("b")]
 
 
 def test_gate_scores_are_those_of_each_owner_and_neighbour() -> None:
@@ -83,9 +90,9 @@ def test_gate_scores_are_those_of_each_owner_and_neighbour() -> None:
               for i, g in enumerate(grids)}
     prints[13] = None
     found = [neighbours.FoundList(10, "a", np.array([11, 12, 13]), np.ones(3, np.float32),
-                                  np.full(3, np.nan, np.float32)),
+                                  np.full(3, np.nan, np.float32), np.zeros(3, np.uint32)),
              neighbours.FoundList(12, "c", np.array([10]), np.ones(1, np.float32),
-                                  np.full(1, np.nan, np.float32))]
+                                  np.full(1, np.nan, np.float32), np.zeros(1, np.uint32))]
     gated = neighbours.with_gate_scores(found, prints)
     positions = [None, *prints]  # position 0 unused
     order = [positions.index(i) for i in (10, 11, 12)]
@@ -109,10 +116,26 @@ def _open(where: tuple[Path, Path, Path]) -> Library:
     return Library.open(data, model=str(model), model_spec=str(spec))
 
 
-def _stored(library: Library) -> dict[int, tuple[str, int]]:
+def _stored(library: Library) -> dict[int, str]:
+    """The content each stored list was found for, by photo id."""
     rows = library.catalog.db.connection().execute(
-        "SELECT photo_id, content_hash, generation FROM neighbours").fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
+        "SELECT photo_id, content_hash FROM neighbours").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+@pytest.fixture
+def searched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The photos whose neighbours the library searches for, as it does."""
+    owners: list[int] = []
+    real = neighbours.find_lists
+
+    def recording(query_batch: dedup.QueryBatch, vectors: np.ndarray, found_for: np.ndarray,
+                  *rest: object) -> list[neighbours.FoundList]:
+        owners.extend(found_for.tolist())
+        return real(query_batch, vectors, found_for, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(neighbours, "find_lists", recording)
+    return owners
 
 
 def _groups(library: Library) -> list[frozenset[Path]]:
@@ -121,34 +144,35 @@ def _groups(library: Library) -> list[frozenset[Path]]:
 
 
 def test_indexing_stores_every_photos_list_and_a_new_session_reuses_them(
-        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+        opened: tuple[Path, Path, Path], tmp_path: Path, searched: list[int]) -> None:
     paths = make_photo_folder(tmp_path / "pics", count=8)
     resized_copy(paths[2], tmp_path / "pics" / "copy.jpg")
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         stored = _stored(library)
-        assert len(stored) == 9  # found by indexing, before any duplicate pass
+        assert len(stored) == 9 and sorted(searched) == sorted(stored)  # found by indexing
+        searched.clear()
         first = _groups(library)
     assert any(paths[2] in g and tmp_path / "pics" / "copy.jpg" in g for g in first)
     with _open(opened) as library:
         assert _groups(library) == first
-        assert _stored(library) == stored  # nothing was searched again
+        assert _stored(library) == stored
+    assert searched == []  # nothing was searched again
 
 
 def test_a_changed_photo_gets_a_new_list_and_the_others_keep_theirs(
-        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+        opened: tuple[Path, Path, Path], tmp_path: Path, searched: list[int]) -> None:
     paths = make_photo_folder(tmp_path / "pics", count=6)
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         before = _stored(library)
+        searched.clear()
         resized_copy(paths[1], paths[0])  # new content at paths[0]: a copy of paths[1]
         library.index()
         after = _stored(library)
         changed = library.photo(paths[0])
-        assert changed is not None and after[changed.id][0] == changed.content_hash
-        assert after[changed.id][1] > before[changed.id][1]
-        assert {i: v for i, v in after.items() if i != changed.id} == \
-            {i: v for i, v in before.items() if i != changed.id}
+        assert changed is not None and searched == [changed.id]
+        assert after == {**before, changed.id: changed.content_hash}
         assert any({paths[0], paths[1]} <= g for g in _groups(library))
 
 
@@ -229,3 +253,26 @@ def test_verdicts_of_another_judge_are_not_taken(
         keys = library.catalog.db.connection().execute(
             "SELECT DISTINCT valid_for FROM pixel_verdicts").fetchall()
     assert len(keys) == 1  # the older judge's verdicts are gone
+
+
+def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists stored chunk by chunk (a search that can be cancelled) keep every entry between
+    photos of different chunks."""
+    paths = make_photo_folder(tmp_path / "pics", count=7)
+    resized_copy(paths[2], tmp_path / "pics" / "copy.jpg")
+
+    def pairs_found(chunk: int) -> set[tuple[int, int]]:
+        monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", chunk)
+        with _open(opened) as library:
+            with library.catalog.db.transaction() as conn:
+                conn.execute("DELETE FROM neighbours")
+            library.duplicates()
+            found = library._neighbours
+            assert found is not None
+            return set(zip(found.lo.tolist(), found.hi.tolist(), strict=True))
+
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+    at_once = pairs_found(100)
+    assert at_once and pairs_found(2) == at_once

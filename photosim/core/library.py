@@ -614,8 +614,7 @@ class Library:
             index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
             known=None if vectors is None else (ids, vectors))
         content = dict(zip(ids.tolist(), hashes, strict=True))
-        return neighbours.find_lists(query_batch, wanted, owners,
-                                     [content[i] for i in owners.tolist()], NEIGHBOURS_K)
+        return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
 
     def _update_neighbour_lists(self) -> None:
         """Find the neighbour lists that indexing left missing or stale."""

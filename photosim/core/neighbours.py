@@ -7,14 +7,15 @@ since need them. So each photo's list is stored with the content it was found fo
 search runs again only for photos whose list is missing or stale; indexing runs it for the
 photos it embedded.
 
-Lists are numbered by when they were found (their generation). A list found earlier than a
-neighbour's own list may hold an outdated figure for it (the neighbour changed since), so such
-entries are dropped; the neighbour's newer list holds the pair if it still holds.
-New photos reach older ones the same way: through their own lists.
+Each entry also records a check of the content its neighbour had when the list was found: an
+entry whose neighbour changed since holds an outdated figure and is dropped (the neighbour's
+own new list holds the pair if it still holds). New photos reach older ones the same way:
+through their own lists.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,48 +26,58 @@ from photosim.core.cancel import CancelToken
 from photosim.core.dedup import QueryBatch, ids_to_rows, pixel_gate_scores, unique_pair_entries
 from photosim.core.fingerprint import Fingerprint
 
-# photo id, content hash, generation, ids (int64), sims (float32), gate scores (float32)
-StoredList = tuple[int, str, int, bytes, bytes, bytes]
+# photo id, content hash, ids (int64), sims (float32), gate scores (float32), neighbour
+# content checks (uint32, see content_check)
+StoredList = tuple[int, str, bytes, bytes, bytes, bytes]
+
+
+def content_check(content_hash: str) -> int:
+    """A 32-bit check of a content hash: enough to tell that a neighbour's content changed."""
+    return zlib.crc32(content_hash.encode())
 
 
 @dataclass(frozen=True)
 class FoundList:
-    """One photo's neighbours as just found: ids best first, their cosines and gate scores
-    (:func:`photosim.core.dedup.pixel_gate_scores`, NaN where a fingerprint is missing)."""
+    """One photo's neighbours as just found: ids best first, their cosines, gate scores
+    (:func:`photosim.core.dedup.pixel_gate_scores`, NaN where a fingerprint is missing) and
+    content checks."""
 
     owner: int
     content_hash: str
     ids: NDArray[np.int64]
     sims: NDArray[np.float32]
     gates: NDArray[np.float32]
+    checks: NDArray[np.uint32]
 
-    def encoded(self) -> tuple[int, str, bytes, bytes, bytes]:
+    def encoded(self) -> StoredList:
         return (self.owner, self.content_hash, self.ids.astype(np.int64).tobytes(),
-                self.sims.astype(np.float32).tobytes(), self.gates.astype(np.float32).tobytes())
+                self.sims.astype(np.float32).tobytes(), self.gates.astype(np.float32).tobytes(),
+                self.checks.astype(np.uint32).tobytes())
 
 
 @dataclass(frozen=True)
 class NeighbourLists:
     """Stored lists, flattened: list ``i`` belongs to photo ``owners[i]`` and holds
-    ``ids[offsets[i]:offsets[i + 1]]`` with their ``sims`` and ``gates``, best first."""
+    ``ids[offsets[i]:offsets[i + 1]]`` with their ``sims``, ``gates`` and ``checks``, best
+    first."""
 
     owners: NDArray[np.int64]
     hashes: list[str]
-    generations: NDArray[np.int64]
     offsets: NDArray[np.int64]
     ids: NDArray[np.int64]
     sims: NDArray[np.float32]
     gates: NDArray[np.float32]
+    checks: NDArray[np.uint32]
 
     @classmethod
     def from_rows(cls, rows: Sequence[StoredList]) -> NeighbourLists:
-        lengths = np.array([len(r[3]) // 8 for r in rows], np.int64)
+        lengths = np.array([len(r[2]) // 8 for r in rows], np.int64)
         return cls(np.array([r[0] for r in rows], np.int64), [r[1] for r in rows],
-                   np.array([r[2] for r in rows], np.int64),
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-                   np.frombuffer(b"".join(r[3] for r in rows), np.int64),
+                   np.frombuffer(b"".join(r[2] for r in rows), np.int64),
+                   np.frombuffer(b"".join(r[3] for r in rows), np.float32),
                    np.frombuffer(b"".join(r[4] for r in rows), np.float32),
-                   np.frombuffer(b"".join(r[5] for r in rows), np.float32))
+                   np.frombuffer(b"".join(r[5] for r in rows), np.uint32))
 
 
 @dataclass(frozen=True)
@@ -91,21 +102,22 @@ def lists_to_find(stored: NeighbourLists, row_ids: NDArray[np.int64],
 
 
 def find_lists(query_batch: QueryBatch, vectors: np.ndarray, owners: NDArray[np.int64],
-               hashes: Sequence[str], k: int) -> list[FoundList]:
-    """The ``k`` nearest photos of each of ``vectors`` (photos ``owners``), without gate
-    scores yet (see :func:`with_gate_scores`); ``query_batch`` answers photo ids, best first,
-    padded with -1."""
+               content: Mapping[int, str], k: int) -> list[FoundList]:
+    """The ``k`` nearest photos of each of ``vectors`` (photos ``owners``; ``content``: every
+    photo's content hash), without gate scores yet (see :func:`with_gate_scores`);
+    ``query_batch`` answers photo ids, best first, padded with -1."""
     if len(vectors) == 0:
         return []
     ids, sims = query_batch(vectors, k + 1)  # +1: each photo finds itself
     ids, sims = np.asarray(ids, np.int64), np.asarray(sims, np.float32)
     found = []
-    for owner, content, row_ids, row_sims in zip(owners.tolist(), hashes, ids, sims,
-                                                 strict=True):
+    for owner, row_ids, row_sims in zip(owners.tolist(), ids, sims, strict=True):
         keep = (row_ids >= 0) & (row_ids != owner)
         neighbours = row_ids[keep][:k]
-        found.append(FoundList(owner, content, neighbours, row_sims[keep][:k],
-                               np.full(len(neighbours), np.nan, np.float32)))
+        checks = np.array([content_check(content.get(i, "")) for i in neighbours.tolist()],
+                          np.uint32)
+        found.append(FoundList(owner, content[owner], neighbours, row_sims[keep][:k],
+                               np.full(len(neighbours), np.nan, np.float32), checks))
     return found
 
 
@@ -120,7 +132,7 @@ def with_gate_scores(found: Sequence[FoundList], fingerprints: Mapping[int, Fing
     scores = pixel_gate_scores(prints, np.searchsorted(photos, owners),
                                np.searchsorted(photos, others), cancel)
     bounds = np.cumsum([0, *(len(f.ids) for f in found)])
-    return [FoundList(f.owner, f.content_hash, f.ids, f.sims, scores[start:stop])
+    return [FoundList(f.owner, f.content_hash, f.ids, f.sims, scores[start:stop], f.checks)
             for f, start, stop in zip(found, bounds[:-1], bounds[1:], strict=True)]
 
 
@@ -134,13 +146,12 @@ def pairs_from_lists(stored: NeighbourLists, row_ids: NDArray[np.int64],
     current[current] = [stored.hashes[i] == row_hashes[r]
                         for i, r in zip(np.flatnonzero(current).tolist(),
                                         owner_rows[current].tolist(), strict=True)]
-    generation_of_row = np.full(len(row_ids), np.iinfo(np.int64).max, np.int64)
-    generation_of_row[owner_rows[current]] = stored.generations[current]
+    check_of_row = np.array([content_check(h) for h in row_hashes], np.uint32)
     list_of_entry = np.repeat(np.arange(len(stored.owners)), np.diff(stored.offsets))
     a = owner_rows[list_of_entry]
     b = ids_to_rows(stored.ids, row_ids)
     keep = current[list_of_entry] & (b >= 0) & (stored.sims >= floor) & (a != b)
-    keep[keep] = generation_of_row[b[keep]] <= stored.generations[list_of_entry[keep]]
+    keep[keep] = check_of_row[b[keep]] == stored.checks[keep]  # the neighbour is unchanged
     a, b, sims, gates = a[keep], b[keep], stored.sims[keep], stored.gates[keep]
     kept = unique_pair_entries(a, b, sims)
     return RowPairs(np.minimum(a[kept], b[kept]), np.maximum(a[kept], b[kept]), sims[kept],

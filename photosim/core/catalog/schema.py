@@ -77,10 +77,10 @@ MIGRATIONS: tuple[str, ...] = (
         photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
         search_key TEXT NOT NULL,                -- the model and search settings they are for
         content_hash TEXT NOT NULL,              -- the content they were found for
-        generation INTEGER NOT NULL,             -- lists found later have larger numbers
         ids BLOB NOT NULL,                       -- int64 neighbour photo ids, best first
         sims BLOB NOT NULL,                      -- float32 their cosines
-        gates BLOB NOT NULL                      -- float32 their pixel-gate scores (NaN: none)
+        gates BLOB NOT NULL,                     -- float32 their pixel-gate scores (NaN: none)
+        checks BLOB NOT NULL                     -- uint32 CRC-32 of their content hashes then
     );
     -- How the pixels of two contents relate, as the duplicate judge found (dedup.PairJudge),
     -- so that a new session does not compare the same grids again.

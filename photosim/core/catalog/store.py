@@ -290,27 +290,26 @@ class Catalog:
 
     # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
     def neighbour_lists(self, search_key: str
-                        ) -> list[tuple[int, str, int, bytes, bytes, bytes]]:
-        """(photo id, content hash, generation, ids, sims, gates) of each stored list for the
-        key (photosim/core/neighbours.py)."""
+                        ) -> list[tuple[int, str, bytes, bytes, bytes, bytes]]:
+        """(photo id, content hash, ids, sims, gates, checks) of each stored list for the key
+        (photosim/core/neighbours.py)."""
         rows = self.db.connection().execute(
-            "SELECT photo_id, content_hash, generation, ids, sims, gates FROM neighbours "
+            "SELECT photo_id, content_hash, ids, sims, gates, checks FROM neighbours "
             "WHERE search_key = ?", (search_key,)).fetchall()
         return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     def put_neighbour_lists(self, search_key: str,
-                            lists: Sequence[tuple[int, str, bytes, bytes, bytes]]) -> None:
-        """Store (photo id, content hash, ids, sims, gates) lists as one new generation; lists
-        for another key (a previous model or search setting) are dropped."""
+                            lists: Sequence[tuple[int, str, bytes, bytes, bytes, bytes]]
+                            ) -> None:
+        """Store (photo id, content hash, ids, sims, gates, checks) lists; lists for another
+        key (a previous model or search setting) are dropped."""
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM neighbours WHERE search_key != ?", (search_key,))
-            row = conn.execute("SELECT COALESCE(MAX(generation), 0) + 1 FROM neighbours"
-                               ).fetchone()
             conn.executemany(
                 "INSERT OR REPLACE INTO neighbours SELECT ?, ?, ?, ?, ?, ?, ? "
                 "WHERE EXISTS (SELECT 1 FROM photos WHERE id = ?)",
-                [(photo, search_key, content, row[0], ids, sims, gates, photo)
-                 for photo, content, ids, sims, gates in lists])
+                [(photo, search_key, content, ids, sims, gates, checks, photo)
+                 for photo, content, ids, sims, gates, checks in lists])
 
     def pixel_verdicts(self, valid_for: str
                        ) -> list[tuple[str, str, int | None, float, bool, bool]]:
