@@ -4,6 +4,7 @@ keeping them in its catalog between sessions (real SQLite, hnswlib and onnxrunti
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -276,3 +277,53 @@ def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
         library.index([tmp_path / "pics"])
     at_once = pairs_found(100)
     assert at_once and pairs_found(2) == at_once
+
+
+# -- what a duplicate pass read, kept for the next --------------------------------------------
+
+def test_a_moved_threshold_regroups_without_reading_the_catalog_again(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=5)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        reads: list[int] = []
+        real = library.catalog.photos
+        monkeypatch.setattr(library.catalog, "photos",
+                            lambda *a, **kw: (reads.append(1), real(*a, **kw))[1])
+        library.duplicates(0.9)
+        library.duplicates(0.5)
+        assert len(reads) == 1
+        shutil.copy(paths[3], tmp_path / "pics" / "exact.jpg")  # the catalog changes
+        library.index()
+        groups = library.duplicates(0.5)
+        assert len(reads) == 2
+        assert any({paths[3], tmp_path / "pics" / "exact.jpg"} <= {p.path for p in g.members}
+                   for g in groups)
+        monkeypatch.setattr(library_module, "INPUTS_KEPT_S", 0.05)
+        library.duplicates(0.5)  # nothing changed: kept, from now on for 50 ms only
+        assert len(reads) == 2
+        deadline = time.monotonic() + 5
+        while library._inputs is not None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert library._inputs is None  # let go
+        library.duplicates(0.5)
+        assert len(reads) == 3
+
+
+def test_catalog_state_changes_with_any_commit_even_another_process(tmp_path: Path) -> None:
+    from photosim.core.catalog import Catalog
+
+    ours, theirs = Catalog(tmp_path / "c.db"), Catalog(tmp_path / "c.db")
+    try:
+        before = ours.db.state()
+        assert ours.db.state() == before  # reading changes nothing
+        ours.set_setting("a", "1")
+        after_ours = ours.db.state()
+        assert after_ours != before
+        time.sleep(0.01)
+        theirs.set_setting("b", "2")  # another connection, as another process would
+        assert ours.db.state() != after_ours
+    finally:
+        ours.close()
+        theirs.close()

@@ -63,9 +63,17 @@ NEIGHBOUR_BULK_ABOVE = 2000
 # cores a chunk takes 2.3 s; the whole library in one batch is 6 % faster (its queries visit
 # the graph in a better order), chunks of 10k 23 % slower.
 NEIGHBOUR_CHUNK = 25_000
+# How long what a duplicate pass read from the catalog is kept for the next pass (a moved
+# threshold), unless the catalog changes first.
+INPUTS_KEPT_S = 120.0
 # Stages a duplicate search reports before dedup.find_groups' own.
 READING_LIBRARY = "Reading the library"
 FINDING_NEIGHBOURS = "Finding neighbours"
+
+
+# What a duplicate pass reads: photos, candidates, vectors, photo id → row, row → photo id.
+_Inputs = tuple[list[Photo], list[dedup.Candidate], np.ndarray | None, dict[int, int],
+                np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,9 @@ class Library:
         self._neighbours: neighbours.RowPairs | None = None  # cached for regrouping
         self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
         self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
+        # What the last duplicate pass read, with the catalog state it read it in.
+        self._inputs: tuple[tuple[int, ...], _Inputs] | None = None
+        self._inputs_release: threading.Timer | None = None
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
@@ -146,6 +157,9 @@ class Library:
 
     def close(self) -> None:
         with self._lock:
+            if self._inputs_release is not None:
+                self._inputs_release.cancel()
+            self._inputs = None
             if self._index is not None:
                 self._index.save(self.paths.index_dir)
             self.catalog.close()
@@ -208,14 +222,14 @@ class Library:
             index = self.vector_index()
             if index is not None:
                 index.add(ids, vectors)
-            self._neighbours = None
+            self._neighbours = self._inputs = None
 
     def _index_remove(self, ids: Sequence[int]) -> None:
         with self._lock:
             index = self.vector_index()
             if index is not None:
                 index.remove(ids)
-            self._neighbours = None
+            self._neighbours = self._inputs = None
 
     def save_index(self) -> None:
         with self._lock:
@@ -469,11 +483,7 @@ class Library:
         """
         report = progress or _no_progress
         report(READING_LIBRARY, 0, 0)
-        photos = [p for p in self.catalog.photos() if p.error is None and p.online]
-        prints = self.catalog.fingerprints()
-        vectors, rows, row_ids = self._vectors_for(photos)
-        candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
-                      for p in photos]
+        photos, candidates, vectors, rows, row_ids = self._duplicate_inputs()
         check(cancel)
         pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
         try:
@@ -508,10 +518,52 @@ class Library:
         with self._lock:
             new = self._pixel_verdicts.take_unsaved(key)
         if new:
-            self.catalog.put_pixel_verdicts(
-                key, [(a, b, None, 0.0, False, False) if r is None else
-                 (a, b, None if r.level is None else int(r.level), r.score, r.reframed,
-                  r.mirrored) for (a, b), r in new])
+            rows = [(a, b, None, 0.0, False, False) if r is None else
+                    (a, b, None if r.level is None else int(r.level), r.score, r.reframed,
+                     r.mirrored) for (a, b), r in new]
+            self._write_derived(functools.partial(self.catalog.put_pixel_verdicts, key, rows))
+
+    def _duplicate_inputs(self) -> tuple[list[Photo], list[dedup.Candidate], np.ndarray | None,
+                                         dict[int, int], np.ndarray]:
+        """(photos, candidates, vectors, photo id → row, row → photo id) for a duplicate pass.
+
+        Kept for ``INPUTS_KEPT_S`` after a pass while the catalog stays unchanged, so that a
+        moved threshold regroups without reading it again (at 100k photos, half a regroup)."""
+        state = self.catalog.db.state()
+        with self._lock:
+            kept = self._inputs
+        if kept is not None and kept[0] == state:
+            inputs = kept[1]
+        else:
+            photos = [p for p in self.catalog.photos() if p.error is None and p.online]
+            prints = self.catalog.fingerprints()
+            vectors, rows, row_ids = self._vectors_for(photos)
+            candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
+                          for p in photos]
+            inputs = (photos, candidates, vectors, rows, row_ids)
+        with self._lock:
+            self._inputs = (state, inputs)
+            if self._inputs_release is not None:
+                self._inputs_release.cancel()
+            # Then let the memory go (at 100k photos the vectors alone take 800 MB).
+            self._inputs_release = threading.Timer(INPUTS_KEPT_S, self._release_inputs)
+            self._inputs_release.daemon = True
+            self._inputs_release.start()
+        return inputs
+
+    def _write_derived(self, write: Callable[[], None]) -> None:
+        """Write what duplicate passes derive from the catalog (neighbour lists, pixel
+        verdicts) without making what the last pass read look stale: the catalog's state moves,
+        but only by this write when nothing else moved it since the read."""
+        before = self.catalog.db.state()
+        write()
+        with self._lock:
+            if self._inputs is not None and self._inputs[0] == before:
+                self._inputs = (self.catalog.db.state(), self._inputs[1])
+
+    def _release_inputs(self) -> None:
+        with self._lock:
+            self._inputs = None
 
     def _vectors_for(self, photos: list[Photo]
                      ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:
@@ -590,7 +642,8 @@ class Library:
                 found = self._find_lists(ids, hashes, vectors, stale[start:start + chunk])
                 chunk_prints = prints if prints is not None else self._prints_of(found)
                 found = neighbours.with_gate_scores(found, chunk_prints, cancel)
-                self.catalog.put_neighbour_lists(key, [f.encoded() for f in found])
+                self._write_derived(functools.partial(
+                    self.catalog.put_neighbour_lists, key, [f.encoded() for f in found]))
             log.info("neighbour lists found for %d photos", len(stale))
             if report is not None:
                 report(FINDING_NEIGHBOURS, len(stale), len(stale))

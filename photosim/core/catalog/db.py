@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sqlite3
 import threading
 import time
@@ -21,7 +22,23 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._commits = itertools.count(1)  # next() is atomic: safe from any thread
+        self._committed = 0
         self._migrate()
+
+    def state(self) -> tuple[int, ...]:
+        """A value that changes whenever the catalog does: commits made through this object,
+        and the files' sizes and times, which another process's commit changes too. Lets a
+        reader keep what it read until then."""
+        stamps: list[int] = [self._committed]
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = path.stat()
+            except OSError:
+                stamps += [-1, -1]
+            else:
+                stamps += [st.st_size, st.st_mtime_ns]
+        return tuple(stamps)
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -52,6 +69,7 @@ class Database:
         try:
             yield conn
             conn.execute("COMMIT")
+            self._committed = next(self._commits)
         except sqlite3.OperationalError as exc:
             _rollback(conn)
             raise _as_catalog_error(exc, self.path) from exc
