@@ -282,10 +282,10 @@ def duplicate_figures(table: Table, n: int, work: Path) -> None:
                   f"({found.groups} groups); regroup {found.regroup}",
                   found.new_session.wall <= 10.0 * n / 100_000)
         table.add(f"  the same, every neighbour list found first ({label.split(':')[0]})", "-",
-                  f"{found.without_lists} (once after an upgrade or a change of model)", True)
+                  f"{found.without_lists} (once after an upgrade or a change of model)", None)
         figures = dedup_scale.measure(n, 2048, work, decay=decay)
         table.add(f"  the same without a catalog: index neighbours + grouping "
-                  f"({label.split(':')[0]})", "-", figures.summary(), True)
+                  f"({label.split(':')[0]})", "-", figures.summary(), None)
 
 
 def cluster_figures(table: Table, n: int) -> None:
