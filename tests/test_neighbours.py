@@ -191,6 +191,21 @@ def test_lists_lost_or_stale_are_found_again_by_the_duplicate_pass(
         assert len(_stored(library)) == 7
 
 
+def test_a_rescan_finds_lists_missing_after_an_upgrade(
+        opened: tuple[Path, Path, Path], tmp_path: Path, searched: list[int]) -> None:
+    make_photo_folder(tmp_path / "pics", count=4)
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+            conn.execute("DELETE FROM neighbours")
+        searched.clear()
+        assert library.index().embedded == 0  # nothing new, and yet
+        assert len(_stored(library)) == 4 and len(searched) == 4
+        searched.clear()
+        library.index()
+        assert searched == []  # none missing: nothing searched
+
+
 def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
                                         tmp_path: Path) -> None:
     paths = make_photo_folder(tmp_path / "pics", count=4)
