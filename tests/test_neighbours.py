@@ -206,6 +206,24 @@ def test_a_rescan_finds_lists_missing_after_an_upgrade(
         assert searched == []  # none missing: nothing searched
 
 
+def test_a_damaged_list_counts_as_missing_and_is_found_again(
+        opened: tuple[Path, Path, Path], tmp_path: Path, searched: list[int]) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    resized_copy(paths[0], tmp_path / "pics" / "small.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        expected = _groups(library)
+        damaged = library.photo(paths[0])
+        assert damaged is not None
+        with library.catalog.db.transaction() as conn:
+            conn.execute("UPDATE neighbours SET sims = substr(sims, 1, 6) WHERE photo_id = ?",
+                         (damaged.id,))
+    searched.clear()
+    with _open(opened) as library:
+        assert _groups(library) == expected
+    assert searched == [damaged.id]
+
+
 def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
                                         tmp_path: Path) -> None:
     paths = make_photo_folder(tmp_path / "pics", count=4)

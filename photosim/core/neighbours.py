@@ -71,6 +71,9 @@ class NeighbourLists:
 
     @classmethod
     def from_rows(cls, rows: Sequence[StoredList]) -> NeighbourLists:
+        """The lists of catalog rows; a row whose parts disagree in length (damaged) is left
+        out, so that it counts as missing and is found again."""
+        rows = [r for r in rows if _consistent(r)]
         lengths = np.array([len(r[2]) // 8 for r in rows], np.int64)
         return cls(np.array([r[0] for r in rows], np.int64), [r[1] for r in rows],
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
@@ -78,6 +81,11 @@ class NeighbourLists:
                    np.frombuffer(b"".join(r[3] for r in rows), np.float32),
                    np.frombuffer(b"".join(r[4] for r in rows), np.float32),
                    np.frombuffer(b"".join(r[5] for r in rows), np.uint32))
+
+
+def _consistent(row: StoredList) -> bool:
+    count = len(row[2]) // 8
+    return len(row[2]) == 8 * count and all(len(part) == 4 * count for part in row[3:])
 
 
 @dataclass(frozen=True)
