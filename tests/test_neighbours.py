@@ -272,6 +272,21 @@ def test_a_new_session_does_not_compare_the_same_pixels_again(
     assert not any({paths[1], tmp_path / "pics" / "small.jpg"} <= g for g in same)
 
 
+def test_a_damaged_verdict_is_judged_again(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        first = _groups(library)
+        with library.catalog.db.transaction() as conn:
+            conn.execute("UPDATE pixel_verdicts SET level = 42 WHERE level IS NOT NULL")
+    compared = _count_pixel_comparisons(monkeypatch)
+    with _open(opened) as library:
+        assert _groups(library) == first
+    assert ("photo_01.jpg", "small.jpg") in compared
+
+
 def test_verdicts_of_another_judge_are_not_taken(
         opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = make_photo_folder(tmp_path / "pics", count=4)

@@ -510,8 +510,11 @@ class Library:
             verdicts, fresh = self._pixel_verdicts.for_key(key)
             if fresh:
                 for a, b, level, score, reframed, mirrored in self.catalog.pixel_verdicts(key):
-                    verdicts[(a, b)] = None if level is None else \
-                        dedup.Relation(dedup.Level(level), score, reframed, mirrored)
+                    if level is None:
+                        verdicts[(a, b)] = None
+                    elif level in _PIXEL_LEVELS:  # else damaged: judged again
+                        verdicts[(a, b)] = dedup.Relation(dedup.Level(level), float(score),
+                                                          reframed, mirrored)
                 self._pixel_verdicts.all_saved()
         return verdicts
 
@@ -750,6 +753,9 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+_PIXEL_LEVELS = frozenset(int(level) for level in dedup.Level)
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
