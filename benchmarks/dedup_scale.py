@@ -51,14 +51,14 @@ import numpy as np
 from photosim.core import dedup
 from photosim.core.cancel import CancelToken
 from photosim.core.catalog import Catalog
-from photosim.core.fingerprint import Fingerprint
-from photosim.core.index import VectorIndex
-from photosim.core.library import (
+from photosim.core.duplicate_search import (
     NEIGHBOUR_CANDIDATES,
     NEIGHBOUR_EF,
     NEIGHBOUR_FLOOR,
     NEIGHBOURS_K,
 )
+from photosim.core.fingerprint import Fingerprint
+from photosim.core.index import VectorIndex
 from photosim.core.library import Library as PhotoLibrary
 from photosim.core.models.spec import ModelSpec
 from photosim.core.paths import LibraryPaths

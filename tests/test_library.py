@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from photosim.core import dedup
-from photosim.core import library as library_module
+from photosim.core import duplicate_search as search_module
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import FileChangedError, ProtectedFileError
 from photosim.core.library import Library
@@ -233,40 +233,40 @@ def with_copies(library: Library, tmp_path: Path) -> Library:
 
 def test_a_duplicate_search_reports_its_stages_in_order_with_sane_counts(
         with_copies: Library, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", 3)
+    monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 3)
     reports: list[tuple[str, int, int]] = []
     groups = with_copies.duplicates(progress=lambda *report: reports.append(report),
                                     cancel=CancelToken())  # as the GUI asks: in chunks
     assert groups
     stages = list(dict.fromkeys(stage for stage, _, _ in reports))
-    assert stages == [library_module.READING_LIBRARY, library_module.FINDING_NEIGHBOURS,
+    assert stages == [search_module.READING_LIBRARY, search_module.FINDING_NEIGHBOURS,
                       dedup.COMPARING_PIXELS, dedup.GROUPING]
     for stage in stages:
         counts = [(done, total) for s, done, total in reports if s == stage]
         assert all(0 <= done <= total or total == 0 for done, total in counts)
         assert [done for done, _ in counts] == sorted(done for done, _ in counts)
-    assert [r for r in reports if r[0] == library_module.FINDING_NEIGHBOURS] == \
-        [(library_module.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
+    assert [r for r in reports if r[0] == search_module.FINDING_NEIGHBOURS] == \
+        [(search_module.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
     judged = [total for stage, _, total in reports if stage == dedup.COMPARING_PIXELS and total]
     assert judged and judged[0] >= 3  # at least the three copy pairs were compared
     assert [r for r in reports if r[0] == dedup.GROUPING] == \
         [(dedup.GROUPING, done, len(dedup.Level)) for done in range(len(dedup.Level))]
 
 
-@pytest.mark.parametrize("stage", [library_module.READING_LIBRARY,
-                                   library_module.FINDING_NEIGHBOURS,
+@pytest.mark.parametrize("stage", [search_module.READING_LIBRARY,
+                                   search_module.FINDING_NEIGHBOURS,
                                    dedup.COMPARING_PIXELS, dedup.GROUPING])
 def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
         with_copies: Library, tmp_path: Path, tiny_model: tuple[Path, Path],
         monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
-    monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", 3)
+    monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 3)
     token = CancelToken()
     after: list[str] = []
 
     def report(now: str, done: int, total: int) -> None:
         if token.cancelled:
             after.append(now)
-        elif now == stage and (stage != library_module.FINDING_NEIGHBOURS or done == 6):
+        elif now == stage and (stage != search_module.FINDING_NEIGHBOURS or done == 6):
             token.cancel()  # in the middle of the neighbour search: two chunks answered
 
     with pytest.raises(Cancelled):
@@ -279,7 +279,7 @@ def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
     monkeypatch.setattr(index, "query_batch", lambda vectors, *a, **kw: (
         asked.append(len(vectors)), real_query(vectors, *a, **kw))[1])
     groups = with_copies.duplicates(0.9)
-    if stage == library_module.FINDING_NEIGHBOURS:
+    if stage == search_module.FINDING_NEIGHBOURS:
         assert asked == [5]  # carried on from the two chunks stored before (6 of 11)
     fresh = Library.open(tmp_path / "data", model=str(tiny_model[0]),
                          model_spec=str(tiny_model[1]))

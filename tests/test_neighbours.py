@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from photosim.core import dedup, neighbours
-from photosim.core import library as library_module
+from photosim.core import duplicate_search as search_module
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
 from photosim.core.neighbours import NeighbourLists
@@ -312,12 +312,12 @@ def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
     resized_copy(paths[2], tmp_path / "pics" / "copy.jpg")
 
     def pairs_found(chunk: int) -> set[tuple[int, int]]:
-        monkeypatch.setattr(library_module, "NEIGHBOUR_CHUNK", chunk)
+        monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", chunk)
         with _open(opened) as library:
             with library.catalog.db.transaction() as conn:
                 conn.execute("DELETE FROM neighbours")
             library.duplicates()
-            found = library._neighbours
+            found = library._duplicates._neighbours
             assert found is not None
             return set(zip(found.lo.tolist(), found.hi.tolist(), strict=True))
 
@@ -348,13 +348,13 @@ def test_a_moved_threshold_regroups_without_reading_the_catalog_again(
         assert len(reads) == 2
         assert any({paths[3], tmp_path / "pics" / "exact.jpg"} <= {p.path for p in g.members}
                    for g in groups)
-        monkeypatch.setattr(library_module, "INPUTS_KEPT_S", 0.05)
+        monkeypatch.setattr(search_module, "INPUTS_KEPT_S", 0.05)
         library.duplicates(0.5)  # nothing changed: kept, from now on for 50 ms only
         assert len(reads) == 2
         deadline = time.monotonic() + 5
-        while library._inputs is not None and time.monotonic() < deadline:
+        while library._duplicates._inputs is not None and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert library._inputs is None  # let go
+        assert library._duplicates._inputs is None  # let go
         library.duplicates(0.5)
         assert len(reads) == 3
 

@@ -1,0 +1,322 @@
+"""Finding a library's duplicate groups, for the ``Library`` facade.
+
+A pass reads the library's photos, fingerprints and vectors from the catalog; takes every
+photo's nearest neighbours from the lists stored in the catalog (photosim/core/neighbours.py),
+searching the index only for photos added or changed since; takes the pixel verdicts stored by
+earlier passes; and groups with :func:`photosim.core.dedup.find_groups`. What it read is kept a
+while, so that a moved threshold regroups at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from photosim.core import dedup, neighbours
+from photosim.core.cancel import CancelToken, check
+from photosim.core.catalog import Catalog
+from photosim.core.errors import PhotosimError
+from photosim.core.fingerprint import Fingerprint
+from photosim.core.index import VectorIndex
+from photosim.core.models.spec import ModelSpec
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress
+
+log = logging.getLogger(__name__)
+
+NEIGHBOURS_K = 16  # candidate neighbours per photo kept for duplicate grouping
+NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candidates
+# The bulk neighbour search behind duplicates uses a narrower beam than interactive search:
+# copies sit very close together, and 100k photos must group in seconds (benchmarks/run_all.py).
+NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pairs
+# More lists than this to find after indexing, and all vectors are loaded to re-rank in memory
+# (a query re-ranked from the index's files costs about a millisecond).
+NEIGHBOUR_BULK_ABOVE = 2000
+# Photos whose neighbours are found and stored at once, between two looks at the cancel token:
+# a cancelled search leaves the lists stored so far for the next one. At 100k photos on 2
+# cores a chunk takes 2.3 s; the whole library in one batch is 6 % faster (its queries visit
+# the graph in a better order), chunks of 10k 23 % slower.
+NEIGHBOUR_CHUNK = 25_000
+# How long what a duplicate pass read from the catalog is kept for the next pass (a moved
+# threshold), unless the catalog changes first.
+INPUTS_KEPT_S = 120.0
+# Stages a duplicate search reports before dedup.find_groups' own.
+READING_LIBRARY = "Reading the library"
+FINDING_NEIGHBOURS = "Finding neighbours"
+
+
+# What a duplicate pass reads: photos, candidates, vectors, photo id → row, row → photo id.
+_Inputs = tuple[list[Photo], list[dedup.Candidate], np.ndarray | None, dict[int, int],
+                np.ndarray]
+
+
+class DuplicateSearch:
+    """The duplicate passes of one library: its catalog, model and index (``vector_index``
+    gives it, loaded on first use). Thread-safe: passes may run on any thread."""
+
+    def __init__(self, catalog: Catalog, spec: ModelSpec | None, visual_search: bool,
+                 vector_index: Callable[[], VectorIndex | None]) -> None:
+        self._catalog = catalog
+        self._spec = spec
+        self._visual_search = visual_search
+        self._vector_index = vector_index
+        self._neighbours: neighbours.RowPairs | None = None  # cached for regrouping
+        self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
+        self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
+        # What the last pass read, with the catalog state it read it in.
+        self._inputs: tuple[tuple[int, ...], _Inputs] | None = None
+        self._inputs_release: threading.Timer | None = None
+        self._lock = threading.RLock()  # guards the caches above for short moments
+
+    def forget(self) -> None:
+        """The index changed: what passes kept is out of date."""
+        with self._lock:
+            self._neighbours = self._inputs = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._inputs_release is not None:
+                self._inputs_release.cancel()
+            self._inputs = None
+
+    def groups(self, threshold: float | None, kinds: Collection[DuplicateKind] | None,
+               reference_folders: Sequence[Path], *, progress: StageProgress | None = None,
+               cancel: CancelToken | None = None) -> list[DuplicateGroup]:
+        """Duplicate groups of the library's readable photos (see ``dedup.find_groups``).
+
+        ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
+        ``FINDING_NEIGHBOURS``, then ``dedup.COMPARING_PIXELS`` and ``dedup.GROUPING``; total
+        0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
+        the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
+        so far are kept, and the next search goes on from them.
+        """
+        report = progress or _no_progress
+        report(READING_LIBRARY, 0, 0)
+        photos, candidates, vectors, rows, row_ids = self._duplicate_inputs()
+        check(cancel)
+        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
+        try:
+            settings = dedup.DedupSettings.from_threshold(threshold)
+        except ValueError as exc:
+            raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
+        key = dedup.PixelVerdicts.key(settings, self._spec.id if self._spec and
+                                      vectors is not None else None)
+        verdicts = self._stored_pixel_verdicts(key)
+        try:
+            groups = dedup.find_groups(candidates, vectors, pairs, settings,
+                                       self._not_duplicate_ids(photos), reference_folders,
+                                       verdicts, gates, progress=progress, cancel=cancel)
+        finally:  # a cancelled search keeps what it judged, for the next
+            self._store_pixel_verdicts(key)
+        return [g for g in groups if kinds is None or g.kind in kinds]
+
+    def _stored_pixel_verdicts(self, key: str) -> dedup.PixelCache:
+        """The pixel verdicts kept for ``key`` (see ``dedup.PixelVerdicts.key``): in memory, or
+        else from the catalog."""
+        with self._lock:
+            verdicts, fresh = self._pixel_verdicts.for_key(key)
+            if fresh:
+                for a, b, level, score, reframed, mirrored in self._catalog.pixel_verdicts(key):
+                    if level is None:
+                        verdicts[(a, b)] = None
+                    elif level in _PIXEL_LEVELS:  # else damaged: judged again
+                        verdicts[(a, b)] = dedup.Relation(dedup.Level(level), float(score),
+                                                          reframed, mirrored)
+                self._pixel_verdicts.all_saved()
+        return verdicts
+
+    def _store_pixel_verdicts(self, key: str) -> None:
+        """Store the verdicts judged since the last time."""
+        with self._lock:
+            new = self._pixel_verdicts.take_unsaved(key)
+        if new:
+            rows = [(a, b, None, 0.0, False, False) if r is None else
+                    (a, b, None if r.level is None else int(r.level), r.score, r.reframed,
+                     r.mirrored) for (a, b), r in new]
+            self._write_derived(functools.partial(self._catalog.put_pixel_verdicts, key, rows))
+
+    def _duplicate_inputs(self) -> tuple[list[Photo], list[dedup.Candidate], np.ndarray | None,
+                                         dict[int, int], np.ndarray]:
+        """(photos, candidates, vectors, photo id → row, row → photo id) for a duplicate pass.
+
+        Kept for ``INPUTS_KEPT_S`` after a pass while the catalog stays unchanged, so that a
+        moved threshold regroups without reading it again (at 100k photos, half a regroup)."""
+        state = self._catalog.db.state()
+        with self._lock:
+            kept = self._inputs
+        if kept is not None and kept[0] == state:
+            inputs = kept[1]
+        else:
+            photos = [p for p in self._catalog.photos() if p.error is None and p.online]
+            prints = self._catalog.fingerprints()
+            vectors, rows, row_ids = self._vectors_for(photos)
+            candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
+                          for p in photos]
+            inputs = (photos, candidates, vectors, rows, row_ids)
+        with self._lock:
+            self._inputs = (state, inputs)
+            if self._inputs_release is not None:
+                self._inputs_release.cancel()
+            # Then let the memory go (at 100k photos the vectors alone take 800 MB).
+            self._inputs_release = threading.Timer(INPUTS_KEPT_S, self._release_inputs)
+            self._inputs_release.daemon = True
+            self._inputs_release.start()
+        return inputs
+
+    def _write_derived(self, write: Callable[[], None]) -> None:
+        """Write what duplicate passes derive from the catalog (neighbour lists, pixel
+        verdicts) without making what the last pass read look stale: the catalog's state moves,
+        but only by this write when nothing else moved it since the read."""
+        before = self._catalog.db.state()
+        write()
+        with self._lock:
+            if self._inputs is not None and self._inputs[0] == before:
+                self._inputs = (self._catalog.db.state(), self._inputs[1])
+
+    def _release_inputs(self) -> None:
+        with self._lock:
+            self._inputs = None
+
+    def _vectors_for(self, photos: list[Photo]
+                     ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:
+        """(vectors, photo id → row, row → photo id) of the embedded photos."""
+        if not self._visual_search or self._spec is None:
+            return None, {}, np.zeros(0, np.int64)
+        ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
+        return vectors, {int(i): row for row, i in enumerate(ids)}, ids
+
+    def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
+                         rows: dict[int, int], row_ids: np.ndarray,
+                         report: StageProgress, cancel: CancelToken | None
+                         ) -> tuple[list[dedup.Pair], np.ndarray | None]:
+        """(Pairs over candidate positions, their gate scores): every photo's nearest
+        neighbours (kept in the catalog, and here too, so a new threshold regroups without
+        reading them again)."""
+        if vectors is None:
+            return dedup.hash_pairs([c.fingerprint for c in candidates],
+                                    dedup.DedupSettings().hash_distance), None
+        with self._lock:
+            row_pairs = self._neighbours
+        if row_pairs is None:
+            row_hashes = [""] * len(row_ids)
+            for c in candidates:
+                if c.vector_row is not None and c.photo.content_hash:
+                    row_hashes[c.vector_row] = c.photo.content_hash
+            prints = {c.photo.id: c.fingerprint for c in candidates}
+            lists, row_ids, row_hashes = self._neighbour_lists(row_ids, row_hashes, vectors,
+                                                               prints, report, cancel)
+            row_pairs = neighbours.pairs_from_lists(lists, row_ids, row_hashes, NEIGHBOUR_FLOOR)
+            with self._lock:
+                self._neighbours = row_pairs
+        position = np.full(len(row_ids), -1, np.int64)
+        for i, c in enumerate(candidates):
+            if c.vector_row is not None:
+                position[c.vector_row] = i
+        a, b = position[row_pairs.lo], position[row_pairs.hi]
+        keep = (a >= 0) & (b >= 0)
+        pairs = list(zip(a[keep].tolist(), b[keep].tolist(), row_pairs.sims[keep].tolist(),
+                         strict=True))
+        return pairs, row_pairs.gates[keep]
+
+    def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
+                         prints: dict[int, Fingerprint | None] | None = None,
+                         report: StageProgress | None = None, cancel: CancelToken | None = None
+                         ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
+        """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
+        ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
+
+        ``vectors``: the photos' vectors row by row, when the caller holds them (the search
+        then re-ranks in memory). Without them, past a few thousand lists to find, every vector
+        is loaded for that, and ``ids`` and ``hashes`` come back in its row order. ``prints``:
+        fingerprints by photo id, when the caller holds them. The lists are found and stored
+        ``NEIGHBOUR_CHUNK`` photos at a time, with progress and a look at ``cancel`` between
+        chunks: a cancelled search leaves what it stored for the next."""
+        assert self._spec is not None
+        key = f"{self._spec.id} k={NEIGHBOURS_K}"
+        with self._neighbour_lock:
+            stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
+            stale = neighbours.lists_to_find(stored, ids, hashes)
+            if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE:
+                content = dict(zip(ids.tolist(), hashes, strict=True))
+                ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
+                hashes = [content.get(i, "") for i in ids.tolist()]
+                stale = neighbours.lists_to_find(stored, ids, hashes)
+            if len(stale) == 0:
+                return stored, ids, hashes
+            # Chunks only for a search that may be cancelled: each costs the pixel gate a
+            # bank of windows for most of the library again (a duplicate pass over 100k
+            # photos without lists: 24 s in 25k chunks, 20 s in one go).
+            chunk = NEIGHBOUR_CHUNK if cancel is not None else len(stale)
+            for start in range(0, len(stale), chunk):
+                if report is not None:
+                    report(FINDING_NEIGHBOURS, start, len(stale))
+                check(cancel)
+                found = self._find_lists(ids, hashes, vectors, stale[start:start + chunk])
+                chunk_prints = prints if prints is not None else self._prints_of(found)
+                found = neighbours.with_gate_scores(found, chunk_prints, cancel)
+                self._write_derived(functools.partial(
+                    self._catalog.put_neighbour_lists, key, [f.encoded() for f in found]))
+            log.info("neighbour lists found for %d photos", len(stale))
+            if report is not None:
+                report(FINDING_NEIGHBOURS, len(stale), len(stale))
+            stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
+            return stored, ids, hashes
+
+    def _prints_of(self, found: Sequence[neighbours.FoundList]) -> dict[int, Fingerprint | None]:
+        """The fingerprints of the photos in ``found``, from the catalog."""
+        wanted = {f.owner for f in found} | {int(i) for f in found for i in f.ids}
+        return {i: _fingerprint(data)
+                for i, data in self._catalog.fingerprints_of(sorted(wanted)).items()}
+
+    def _find_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
+                    stale: np.ndarray) -> list[neighbours.FoundList]:
+        """Search the index for the neighbours of rows ``stale`` of ``ids``."""
+        assert self._spec is not None
+        index = self._vector_index()
+        assert index is not None
+        if vectors is None:
+            owners, wanted = self._catalog.vectors_for_ids(self._spec.id, self._spec.dim,
+                                                          ids[stale].tolist())
+        else:
+            owners, wanted = ids[stale], vectors[stale]
+        query_batch = functools.partial(
+            index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
+            known=None if vectors is None else (ids, vectors))
+        content = dict(zip(ids.tolist(), hashes, strict=True))
+        return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
+
+    def update_neighbour_lists(self) -> None:
+        """Find the neighbour lists that are missing or stale (indexing calls this)."""
+        if self._visual_search and self._spec is not None:
+            self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None)
+
+    def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
+        by_hash: dict[str, list[int]] = {}
+        for p in photos:
+            if p.content_hash:
+                by_hash.setdefault(p.content_hash, []).append(p.id)
+        pairs: set[frozenset[int]] = set()
+        for pair in self._catalog.not_duplicate_pairs():
+            a, b = tuple(pair)
+            pairs.update(frozenset((x, y)) for x in by_hash.get(a, []) for y in by_hash.get(b, []))
+        return pairs
+
+
+_PIXEL_LEVELS = frozenset(int(level) for level in dedup.Level)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def _fingerprint(data: bytes | None) -> Fingerprint | None:
+    if data is None:
+        return None
+    try:
+        return Fingerprint.from_bytes(data)
+    except ValueError:  # written by an older version: recomputed on the next full index
+        return None
