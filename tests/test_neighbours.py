@@ -375,3 +375,31 @@ def test_catalog_state_changes_with_any_commit_even_another_process(tmp_path: Pa
     finally:
         ours.close()
         theirs.close()
+
+
+def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        searched: list[int]) -> None:
+    from photosim.core.cancel import CancelToken
+    from photosim.core.library import NEIGHBOURS_STAGE
+    from photosim.core.types import Progress
+
+    monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 2)
+    make_photo_folder(tmp_path / "pics", count=5)
+    token = CancelToken()
+    stages: list[Progress] = []
+
+    def progress(p: Progress) -> None:
+        stages.append(p)
+        if p.stage == NEIGHBOURS_STAGE and p.done == 2:
+            token.cancel()  # one chunk of lists stored
+
+    with _open(opened) as library:
+        report = library.index([tmp_path / "pics"], progress=progress, cancel=token)
+        assert report.cancelled and report.embedded == 5
+        assert [(p.done, p.total) for p in stages if p.stage == NEIGHBOURS_STAGE] == \
+            [(0, 5), (2, 5)]
+        assert len(_stored(library)) == 2
+        searched.clear()
+        assert not library.index().cancelled
+        assert len(_stored(library)) == 5 and len(searched) == 3  # went on from there

@@ -289,10 +289,13 @@ class DuplicateSearch:
         content = dict(zip(ids.tolist(), hashes, strict=True))
         return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
 
-    def update_neighbour_lists(self) -> None:
-        """Find the neighbour lists that are missing or stale (indexing calls this)."""
+    def update_neighbour_lists(self, progress: StageProgress | None = None,
+                               cancel: CancelToken | None = None) -> None:
+        """Find the neighbour lists that are missing or stale (indexing calls this), with
+        ``progress`` and ``cancel`` as in :meth:`groups`."""
         if self._visual_search and self._spec is not None:
-            self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None)
+            self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None, None,
+                                  progress, cancel)
 
     def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from photosim.core import decode, labels, trash
-from photosim.core.cancel import CancelToken
+from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicate_search import DuplicateSearch
@@ -41,10 +41,13 @@ from photosim.core.types import (
     Match,
     Photo,
     PhotoRow,
+    Progress,
     StageProgress,
 )
 
 log = logging.getLogger(__name__)
+
+NEIGHBOURS_STAGE = "neighbours"  # indexing's last stage: neighbour lists for duplicates
 
 __all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", "TrashAction",
            "default_data_dir", "model_store"]
@@ -264,10 +267,23 @@ class Library:
             report = self._pipeline().index_folders(roots, progress, cancel)
             self.save_index()
             if not report.cancelled:
-                # Now, in the background, so that the next duplicate pass needs not search:
-                # lists for what this run embedded, or all of them after an upgrade (at 100k
-                # photos, a check that finds none missing reads the lists in 0.3 s).
-                self._duplicates.update_neighbour_lists()
+                report = self._find_neighbour_lists(report, progress, cancel)
+        return report
+
+    def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
+                              cancel: CancelToken | None) -> IndexReport:
+        """Find the neighbour lists indexing left missing, now, in the background, so that the
+        next duplicate pass need not: those of what this run embedded, or all of them after an
+        upgrade (at 100k photos, a check that finds none missing reads the lists in 0.3 s).
+        Reported as the "neighbours" stage; a cancel keeps the lists found so far."""
+        def stage(_: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress(Progress(stage=NEIGHBOURS_STAGE, done=done, total=total or None))
+
+        try:
+            self._duplicates.update_neighbour_lists(stage, cancel)
+        except Cancelled:
+            return replace(report, cancelled=True)
         return report
 
     def index_paths(self, paths: Sequence[Path], progress: ProgressCallback | None = None,

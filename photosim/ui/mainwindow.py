@@ -60,7 +60,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".
 LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
 WATCH_COALESCE_MS = 300  # watched-folder changes this close together refresh the views once
 STAGE_WORDS = {"scanning": "Looking for photos", "embedding": "Indexing",
-               "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model"}
+               "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model",
+               "neighbours": "Preparing the duplicate search"}
 
 
 class MainWindow(QMainWindow):
