@@ -4,6 +4,7 @@ keeping them in its catalog between sessions (real SQLite, hnswlib and onnxrunti
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -403,3 +404,37 @@ def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
         searched.clear()
         assert not library.index().cancelled
         assert len(_stored(library)) == 5 and len(searched) == 3  # went on from there
+
+
+def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
+        opened: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    from photosim.core.cancel import Cancelled, CancelToken
+
+    make_photo_folder(tmp_path / "pics", count=3)
+    token = CancelToken()
+    heard: list[tuple[str, int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        heard.append((stage, done, total))
+        if stage == search_module.FINDING_NEIGHBOURS:
+            token.cancel()
+
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        search = library._duplicates
+        outcome: list[BaseException] = []
+
+        def waiting_pass() -> None:
+            try:
+                library.duplicates(progress=progress, cancel=token)
+            except BaseException as exc:  # noqa: BLE001 - what ended it is the point
+                outcome.append(exc)
+
+        with search._neighbour_lock:  # another thread's long search holds it
+            waiting = threading.Thread(target=waiting_pass, daemon=True)
+            waiting.start()
+            waiting.join(timeout=5)
+            assert not waiting.is_alive()  # it did not wait for the other search to end
+        assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+        assert (search_module.FINDING_NEIGHBOURS, 0, 0) in heard
+        assert library.duplicates() is not None  # and it runs once the search is free

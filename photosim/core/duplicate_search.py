@@ -9,10 +9,11 @@ while, so that a moved threshold regroups at once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -237,7 +238,7 @@ class DuplicateSearch:
         chunks: a cancelled search leaves what it stored for the next."""
         assert self._spec is not None
         key = f"{self._spec.id} k={NEIGHBOURS_K}"
-        with self._neighbour_lock:
+        with self._searching(report, cancel):
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             stale = neighbours.lists_to_find(stored, ids, hashes)
             if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE:
@@ -265,6 +266,21 @@ class DuplicateSearch:
                 report(FINDING_NEIGHBOURS, len(stale), len(stale))
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             return stored, ids, hashes
+
+    @contextlib.contextmanager
+    def _searching(self, report: StageProgress | None,
+                   cancel: CancelToken | None) -> Iterator[None]:
+        """Hold the neighbour search for this thread. Another thread's search (indexing finds
+        the lists of a whole library after an upgrade) may hold it for a while: meanwhile this
+        one says it finds neighbours, and a cancel is heard."""
+        while not self._neighbour_lock.acquire(timeout=0.1):
+            if report is not None:
+                report(FINDING_NEIGHBOURS, 0, 0)
+            check(cancel)
+        try:
+            yield
+        finally:
+            self._neighbour_lock.release()
 
     def _prints_of(self, found: Sequence[neighbours.FoundList]) -> dict[int, Fingerprint | None]:
         """The fingerprints of the photos in ``found``, from the catalog."""
