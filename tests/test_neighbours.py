@@ -438,3 +438,28 @@ def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
         assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
         assert (search_module.FINDING_NEIGHBOURS, 0, 0) in heard
         assert library.duplicates() is not None  # and it runs once the search is free
+
+
+@pytest.mark.parametrize("bulk_above, max_bytes", [(0, 1 << 40), (0, 0), (1000, 1 << 40)])
+def test_lists_found_after_indexing_are_those_a_duplicate_pass_finds(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        bulk_above: int, max_bytes: int) -> None:
+    """Indexing finds lists with every vector in memory, or, when they would take too much
+    memory (or the lists are few), re-ranked from the index's files: the same lists."""
+    monkeypatch.setattr(search_module, "NEIGHBOUR_BULK_ABOVE", bulk_above)
+    monkeypatch.setattr(search_module, "NEIGHBOUR_BULK_MAX_BYTES", max_bytes)
+    paths = make_photo_folder(tmp_path / "pics", count=8)
+    resized_copy(paths[2], tmp_path / "pics" / "copy.jpg")
+
+    def lists(library: Library) -> dict[int, list[int]]:
+        rows = library.catalog.db.connection().execute(
+            "SELECT photo_id, ids FROM neighbours").fetchall()
+        return {r[0]: np.frombuffer(r[1], np.int64).tolist() for r in rows}
+
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        by_indexing = lists(library)
+        with library.catalog.db.transaction() as conn:
+            conn.execute("DELETE FROM neighbours")
+        library.duplicates()  # with every vector in memory
+        assert lists(library) == by_indexing

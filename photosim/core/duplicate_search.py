@@ -35,8 +35,11 @@ NEIGHBOUR_FLOOR = 0.55  # below this cosine two photos are never duplicate candi
 # copies sit very close together, and 100k photos must group in seconds (benchmarks/run_all.py).
 NEIGHBOUR_CANDIDATES, NEIGHBOUR_EF = 32, 40  # 99.9 % of the default beam's pairs
 # More lists than this to find after indexing, and all vectors are loaded to re-rank in memory
-# (a query re-ranked from the index's files costs about a millisecond).
+# (a query re-ranked from the index's files costs about a millisecond) — unless they would
+# take more memory than this (at 1M photos of 2048-d, 8 GB): then the slow way, in bounded
+# memory.
 NEIGHBOUR_BULK_ABOVE = 2000
+NEIGHBOUR_BULK_MAX_BYTES = 1 << 30
 # Photos whose neighbours are found and stored at once, between two looks at the cancel token:
 # a cancelled search leaves the lists stored so far for the next one. At 100k photos on 2
 # cores a chunk takes 2.3 s; the whole library in one batch is 6 % faster (its queries visit
@@ -241,7 +244,8 @@ class DuplicateSearch:
         with self._searching(report, cancel):
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             stale = neighbours.lists_to_find(stored, ids, hashes)
-            if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE:
+            if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE and \
+                    len(ids) * self._spec.dim * 4 <= NEIGHBOUR_BULK_MAX_BYTES:
                 content = dict(zip(ids.tolist(), hashes, strict=True))
                 ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
                 hashes = [content.get(i, "") for i in ids.tolist()]
