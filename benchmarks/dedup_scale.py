@@ -17,8 +17,9 @@ reach the pixel judge depends on the features: with decay 0.5, two unrelated pho
 cosine ~0.37 and most of a photo's 16 nearest neighbours are above the judge's "edited" floor
 (0.60), so each costs the judge a crop search (~3 ms); with a flat spectrum they stay below it.
 
-Reported: the k-NN pass (as ``Library.duplicates`` runs it: ``neighbour_pairs_from_index`` over
-``VectorIndex.query_batch`` with the vectors in memory), grouping (``find_groups``) over its
+Reported: the k-NN pass (the index query a duplicate pass makes when it must find every
+neighbour list: ``VectorIndex.query_batch`` with the vectors in memory, here paired by
+``neighbour_pairs_from_index`` instead of stored), grouping (``find_groups``) over its
 pairs, how many pairs the pass gave and how many the grouping judged one by one, and recall:
 the share of planted copy pairs among the pass's pairs, and of exact k-NN pairs (a sampled
 photo and one of its exact k nearest at or above the floor). Wall and CPU seconds, load.
@@ -153,7 +154,7 @@ def timed(work: Callable[[], T]) -> tuple[T, Timed]:
 
 
 def neighbour_pairs(index: VectorIndex, vectors: np.ndarray) -> list[dedup.Pair]:
-    """Every photo's neighbours as ``Library.duplicates`` asks the index for them."""
+    """Every photo's neighbours, asked of the index as a duplicate pass asks for them."""
     ids = np.arange(len(vectors), dtype=np.int64)
     query_batch = functools.partial(index.query_batch, known=(ids, vectors),
                                     candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)

@@ -47,7 +47,7 @@ from PIL import Image
 from photosim.core.cancel import CancelToken, check
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.keeper import choose_keeper
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress, no_progress
 
 Pair = tuple[int, int, float]
 QueryBatch = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -359,9 +359,6 @@ class PixelVerdicts:
         unsaved = list(self._verdicts.items())[self._saved:]
         self._saved += len(unsaved)
         return unsaved
-
-    def for_settings(self, settings: DedupSettings, model_id: str | None) -> PixelCache:
-        return self.for_key(self.key(settings, model_id))[0]
 
 
 class PairJudge:
@@ -861,10 +858,6 @@ GROUPING = "Grouping"
 _REPORT_EVERY = 500
 
 
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
-
-
 def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                 pairs: Sequence[Pair], settings: DedupSettings,
                 not_duplicates: Collection[frozenset[int]] = (),
@@ -885,7 +878,7 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
     judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
     """
-    report = progress or _no_progress
+    report = progress or no_progress
     report(COMPARING_PIXELS, 0, 0)
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
@@ -926,18 +919,19 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: DedupSettings,
            judge: PairJudge, blocked: set[tuple[int, int]],
            gate_scores: Sequence[float] | NDArray[np.float32] | None,
-           report: StageProgress = _no_progress,
+           report: StageProgress = no_progress,
            cancel: CancelToken | None = None) -> list[tuple[int, int, Relation]]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi, given, gates = _pairs_to_judge(candidates, pairs, settings, gate_scores)
     cosines = None if judge.vectors is None else \
         _cosines_of_pairs(candidates, judge.vectors, lo, hi, given)
-    kept = could_relate(candidates, judge.vectors, lo, hi, settings, cosines)
+    same = _same_content(candidates, lo, hi)
+    kept = could_relate(candidates, judge.vectors, lo, hi, settings, cosines, same)
     lo, hi = lo[kept], hi[kept]
     if len(lo) > settings.pixel_gate_above:
         lo, hi = _past_the_pixel_gate(candidates, judge, lo, hi,
                                       None if cosines is None else cosines[kept], settings,
-                                      gates[kept], cancel)
+                                      gates[kept], same[kept], cancel)
     edges = []
     for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
         if done % _REPORT_EVERY == 0:
@@ -954,19 +948,20 @@ def _edges(candidates: Sequence[Candidate], pairs: Sequence[Pair], settings: Ded
 def _past_the_pixel_gate(candidates: Sequence[Candidate], judge: PairJudge,
                          lo: NDArray[np.int64], hi: NDArray[np.int64],
                          cosines: NDArray[np.float32] | None, settings: DedupSettings,
-                         known: NDArray[np.float32], cancel: CancelToken | None = None
+                         known: NDArray[np.float32], same_content: NDArray[np.bool_],
+                         cancel: CancelToken | None = None
                          ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """The pairs still worth judging one by one once the pixel gate has told the judge
     which pixels cannot agree: those it passed, and, on the CNN alone, the same file or a
     similar scene. The rest cannot relate at all. ``known``: gate scores already known (NaN
-    where not)."""
+    where not); ``same_content``: which pairs are the same file (see :func:`_same_content`)."""
     scores = known.copy()
     todo = np.flatnonzero(np.isnan(scores))
     scores[todo] = pixel_gate_scores([c.fingerprint for c in candidates], lo[todo], hi[todo],
                                      cancel)
     pixels = ~(scores < settings.pixel_gate_ncc)  # NaN (no fingerprint) passes
     judge.rule_out_pixels(zip(lo[~pixels].tolist(), hi[~pixels].tolist(), strict=True))
-    keep = pixels | _same_content(candidates, lo, hi)
+    keep = pixels | same_content
     if cosines is None:
         keep[:] = True
     else:  # NaN (no vector) is kept
@@ -1171,7 +1166,8 @@ _COSINE_MARGIN = 1e-4
 
 def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                  lo: NDArray[np.int64], hi: NDArray[np.int64], settings: DedupSettings,
-                 cosines: NDArray[np.float32] | None = None) -> NDArray[np.bool_]:
+                 cosines: NDArray[np.float32] | None = None,
+                 same_content: NDArray[np.bool_] | None = None) -> NDArray[np.bool_]:
     """False for pairs that :class:`PairJudge` would certainly find unrelated, over all pairs at
     once, so that only the rest is judged one by one in Python.
 
@@ -1179,7 +1175,8 @@ def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     ``edited_cosine``, the ``similar_cosine`` or, for conclusive pixels, the ``proof_cosine``)
     or, for the "same picture" path, when their DCT hashes are within ``same_hash_distance``;
     a pair without a cosine (no vector) is always judged. ``cosines`` (see
-    :func:`_cosines_of_pairs`) saves computing them again.
+    :func:`_cosines_of_pairs`) and ``same_content`` (:func:`_same_content`) save computing
+    them again.
     """
     n = len(lo)
     maybe = np.ones(n, bool)
@@ -1191,7 +1188,7 @@ def could_relate(candidates: Sequence[Candidate], vectors: np.ndarray | None,
                     settings.proof_cosine) - _COSINE_MARGIN
     maybe[cosines < cnn_floor] = False  # NaN (no vector) stays
     maybe |= _hashes_within(candidates, lo, hi, settings.same_hash_distance)
-    maybe |= _same_content(candidates, lo, hi)
+    maybe |= _same_content(candidates, lo, hi) if same_content is None else same_content
     return maybe
 
 

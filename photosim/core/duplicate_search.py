@@ -25,7 +25,7 @@ from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
 from photosim.core.models.spec import ModelSpec
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress
+from photosim.core.types import DuplicateGroup, DuplicateKind, StageProgress, no_progress
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,8 @@ READING_LIBRARY = "Reading the library"
 FINDING_NEIGHBOURS = "Finding neighbours"
 
 
-# What a duplicate pass reads: photos, candidates, vectors, photo id → row, row → photo id.
-_Inputs = tuple[list[Photo], list[dedup.Candidate], np.ndarray | None, dict[int, int],
-                np.ndarray]
+# What a duplicate pass reads: candidates, vectors, photo id → row, row → photo id.
+_Inputs = tuple[list[dedup.Candidate], np.ndarray | None, dict[int, int], np.ndarray]
 
 
 class DuplicateSearch:
@@ -98,9 +97,9 @@ class DuplicateSearch:
         the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
         so far are kept, and the next search goes on from them.
         """
-        report = progress or _no_progress
+        report = progress or no_progress
         report(READING_LIBRARY, 0, 0)
-        photos, candidates, vectors, rows, row_ids = self._duplicate_inputs()
+        candidates, vectors, rows, row_ids = self._duplicate_inputs()
         check(cancel)
         pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
         try:
@@ -112,7 +111,7 @@ class DuplicateSearch:
         verdicts = self._stored_pixel_verdicts(key)
         try:
             groups = dedup.find_groups(candidates, vectors, pairs, settings,
-                                       self._not_duplicate_ids(photos), reference_folders,
+                                       self._not_duplicate_ids(candidates), reference_folders,
                                        verdicts, gates, progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
@@ -143,9 +142,8 @@ class DuplicateSearch:
                      r.mirrored) for (a, b), r in new]
             self._write_derived(functools.partial(self._catalog.put_pixel_verdicts, key, rows))
 
-    def _duplicate_inputs(self) -> tuple[list[Photo], list[dedup.Candidate], np.ndarray | None,
-                                         dict[int, int], np.ndarray]:
-        """(photos, candidates, vectors, photo id → row, row → photo id) for a duplicate pass.
+    def _duplicate_inputs(self) -> _Inputs:
+        """(candidates, vectors, photo id → row, row → photo id) for a duplicate pass.
 
         Kept for ``INPUTS_KEPT_S`` after a pass while the catalog stays unchanged, so that a
         moved threshold regroups without reading it again (at 100k photos, half a regroup)."""
@@ -157,10 +155,10 @@ class DuplicateSearch:
         else:
             photos = [p for p in self._catalog.photos() if p.error is None and p.online]
             prints = self._catalog.fingerprints()
-            vectors, rows, row_ids = self._vectors_for(photos)
+            vectors, rows, row_ids = self._embedded_vectors()
             candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                           for p in photos]
-            inputs = (photos, candidates, vectors, rows, row_ids)
+            inputs = (candidates, vectors, rows, row_ids)
         with self._lock:
             self._inputs = (state, inputs)
             if self._inputs_release is not None:
@@ -185,8 +183,7 @@ class DuplicateSearch:
         with self._lock:
             self._inputs = None
 
-    def _vectors_for(self, photos: list[Photo]
-                     ) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:
+    def _embedded_vectors(self) -> tuple[np.ndarray | None, dict[int, int], np.ndarray]:
         """(vectors, photo id → row, row → photo id) of the embedded photos."""
         if not self._visual_search or self._spec is None:
             return None, {}, np.zeros(0, np.int64)
@@ -252,6 +249,7 @@ class DuplicateSearch:
                 stale = neighbours.lists_to_find(stored, ids, hashes)
             if len(stale) == 0:
                 return stored, ids, hashes
+            content = dict(zip(ids.tolist(), hashes, strict=True))
             # Chunks only for a search that may be cancelled: each costs the pixel gate a
             # bank of windows for most of the library again (a duplicate pass over 100k
             # photos without lists: 24 s in 25k chunks, 20 s in one go).
@@ -260,7 +258,7 @@ class DuplicateSearch:
                 if report is not None:
                     report(FINDING_NEIGHBOURS, start, len(stale))
                 check(cancel)
-                found = self._find_lists(ids, hashes, vectors, stale[start:start + chunk])
+                found = self._find_lists(ids, content, vectors, stale[start:start + chunk])
                 chunk_prints = prints if prints is not None else self._prints_of(found)
                 found = neighbours.with_gate_scores(found, chunk_prints, cancel)
                 self._write_derived(functools.partial(
@@ -292,9 +290,10 @@ class DuplicateSearch:
         return {i: _fingerprint(data)
                 for i, data in self._catalog.fingerprints_of(sorted(wanted)).items()}
 
-    def _find_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
+    def _find_lists(self, ids: np.ndarray, content: dict[int, str], vectors: np.ndarray | None,
                     stale: np.ndarray) -> list[neighbours.FoundList]:
-        """Search the index for the neighbours of rows ``stale`` of ``ids``."""
+        """Search the index for the neighbours of rows ``stale`` of ``ids`` (``content``: each
+        photo's content hash)."""
         assert self._spec is not None
         index = self._vector_index()
         assert index is not None
@@ -306,7 +305,6 @@ class DuplicateSearch:
         query_batch = functools.partial(
             index.query_batch, candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF,
             known=None if vectors is None else (ids, vectors))
-        content = dict(zip(ids.tolist(), hashes, strict=True))
         return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
 
     def update_neighbour_lists(self, progress: StageProgress | None = None,
@@ -317,9 +315,9 @@ class DuplicateSearch:
             self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None, None,
                                   progress, cancel)
 
-    def _not_duplicate_ids(self, photos: list[Photo]) -> set[frozenset[int]]:
+    def _not_duplicate_ids(self, candidates: list[dedup.Candidate]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}
-        for p in photos:
+        for p in (c.photo for c in candidates):
             if p.content_hash:
                 by_hash.setdefault(p.content_hash, []).append(p.id)
         pairs: set[frozenset[int]] = set()
@@ -330,10 +328,6 @@ class DuplicateSearch:
 
 
 _PIXEL_LEVELS = frozenset(int(level) for level in dedup.Level)
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:

@@ -464,7 +464,6 @@ class Library:
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
 
-
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
 

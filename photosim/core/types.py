@@ -113,3 +113,7 @@ class Progress:
 
 # Progress of a long computation in stages: (what it does now, done, total; 0 if not known).
 StageProgress = Callable[[str, int, int], None]
+
+
+def no_progress(stage: str, done: int, total: int) -> None:
+    """A :data:`StageProgress` that nobody hears."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +68,7 @@ def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
 
 
 _DECODE_ROWS = 4096
+_IDS_PER_QUERY = 500
 
 
 class Catalog:
@@ -127,16 +128,20 @@ class Catalog:
         return _photo(row) if row else None
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
-        wanted = list(ids)
-        found: dict[int, Photo] = {}
+        rows = self._rows_with_ids(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id IN ({{marks}})",
+                                   ids)
+        return {row["id"]: _photo(row) for row in rows}
+
+    def _rows_with_ids(self, query: str, ids: Iterable[int], *params: object
+                       ) -> Iterator[sqlite3.Row]:
+        """The rows of ``query`` for photo ``ids``, its ``IN ({marks})`` filled a few hundred ids
+        at a time (SQLite caps the parameters of one statement); ``params`` come first."""
+        wanted = [int(i) for i in ids]
         conn = self.db.connection()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE id IN ({marks})",
-                                    chunk):
-                found[row["id"]] = _photo(row)
-        return found
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start:start + _IDS_PER_QUERY]
+            yield from conn.execute(query.format(marks=",".join("?" * len(chunk))),
+                                    (*params, *chunk))
 
     def photos_by_hash(self, content_hash: str) -> list[Photo]:
         rows = self.db.connection().execute(
@@ -267,19 +272,11 @@ class Catalog:
     def vectors_for_ids(self, model_id: str, dim: int, ids: Sequence[int]
                         ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) for some photos; ids without a vector are left out."""
-        found_ids: list[int] = []
-        blobs: list[bytes] = []
-        conn = self.db.connection()
-        for start in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[start:start + 500]]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(
-                    f"SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
-                    f"p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})",
-                    (model_id, *chunk)):
-                found_ids.append(row[0])
-                blobs.append(row[1])
-        return np.array(found_ids, dtype=np.int64), decode_vectors(blobs, dim)
+        rows = list(self._rows_with_ids(
+            "SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
+            "p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})", ids, model_id))
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                decode_vectors([r[1] for r in rows], dim))
 
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library."""
@@ -335,15 +332,9 @@ class Catalog:
 
     def fingerprints_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         """Fingerprints of some photos (those that have one)."""
-        found: dict[int, bytes] = {}
-        conn = self.db.connection()
-        for start in range(0, len(ids), 500):
-            chunk = [int(i) for i in ids[start:start + 500]]
-            marks = ",".join("?" * len(chunk))
-            found.update((r[0], r[1]) for r in conn.execute(
-                f"SELECT id, fingerprint FROM photos WHERE id IN ({marks}) AND fingerprint "
-                f"IS NOT NULL", chunk))
-        return found
+        return {r[0]: r[1] for r in self._rows_with_ids(
+            "SELECT id, fingerprint FROM photos WHERE id IN ({marks}) AND fingerprint IS NOT "
+            "NULL", ids)}
 
     # -- class guesses and clusters ------------------------------------------------------------
     def put_classes(self, conn: sqlite3.Connection, content_hash: str, model_id: str,
