@@ -642,12 +642,19 @@ def _match(za: FloatGrid, zb: FloatGrid) -> tuple[float, float]:
     content sits in one strip, where a global figure averages it away.
     """
     sq = np.square(za - zb)
-    rows, cols = sq.shape
-    by_row, by_col = sq.sum(axis=1), sq.sum(axis=0)
+    return 1.0 - float(sq.mean()) / 2.0, 1.0 - float(_worst_strip_error(sq)) / 2.0
+
+
+def _worst_strip_error(sq: FloatGrid) -> FloatGrid:
+    """The mean of ``sq`` (..., rows, cols) over the worst of its four edge strips, each a
+    quarter of the grid along one edge."""
+    rows, cols = sq.shape[-2:]
     qr, qc = max(1, rows // 4), max(1, cols // 4)
-    strips = (float(by_row[:qr].sum()) / (qr * cols), float(by_row[-qr:].sum()) / (qr * cols),
-              float(by_col[:qc].sum()) / (rows * qc), float(by_col[-qc:].sum()) / (rows * qc))
-    return 1.0 - float(by_row.sum()) / sq.size / 2.0, 1.0 - max(strips) / 2.0
+    by_row, by_col = sq.sum(axis=-1), sq.sum(axis=-2)
+    worst: FloatGrid = np.maximum.reduce([
+        by_row[..., :qr].sum(axis=-1) / (qr * cols), by_row[..., -qr:].sum(axis=-1) / (qr * cols),
+        by_col[..., :qc].sum(axis=-1) / (rows * qc), by_col[..., -qc:].sum(axis=-1) / (rows * qc)])
+    return worst
 
 
 def _standardise(grid: FloatGrid) -> FloatGrid | None:
@@ -828,11 +835,8 @@ def _worst_strips(windows: FloatGrid, patch: FloatGrid) -> list[float]:
     centred = windows - windows.mean(axis=(1, 2), keepdims=True)
     std = np.sqrt((centred * centred).mean(axis=(1, 2), keepdims=True))
     sq = (centred / np.maximum(std, 1e-3) - zp) ** 2
-    rows, cols = patch.shape
-    qr, qc = max(1, rows // 4), max(1, cols // 4)
-    strips = np.stack([sq[:, :qr].mean(axis=(1, 2)), sq[:, -qr:].mean(axis=(1, 2)),
-                       sq[:, :, :qc].mean(axis=(1, 2)), sq[:, :, -qc:].mean(axis=(1, 2))])
-    return (1.0 - np.minimum(strips.max(axis=0) / 2.0, 1.0)).tolist()  # type: ignore[no-any-return]
+    worst = _worst_strip_error(sq)
+    return (1.0 - np.minimum(worst / 2.0, 1.0)).tolist()  # type: ignore[no-any-return]
 
 
 def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
