@@ -50,14 +50,14 @@ class CommandContext:
             json.dump(data, self.out, indent=2, default=str)
             self.out.write("\n")
         elif text:
-            self.out.write(text.rstrip("\n") + "\n")
+            self.out.write(printable(text.rstrip("\n")) + "\n")
 
     def error(self, message: str) -> None:
         if self.json:
             json.dump({"error": message}, self.err)
             self.err.write("\n")
         else:
-            self.err.write(f"photosim: {message}\n")
+            self.err.write(f"photosim: {printable(message)}\n")
 
     def progress(self, p: Progress) -> None:
         """A one-line progress bar on stderr (only on a terminal), at most 10 updates/s."""
@@ -67,7 +67,7 @@ class CommandContext:
         if now - self._last_progress < 0.1 and p.done != p.total:
             return
         self._last_progress = now
-        self.err.write("\r\x1b[2K" + format_progress(p))
+        self.err.write("\r\x1b[2K" + printable(format_progress(p)))
         if p.total is not None and p.done >= p.total:
             self.err.write("\n")
         self.err.flush()
@@ -87,3 +87,10 @@ def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else \
         f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe for any terminal: a file name that is not UTF-8 (surrogate-escaped by
+    Python) shows its undecodable bytes as U+FFFD instead of crashing the write. JSON output
+    keeps them losslessly as ``\\udcXX`` escapes (``os.fsencode`` restores the bytes)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

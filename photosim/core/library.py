@@ -7,6 +7,7 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -14,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.core import decode, labels, trash
+from photosim.core import decode, labels, scanner, trash
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
+from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicate_search import DuplicateSearch
 from photosim.core.embedder import Embedder
@@ -487,21 +489,53 @@ class Library:
         return self._action(action_id)
 
     def _check_deletable(self, photo: Photo) -> None:
+        real = scanner.real_path(photo.path)  # a reference folder reached through a link too
         for ref in self.reference_folders():
-            if photo.path.is_relative_to(ref):
-                raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
-                                         "photosim never deletes from it.")
+            if photo.path.is_relative_to(ref) or scanner.is_within(real, [scanner.real_path(ref)]):
+                raise ProtectedFileError(f"{readable(photo.path)} is in the reference folder "
+                                         f"{readable(ref)}; photosim never deletes from it.")
         try:
             st = photo.path.stat()
         except FileNotFoundError as exc:
-            raise FileChangedError(f"{photo.path} is no longer there.") from exc
+            raise FileChangedError(f"{readable(photo.path)} is no longer there.") from exc
         current = self.catalog.photo_by_path(photo.path)
         if current is None:
-            raise NotInLibraryError(f"{photo.path} is not in the library.")
+            raise NotInLibraryError(f"{readable(photo.path)} is not in the library.")
         if (st.st_size, st.st_mtime_ns) != (current.size, current.mtime_ns) or \
                 (photo.size, photo.mtime_ns) != (current.size, current.mtime_ns):
-            raise FileChangedError(f"{photo.path} changed since it was shown; "
+            raise FileChangedError(f"{readable(photo.path)} changed since it was shown; "
                                    "it was left alone. Review it again.")
+        self._check_not_another_name(photo, st)
+        self._check_content(photo, current)
+
+    def _check_not_another_name(self, photo: Photo, st: os.stat_result) -> None:
+        """Trashing one name of a file takes every name with it: the "copy" would go too."""
+        if not photo.content_hash:
+            return
+        for other in self.catalog.photos_by_hash(photo.content_hash):
+            if other.path == photo.path:
+                continue
+            try:
+                other_st = other.path.stat()
+            except OSError:
+                continue
+            if (other_st.st_dev, other_st.st_ino) == (st.st_dev, st.st_ino):
+                raise ProtectedFileError(
+                    f"{readable(photo.path)} and {readable(other.path)} are the same file "
+                    "(a link); trashing one would remove both. It was left alone.")
+
+    @staticmethod
+    def _check_content(photo: Photo, current: Photo) -> None:
+        """Size and mtime can be kept by an edit; the bytes cannot."""
+        try:
+            now = scanner.content_hash(photo.path)
+        except OSError as exc:
+            raise FileChangedError(f"{readable(photo.path)} cannot be read now "
+                                   f"({exc.strerror}); it was left alone.") from exc
+        if now != current.content_hash or now != (photo.content_hash or now):
+            raise FileChangedError(f"{readable(photo.path)}: its content changed since it was "
+                                   "shown (same size and date); it was left alone. "
+                                   "Review it again.")
 
     def undo(self, action_id: int | None = None) -> list[Path]:
         """Restore the files of a trash action (default: the latest not yet undone)."""

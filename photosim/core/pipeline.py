@@ -111,12 +111,18 @@ class IndexPipeline:
         counts = _Counts()
         jobs: list[_Job] = []
         vanished: dict[str, int] = {}
+        # one walk for every root: a file reachable from two library folders is one photo
+        walk = scanner.PhotoWalk(self._problem_recorder(counts), cancel,
+                                 [*roots, *(f.path for f in self.catalog.folders())])
+        found: set[str] = set()  # nested roots share files; none of them has vanished
         for root in roots:
             known = self.catalog.stat_map(root)
-            for stat in scanner.walk_photos([root], self._problem_recorder(counts), cancel):
+            for stat in walk.root(root):
+                found.add(str(stat.path))
                 self._classify(stat, known.pop(str(stat.path), None), jobs, counts)
                 _report(progress, "scanning", len(jobs) + counts.unchanged, None)
             vanished.update({path: row[0] for path, row in known.items()})
+        vanished = {path: photo_id for path, photo_id in vanished.items() if path not in found}
         if cancel is not None and cancel.cancelled:
             return counts.report(cancelled=True)
         jobs = self._apply_moves(jobs, vanished, counts)

@@ -4,6 +4,13 @@ The walk is iterative (deep trees cannot overflow the stack), follows directory 
 remembers every folder it entered by ``(st_dev, st_ino)`` so a link back up the tree is not
 followed twice, and skips hidden and system folders that hold previews rather than photos.
 A folder it cannot read is reported through ``on_problem`` and the walk goes on.
+
+Identity policy: a file is its ``(st_dev, st_ino)``, never its spelling. One walk over all
+library folders yields each real file once (hard links included, first name in root order
+wins). A symbolic link (to a folder or a file) whose real path lies inside a library folder is
+not followed: the file is recorded under its real path, so a reference folder reached through
+a link is still recognised as one and a file never pairs with itself as an "exact" duplicate.
+Links that lead outside every library folder are followed as before.
 """
 
 from __future__ import annotations
@@ -60,15 +67,28 @@ def walk_photos(
     roots: Sequence[Path],
     on_problem: ProblemHandler | None = None,
     cancel: CancelToken | None = None,
+    library_folders: Sequence[Path] = (),
 ) -> Iterator[FileStat]:
     """Yield every photo under ``roots`` once, in a stable (name-sorted, depth-first) order.
 
-    A root may also be a single photo file. Raises ``Cancelled`` between folders once
-    ``cancel`` is cancelled.
+    A root may also be a single photo file. Links into ``library_folders`` (and into
+    ``roots``) are not followed. Raises ``Cancelled`` between folders once ``cancel`` is
+    cancelled.
     """
-    walk = _Walk(on_problem or _ignore_problem, cancel)
+    walk = PhotoWalk(on_problem or _ignore_problem, cancel, [*roots, *library_folders])
     for root in roots:
         yield from walk.root(Path(root))
+
+
+def real_path(path: Path | str) -> str:
+    """The path with every link resolved, as text (the other half of a file's identity)."""
+    return os.path.realpath(path)
+
+
+def is_within(real: str, folders: Sequence[str]) -> bool:
+    """Whether the resolved path ``real`` is one of ``folders`` (resolved) or inside one."""
+    return any(real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
+               for folder in folders)
 
 
 def content_hash(path: Path) -> str:
@@ -109,14 +129,23 @@ def _os_reason(error: OSError) -> str:
     return str(error)
 
 
-class _Walk:
-    """One walk's memory: folders entered and files yielded, by filesystem identity."""
+class PhotoWalk:
+    """One walk's memory: folders entered and files yielded, by filesystem identity.
 
-    def __init__(self, on_problem: ProblemHandler, token: CancelToken | None) -> None:
+    Reuse one instance for every root of a run so that a file reachable from two library
+    folders is yielded once."""
+
+    def __init__(self, on_problem: ProblemHandler, token: CancelToken | None,
+                 library_folders: Sequence[Path] = ()) -> None:
         self._on_problem = on_problem
         self._token = token
         self._seen_dirs: set[_Identity] = set()
         self._seen_files: set[_Identity] = set()
+        self._library = [real_path(folder) for folder in library_folders]
+
+    def _leads_into_library(self, path: Path) -> bool:
+        """A link whose target the walk of a library folder reaches by its real name."""
+        return bool(self._library) and is_within(real_path(path), self._library)
 
     def root(self, root: Path) -> Iterator[FileStat]:
         try:
@@ -164,6 +193,8 @@ class _Walk:
             st = os.stat(path)  # follows links; on Windows entry.stat() lacks st_ino
         except OSError as error:
             self._problem(path, error)
+            return
+        if entry.is_symlink() and self._leads_into_library(path):
             return
         if is_dir:
             folder_id = _identity(st)

@@ -14,7 +14,7 @@ import stat
 import sys
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from photosim.core.errors import TrashError
 
@@ -75,7 +75,9 @@ def _freedesktop_trash(path: Path) -> Path:
     origin = str(path) if top is None else os.path.relpath(path, top)
     stamp = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
     try:
-        info_file.write_text(f"[Trash Info]\nPath={quote(origin)}\nDeletionDate={stamp}\n",
+        # the spec's Path= is the name's raw bytes, percent-encoded: lossless for any name
+        info_file.write_text(f"[Trash Info]\nPath={quote(os.fsencode(origin))}\n"
+                             f"DeletionDate={stamp}\n",
                              encoding="utf-8")
         os.rename(path, files / name)
     except OSError as exc:
@@ -146,6 +148,6 @@ def recorded_origin(info_file: Path, top: Path | None) -> Path | None:
     """The original path a .trashinfo record names (for tools that list the trash)."""
     for line in info_file.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("Path="):
-            recorded = Path(unquote(line[5:]))
+            recorded = Path(os.fsdecode(unquote_to_bytes(line[5:])))
             return recorded if recorded.is_absolute() or top is None else top / recorded
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -54,7 +55,8 @@ ROW_PATH, ROW_SIZE, ROW_DATE_TAKEN = 1, 2, 8
 
 
 def photo_from_row(row: Sequence[Any]) -> Photo:
-    return Photo(id=row[0], path=Path(row[1]), size=row[2], mtime_ns=row[3],
+    # a path is TEXT, or raw bytes when its name is not UTF-8 (catalog/pathcodec.py)
+    return Photo(id=row[0], path=Path(os.fsdecode(row[1])), size=row[2], mtime_ns=row[3],
                  content_hash=row[4], width=row[5], height=row[6], format=row[7],
                  date_taken=row[8], orientation=row[9], camera=row[10], error=row[11],
                  online=bool(row[12]), exif_fields=row[13] or 0)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core.catalog.db import Database
+from photosim.core.catalog.pathcodec import from_db, text_from_db, to_db
 from photosim.core.types import ImageInfo, Photo, PhotoRow, photo_from_row
 
 PHOTO_COLUMNS = ("id, path, size, mtime_ns, content_hash, width, height, format, date_taken, "
@@ -68,6 +69,8 @@ def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
 
 
 _DECODE_ROWS = 4096
+# "inside this folder": CAST so that names stored as raw bytes (see pathcodec) match too
+_INSIDE = "CAST(path AS TEXT) LIKE CAST(? AS TEXT) ESCAPE '\\'"
 _IDS_PER_QUERY = 500
 
 
@@ -82,28 +85,28 @@ class Catalog:
     def folders(self) -> list[Folder]:
         rows = self.db.connection().execute(
             "SELECT path, reference, online FROM folders ORDER BY path")
-        return [Folder(Path(r["path"]), bool(r["reference"]), bool(r["online"])) for r in rows]
+        return [Folder(from_db(r["path"]), bool(r["reference"]), bool(r["online"])) for r in rows]
 
     def add_folder(self, path: Path, reference: bool) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO folders(path, reference) VALUES (?, ?) ON CONFLICT(path) "
                          "DO UPDATE SET reference = excluded.reference",
-                         (str(path), int(reference)))
+                         (to_db(path), int(reference)))
 
     def remove_folder(self, path: Path) -> list[int]:
         """Forget a folder and its photos; returns the removed photo ids."""
         with self.db.transaction() as conn:
             ids = [r[0] for r in conn.execute(
-                "SELECT id FROM photos WHERE path = ? OR path LIKE ? ESCAPE '\\'",
-                (str(path), _prefix_pattern(path)))]
+                f"SELECT id FROM photos WHERE path = ? OR {_INSIDE}",
+                (to_db(path), _prefix_pattern(path)))]
             conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
-            conn.execute("DELETE FROM folders WHERE path = ?", (str(path),))
+            conn.execute("DELETE FROM folders WHERE path = ?", (to_db(path),))
         return ids
 
     def set_folder_online(self, path: Path, online: bool) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE folders SET online = ? WHERE path = ?", (int(online), str(path)))
-            conn.execute("UPDATE photos SET online = ? WHERE path LIKE ? ESCAPE '\\'",
+            conn.execute("UPDATE folders SET online = ? WHERE path = ?", (int(online), to_db(path)))
+            conn.execute(f"UPDATE photos SET online = ? WHERE {_INSIDE}",
                          (int(online), _prefix_pattern(path)))
 
     # -- photos ----------------------------------------------------------------------------
@@ -112,19 +115,23 @@ class Catalog:
         if under is None:
             rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos ORDER BY path")
         else:
-            rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path LIKE ? "
-                                "ESCAPE '\\' ORDER BY path", (_prefix_pattern(under),))
+            rows = conn.execute(f"SELECT {PHOTO_COLUMNS} FROM photos WHERE {_INSIDE} "
+                                "ORDER BY path", (_prefix_pattern(under),))
         return [_photo(r) for r in rows]
 
     def photo_rows(self) -> list[PhotoRow]:
         """Every photo as a plain row (see ``PhotoRow``), ordered by path."""
         cursor = self.db.connection().cursor()
         cursor.row_factory = None  # plain tuples: no Row objects to make
-        return cursor.execute(f"SELECT {PHOTO_COLUMNS} FROM photos ORDER BY path").fetchall()
+        rows: list[PhotoRow] = cursor.execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos ORDER BY path").fetchall()
+        # the rare name stored as raw bytes (see pathcodec) comes back as text like the rest
+        return [row if isinstance(row[1], str) else (row[0], text_from_db(row[1]), *row[2:])
+                for row in rows]
 
     def photo_by_path(self, path: Path) -> Photo | None:
         row = self.db.connection().execute(
-            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (str(path),)).fetchone()
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE path = ?", (to_db(path),)).fetchone()
         return _photo(row) if row else None
 
     def photos_by_ids(self, ids: Iterable[int]) -> dict[int, Photo]:
@@ -151,9 +158,9 @@ class Catalog:
     def stat_map(self, under: Path) -> dict[str, tuple[int, int, int]]:
         """path → (id, size, mtime_ns) for every photo under a folder: the fast unchanged check."""
         rows = self.db.connection().execute(
-            "SELECT id, path, size, mtime_ns FROM photos WHERE path LIKE ? ESCAPE '\\'",
+            f"SELECT id, path, size, mtime_ns FROM photos WHERE {_INSIDE}",
             (_prefix_pattern(under),))
-        return {r["path"]: (r["id"], r["size"], r["mtime_ns"]) for r in rows}
+        return {text_from_db(r["path"]): (r["id"], r["size"], r["mtime_ns"]) for r in rows}
 
     def upsert_photo(self, conn: sqlite3.Connection, path: Path, size: int, mtime_ns: int,
                      content_hash: str | None, info: ImageInfo | None,
@@ -173,14 +180,14 @@ class Catalog:
             "date_taken=excluded.date_taken, orientation=excluded.orientation, "
             "camera=excluded.camera, exif_fields=excluded.exif_fields, "
             "fingerprint=excluded.fingerprint, error=excluded.error, online=1 RETURNING id",
-            (str(path), *values)).fetchone()
+            (to_db(path), *values)).fetchone()
         return int(row[0])
 
     def move_photo(self, conn: sqlite3.Connection, photo_id: int, new_path: Path, size: int,
                    mtime_ns: int) -> None:
-        conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (str(new_path), photo_id))
+        conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (to_db(new_path), photo_id))
         conn.execute("UPDATE photos SET path = ?, size = ?, mtime_ns = ?, online = 1 "
-                     "WHERE id = ?", (str(new_path), size, mtime_ns, photo_id))
+                     "WHERE id = ?", (to_db(new_path), size, mtime_ns, photo_id))
 
     def delete_photos(self, ids: Sequence[int]) -> None:
         with self.db.transaction() as conn:
@@ -385,7 +392,8 @@ class Catalog:
                                          "RETURNING id", (now, kind)).fetchone()[0])
             conn.executemany(
                 "INSERT INTO action_items VALUES (?, ?, ?, ?, ?, ?)",
-                [(action_id, str(i.original_path), str(i.trash_path) if i.trash_path else None,
+                [(action_id, to_db(i.original_path),
+                  to_db(i.trash_path) if i.trash_path else None,
                   i.size, i.mtime_ns, i.content_hash) for i in items])
         return action_id
 
@@ -394,8 +402,8 @@ class Catalog:
         records = []
         for row in conn.execute("SELECT id, at, kind, undone FROM actions ORDER BY id DESC"):
             items = tuple(
-                ActionItem(Path(i["original_path"]),
-                           Path(i["trash_path"]) if i["trash_path"] else None,
+                ActionItem(from_db(i["original_path"]),
+                           from_db(i["trash_path"]) if i["trash_path"] else None,
                            i["size"], i["mtime_ns"], i["content_hash"])
                 for i in conn.execute("SELECT * FROM action_items WHERE action_id = ?",
                                       (row["id"],)))
@@ -418,7 +426,10 @@ class Catalog:
             conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
 
-def _prefix_pattern(folder: Path) -> str:
-    """A LIKE pattern matching every path strictly inside ``folder``."""
-    inside = str(folder).rstrip(os.sep) + os.sep
+def _prefix_pattern(folder: Path) -> str | bytes:
+    """A LIKE pattern matching every path strictly inside ``folder`` (raw bytes when the
+    folder's name is not UTF-8; SQLite's LIKE compares the bytes)."""
+    inside = to_db(str(folder).rstrip(os.sep) + os.sep)
+    if isinstance(inside, bytes):
+        return inside.replace(b"\\", b"\\\\").replace(b"%", b"\\%").replace(b"_", b"\\_") + b"%"
     return inside.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
