@@ -63,12 +63,24 @@ def test_trash_refuses_a_path_that_is_the_same_file_as_another_photo(
         library: Library, tmp_path: Path) -> None:
     """A catalog written before links were recognised may hold both names of one file."""
     real, through_link = _linked_library(library, tmp_path, reference=False)
-    library.index_paths([through_link])  # the old behaviour: the second name recorded
+    recorded = library.photo(real)
+    assert recorded is not None
+    with library.catalog.db.transaction() as conn:  # as the previous scanner recorded it
+        library.catalog.upsert_photo(conn, through_link, recorded.size, recorded.mtime_ns,
+                                     recorded.content_hash, None, None, None)
     twin = library.photo(through_link)
     assert twin is not None
     with pytest.raises(ProtectedFileError, match="same file"):
         library.trash([twin])
     assert real.exists()
+
+
+def test_a_watched_change_seen_through_a_link_is_recorded_once(
+        library: Library, tmp_path: Path) -> None:
+    real, through_link = _linked_library(library, tmp_path, reference=False)
+    library.index_paths([through_link])  # what the watcher hands over
+    assert {p.path for p in library.photos()} == {real, *(tmp_path / "lib").rglob("photo_*")}
+    assert through_link not in {p.path for p in library.photos()}
 
 
 def test_hard_links_are_one_photo(library: Library, tmp_path: Path) -> None:

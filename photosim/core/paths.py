@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -57,6 +58,39 @@ class LibraryPaths:
         return self.root / "photosim.lock"
 
     def ensure(self) -> None:
-        """Create the directory tree; raising ``OSError`` if the location is unusable."""
-        for folder in (self.root, self.index_dir, self.thumbnails, self.models):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the directory tree, private to the user; raising ``OSError`` if the
+        location is unusable.
+
+        The catalog names every photo and its EXIF, so the data folder is 0700 and the
+        catalog and settings 0600 whatever the umask; folders and files made by an older
+        version are tightened here, on every open."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        _restrict(self.root, PRIVATE_DIR)
+        for folder in (self.index_dir, self.thumbnails, self.models):
+            folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        self._create_private(self.catalog)  # SQLite gives -wal and -shm the catalog's mode
+        for private in (self.catalog, self.settings, *self._catalog_companions()):
+            if private.exists():
+                _restrict(private, PRIVATE_FILE)
+
+    def _catalog_companions(self) -> list[Path]:
+        return [self.catalog.with_name(self.catalog.name + suffix)
+                for suffix in ("-wal", "-shm", "-journal")]
+
+    @staticmethod
+    def _create_private(path: Path) -> None:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Take group and other permissions away (a no-op on Windows, which has no such bits)."""
+    if os.name == "nt":
+        return
+    current = path.stat().st_mode & 0o777
+    if current & 0o077:
+        path.chmod(current & mode)

@@ -138,7 +138,10 @@ class IndexPipeline:
         counts = _Counts()
         jobs: list[_Job] = []
         gone: dict[str, int] = {}
+        library = [scanner.real_path(f.path) for f in self.catalog.folders()]
         for path in paths:
+            if _another_name_inside(path, library):
+                continue  # recorded under its real name, like a scan does (scanner.py)
             row = self.catalog.photo_by_path(path)
             known = (row.id, row.size, row.mtime_ns) if row else None
             try:
@@ -319,6 +322,12 @@ class IndexPipeline:
     @staticmethod
     def _problem_recorder(counts: _Counts) -> Callable[[ScanProblem], None]:
         return lambda problem: counts.problems.append(f"{problem.path}: {problem.reason}")
+
+
+def _another_name_inside(path: Path, library: Sequence[str]) -> bool:
+    """Whether ``path`` reaches, through a link, a file whose real name is in the library."""
+    real = scanner.real_path(path)
+    return real != os.path.abspath(path) and scanner.is_within(real, library)
 
 
 def _count(result: _Result, counts: _Counts) -> None:
