@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import onnx
 
-from benchmarks import cluster_eval, dedup_scale, index_bench
+from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
 from photosim.core.index import VectorIndex
@@ -312,6 +312,14 @@ def gui_figures(table: Table, work: Path, quick: bool) -> None:
                               row["load"]))
 
 
+def memory_figures(table: Table, work: Path) -> None:
+    """Peak RSS decoding the worst pictures under the pixel limit (decode_memory.py), each
+    in its own process."""
+    for row in decode_memory.rows(work / "bombs", 13000):
+        table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
+                  bool(row["passed"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k vectors, 32 JPEGs")
@@ -319,7 +327,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: pipeline,index,dedup,cluster,gui")
+                        help="comma list: pipeline,index,dedup,cluster,gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -342,6 +350,8 @@ def main() -> None:
         cluster_figures(table, 100_000)
     if "gui" not in skip:
         gui_figures(table, args.work, args.quick)
+    if "memory" not in skip:
+        memory_figures(table, args.work)
     print(f"\ncpu: {cpu_model()}, {os.cpu_count()} cores; mode: "
           f"{'quick' if args.quick else 'full'}")
     table.print()

@@ -147,7 +147,7 @@ def _decode(path: Path, shorter_side_for: Callable[[int, int], int]) -> DecodedI
         _request_smaller_decode(im, wanted)
         im.load()
         still_to_turn = 1 if _decoder_uprights(im) else info.orientation
-        picture = _reduce_to(_to_rgb(im), wanted)
+        picture = _small_rgb(im, wanted)
     return DecodedImage(_upright(picture, still_to_turn), info)
 
 
@@ -166,12 +166,36 @@ def _request_smaller_decode(im: Image.Image, min_side: int) -> None:
     im.draft(None, requested)
 
 
-def _reduce_to(picture: Image.Image, min_side: int) -> Image.Image:
-    """Box-shrink by a whole factor while the shorter side stays at least ``min_side``."""
-    if min_side <= 0:
-        return picture
-    factor = min(picture.size) // min_side
-    return picture.reduce(factor) if factor >= 2 else picture
+def _reduce_factor(size: tuple[int, int], min_side: int) -> int:
+    """The whole box-shrink factor that keeps the shorter side at least ``min_side``."""
+    return max(1, min(size) // min_side) if min_side > 0 else 1
+
+
+def _small_rgb(im: Image.Image, min_side: int) -> Image.Image:
+    """The decoded picture as 8-bit RGB, box-reduced while its shorter side stays at least
+    ``min_side``, converted and reduced a strip of rows at a time.
+
+    Memory is bounded by the decoded picture itself (at most 4 bytes a pixel in Pillow, so
+    ~720 MB at the pixel limit) plus one strip: converting the whole picture first made full
+    size copies (float64 for 16-bit and float pictures, RGBA and a white canvas for a
+    palette), 4-5 GB for a 356 KB PNG just under the limit."""
+    factor = _reduce_factor(im.size, min_side)
+    width, height = im.size
+    if width * height <= _STRIP_PIXELS:
+        picture = _to_rgb(im)
+        return picture.reduce(factor) if factor >= 2 else picture
+    grey_scale = _grey_scale(im) if _is_high_depth(im.mode) else None
+    rows = max(factor, _STRIP_PIXELS // width // factor * factor)  # whole boxes per strip
+    out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
+    for top in range(0, height, rows):
+        strip = im.crop((0, top, width, min(height, top + rows)))
+        strip_rgb = _to_rgb(strip, grey_scale)
+        del strip
+        out.paste(strip_rgb.reduce(factor) if factor >= 2 else strip_rgb, (0, top // factor))
+    return out
+
+
+_STRIP_PIXELS = 1 << 22  # 4 MP a strip: at most ~32 MB of float64 working copies
 
 
 def _upright(picture: Image.Image, orientation: int) -> Image.Image:
@@ -182,8 +206,9 @@ def _upright(picture: Image.Image, orientation: int) -> Image.Image:
 # -- colour modes ---------------------------------------------------------------------------
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Any Pillow mode → 8-bit RGB: alpha onto white, palette expanded, 16-bit scaled down."""
+def _to_rgb(im: Image.Image, grey_scale: float | None = None) -> Image.Image:
+    """Any Pillow mode → 8-bit RGB: alpha onto white, palette expanded, 16-bit scaled down
+    (by ``grey_scale`` when given: a strip must be scaled as the whole picture is)."""
     mode = im.mode
     if mode == "RGB":
         return im.copy() if isinstance(im, ImageFile.ImageFile) else im
@@ -193,8 +218,8 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         return _on_white(im.convert("RGBA")) if has_alpha else im.convert("RGB")
     if mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
         return _on_white(im.convert("RGBA"))
-    if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(im)
+    if _is_high_depth(mode):
+        return _high_depth_to_rgb(im, grey_scale if grey_scale is not None else _grey_scale(im))
     if mode in {"1", "L", "CMYK", "YCbCr", "LAB", "HSV"}:
         return im.convert("RGB")
     raise DecodeError(f"unsupported colour mode ({mode})")
@@ -207,13 +232,31 @@ def _on_white(rgba: Image.Image) -> Image.Image:
     return background
 
 
-def _high_depth_to_rgb(im: Image.Image) -> Image.Image:
-    """16-bit and 32-bit grey (I;16, I, F) → 8-bit RGB by scaling, not clipping, the range."""
-    values = np.asarray(im).astype(np.float64)
-    if im.mode == "F" and values.size and np.nanmax(values) <= 1.0:
-        values = values * 255.0
-    elif values.size and np.nanmax(values) > 255:
-        values = values / 257.0
+def _is_high_depth(mode: str) -> bool:
+    return mode.startswith("I") or mode == "F"
+
+
+def _grey_scale(im: Image.Image) -> float:
+    """The factor that maps 16-bit and 32-bit grey (I;16, I, F) onto 0..255 by scaling, not
+    clipping: floats in 0..1 are stretched, values beyond 8 bits divided by 257. Read a strip
+    at a time: the picture's own extremes, without a full-size copy."""
+    width, height = im.size
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    peak = -math.inf
+    for top in range(0, height, rows):
+        values = np.asarray(im.crop((0, top, width, min(height, top + rows))))
+        if values.size:
+            finite = values[~np.isnan(values)] if im.mode == "F" else values
+            if finite.size:
+                peak = max(peak, float(finite.max()))
+    if im.mode == "F" and peak <= 1.0:
+        return 255.0
+    return 1 / 257.0 if peak > 255 else 1.0
+
+
+def _high_depth_to_rgb(im: Image.Image, scale: float) -> Image.Image:
+    values = np.asarray(im).astype(np.float32)
+    values *= scale
     grey = np.clip(np.nan_to_num(values), 0, 255).astype(np.uint8)
     return Image.fromarray(grey, "L").convert("RGB")
 
