@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -375,10 +376,68 @@ def _open_image(path: Path) -> Iterator[Image.Image]:
             raise DecodeError("not a regular file")
         if st.st_size == 0:
             raise DecodeError("empty file (0 bytes)")
+        _check_jpeg_frame_header(path)
         im = Image.open(path, formats=_ALLOWED_FORMATS)
     with im:
         _check_pixels(im.size)
         yield im
+
+
+_JPEG_SOI = b"\xff\xd8"
+_JPEG_MAX_JUNK = 1 << 20  # stray bytes between markers a damaged-but-readable file may have
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length field
+_JPEG_NOT_FRAMES = frozenset({0xC4, 0xC8, 0xCC})  # DHT, JPG, DAC share the SOFn range
+
+
+def _check_jpeg_frame_header(path: Path) -> None:
+    """A JPEG must reach its frame header (SOFn) by hopping over length-prefixed segments.
+
+    Pillow looks for it one byte at a time through whatever follows: a 3 GB sparse file that
+    starts like a JPEG took 259 s to refuse, deaf to Ctrl-C. Hopping over segments and
+    allowing at most 1 MiB of stray bytes refuses such a file in milliseconds."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != _JPEG_SOI:
+            return  # not a JPEG: Pillow's other readers parse by lengths already
+        junk = 0
+        while True:
+            junk += _skip_to_marker(handle, _JPEG_MAX_JUNK - junk)
+            marker = _read_exact(handle, 1)[0]
+            if marker == 0xFF:  # a fill byte: the marker follows
+                handle.seek(-1, os.SEEK_CUR)
+                continue
+            if marker == 0x00 or marker in _JPEG_STANDALONE:
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in _JPEG_NOT_FRAMES:
+                return
+            if marker in (0xD9, 0xDA):  # EOI or scan data before any frame header
+                raise DecodeError("corrupt JPEG data (no frame header)")
+            length = int.from_bytes(_read_exact(handle, 2), "big")
+            if length < 2:
+                raise DecodeError("corrupt JPEG data (bad segment length)")
+            handle.seek(length - 2, os.SEEK_CUR)
+
+
+def _skip_to_marker(handle: BinaryIO, allowed: int) -> int:
+    """Read up to the next 0xFF (consumed); returns how many other bytes came first."""
+    skipped = 0
+    while True:
+        chunk = handle.read(min(4096, allowed - skipped + 1))
+        if not chunk:
+            raise DecodeError("truncated JPEG data (no frame header)")
+        found = chunk.find(0xFF)
+        if found >= 0:
+            handle.seek(found + 1 - len(chunk), os.SEEK_CUR)
+            return skipped + found
+        skipped += len(chunk)
+        if skipped > allowed:
+            raise DecodeError("corrupt JPEG data (no frame header where one belongs)")
+
+
+def _read_exact(handle: BinaryIO, count: int) -> bytes:
+    data = handle.read(count)
+    if len(data) != count:
+        raise DecodeError("truncated JPEG data (no frame header)")
+    return data
 
 
 def _check_pixels(size: tuple[int, int]) -> None:

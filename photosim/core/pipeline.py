@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core import decode, scanner
-from photosim.core.cancel import CancelToken
+from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import Catalog
 from photosim.core.embedder import Embedder, l2_normalise
 from photosim.core.errors import DecodeError
@@ -94,6 +94,7 @@ class IndexPipeline:
         self.on_vectors = on_vectors
         self.on_removed = on_removed
         self.classify = classify
+        self._cancel: CancelToken | None = None
         self._lacking: set[int] | None = None  # readable photos without a vector, loaded once
         # Each worker runs the model on its own picture (batch of 1) right after decoding it.
         # With a single-threaded session (intra_op_num_threads=1) this beats one thread pool
@@ -221,13 +222,18 @@ class IndexPipeline:
             return
         meter = _Meter(len(jobs))
         batch: list[_Result] = []
+        self._cancel = cancel  # read by the workers' hashing, between 1 MiB chunks
         with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
-            for result in _bounded_map(pool, self._prepare, jobs, 2 * self.batch_size, cancel):
-                batch.append(result)
-                if sum(r.tensor is not None for r in batch) >= self.batch_size:
-                    self._flush(batch, counts)
-                    meter.advance(len(batch), progress)
-                    batch = []
+            try:
+                for result in _bounded_map(pool, self._prepare, jobs, 2 * self.batch_size,
+                                           cancel):
+                    batch.append(result)
+                    if sum(r.tensor is not None for r in batch) >= self.batch_size:
+                        self._flush(batch, counts)
+                        meter.advance(len(batch), progress)
+                        batch = []
+            except Cancelled:  # a worker stopped hashing a huge file: keep what is done
+                pool.shutdown(wait=True, cancel_futures=True)
         self._flush(batch, counts)
         meter.advance(len(batch), progress)
 
@@ -235,7 +241,8 @@ class IndexPipeline:
         """Runs in a worker thread: hash, and decode only what the catalog does not know yet."""
         result = _Result(job)
         try:
-            result.content_hash = job.content_hash or scanner.content_hash(job.stat.path)
+            result.content_hash = job.content_hash or scanner.content_hash(job.stat.path,
+                                                                           self._cancel)
             known_info, known_print = self.catalog.known_info(result.content_hash)
             needs_vector = self.embedder is not None and self.model_id is not None and \
                 not self.catalog.has_vector(result.content_hash, self.model_id)

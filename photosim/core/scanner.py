@@ -91,17 +91,23 @@ def is_within(real: str, folders: Sequence[str]) -> bool:
                for folder in folders)
 
 
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, cancel: CancelToken | None = None) -> str:
     """BLAKE2b-128 of the whole file, streamed in 1 MiB chunks.
 
     Raises OSError (FileNotFoundError, PermissionError, ...) when the file cannot be read;
-    callers record it on the file like any other unreadable-file reason.
+    callers record it on the file like any other unreadable-file reason. Raises
+    ``Cancelled`` between chunks once ``cancel`` is cancelled: a multi-gigabyte file must not
+    hold a Ctrl-C up for the seconds its reading takes.
     """
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
+            _check_cancel(cancel)
     return digest.hexdigest()
+
+
+_check_cancel = cancel.check  # the parameter above shadows the module's name
 
 
 def _ignore_problem(problem: ScanProblem) -> None:
