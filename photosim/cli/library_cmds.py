@@ -140,6 +140,9 @@ def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
         errors = library.errors()
         data["error_files"] = [{"path": str(p.path), "error": p.error} for p in errors]
         lines += [f"  {p.path}: {p.error}" for p in errors]
+        problems = library.scan_problems()  # what the scans could not even look at
+        data["scan_problems"] = [{"path": str(p.path), "reason": p.reason} for p in problems]
+        lines += [f"  {p.path}: {p.reason}" for p in problems]
     ctx.emit(data, "\n".join(lines))
     return 0
 

@@ -37,6 +37,7 @@ from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
+from photosim.core.scanner import ScanProblem
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -66,6 +67,7 @@ class LibraryStatus:
     provider: str | None
     visual_search: bool
     message: str
+    scan_problems: int = 0  # files and folders the scans could not look at (scan_problems())
 
 
 @dataclass(frozen=True)
@@ -334,6 +336,11 @@ class Library:
     def errors(self) -> list[Photo]:
         return self.catalog.errors()
 
+    def scan_problems(self) -> list[ScanProblem]:
+        """Files and folders the last scans could not look at (broken links, pipes, link
+        loops, unreadable folders), kept until a scan finds them fixed."""
+        return [ScanProblem(path, reason) for path, reason in self.catalog.scan_problems()]
+
     def status(self) -> LibraryStatus:
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(model_id)
@@ -346,7 +353,7 @@ class Library:
             model_id=model_id if self.visual_search else None,
             model_name=self.spec.name if self.spec and self.visual_search else None,
             provider=provider, visual_search=self.visual_search,
-            message=self._status_message())
+            message=self._status_message(), scan_problems=len(self.catalog.scan_problems()))
 
     def _status_message(self) -> str:
         if self.visual_search:

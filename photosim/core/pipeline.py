@@ -57,6 +57,7 @@ class _Counts:
     failed: int = 0
     embedded: int = 0
     problems: list[str] = field(default_factory=list)
+    scan_problems: list[tuple[Path, str]] = field(default_factory=list)  # kept in the catalog
 
     def report(self, cancelled: bool) -> IndexReport:
         return IndexReport(self.added, self.updated, self.moved, self.removed, self.unchanged,
@@ -131,6 +132,7 @@ class IndexPipeline:
         cancelled = bool(cancel and cancel.cancelled)
         if not cancelled:
             self._forget(vanished, counts)
+            self.catalog.replace_scan_problems(roots, counts.scan_problems)
         return counts.report(cancelled)
 
     def index_files(self, paths: Sequence[Path], progress: ProgressCallback | None = None,
@@ -153,10 +155,13 @@ class IndexPipeline:
                 continue
             except OSError as exc:
                 counts.problems.append(f"{path}: {exc.strerror}")
+                counts.scan_problems.append((path, str(exc.strerror or exc)))
                 continue
             self._classify(FileStat(path, st.st_size, st.st_mtime_ns), known, jobs, counts)
         self._process(jobs, counts, progress, cancel)
         self._forget(gone, counts)
+        if counts.scan_problems:
+            self.catalog.add_scan_problems(counts.scan_problems)
         return counts.report(bool(cancel and cancel.cancelled))
 
     # -- planning --------------------------------------------------------------------------
@@ -328,7 +333,10 @@ class IndexPipeline:
 
     @staticmethod
     def _problem_recorder(counts: _Counts) -> Callable[[ScanProblem], None]:
-        return lambda problem: counts.problems.append(f"{problem.path}: {problem.reason}")
+        def record(problem: ScanProblem) -> None:
+            counts.problems.append(f"{problem.path}: {problem.reason}")
+            counts.scan_problems.append((problem.path, problem.reason))
+        return record
 
 
 def _another_name_inside(path: Path, library: Sequence[str]) -> bool:

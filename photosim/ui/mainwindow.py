@@ -292,21 +292,25 @@ class MainWindow(QMainWindow):
         for grid in (self.library_view.grid, self.clusters_view.grid):
             grid.can_search = status.visual_search
         self.similar_view.grid.can_search = status.visual_search
-        self.unreadable_button.setText(unreadable_text(status.errors))
-        self.unreadable_button.setVisible(status.errors > 0)
+        unreadable = status.errors + status.scan_problems
+        self.unreadable_button.setText(unreadable_text(unreadable))
+        self.unreadable_button.setVisible(unreadable > 0)
 
     def show_unreadable(self) -> None:
-        """List the files that could not be read (read on the task runner, then shown)."""
-        self.runner.run_task(self.library.errors, self._unreadable_read)
+        """List the files that could not be read, and what the scans could not even look at
+        (read on the task runner, then shown)."""
+        self.runner.run_task(lambda: (self.library.errors(), self.library.scan_problems()),
+                             self._unreadable_read)
 
-    def _unreadable_read(self, photos: list[Photo]) -> None:
+    def _unreadable_read(self, found: tuple[list[Photo], list[Any]]) -> None:
+        photos, problems = found
         dialog = self.unreadable_dialog
         if dialog is None:
-            dialog = self.unreadable_dialog = UnreadableDialog(photos, self)
+            dialog = self.unreadable_dialog = UnreadableDialog(photos, self, problems)
             dialog.finished.connect(lambda _: setattr(self, "unreadable_dialog", None))
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         else:
-            dialog.set_photos(photos)
+            dialog.set_photos(photos, problems)
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()

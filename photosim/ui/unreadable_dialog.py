@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.catalog.pathcodec import readable
+from photosim.core.scanner import ScanProblem
 from photosim.core.types import Photo
 from photosim.ui.grid import open_containing_folder
 
@@ -34,7 +36,8 @@ def unreadable_text(count: int) -> str:
 
 
 class UnreadableDialog(QDialog):
-    def __init__(self, photos: Sequence[Photo], parent: QWidget | None = None) -> None:
+    def __init__(self, photos: Sequence[Photo], parent: QWidget | None = None,
+                 problems: Sequence[ScanProblem] = ()) -> None:
         super().__init__(parent)
         self.setWindowTitle("Files that could not be read")
         self.summary = QLabel()
@@ -62,19 +65,24 @@ class UnreadableDialog(QDialog):
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
         self.resize(900, 480)
-        self.set_photos(photos)
+        self.set_photos(photos, problems)
 
-    def set_photos(self, photos: Sequence[Photo]) -> None:
+    def set_photos(self, photos: Sequence[Photo], problems: Sequence[ScanProblem] = ()) -> None:
+        """The unreadable photos, and the files and folders a scan could not look at (broken
+        links, pipes, link loops, unreadable folders), kept from earlier runs."""
         self.tree.clear()
-        for photo in photos:
-            item = QTreeWidgetItem([str(photo.path), photo.error or "Unknown reason"])
-            item.setData(PATH_COLUMN, PathRole, photo.path)
-            item.setToolTip(PATH_COLUMN, str(photo.path))
-            item.setToolTip(REASON_COLUMN, photo.error or "")
+        rows = [(p.path, p.error or "Unknown reason") for p in photos]
+        rows += [(p.path, p.reason) for p in problems]
+        for path, reason in rows:
+            shown = readable(path)  # a name that is not UTF-8 shows its odd bytes as U+FFFD
+            item = QTreeWidgetItem([shown, reason])
+            item.setData(PATH_COLUMN, PathRole, path)
+            item.setToolTip(PATH_COLUMN, shown)
+            item.setToolTip(REASON_COLUMN, reason)
             self.tree.addTopLevelItem(item)
         self.tree.sortByColumn(PATH_COLUMN, Qt.SortOrder.AscendingOrder)
         self.tree.resizeColumnToContents(PATH_COLUMN)
-        count = len(photos)
+        count = len(rows)
         self.summary.setText(
             f"{unreadable_text(count)}. They are skipped by search and duplicate finding; "
             "fix or replace them and rescan." if count else "Every file could be read.")

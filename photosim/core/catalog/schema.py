@@ -95,4 +95,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (hash_a, hash_b)
     ) WITHOUT ROWID;
     """,
+    # 4: what the last scan could not look at (broken links, pipes, link loops, unreadable
+    # folders), kept until a scan of its folder finds it fixed, so `status --errors` and the
+    # GUI can list it after the run that met it
+    """
+    CREATE TABLE scan_problems (
+        path TEXT NOT NULL PRIMARY KEY,           -- TEXT, or BLOB when not UTF-8 (pathcodec)
+        reason TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    """,
 )

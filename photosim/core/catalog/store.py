@@ -415,6 +415,33 @@ class Catalog:
         with self.db.transaction() as conn:
             conn.execute("UPDATE actions SET undone = 1 WHERE id = ?", (action_id,))
 
+    # -- scan problems ---------------------------------------------------------------------
+    def replace_scan_problems(self, roots: Sequence[Path],
+                              problems: Sequence[tuple[Path, str]]) -> None:
+        """A finished scan of ``roots`` found these: earlier ones under them are forgotten."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.db.transaction() as conn:
+            for root in roots:
+                conn.execute(f"DELETE FROM scan_problems WHERE path = ? OR {_INSIDE}",
+                             (to_db(root), _prefix_pattern(root)))
+            self._put_scan_problems(conn, problems, now)
+
+    def add_scan_problems(self, problems: Sequence[tuple[Path, str]]) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.db.transaction() as conn:
+            self._put_scan_problems(conn, problems, now)
+
+    @staticmethod
+    def _put_scan_problems(conn: sqlite3.Connection, problems: Sequence[tuple[Path, str]],
+                           now: str) -> None:
+        conn.executemany("INSERT OR REPLACE INTO scan_problems VALUES (?, ?, ?)",
+                         [(to_db(path), reason, now) for path, reason in problems])
+
+    def scan_problems(self) -> list[tuple[Path, str]]:
+        rows = self.db.connection().execute(
+            "SELECT path, reason FROM scan_problems ORDER BY path")
+        return [(from_db(r["path"]), str(r["reason"])) for r in rows]
+
     # -- settings --------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
         row = self.db.connection().execute(
