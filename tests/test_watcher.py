@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -621,3 +622,19 @@ def test_watch_command_catches_up_then_prints_one_line_per_change(
     assert events[2:] == [{"event": "indexed", "path": str(folder / "added.jpg")},
                           {"event": "moved", "from": str(before),
                            "to": str(folder / "renamed.jpg")}]
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="names are bytes on Linux")
+def test_library_a_watched_name_that_is_not_utf8_is_recorded(
+        roots: tuple[Path, Path, Path], library: Library,
+        started: list[LibraryWatcher]) -> None:
+    a, _, outside = roots
+    library.add_folder(a)
+    sink = CountingLibrarySink(library)
+    watcher = start(started, watching(sink, a))  # type: ignore[arg-type]
+    odd = Path(os.fsdecode(os.fsencode(a) + b"/caf\xe9.jpg"))
+    shutil.copy2(save(scene(3, (256, 192)), outside / "cafe.jpg", quality=85), odd)
+    wait_for(lambda: library.photo(odd) is not None, timeout=30)
+    settle(watcher)
+    odd.unlink()
+    wait_for(lambda: library.photo(odd) is None, timeout=30)
