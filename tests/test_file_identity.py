@@ -75,6 +75,20 @@ def test_trash_refuses_a_path_that_is_the_same_file_as_another_photo(
     assert real.exists()
 
 
+def test_a_second_name_recorded_by_an_older_version_is_dropped_by_the_next_scan(
+        library: Library, tmp_path: Path) -> None:
+    real, through_link = _linked_library(library, tmp_path, reference=False)
+    recorded = library.photo(real)
+    assert recorded is not None
+    with library.catalog.db.transaction() as conn:
+        library.catalog.upsert_photo(conn, through_link, recorded.size, recorded.mtime_ns,
+                                     recorded.content_hash, None, None, None)
+    assert len(library.duplicates(kinds={DuplicateKind.EXACT})) == 1  # the old symptom
+    assert library.index().removed == 1
+    assert through_link not in {p.path for p in library.photos()} and real.exists()
+    assert library.duplicates(kinds={DuplicateKind.EXACT}) == []
+
+
 def test_a_watched_change_seen_through_a_link_is_recorded_once(
         library: Library, tmp_path: Path) -> None:
     real, through_link = _linked_library(library, tmp_path, reference=False)

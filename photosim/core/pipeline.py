@@ -325,7 +325,13 @@ class IndexPipeline:
             self.on_vectors(np.asarray(ids, np.int64), np.stack(vectors).astype(np.float32))
 
     def _forget(self, vanished: dict[str, int], counts: _Counts) -> None:
-        ids = [photo_id for path, photo_id in vanished.items() if not os.path.lexists(path)]
+        """Drop rows of files that are gone, and of second names (through a link) of files
+        the scan records under their real names: a catalog from before links were
+        recognised would otherwise pair a file with itself forever. A file still there that
+        the scan did not reach (an unreadable folder) keeps its row."""
+        library = [scanner.real_path(f.path) for f in self.catalog.folders()]
+        ids = [photo_id for path, photo_id in vanished.items()
+               if not os.path.lexists(path) or _another_name_inside(Path(path), library)]
         if ids:
             self.catalog.delete_photos(ids)
             self.on_removed(ids)
