@@ -6,6 +6,7 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -29,7 +30,7 @@ from photosim.core.errors import (
     TrashError,
 )
 from photosim.core.fsutil import atomic_writer
-from photosim.core.index import VectorIndex
+from photosim.core.index import VectorIndex, content_keys
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
@@ -173,25 +174,36 @@ class Library:
         if index is None:
             ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
             index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
-            # Saved at once: until its first save the index keeps new vectors in memory.
-            index.save(self.paths.index_dir)
-            return index
-        # Reconcile ids first and fetch only the vectors that are missing: at a million
-        # photos, all vectors as float32 would not fit in memory.
-        wanted = self.catalog.embedded_ids(spec.id)
+        index.repair = functools.partial(self._catalog_vectors, spec)
+        # Reconcile by id and by content: an entry whose photo is gone is dropped, and one made
+        # from bytes the catalog no longer has for its photo (a crash after the catalog took a
+        # changed file's new vector but before the index was saved) is replaced. Only the
+        # vectors that are missing or stale are fetched: at a million photos, all vectors as
+        # float32 would not fit in memory.
+        wanted, hashes = self.catalog.embedded_hashes(spec.id)
         present = index.ids()
         index.remove(np.setdiff1d(present, wanted).tolist())
-        missing = np.setdiff1d(wanted, present)
-        if len(missing):
-            ids, vectors = self.catalog.vectors_for_ids(spec.id, spec.dim, missing.tolist())
-            index.add(ids, vectors)
+        refresh = np.union1d(np.setdiff1d(wanted, present),
+                             index.stale_ids(wanted, content_keys(hashes)))
+        if len(refresh):
+            index.add(*self._catalog_vectors(spec, refresh.tolist()))
+        if not index.saved_in(self.paths.index_dir) or len(refresh):
+            # Saved at once: until its first save the index keeps new vectors in memory.
+            index.save(self.paths.index_dir)
         return index
 
-    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def _catalog_vectors(self, spec: ModelSpec, ids: list[int]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, vectors, content keys) of these photos from the catalog, for the index."""
+        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.id, spec.dim, ids)
+        return found, vectors, content_keys(hashes)
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray,
+                   keys: np.ndarray | None = None) -> None:
         with self._lock:
             index = self.vector_index()
             if index is not None:
-                index.add(ids, vectors)
+                index.add(ids, vectors, keys)
             self._duplicates.forget()
 
     def _index_remove(self, ids: Sequence[int]) -> None:

@@ -278,6 +278,16 @@ class Catalog:
         return (np.array([r[0] for r in rows], dtype=np.int64),
                 decode_vectors([r[1] for r in rows], dim))
 
+    def vectors_and_hashes_for_ids(self, model_id: str, dim: int, ids: Sequence[int]
+                                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(ids, vectors, content hashes) for some photos; ids without a vector are left out."""
+        rows = list(self._rows_with_ids(
+            "SELECT p.id, v.vector, p.content_hash FROM photos p JOIN vectors v ON "
+            "v.content_hash = p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})",
+            ids, model_id))
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                decode_vectors([r[1] for r in rows], dim), [r[2] for r in rows])
+
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library."""
         with self.db.transaction() as conn:
