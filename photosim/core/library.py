@@ -276,11 +276,27 @@ class Library:
             if root not in self.folders():
                 self.add_folder(root)
         with self._run_lock:
+            repaired = self._check_catalog()
             report = self._pipeline().index_folders(roots, progress, cancel)
+            if repaired:
+                report = replace(report, problems=(*report.problems, repaired))
             self.save_index()
             if not report.cancelled:
                 report = self._find_neighbour_lists(report, progress, cancel)
         return report
+
+    def _check_catalog(self) -> str:
+        """Before a run: stop with a clear message when SQLite finds the catalog damaged, and
+        drop stored vectors that fail their checksum so that this run computes them again.
+        Returns what was repaired, in words ("" when nothing was)."""
+        self.catalog.db.check()
+        if self.spec is None or not self.visual_search:
+            return ""
+        damaged = self.catalog.drop_damaged_vectors(self.spec.id, self.spec.dim)
+        if not damaged:
+            return ""
+        log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
+        return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
 
     def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
                               cancel: CancelToken | None) -> IndexReport:
@@ -344,7 +360,11 @@ class Library:
     def errors(self) -> list[Photo]:
         return self.catalog.errors()
 
-    def status(self) -> LibraryStatus:
+    def status(self, check: bool = False) -> LibraryStatus:
+        """Counts and model. ``check``: first run SQLite's quick check over the whole catalog
+        (reads every page), raising ``CatalogError`` when it is damaged."""
+        if check:
+            self.catalog.db.check()
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(model_id)
         folders = self.catalog.folders()
