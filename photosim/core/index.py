@@ -328,6 +328,13 @@ class VectorIndex:
                         intact[position] = True
         return ids[intact], full[intact]
 
+    def vectors(self, ids: Sequence[int] | np.ndarray) -> tuple[IdArray, FloatArray]:
+        """The full vectors this index holds for those of ``ids`` it holds (checked rows)."""
+        with self._lock:
+            held = np.array([i for i in np.asarray(ids, np.int64).tolist() if i in self._slot_of],
+                            np.int64)
+            return self._full_rows(held)
+
     def saved_in(self, folder: Path) -> bool:
         """Whether this index was loaded from or last saved to ``folder``."""
         return self._folder is not None and self._folder == folder
