@@ -148,6 +148,10 @@ def test_sigkill_at_random_moments_while_files_change(tmp_path: Path,
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         lib.index([pics])
         again = lib.index([pics])
+        orphans = lib.catalog.db.connection().execute(
+            "SELECT COUNT(*) FROM vectors WHERE content_hash NOT IN "
+            "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)").fetchone()[0]
+    assert orphans == 0  # vectors of changed and deleted content are dropped
     assert again.embedded == 0 and again.unchanged == len(list(pics.rglob("*.jpg")))
     _check_against_disk(data, pics, model, spec)
     # The saved index on disk is complete too (or absent and rebuilt, never half-written).

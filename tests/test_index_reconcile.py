@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from photosim.core.index import VectorIndex
 from photosim.core.library import Library
 from tests.imagegen import save, scene
 from tests.library_fixtures import make_photo_folder
@@ -59,3 +60,28 @@ def test_a_damaged_index_row_is_fetched_again_from_the_catalog(
         assert hits and hits[0].photo.path == files[2] and hits[0].score > 0.999
         index = lib.vector_index()
         assert index is not None and index.damaged_rows > 0
+
+
+def test_orphans_are_dropped_from_the_saved_index_and_the_catalog(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    pics = tmp_path / "pics"
+    files = make_photo_folder(pics, count=6)
+    data = tmp_path / "data"
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        lib.index([pics])
+    saved_before = tmp_path / "index-before"
+    shutil.copytree(data / "index", saved_before)
+    files[1].unlink()
+    save(scene(41, (640, 480)), files[2], quality=90)
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        report = lib.index([pics])
+        assert report.removed == 1 and report.updated == 1
+        stored = lib.catalog.db.connection().execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+        assert stored == 5  # the deleted file's and the old content's vectors are gone
+    shutil.rmtree(data / "index")  # a kill before the save: the old index is back
+    shutil.copytree(saved_before, data / "index")
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        lib.vector_index()  # reconciles, and saves what it dropped at once
+    reopened = VectorIndex.load(data / "index", "tiny-test", 32)
+    assert reopened is not None and len(reopened) == 5

@@ -182,12 +182,13 @@ class Library:
         # float32 would not fit in memory.
         wanted, hashes = self.catalog.embedded_hashes(spec.id)
         present = index.ids()
-        index.remove(np.setdiff1d(present, wanted).tolist())
+        orphans = np.setdiff1d(present, wanted)
+        index.remove(orphans.tolist())
         refresh = np.union1d(np.setdiff1d(wanted, present),
                              index.stale_ids(wanted, content_keys(hashes)))
         if len(refresh):
             index.add(*self._catalog_vectors(spec, refresh.tolist()))
-        if not index.saved_in(self.paths.index_dir) or len(refresh):
+        if not index.saved_in(self.paths.index_dir) or len(refresh) or len(orphans):
             # Saved at once: until its first save the index keeps new vectors in memory.
             index.save(self.paths.index_dir)
         return index
@@ -280,6 +281,10 @@ class Library:
             report = self._pipeline().index_folders(roots, progress, cancel)
             if repaired:
                 report = replace(report, problems=(*report.problems, repaired))
+            if not report.cancelled and set(roots) >= set(self.folders()):
+                # Vectors of content no photo has any more (changed or deleted files, also
+                # after killed runs): dropped once every folder has been looked at.
+                self.catalog.drop_orphan_vectors()
             self.save_index()
             if not report.cancelled:
                 report = self._find_neighbour_lists(report, progress, cancel)

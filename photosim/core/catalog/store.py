@@ -342,10 +342,13 @@ class Catalog:
         return len(damaged)
 
     def drop_orphan_vectors(self) -> int:
-        """Forget vectors whose content no longer exists in the library."""
+        """Forget vectors whose content no longer exists in the library (kept: content of
+        trashed files, which ``undo`` may bring back)."""
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM vectors WHERE content_hash NOT IN "
-                               "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
+                               "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL) "
+                               "AND content_hash NOT IN (SELECT content_hash FROM action_items "
+                               "WHERE content_hash IS NOT NULL)")
             return cur.rowcount
 
     # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
