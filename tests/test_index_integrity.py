@@ -121,3 +121,19 @@ def test_a_killed_saves_temporary_files_are_removed_by_the_next_save(tmp_path: P
     index.add([500], unit_vectors(1, seed=9))
     index.save(tmp_path)
     assert not any(path.exists() for path in litter) and keep.exists()
+
+
+def test_a_batch_query_over_damaged_rows_without_a_source_drops_them(tmp_path: Path) -> None:
+    _, vectors = saved_index(tmp_path)
+    segment = only_segment(tmp_path)
+    with open(segment, "r+b") as handle:
+        for row in range(0, 200, 3):
+            handle.seek(row * DIM * 2)
+            handle.write(b"\x11" * 8)
+    index = VectorIndex.load(tmp_path, "m", DIM)
+    assert index is not None
+    found, sims = index.query_batch(vectors[:40], 5)
+    for row in range(1, 40):
+        if row % 3:  # intact rows still find themselves first
+            assert found[row, 0] == row and sims[row, 0] > 0.999
+    assert not set(found[found >= 0].tolist()) & set(range(0, 200, 3))

@@ -306,6 +306,8 @@ class VectorIndex:
     def _full_rows(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
         """The full vectors of live ``ids`` (and the ids kept): a row whose checksum fails is
         replaced by the repair source's vector, or its id dropped when there is none."""
+        if self.damaged_rows:  # a row dropped earlier in this batch is no candidate any more
+            ids = np.array([i for i in ids.tolist() if i in self._slot_of], np.int64)
         slots = np.array([self._slot_of[i] for i in ids.tolist()], np.int64)
         full, intact = self._store.rows(slots)
         if intact.all():
