@@ -329,6 +329,7 @@ def test_many_saves_with_changes_stay_consistent_and_compact(
     stored_rows = sum(s["rows"] for s in header["segments"])
     assert stored_rows <= len(expected) * 1.5
     named = {f["name"] for f in header["files"].values()} | {s["name"] for s in header["segments"]}
+    named |= {s["crc"]["name"] for s in header["segments"]}
     assert {p.name for p in tmp_path.iterdir()} == named | {HEADER_NAME}
 
 

@@ -22,6 +22,7 @@ from photosim.core.errors import (
     ModelIntegrityError,
     ModelNotAvailableError,
 )
+from photosim.core.models import store as store_module
 from photosim.core.models.runtime import ModelSession
 from photosim.core.models.spec import ModelSpec, load_spec_file
 from photosim.core.models.store import RESNET_FP32, RESNET_INT8, ModelStore, resolve_model
@@ -98,6 +99,22 @@ def test_tamper_that_keeps_the_mtime_is_caught_by_the_sample(store: ModelStore,
     path.write_bytes(bytes(data))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     with pytest.raises(ModelIntegrityError):
+        store.verify(added.id)
+
+
+def test_tamper_in_the_middle_with_the_mtime_restored_is_refused(
+        store: ModelStore, added: ModelSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tiny model fits in the two 64 KiB samples; small samples make it a "large" model
+    # whose middle the samples do not cover.
+    monkeypatch.setattr(store_module, "SAMPLE_BYTES", 1024)
+    path = store.verify_full(added.id)
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2:len(data) // 2 + 8] = bytes(b ^ 0xFF for b in data[len(data) // 2:
+                                                                          len(data) // 2 + 8])
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(ModelIntegrityError, match="changed or damaged"):
         store.verify(added.id)
 
 

@@ -129,7 +129,7 @@ def run_search(args: argparse.Namespace, ctx: CommandContext) -> int:
 def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
     library = ctx.open_library()
     library.embedder()  # so the provider in use is known
-    status = library.status()
+    status = library.status(check=True)
     data = asdict(status)
     lines = [f"photos: {status.photos} ({status.embedded} embedded, {status.errors} unreadable)",
              f"folders: {', '.join(map(str, status.folders)) or 'none'}",

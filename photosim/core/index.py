@@ -19,7 +19,12 @@ On disk an index is a folder holding ``header.json`` and the files it names. Fil
 name when written and are never changed afterwards; the header is replaced last, atomically, so a
 reader sees the previous index or the new one. The header records each file's size, and a CRC-32
 for the graph and small files, checked before hnswlib parses a byte (hnswlib trusts its input and
-could crash on garbage). Segments carry only floats, so a size check is enough for them.
+could crash on garbage). Each segment has a sidecar of one CRC-32 per row (``<segment>.crc``),
+checked on every read of a row: a damaged row is never used; it is fetched again from the
+``repair`` source (the catalog, which holds every vector) or, lacking one, its photo is dropped.
+
+Each live id also records a 64-bit key of the content it was embedded from (``content_key``), so
+that a caller can find entries made from bytes the catalog no longer has (``stale_ids``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import shutil
 import struct
 import threading
 import zlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +52,7 @@ from photosim.core.fsutil import atomic_write_bytes, atomic_write_via
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: row checksums and content keys
 HEADER_NAME = "header.json"
 
 # Chosen by measurement (benchmarks/index_bench.py; figures in its docstring). At 100k clustered
@@ -66,6 +71,8 @@ GARBAGE_SHARE = 0.3  # rewrite the segments when this share of their rows is rep
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
+# (photo ids) -> (ids, vectors, content keys) for those still known: how damaged rows are healed.
+RepairSource = Callable[[list[int]], tuple[IdArray, FloatArray, IdArray]]
 
 # hnswlib's file header: offsetLevel0, max_elements, cur_element_count, size_data_per_element,
 # label_offset, offsetData (size_t); maxlevel (int); enterpoint (uint); maxM, maxM0, M (size_t);
@@ -83,6 +90,21 @@ RERANK_MIN = 64
 LOCALITY_ABOVE = 4096
 LOCALITY_CELLS = 1024
 LOCALITY_DIMS = 32
+
+
+def content_key(content_hash: str | None) -> int:
+    """The key an entry records for the bytes it was embedded from: the first 63 bits of the
+    content hash (hex); 0 when unknown."""
+    if not content_hash:
+        return 0
+    try:
+        return int(content_hash[:16], 16) >> 1
+    except ValueError:
+        return 0
+
+
+def content_keys(hashes: Sequence[str | None]) -> IdArray:
+    return np.fromiter((content_key(h) for h in hashes), np.int64, len(hashes))
 
 
 def rerank_candidates(k: int) -> int:
@@ -107,6 +129,9 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._store = _VectorStore(dim)
         self._slot_of: dict[int, int] = {}  # live photo id -> row in the store
+        self._key_of: dict[int, int] = {}  # live photo id -> content key (0: unknown)
+        self.repair: RepairSource | None = None  # where damaged rows are fetched again from
+        self.damaged_rows = 0  # rows found damaged (and healed or dropped) since opened
         self._graph_deleted: set[int] = set()  # ids the graph still holds, marked deleted
         self._projection: FloatArray | None = None  # (dim, reduced_dim) once reduced
         self._folder: Path | None = None  # where it was last saved or loaded from
@@ -114,14 +139,22 @@ class VectorIndex:
 
     # ----------------------------------------------------------------- changes
 
-    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray) -> None:
-        """Add or replace vectors; re-adding an id (even a removed one) replaces its vector."""
-        id_array, vector_array = _checked_batch(ids, vectors, self.dim)
+    def add(self, ids: Sequence[int] | np.ndarray, vectors: np.ndarray,
+            keys: Sequence[int] | np.ndarray | None = None) -> None:
+        """Add or replace vectors; re-adding an id (even a removed one) replaces its vector.
+
+        ``keys`` are the content keys (``content_key``) the vectors were made from."""
+        key_array = np.zeros(len(ids), np.int64) if keys is None else \
+            np.asarray(keys, np.int64).reshape(-1)
+        if len(key_array) != len(ids):
+            raise ValueError(f"expected {len(ids)} content keys, got {len(key_array)}")
+        id_array, vector_array, key_array = _checked_batch(ids, vectors, self.dim, key_array)
         if id_array.size == 0:
             return
         with self._lock:
             for id_chunk, vector_chunk in _chunks(id_array, vector_array):
                 self._add_chunk(id_chunk, vector_chunk)
+            self._key_of.update(zip(id_array.tolist(), key_array.tolist(), strict=True))
             if self._projection is None and len(self._slot_of) > self._reduce_above:
                 self._switch_to_reduced()
 
@@ -143,6 +176,7 @@ class VectorIndex:
             for photo_id in {int(i) for i in ids} & self._slot_of.keys():
                 self._graph.mark_deleted(photo_id)
                 del self._slot_of[photo_id]
+                self._key_of.pop(photo_id, None)
                 self._graph_deleted.add(photo_id)
                 self._store.garbage += 1
 
@@ -166,10 +200,11 @@ class VectorIndex:
         slots = np.fromiter(self._slot_of.values(), np.int64, len(self._slot_of))
         rng = np.random.default_rng(0)
         sample = np.sort(rng.choice(slots, size=min(len(slots), PCA_SAMPLE), replace=False))
-        self._use_projection(fit_projection(self._store.rows(sample), self._reduced_dim), len(ids))
+        self._use_projection(fit_projection(self._store.rows(sample)[0], self._reduced_dim),
+                             len(ids))
         for start in range(0, len(ids), _ROW_CHUNK):
             part = slice(start, start + _ROW_CHUNK)
-            vectors = self._store.rows(slots[part])
+            vectors = self._store.rows(slots[part])[0]  # a damaged row is healed at its next read
             self._graph.add_items(self._graph_vectors(vectors), ids[part].astype(np.uint64))
         log.info("vector index reduced to %d dimensions at %d photos",
                  self._reduced_dim, len(ids))
@@ -262,12 +297,62 @@ class VectorIndex:
 
     def _rerank(self, query: FloatArray, candidates: IdArray, k: int) -> tuple[IdArray, FloatArray]:
         """The best ``k`` candidates by exact cosine of their full vectors."""
-        slots = np.array([self._slot_of[i] for i in candidates.tolist()], np.int64)
-        full = self._store.rows(slots)
+        candidates, full = self._full_rows(candidates)
         norms = np.linalg.norm(full, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
         sims = (full @ query) / np.maximum(norms, 1e-12)
         order = np.argsort(-sims, kind="stable")[:k]
         return candidates[order], sims[order].astype(np.float32)
+
+    def _full_rows(self, ids: IdArray) -> tuple[IdArray, FloatArray]:
+        """The full vectors of live ``ids`` (and the ids kept): a row whose checksum fails is
+        replaced by the repair source's vector, or its id dropped when there is none."""
+        if self.damaged_rows:  # a row dropped earlier in this batch is no candidate any more
+            ids = np.array([i for i in ids.tolist() if i in self._slot_of], np.int64)
+        slots = np.array([self._slot_of[i] for i in ids.tolist()], np.int64)
+        full, intact = self._store.rows(slots)
+        if intact.all():
+            return ids, full
+        damaged = ids[~intact]
+        self.damaged_rows += len(damaged)
+        log.warning("vector index: %d damaged row(s) found (checksum); %s", len(damaged),
+                    "fetched again from the catalog" if self.repair else "dropped")
+        self.remove(damaged.tolist())
+        if self.repair is not None:
+            healed_ids, vectors, keys = self.repair(damaged.tolist())
+            if len(healed_ids):
+                self.add(healed_ids, vectors, keys)
+                by_id = dict(zip(np.asarray(healed_ids).tolist(), range(len(healed_ids)),
+                                 strict=True))
+                for position in np.flatnonzero(~intact).tolist():
+                    row = by_id.get(int(ids[position]))
+                    if row is not None:
+                        full[position] = vectors[row]
+                        intact[position] = True
+        return ids[intact], full[intact]
+
+    def vectors(self, ids: Sequence[int] | np.ndarray) -> tuple[IdArray, FloatArray]:
+        """The full vectors this index holds for those of ``ids`` it holds (checked rows)."""
+        with self._lock:
+            held = np.array([i for i in np.asarray(ids, np.int64).tolist() if i in self._slot_of],
+                            np.int64)
+            return self._full_rows(held)
+
+    def saved_in(self, folder: Path) -> bool:
+        """Whether this index was loaded from or last saved to ``folder``."""
+        return self._folder is not None and self._folder == folder
+
+    def content_key_of(self, photo_id: int) -> int | None:
+        with self._lock:
+            return self._key_of.get(int(photo_id)) if photo_id in self._slot_of else None
+
+    def stale_ids(self, ids: IdArray, keys: IdArray) -> IdArray:
+        """Of ``ids`` (with the content keys the catalog has for them), those this index holds
+        with a vector made from other content, or from content it does not know (key 0)."""
+        with self._lock:
+            held = np.fromiter((self._key_of.get(i, -1) if i in self._slot_of else -2
+                                for i in ids.tolist()), np.int64, len(ids))
+        picked: IdArray = np.asarray(ids, np.int64)[(held != -2) & (held != keys)]
+        return picked
 
     def ids(self) -> IdArray:
         with self._lock:
@@ -299,7 +384,8 @@ class VectorIndex:
             if self._projection is not None:
                 files["projection"] = folder / f"projection-{token}.npy"
                 atomic_write_bytes(files["projection"], _npy_bytes(self._projection))
-            header = self._header({name: _describe(path) for name, path in files.items()})
+            described = {name: _describe(path) for name, path in files.items()}
+            header = self._header(described)
             atomic_write_bytes(folder / HEADER_NAME, json.dumps(header, indent=1).encode())
             keep = {p.name for p in files.values()} | self._store.file_names()
         _remove_unreferenced(folder, keep)
@@ -319,10 +405,12 @@ class VectorIndex:
         }
 
     def _slot_table(self) -> IdArray:
-        """(n, 2) of live id and store row, the one source of which ids are live."""
-        table = np.empty((len(self._slot_of), 2), np.int64)
+        """(n, 3) of live id, store row and content key, the one source of which ids are live."""
+        table = np.empty((len(self._slot_of), 3), np.int64)
         table[:, 0] = np.fromiter(self._slot_of.keys(), np.int64, len(self._slot_of))
         table[:, 1] = np.fromiter(self._slot_of.values(), np.int64, len(self._slot_of))
+        table[:, 2] = np.fromiter((self._key_of.get(i, 0) for i in self._slot_of),
+                                  np.int64, len(self._slot_of))
         return table
 
     def _write_graph(self, path: Path) -> None:
@@ -342,6 +430,12 @@ class VectorIndex:
             return
         table = self._slot_table()
         table = table[np.argsort(table[:, 1], kind="stable")]  # read the rows in file order
+        # Damaged rows are healed by this read (they move to the tail) or dropped, so re-read
+        # the table after it before the rewrite.
+        for start in range(0, len(table), _ROW_CHUNK):
+            self._full_rows(table[start:start + _ROW_CHUNK, 0])
+        table = self._slot_table()
+        table = table[np.argsort(table[:, 1], kind="stable")]
         new_slots = store.compact(table[:, 1], folder)
         self._slot_of = dict(zip(table[:, 0].tolist(), new_slots.tolist(), strict=True))
 
@@ -370,11 +464,12 @@ class VectorIndex:
         index._store = _VectorStore.open(folder, dim, header["segments"])
         index._folder = folder
         table = np.load(_verified(folder, files["slots"]), allow_pickle=False)
-        _expect(table.ndim == 2 and table.shape[1] == 2 and len(table) == header["count"],
+        _expect(table.ndim == 2 and table.shape[1] == 3 and len(table) == header["count"],
                 "id table does not match the header")
         _expect(len(table) == 0 or int(table[:, 1].max()) < index._store.row_count,
                 "id table points past the stored vectors")
         index._slot_of = dict(zip(table[:, 0].tolist(), table[:, 1].tolist(), strict=True))
+        index._key_of = dict(zip(table[:, 0].tolist(), table[:, 2].tolist(), strict=True))
         index._store.garbage = index._store.row_count - len(table)
         if header["projection"] is not None:
             index._load_projection(folder, header["projection"])
@@ -400,7 +495,8 @@ class VectorIndex:
         self._graph_deleted = labels - self._slot_of.keys()
 
     @classmethod
-    def build(cls, model_id: str, dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+    def build(cls, model_id: str, dim: int, ids: np.ndarray, vectors: np.ndarray,
+              keys: np.ndarray | None = None) -> VectorIndex:
         """A new index over ``vectors`` (e.g. all of the catalog's vectors for this model).
 
         A large library gets its projection first, so the graph never holds full vectors.
@@ -411,7 +507,7 @@ class VectorIndex:
             sample = np.sort(rng.choice(len(ids), size=min(len(ids), PCA_SAMPLE), replace=False))
             index._use_projection(fit_projection(
                 np.asarray(vectors[sample], np.float32), index._reduced_dim), len(ids))
-        index.add(ids, vectors)
+        index.add(ids, vectors, keys)
         return index
 
 
@@ -452,11 +548,15 @@ class _VectorStore:
             path = folder / name
             _expect(path.is_file() and path.stat().st_size == rows * dim * 2,
                     f"segment {name} is missing or has the wrong size")
-            store._add_segment(path, rows)
+            crcs = np.load(_verified(folder, entry["crc"]), allow_pickle=False)
+            _expect(crcs.shape == (rows,) and crcs.dtype == np.uint32,
+                    f"row checksums of {name} do not match the header")
+            store._add_segment(path, crcs)
         return store
 
-    def _add_segment(self, path: Path, rows: int) -> None:
-        self.segments.append(_Segment(path, rows, self.dim))
+    def _add_segment(self, path: Path, crcs: npt.NDArray[np.uint32]) -> None:
+        rows = len(crcs)
+        self.segments.append(_Segment(path, crcs, self.dim))
         self._starts.append(self.row_count)
         self.row_count += rows
 
@@ -466,18 +566,21 @@ class _VectorStore:
         self.row_count += len(vectors)
         return np.arange(first, self.row_count, dtype=np.int64)
 
-    def rows(self, slots: IdArray) -> FloatArray:
-        """Rows by slot as float32, in the order asked."""
+    def rows(self, slots: IdArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Rows by slot as float32, in the order asked, and which of them passed their
+        checksum (a failed row's values are garbage)."""
         out = np.empty((len(slots), self.dim), np.float32)
+        intact = np.ones(len(slots), np.bool_)
         bounds = [*self._starts, self._saved_rows()]
         owner = np.searchsorted(np.asarray(bounds), slots, side="right") - 1
         for number in np.unique(owner).tolist():
             picked = owner == number
             if number < len(self.segments):
-                out[picked] = self.segments[number].read(slots[picked] - bounds[number])
+                out[picked], intact[picked] = self.segments[number].read(
+                    slots[picked] - bounds[number])
             else:
                 out[picked] = self._tail_array()[slots[picked] - bounds[-1]]
-        return out
+        return out, intact
 
     def tail_rows(self) -> int:
         return self.row_count - self._saved_rows()
@@ -496,56 +599,84 @@ class _VectorStore:
             if segment.path.parent.resolve() != folder.resolve():
                 copy = folder / f"vectors-{secrets.token_hex(6)}.f16"
                 atomic_write_via(copy, functools.partial(shutil.copyfile, segment.path))
-                self.segments[number] = _Segment(copy, segment.rows, self.dim)
+                _write_row_crcs(copy, segment.crcs)
+                self.segments[number] = _Segment(copy, segment.crcs, self.dim)
         tail = self._tail_array()
         if len(tail):
             path = folder / f"vectors-{secrets.token_hex(6)}.f16"
             atomic_write_via(path, lambda target: tail.tofile(target))
+            crcs = _row_crcs(tail)
+            _write_row_crcs(path, crcs)
             self._tail = []
             self.row_count -= len(tail)
-            self._add_segment(path, len(tail))
+            self._add_segment(path, crcs)
 
     def compact(self, live_slots: IdArray, folder: Path) -> IdArray:
         """Rewrite only ``live_slots``, in that order, as one segment in ``folder``; returns
         their new slots. Streams in chunks: a million rows never sit in memory at once."""
         path = folder / f"vectors-{secrets.token_hex(6)}.f16"
+        crc_parts: list[npt.NDArray[np.uint32]] = []
 
         def write(target: Path) -> None:
             with open(target, "wb") as handle:
                 for start in range(0, len(live_slots), _ROW_CHUNK):
-                    rows = self.rows(live_slots[start:start + _ROW_CHUNK])
-                    handle.write(rows.astype(np.float16).tobytes())
+                    rows = self.rows(live_slots[start:start + _ROW_CHUNK])[0].astype(np.float16)
+                    crc_parts.append(_row_crcs(rows))
+                    handle.write(rows.tobytes())
 
         atomic_write_via(path, write)
+        crcs = np.concatenate(crc_parts) if crc_parts else np.zeros(0, np.uint32)
+        _write_row_crcs(path, crcs)
         self.segments, self._starts, self._tail = [], [], []
         self.row_count, self.garbage = 0, 0
         if len(live_slots):
-            self._add_segment(path, len(live_slots))
+            self._add_segment(path, crcs)
         return np.arange(len(live_slots), dtype=np.int64)
 
     def describe(self) -> list[dict[str, Any]]:
-        return [{"name": seg.path.name, "rows": seg.rows} for seg in self.segments]
+        return [{"name": seg.path.name, "rows": seg.rows, "crc": _describe(_crc_path(seg.path))}
+                for seg in self.segments]
 
     def file_names(self) -> set[str]:
-        return {seg.path.name for seg in self.segments}
+        return {name for seg in self.segments
+                for name in (seg.path.name, _crc_path(seg.path).name)}
+
+
+def _row_crcs(rows: npt.NDArray[np.float16]) -> npt.NDArray[np.uint32]:
+    """One CRC-32 per row (about 1 µs per 4 KB row)."""
+    return np.fromiter((zlib.crc32(row) for row in np.ascontiguousarray(rows)), np.uint32,
+                       len(rows))
+
+
+def _crc_path(segment: Path) -> Path:
+    return segment.with_suffix(".crc")
+
+
+def _write_row_crcs(segment: Path, crcs: npt.NDArray[np.uint32]) -> None:
+    atomic_write_bytes(_crc_path(segment), _npy_bytes(crcs.astype(np.uint32)))
 
 
 class _Segment:
-    """One immutable file of float16 rows, read with plain (unbuffered) file reads."""
+    """One immutable file of float16 rows, read with plain (unbuffered) file reads, and the
+    CRC-32 of each row, checked on every read."""
 
-    def __init__(self, path: Path, rows: int, dim: int) -> None:
-        self.path, self.rows, self.dim = path, rows, dim
+    def __init__(self, path: Path, crcs: npt.NDArray[np.uint32], dim: int) -> None:
+        rows = len(crcs)
+        self.path, self.rows, self.dim, self.crcs = path, rows, dim, crcs
         self._row_bytes = dim * 2
         # Open for the segment's lifetime; closed when the segment is dropped.
         self._file = open(path, "rb", buffering=0) if rows else None  # noqa: SIM115
 
-    def read(self, local: IdArray) -> npt.NDArray[np.float16]:
-        """Rows by number, in the order asked; a run of neighbouring rows takes one read."""
+    def read(self, local: IdArray) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.bool_]]:
+        """Rows by number, in the order asked, and whether each passed its checksum; a run of
+        neighbouring rows takes one read."""
         distinct = np.unique(local)
         block = np.empty((len(distinct), self.dim), np.float16)
         if self._file is not None and len(distinct):
             self._read_runs(distinct, block.reshape(-1).view(np.uint8).data)
-        return block[np.searchsorted(distinct, local)]
+        intact = _row_crcs(block) == self.crcs[distinct]
+        where = np.searchsorted(distinct, local)
+        return block[where], intact[where]
 
     def _read_runs(self, distinct: IdArray, into: memoryview) -> None:
         assert self._file is not None
@@ -594,8 +725,8 @@ def _chunks(ids: IdArray, vectors: np.ndarray) -> Iterable[tuple[IdArray, FloatA
 
 
 def _checked_batch(
-    ids: Sequence[int] | np.ndarray, vectors: np.ndarray, dim: int
-) -> tuple[IdArray, np.ndarray]:
+    ids: Sequence[int] | np.ndarray, vectors: np.ndarray, dim: int, keys: IdArray
+) -> tuple[IdArray, np.ndarray, IdArray]:
     """ids as int64, vectors checked for shape (n, dim) but not yet converted, so that a huge
     float16 or memory-mapped input is converted a chunk at a time; of duplicate ids the last
     one wins."""
@@ -608,8 +739,8 @@ def _checked_batch(
     if len(np.unique(id_array)) != len(id_array):
         first_from_end = np.unique(id_array[::-1], return_index=True)[1]
         keep = np.sort(len(id_array) - 1 - first_from_end)
-        id_array, vectors = id_array[keep], np.asarray(vectors)[keep]
-    return id_array, vectors
+        id_array, vectors, keys = id_array[keep], np.asarray(vectors)[keep], keys[keep]
+    return id_array, vectors, keys
 
 
 def _checked_vectors(vectors: np.ndarray, dim: int, rows: int | None = None) -> FloatArray:
@@ -686,8 +817,12 @@ def _check_hnsw_layout(path: Path) -> None:
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
     """Delete files of earlier saves; a failure only leaves litter for the next save."""
     prefixes = ("graph-", "slots-", "projection-", "vectors-", "deleted-")
+    # Temporary files of a save that was killed (".graph-….hnsw.….tmp"): the caller is the one
+    # writer (the library lock), and its own temporary files are all renamed by now.
+    litter = tuple("." + prefix for prefix in prefixes)
     for path in folder.iterdir():
-        if path.name.startswith(prefixes) and path.name not in keep:
+        is_litter = path.name.startswith(litter) and path.name.endswith(".tmp")
+        if (path.name.startswith(prefixes) or is_litter) and path.name not in keep:
             try:
                 path.unlink()
             except OSError as error:

@@ -6,6 +6,7 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -31,7 +32,7 @@ from photosim.core.errors import (
     TrashError,
 )
 from photosim.core.fsutil import atomic_writer
-from photosim.core.index import VectorIndex
+from photosim.core.index import VectorIndex, content_keys
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
@@ -177,25 +178,37 @@ class Library:
         if index is None:
             ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
             index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
+        index.repair = functools.partial(self._catalog_vectors, spec)
+        # Reconcile by id and by content: an entry whose photo is gone is dropped, and one made
+        # from bytes the catalog no longer has for its photo (a crash after the catalog took a
+        # changed file's new vector but before the index was saved) is replaced. Only the
+        # vectors that are missing or stale are fetched: at a million photos, all vectors as
+        # float32 would not fit in memory.
+        wanted, hashes = self.catalog.embedded_hashes(spec.id)
+        present = index.ids()
+        orphans = np.setdiff1d(present, wanted)
+        index.remove(orphans.tolist())
+        refresh = np.union1d(np.setdiff1d(wanted, present),
+                             index.stale_ids(wanted, content_keys(hashes)))
+        if len(refresh):
+            index.add(*self._catalog_vectors(spec, refresh.tolist()))
+        if not index.saved_in(self.paths.index_dir) or len(refresh) or len(orphans):
             # Saved at once: until its first save the index keeps new vectors in memory.
             index.save(self.paths.index_dir)
-            return index
-        # Reconcile ids first and fetch only the vectors that are missing: at a million
-        # photos, all vectors as float32 would not fit in memory.
-        wanted = self.catalog.embedded_ids(spec.id)
-        present = index.ids()
-        index.remove(np.setdiff1d(present, wanted).tolist())
-        missing = np.setdiff1d(wanted, present)
-        if len(missing):
-            ids, vectors = self.catalog.vectors_for_ids(spec.id, spec.dim, missing.tolist())
-            index.add(ids, vectors)
         return index
 
-    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def _catalog_vectors(self, spec: ModelSpec, ids: list[int]
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, vectors, content keys) of these photos from the catalog, for the index."""
+        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.id, spec.dim, ids)
+        return found, vectors, content_keys(hashes)
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray,
+                   keys: np.ndarray | None = None) -> None:
         with self._lock:
             index = self.vector_index()
             if index is not None:
-                index.add(ids, vectors)
+                index.add(ids, vectors, keys)
             self._duplicates.forget()
 
     def _index_remove(self, ids: Sequence[int]) -> None:
@@ -268,11 +281,31 @@ class Library:
             if root not in self.folders():
                 self.add_folder(root)
         with self._run_lock:
+            repaired = self._check_catalog()
             report = self._pipeline().index_folders(roots, progress, cancel)
+            if repaired:
+                report = replace(report, problems=(*report.problems, repaired))
+            if not report.cancelled and set(roots) >= set(self.folders()):
+                # Vectors of content no photo has any more (changed or deleted files, also
+                # after killed runs): dropped once every folder has been looked at.
+                self.catalog.drop_orphan_vectors()
             self.save_index()
             if not report.cancelled:
                 report = self._find_neighbour_lists(report, progress, cancel)
         return report
+
+    def _check_catalog(self) -> str:
+        """Before a run: stop with a clear message when SQLite finds the catalog damaged, and
+        drop stored vectors that fail their checksum so that this run computes them again.
+        Returns what was repaired, in words ("" when nothing was)."""
+        self.catalog.db.check()
+        if self.spec is None or not self.visual_search:
+            return ""
+        damaged = self.catalog.drop_damaged_vectors(self.spec.id, self.spec.dim)
+        if not damaged:
+            return ""
+        log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
+        return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
 
     def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
                               cancel: CancelToken | None) -> IndexReport:
@@ -341,7 +374,11 @@ class Library:
         loops, unreadable folders), kept until a scan finds them fixed."""
         return [ScanProblem(path, reason) for path, reason in self.catalog.scan_problems()]
 
-    def status(self) -> LibraryStatus:
+    def status(self, check: bool = False) -> LibraryStatus:
+        """Counts and model. ``check``: first run SQLite's quick check over the whole catalog
+        (reads every page), raising ``CatalogError`` when it is damaged."""
+        if check:
+            self.catalog.db.check()
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(model_id)
         folders = self.catalog.folders()

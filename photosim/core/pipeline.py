@@ -24,11 +24,13 @@ from photosim.core.catalog import Catalog
 from photosim.core.embedder import Embedder, l2_normalise
 from photosim.core.errors import DecodeError
 from photosim.core.fingerprint import fingerprint
+from photosim.core.index import content_key
 from photosim.core.scanner import FileStat, ScanProblem
 from photosim.core.types import ImageInfo, Progress
 
 ProgressCallback = Callable[[Progress], None]
-VectorSink = Callable[[np.ndarray, np.ndarray], None]  # (photo ids, vectors) → index
+# (photo ids, vectors, content keys of the bytes they were made from) → index
+VectorSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 RemovalSink = Callable[[Sequence[int]], None]
 # (unit vectors, their raw lengths) → top-k ImageNet (class ids, probabilities) per row
 Classifier = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -313,7 +315,7 @@ class IndexPipeline:
         """Hand vectors to the index; a file whose bytes were embedded before reuses that."""
         if self.model_id is None or self.embedder is None:
             return
-        ids, vectors = [], []
+        ids, vectors, keys = [], [], []
         for photo_id, content_hash, vector in items:
             if vector is None and content_hash:
                 vector = self.catalog.vector_for_hash(content_hash, self.model_id,
@@ -321,8 +323,10 @@ class IndexPipeline:
             if vector is not None:
                 ids.append(photo_id)
                 vectors.append(vector)
+                keys.append(content_key(content_hash))
         if ids:
-            self.on_vectors(np.asarray(ids, np.int64), np.stack(vectors).astype(np.float32))
+            self.on_vectors(np.asarray(ids, np.int64), np.stack(vectors).astype(np.float32),
+                            np.asarray(keys, np.int64))
 
     def _forget(self, vanished: dict[str, int], counts: _Counts) -> None:
         """Drop rows of files that are gone, and of second names (through a link) of files

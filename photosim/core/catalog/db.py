@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from photosim.core.catalog.schema import MIGRATIONS
 from photosim.core.errors import CatalogError
@@ -52,10 +53,12 @@ class Database:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+                                   check_same_thread=False, factory=_CheckedConnection)
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints
             conn.execute("PRAGMA foreign_keys=ON")
+        except CatalogError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"Cannot open the catalog {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
@@ -102,6 +105,13 @@ class Database:
         row = self.connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
+    def check(self) -> None:
+        """Raise ``CatalogError`` (with what to do) when SQLite's quick check finds damage.
+        Reads every page: done before an indexing run and for ``status``, not per query."""
+        rows = self.connection().execute("PRAGMA quick_check(5)").fetchall()
+        if [tuple(r) for r in rows] != [("ok",)]:
+            raise damaged_catalog(self.path, "; ".join(str(r[0]) for r in rows))
+
     def integrity_ok(self) -> bool:
         row = self.connection().execute("PRAGMA integrity_check").fetchone()
         return bool(row and row[0] == "ok")
@@ -112,6 +122,88 @@ class Database:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def damaged_catalog(path: Path, detail: object) -> CatalogError:
+    """What a user with a damaged catalog reads: what happened and what to do."""
+    return CatalogError(
+        f"The catalog {path} is damaged ({detail}). Your photos are not affected. To rebuild "
+        f"it, close photosim, move {path.name} (and any {path.name}-wal / -shm beside it) out "
+        f"of {path.parent}, and run 'photosim index' on your folders again: everything is "
+        "recomputed from the photos, but 'not a duplicate' decisions and the trash history "
+        "are lost. Restore a backup of that folder instead if you have one.")
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Damage ("malformed", "not a database"), not the caller's mistakes or a busy file:
+    SQLite reports it as the plain DatabaseError class (or a corruption message)."""
+    text = str(exc).lower()
+    return type(exc) is sqlite3.DatabaseError or "malformed" in text or \
+        "not a database" in text
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    return damaged_catalog(path, exc) if _is_damage(exc) else exc
+
+
+class _CheckedCursor(sqlite3.Cursor):
+    """A cursor whose damage errors arrive as ``CatalogError`` (one clear message, never a
+    traceback), wherever in the program the query ran; other errors pass unchanged."""
+
+    def _path(self) -> Path:
+        return Path(getattr(self.connection, "catalog_path", "catalog"))
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _CheckedCursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+    def executemany(self, sql: str, parameters: Any, /) -> _CheckedCursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+    def fetchmany(self, size: int | None = 1) -> list[Any]:
+        try:
+            return super().fetchmany(size if size is not None else self.arraysize)
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self._path()) from exc
+
+
+class _CheckedConnection(sqlite3.Connection):
+    """Hands out ``_CheckedCursor``s, also from the ``execute`` shortcuts."""
+
+    catalog_path = "catalog"
+
+    def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.catalog_path = str(database)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _CheckedCursor:
+        return self.cursor(_CheckedCursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> _CheckedCursor:
+        return self.cursor(_CheckedCursor).executemany(sql, parameters)
 
 
 def _enable_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from photosim.core.catalog.db import Database
 from photosim.core.catalog.pathcodec import from_db, text_from_db, to_db
 from photosim.core.types import ImageInfo, Photo, PhotoRow, photo_from_row
+
+log = logging.getLogger(__name__)
 
 PHOTO_COLUMNS = ("id, path, size, mtime_ns, content_hash, width, height, format, date_taken, "
                  "orientation, camera, error, online, exif_fields")
@@ -49,11 +54,25 @@ def _photo(row: sqlite3.Row) -> Photo:
 
 
 def encode_vector(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype=np.float16).tobytes()
+    """float16 bytes, then their CRC-32 (4 bytes, little-endian): a damaged stored vector is
+    found when read instead of silently ranking the wrong photos."""
+    body = np.asarray(vector, dtype=np.float16).tobytes()
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def intact_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Which blobs are whole vectors whose checksum holds (bool per blob). Blobs written
+    before checksums (exactly ``dim`` float16s) are taken as they are."""
+    body = dim * 2
+    return np.fromiter(
+        (len(b) == body or (len(b) == body + 4 and
+                            zlib.crc32(memoryview(b)[:body]) == int.from_bytes(b[body:], "little"))
+         for b in blobs), np.bool_, len(blobs))
 
 
 def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    """float16 blobs → float32 (n, dim), re-normalised (float16 rounding shifts norms slightly).
+    """float16 blobs (checked by ``intact_vectors`` first) → float32 (n, dim), re-normalised
+    (float16 rounding shifts norms slightly).
 
     A few thousand rows at a time, in place: at 100k vectors, converting and normalising the
     whole array at once made three 800 MB temporaries, which took longer than the arithmetic.
@@ -61,7 +80,7 @@ def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
     out = np.empty((len(blobs), dim), np.float32)
     for start in range(0, len(blobs), _DECODE_ROWS):
         part = out[start:start + _DECODE_ROWS]
-        part[:] = np.frombuffer(b"".join(blobs[start:start + _DECODE_ROWS]),
+        part[:] = np.frombuffer(b"".join(b[:dim * 2] for b in blobs[start:start + _DECODE_ROWS]),
                                 np.float16).reshape(-1, dim)
         norms = np.sqrt(np.einsum("ij,ij->i", part, part))
         part /= np.maximum(norms, 1e-12)[:, np.newaxis]
@@ -252,13 +271,17 @@ class Catalog:
         row = self.db.connection().execute(
             "SELECT vector FROM vectors WHERE content_hash = ? AND model_id = ?",
             (content_hash, model_id)).fetchone()
-        return decode_vectors([row[0]], dim)[0] if row else None
+        if row is None or not self._intact([row[0]], dim).all():
+            return None
+        vector: np.ndarray = decode_vectors([row[0]], dim)[0]
+        return vector
 
     def embedded_photos(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids int64, vectors float32) of every photo with a vector for the model."""
         rows = self.db.connection().execute(
             "SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
             "p.content_hash AND v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
+        rows = self._intact_rows(rows, dim)
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         return ids, decode_vectors([r[1] for r in rows], dim)
 
@@ -282,14 +305,57 @@ class Catalog:
         rows = list(self._rows_with_ids(
             "SELECT p.id, v.vector FROM photos p JOIN vectors v ON v.content_hash = "
             "p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})", ids, model_id))
+        rows = self._intact_rows(rows, dim)
         return (np.array([r[0] for r in rows], dtype=np.int64),
                 decode_vectors([r[1] for r in rows], dim))
 
+    def vectors_and_hashes_for_ids(self, model_id: str, dim: int, ids: Sequence[int]
+                                   ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(ids, vectors, content hashes) for some photos; ids without a vector are left out."""
+        rows = list(self._rows_with_ids(
+            "SELECT p.id, v.vector, p.content_hash FROM photos p JOIN vectors v ON "
+            "v.content_hash = p.content_hash AND v.model_id = ? WHERE p.id IN ({marks})",
+            ids, model_id))
+        rows = self._intact_rows(rows, dim)
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                decode_vectors([r[1] for r in rows], dim), [r[2] for r in rows])
+
+    def _intact(self, blobs: Sequence[bytes], dim: int) -> np.ndarray:
+        intact = intact_vectors(blobs, dim)
+        if not intact.all():
+            log.warning("%d stored vector(s) in %s are damaged (checksum); they are left out "
+                        "and computed again by the next index run",
+                        int((~intact).sum()), self.db.path)
+        return intact
+
+    def _intact_rows(self, rows: list[Any], dim: int) -> list[Any]:
+        """The rows whose vector (column 1) is intact; damaged ones count as missing."""
+        intact = self._intact([r[1] for r in rows], dim)
+        return rows if intact.all() else [r for r, ok in zip(rows, intact, strict=True) if ok]
+
+    def drop_damaged_vectors(self, model_id: str, dim: int) -> int:
+        """Delete the model's stored vectors that fail their checksum (so that indexing
+        computes them again); returns how many. Reads every vector: one indexing pass."""
+        damaged: list[str] = []
+        cursor = self.db.connection().execute(
+            "SELECT content_hash, vector FROM vectors WHERE model_id = ?", (model_id,))
+        while batch := cursor.fetchmany(_DECODE_ROWS):
+            intact = intact_vectors([r[1] for r in batch], dim)
+            damaged += [r[0] for r, ok in zip(batch, intact, strict=True) if not ok]
+        if damaged:
+            with self.db.transaction() as conn:
+                conn.executemany("DELETE FROM vectors WHERE content_hash = ? AND model_id = ?",
+                                 [(h, model_id) for h in damaged])
+        return len(damaged)
+
     def drop_orphan_vectors(self) -> int:
-        """Forget vectors whose content no longer exists in the library."""
+        """Forget vectors whose content no longer exists in the library (kept: content of
+        trashed files, which ``undo`` may bring back)."""
         with self.db.transaction() as conn:
             cur = conn.execute("DELETE FROM vectors WHERE content_hash NOT IN "
-                               "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
+                               "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL) "
+                               "AND content_hash NOT IN (SELECT content_hash FROM action_items "
+                               "WHERE content_hash IS NOT NULL)")
             return cur.rowcount
 
     # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------

@@ -24,6 +24,7 @@ from typing import IO
 from photosim.core.cancel import CancelToken, check
 from photosim.core.errors import DownloadError, ModelIntegrityError
 from photosim.core.fsutil import fsync_dir
+from photosim.core.models.spec import check_download_url, check_model_filename
 from photosim.core.types import Progress
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def download(url: str, target: Path, *, sha256: str, size: int | None = None,
     ``ModelIntegrityError`` when the bytes do not match (the partial file is removed), and
     ``Cancelled`` when ``cancel`` fires (the partial file is kept for the next attempt).
     """
+    check_download_url(url)  # a mirror's base address is checked here as well as the spec's
+    check_model_filename(target.name)
     fetcher = _Fetcher(url, target, size, progress, cancel, timeout_s)
     attempts = 0
     while True:

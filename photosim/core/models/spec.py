@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
+import urllib.parse
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,6 +41,48 @@ class ModelFile:
     sha256: str
     filename: str
 
+    def __post_init__(self) -> None:
+        # A spec is data from anywhere (a file the user was sent, a mirror): its name must not
+        # lead out of the model store, which the download writes into and cleans up in.
+        check_model_filename(self.filename)
+        check_download_url(self.url)
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size <= 0:
+            raise ModelError(f"Invalid model spec: size must be a positive number of bytes, "
+                             f"not {self.size!r}")
+        if not isinstance(self.sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
+            raise ModelError("Invalid model spec: sha256 must be 64 hexadecimal digits")
+
+
+def check_model_filename(name: object) -> None:
+    """A model file's name must be a plain file name: no folders, no '..', nothing hidden."""
+    if not isinstance(name, str) or not name or name in {".", ".."} or name.startswith(".") \
+            or any(c in name for c in "/\\\0:") or len(name) > 255 \
+            or any(ord(c) < 32 for c in name):
+        raise ModelError(f"Invalid model spec: the file name {name!r} must be a plain file name "
+                         "(no folders, no '..')")
+
+
+def check_download_url(url: object) -> None:
+    """Models come over https; plain http only from this machine (a local mirror, tests)."""
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parsed is None or not parsed.hostname:
+        raise ModelError(f"Invalid model spec: {url!r} is not a download address")
+    if parsed.scheme == "https":
+        return
+    if parsed.scheme == "http" and _is_loopback(parsed.hostname):
+        return
+    raise ModelError(f"Invalid model spec: models are downloaded over https only, not from "
+                     f"{url!r}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -70,7 +115,7 @@ class ModelSpec:
                 input_name=data.get("input_name"),
                 output=str(data.get("output", POOLED)),
                 licence=str(data.get("licence", "unknown")),
-                file=ModelFile(**file_data) if file_data else None,
+                file=ModelFile(**dict(file_data)) if file_data else None,
                 variant=str(data.get("variant", "fp32")),
                 labels=data.get("labels"),
                 head_file=data.get("head_file"),

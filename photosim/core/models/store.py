@@ -238,7 +238,8 @@ class ModelStore:
     def _write_record(self, path: Path, sha256: str) -> None:
         stat = path.stat()
         record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256,
-                  "sample": _sample_digest(path)}
+                  "sample": _sample_digest(path), "inode": stat.st_ino,
+                  "ctime_ns": stat.st_ctime_ns}
         atomic_write_bytes(_record_path(path), json.dumps(record, indent=1).encode())
 
     def _read_record(self, path: Path) -> dict[str, Any] | None:
@@ -247,8 +248,12 @@ class ModelStore:
     def _record_matches(self, spec: ModelSpec, path: Path, record: dict[str, Any]) -> bool:
         stat = path.stat()
         expected = spec.file.sha256 if spec.file else record.get("sha256")
+        # The inode change time cannot be set back (utime itself moves it): any write since
+        # the full hash, even one that restored the mtime, means hashing in full again.
         return (record.get("sha256") == expected and record.get("size") == stat.st_size
                 and record.get("mtime_ns") == stat.st_mtime_ns
+                and record.get("inode") == stat.st_ino
+                and record.get("ctime_ns") == stat.st_ctime_ns
                 and record.get("sample") == _sample_digest(path))
 
     def _integrity_error(self, spec: ModelSpec, path: Path, detail: str) -> ModelIntegrityError:
