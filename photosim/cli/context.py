@@ -8,11 +8,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from photosim.core.library import Library
 from photosim.core.paths import default_data_dir
 from photosim.core.types import Progress
+
+if TYPE_CHECKING:  # the library pulls in numpy, onnxruntime, hnswlib: only commands need it
+    from photosim.core.library import Library
 
 
 @dataclass
@@ -35,6 +37,8 @@ class CommandContext:
 
     def open_library(self) -> Library:
         if self._library is None:
+            from photosim.core.library import Library
+
             self._library = Library.open(self.data_dir, model=self.model,
                                          model_spec=self.model_spec, provider=self.provider)
         return self._library

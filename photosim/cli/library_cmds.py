@@ -128,7 +128,6 @@ def run_search(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
     library = ctx.open_library()
-    library.embedder()  # so the provider in use is known
     status = library.status()
     data = asdict(status)
     lines = [f"photos: {status.photos} ({status.embedded} embedded, {status.errors} unreadable)",

@@ -156,6 +156,13 @@ class Library:
                 log.info("model %s on %s", self.spec.id, self._session.provider)
             return self._embedder
 
+    def _expected_provider(self) -> str | None:
+        """The provider a session would ask for first, without starting one (which loads the
+        model): `status` stays instant. The session's own answer replaces it once it runs."""
+        if not self.visual_search:
+            return None
+        return choose_providers(available_providers(), self._provider)[0]
+
     def _runs_on_cpu(self) -> bool:
         return choose_providers(available_providers(), self._provider)[0] == \
             "CPUExecutionProvider"
@@ -336,7 +343,7 @@ class Library:
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(model_id)
         folders = self.catalog.folders()
-        provider = self._session.provider if self._session else None
+        provider = self._session.provider if self._session else self._expected_provider()
         return LibraryStatus(
             photos=total, embedded=embedded if self.visual_search else 0, errors=errors,
             folders=[f.path for f in folders],
