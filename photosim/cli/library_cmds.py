@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
+from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
 
 
@@ -20,8 +23,10 @@ def register(sub: Any) -> None:
                    help="mark these folders as reference: never proposed for deletion")
     p.set_defaults(func=run_index)
 
-    p = sub.add_parser("similar", help="photos most similar to an image")
-    p.add_argument("path", type=Path, help="a library photo or any image file")
+    p = sub.add_parser("similar", help="photos most similar to images")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="library photos or any image files; '-' reads paths from standard "
+                        "input, one per line. With --json, one JSON object per line per path")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     p.add_argument("--min-score", type=float, default=0.0, help="lowest similarity, 0..1")
     p.set_defaults(func=run_similar)
@@ -55,7 +60,7 @@ def register(sub: Any) -> None:
 
 
 def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
-    library = ctx.open_library()
+    library = ctx.open_library(write=True)
     for folder in args.folders:
         library.add_folder(folder, reference=args.reference)
     if not library.folders():
@@ -80,10 +85,33 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
-    matches = ctx.open_library().similar(args.path, k=args.k, min_score=args.min_score)
-    ctx.emit({"query": str(args.path), "results": [_match_json(m) for m in matches]},
-             "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results.")
-    return 0
+    """One query per path, in one process (the model and index load once). A path that fails
+    is reported on its own line and the rest go on; the exit code is then 1."""
+    library = ctx.open_library()
+    queries = list(_query_paths(args.paths))
+    failed = 0
+    for path in queries:
+        try:
+            matches = library.similar(path, k=args.k, min_score=args.min_score)
+        except PhotosimError as exc:
+            if len(queries) == 1:
+                raise
+            failed += 1
+            ctx.error(str(exc), query=str(path))
+            continue
+        lines = "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results."
+        ctx.emit_line({"query": str(path), "results": [_match_json(m) for m in matches]},
+                      lines if len(queries) == 1 else f"== {path}\n{lines}\n")
+    return 1 if failed else 0
+
+
+def _query_paths(paths: list[Path]) -> Iterator[Path]:
+    """The paths given, with '-' standing for the lines of standard input."""
+    for path in paths:
+        if str(path) == "-":
+            yield from (Path(line.rstrip("\n")) for line in sys.stdin if line.strip())
+        else:
+            yield path
 
 
 def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:

@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from photosim.core.watcher import LibraryWatcher
 
-    library = ctx.open_library()
+    library = ctx.open_library(write=True)
     for folder in args.folders:
         library.add_folder(folder)
     roots = library.folders() if not args.folders else \

@@ -21,6 +21,7 @@ from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, clus
 from photosim.core.duplicate_search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
+    DecodeError,
     FileChangedError,
     ModelNotAvailableError,
     NotInLibraryError,
@@ -30,6 +31,7 @@ from photosim.core.errors import (
 )
 from photosim.core.fsutil import atomic_writer
 from photosim.core.index import VectorIndex
+from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
@@ -79,13 +81,26 @@ def model_store(data_dir: Path | None = None) -> ModelStore:
     return ModelStore(LibraryPaths(data_dir or default_data_dir()).models)
 
 
+def _create_data_folder(paths: LibraryPaths, read_only: bool) -> None:
+    """The data folder and, for a reader of a library not made yet, an empty catalog (as
+    any two processes may, at once: see ``Database._migrate``)."""
+    try:
+        paths.ensure()
+    except OSError as exc:
+        raise PhotosimError(f"Cannot use the data folder {paths.root}: {exc.strerror}") from exc
+    if read_only:
+        Catalog(paths.catalog).close()
+
+
 class Library:
     def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
                  provider: str | None, model_problem: str | None,
-                 model_source: Path | None = None) -> None:
+                 model_source: Path | None = None, read_only: bool = False) -> None:
         self.data_dir = data_dir
         self.paths = LibraryPaths(data_dir)
-        self.catalog = Catalog(self.paths.catalog)
+        self.read_only = read_only  # see ``open``
+        self.catalog = Catalog(self.paths.catalog, read_only)
+        self._writer: WriterLock | None = None
         self.spec = spec
         self._model_path = model_path
         self._provider = provider
@@ -105,15 +120,33 @@ class Library:
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | None = None, model: str | None = None,
-             model_spec: str | None = None, provider: str | None = None) -> Library:
+             model_spec: str | None = None, provider: str | None = None, *,
+             read_only: bool = False, holder: str = "photosim") -> Library:
         """Open (or create) the library in ``data_dir``. Without a usable model the library
-        still opens, in reduced mode: exact and perceptual-hash duplicates only."""
+        still opens, in reduced mode: exact and perceptual-hash duplicates only.
+
+        A writer takes the library's writer lock (``LibraryLockedError`` names the process
+        that holds it; ``holder`` is how this one is named). ``read_only`` opens for reading
+        only, beside a writer: the catalog and the index files are never written."""
         root = Path(data_dir) if data_dir else default_data_dir()
         paths = LibraryPaths(root)
+        if not (read_only and paths.catalog.is_file()):
+            _create_data_folder(paths, read_only)
+        writer = None if read_only else WriterLock(paths.lock, holder)
+        if writer is not None:
+            writer.acquire()
         try:
-            paths.ensure()
-        except OSError as exc:
-            raise PhotosimError(f"Cannot use the data folder {root}: {exc.strerror}") from exc
+            library = cls._open_locked(root, paths, model, model_spec, provider, read_only)
+        except BaseException:
+            if writer is not None:
+                writer.release()
+            raise
+        library._writer = writer
+        return library
+
+    @classmethod
+    def _open_locked(cls, root: Path, paths: LibraryPaths, model: str | None,
+                     model_spec: str | None, provider: str | None, read_only: bool) -> Library:
         spec: ModelSpec | None = None
         model_path: Path | None = None
         problem: str | None = None
@@ -125,14 +158,17 @@ class Library:
                 store.model_path(spec.id)
         except ModelNotAvailableError as exc:
             problem = str(exc)
-        return cls(root, spec, model_path, provider, problem, source)
+        return cls(root, spec, model_path, provider, problem, source, read_only)
 
     def close(self) -> None:
         self._duplicates.close()
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and not self.read_only:
                 self._index.save(self.paths.index_dir)
             self.catalog.close()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     def __enter__(self) -> Library:
         return self
@@ -181,7 +217,8 @@ class Library:
             ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
             index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
             # Saved at once: until its first save the index keeps new vectors in memory.
-            index.save(self.paths.index_dir)
+            if not self.read_only:
+                index.save(self.paths.index_dir)
             return index
         # Reconcile ids first and fetch only the vectors that are missing: at a million
         # photos, all vectors as float32 would not fit in memory.
@@ -210,7 +247,7 @@ class Library:
 
     def save_index(self) -> None:
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and not self.read_only:
                 self._index.save(self.paths.index_dir)
 
     # -- folders ---------------------------------------------------------------------------
@@ -390,7 +427,12 @@ class Library:
             stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.id, self.spec.dim)
             if stored is not None:
                 return stored, photo
-        image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+        if not Path(path).exists():  # decoding would call it "vanished while reading"
+            raise DecodeError(f"{path}: no such file.")
+        try:
+            image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+        except DecodeError as exc:  # decode's reasons ("not an image") do not name the file
+            raise DecodeError(f"{path}: {exc}") from exc
         return embedder.embed_images([image])[0], photo
 
     def similar(self, path: Path, k: int = 20, min_score: float = 0.0) -> list[Match]:

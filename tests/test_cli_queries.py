@@ -1,0 +1,84 @@
+"""Bulk `similar` in one process, and error messages that name the file and the reason."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from photosim.cli.main import main
+from tests.library_fixtures import make_photo_folder
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, tiny_model: tuple[Path, Path]) -> tuple[list[str], list[Path]]:
+    model, spec = tiny_model
+    photos = make_photo_folder(tmp_path / "pics", count=4)
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec)]
+    assert main([*options, "index", str(tmp_path / "pics")]) == 0
+    return options, photos
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_similar_takes_several_paths_one_json_line_each(
+        indexed: tuple[list[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    capsys.readouterr()
+    assert main(["--json", *options, "similar", "-k", "2", *map(str, photos)]) == 0
+    lines = json_lines(capsys.readouterr().out)
+    assert [line["query"] for line in lines] == [str(p) for p in photos]
+    for line, photo in zip(lines, photos, strict=True):
+        results = line["results"]
+        assert isinstance(results, list) and len(results) == 2
+        assert str(photo) not in {r["path"] for r in results}  # a photo is not its own match
+
+
+def test_similar_reads_paths_from_stdin(indexed: tuple[list[str], list[Path]],
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    options, photos = indexed
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{p}\n" for p in photos[:3])))
+    assert main(["--json", *options, "similar", "-"]) == 0
+    assert [line["query"] for line in json_lines(capsys.readouterr().out)] == \
+        [str(p) for p in photos[:3]]
+
+
+def test_one_bad_path_in_a_bulk_query_is_reported_and_the_rest_go_on(
+        tmp_path: Path, indexed: tuple[list[str], list[Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    missing = tmp_path / "missing.jpg"
+    capsys.readouterr()
+    assert main(["--json", *options, "similar", str(photos[0]), str(missing),
+                 str(photos[1])]) == 1
+    out, err = capsys.readouterr()
+    assert [line["query"] for line in json_lines(out)] == [str(photos[0]), str(photos[1])]
+    error = json.loads(err)
+    assert error["query"] == str(missing) and "no such file" in error["error"]
+
+
+def test_similar_on_a_missing_file_says_so(tmp_path: Path, indexed: tuple[list[str], list[Path]],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    options, _ = indexed
+    capsys.readouterr()
+    assert main([*options, "similar", str(tmp_path / "missing.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'missing.jpg'}: no such file" in err and "vanished" not in err
+
+
+def test_compare_names_the_broken_file(tmp_path: Path, indexed: tuple[list[str], list[Path]],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    capsys.readouterr()
+    assert main([*options, "compare", str(photos[0]), str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}: not an image" in err and "Traceback" not in err
