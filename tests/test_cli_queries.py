@@ -82,3 +82,39 @@ def test_compare_names_the_broken_file(tmp_path: Path, indexed: tuple[list[str],
     assert main([*options, "compare", str(photos[0]), str(broken)]) == 1
     err = capsys.readouterr().err
     assert f"{broken}: not an image" in err and "Traceback" not in err
+
+
+def test_search_on_an_empty_library_says_it_is_empty(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec)]
+    assert main([*options, "search", "dog"]) == 1
+    err = capsys.readouterr().err
+    assert "No photos are indexed" in err and "classifier" not in err
+
+
+@pytest.mark.parametrize(("command", "phrase"), [
+    ("dupes", "similar scene"), ("clusters", "Miscellaneous")])
+def test_help_says_what_the_option_moves(command: str, phrase: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert phrase in " ".join(capsys.readouterr().out.split())
+
+
+def test_index_names_the_unreadable_file_now_and_on_the_rerun(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=2)
+    broken = tmp_path / "pics" / "broken.jpg"
+    broken.write_bytes(b"not a JPEG at all")
+    options = ["--json", "--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec), "index", str(tmp_path / "pics")]
+    for run in ("first", "rerun"):
+        capsys.readouterr()
+        assert main(options) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["failed"] == (1 if run == "first" else 0)
+        assert [f["path"] for f in report["unreadable_files"]] == [str(broken)], run
+        assert "not an image" in report["unreadable_files"][0]["error"]

@@ -8,12 +8,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+
+if TYPE_CHECKING:
+    from photosim.core.library import Library
 
 
 def register(sub: Any) -> None:
@@ -33,7 +36,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("dupes", help="groups of duplicate photos")
     p.add_argument("--threshold", type=float, default=None,
-                   help="similarity above which photos count as the same picture (0..1)")
+                   help="cosine similarity (0..1) above which two different shots count as "
+                        "a similar scene; exact copies, edits, crops and resizes are judged "
+                        "by their own tests and do not move with it")
     p.add_argument("--kind", action="append", choices=[k.value for k in DuplicateKind],
                    help="only these kinds (repeatable)")
     p.set_defaults(func=run_dupes)
@@ -45,7 +50,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("clusters", help="the library grouped by visual content")
     p.add_argument("--granularity", type=float, default=0.5,
-                   help="0 = fewer, broader clusters … 1 = more, finer ones (default 0.5)")
+                   help="0 = broad groups … 1 = tight groups (default 0.5). Tight groups "
+                        "split the library finer, but those smaller than a minimum size go "
+                        "to Miscellaneous, so a high value can show fewer clusters")
     p.add_argument("--members", action="store_true", help="list every member, not a sample")
     p.set_defaults(func=run_clusters)
 
@@ -78,10 +85,22 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
         text += "\nStopped: what was done is saved; run the same command to resume."
     for problem in report.problems:
         text += f"\nskipped {problem}"
+    unreadable = _unreadable_under(library, args.folders or library.folders())
+    for photo in unreadable:
+        text += f"\nunreadable {photo.path}: {photo.error}"
     if not library.visual_search:
         text += "\n" + library.status().message
-    ctx.emit(asdict(report), text)
+    data = {**asdict(report),
+            "unreadable_files": [{"path": str(p.path), "error": p.error} for p in unreadable]}
+    ctx.emit(data, text)
     return 130 if report.cancelled else 0
+
+
+def _unreadable_under(library: Library, folders: list[Path]) -> list[Photo]:
+    """The library's unreadable files in ``folders``: those that failed now, and those that
+    failed before and did not change since (which a rerun counts as unchanged)."""
+    roots = [Path(f).expanduser().resolve() for f in folders]
+    return [p for p in library.errors() if any(p.path.is_relative_to(r) for r in roots)]
 
 
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -140,7 +159,9 @@ def run_clusters(args: argparse.Namespace, ctx: CommandContext) -> int:
     lines = []
     for c in clusters:
         shown = c.member_ids if args.members else c.representative_ids
-        lines.append(f"#{c.id} {c.name} ({c.size} photos)")
+        sample = "" if len(shown) >= c.size else \
+            f", showing {len(shown)}; --members lists all"
+        lines.append(f"#{c.id} {c.name} ({c.size} photos{sample})")
         lines += [f"    {photos[i]}" for i in shown if i in photos]
     ctx.emit(data, "\n".join(lines) or "No clusters: index some photos with a model first.")
     return 0

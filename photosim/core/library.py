@@ -491,6 +491,9 @@ class Library:
         if not self.visual_search or self.spec is None:
             raise ModelNotAvailableError(self._status_message())
         ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        if len(ids) == 0 and self.catalog.counts(self.spec.id)[1] == 0:
+            raise PhotosimError(f"No photos are indexed with {self.spec.name} yet: run "
+                                "'photosim index FOLDER' first.")
         if len(ids) == 0:
             raise PhotosimError("Word search needs a model with an ImageNet classifier; "
                                 "this library's model has none.")
