@@ -118,3 +118,31 @@ def test_index_names_the_unreadable_file_now_and_on_the_rerun(
         assert report["failed"] == (1 if run == "first" else 0)
         assert [f["path"] for f in report["unreadable_files"]] == [str(broken)], run
         assert "not an image" in report["unreadable_files"][0]["error"]
+
+
+def test_compare_gives_the_verdict_dupes_gives(
+        tmp_path: Path, indexed: tuple[list[str], list[Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    copy = tmp_path / "pics" / "copy.jpg"
+    copy.write_bytes(photos[0].read_bytes())
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(photos[1].read_bytes())
+    assert main([*options, "index"]) == 0
+    capsys.readouterr()
+    assert main(["--json", *options, "dupes"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    closeness = ["exact", "same", "edited", "similar"]  # a pair is in its closest group
+    kind_of: dict[frozenset[str], str] = {}
+    for g in sorted(groups, key=lambda g: -closeness.index(g["kind"])):
+        kind_of.update({frozenset((m["path"], n["path"])): g["kind"]
+                        for m in g["members"] for n in g["members"] if m is not n})
+    for a, b in [(photos[0], copy), (photos[0], photos[1]), (photos[2], photos[3])]:
+        assert main(["--json", *options, "compare", str(a), str(b)]) == 0
+        verdict = json.loads(capsys.readouterr().out)
+        assert verdict["kind"] == kind_of.get(frozenset((str(a), str(b)))), (a, b)
+        assert verdict["duplicate"] == (verdict["kind"] is not None)
+    assert main(["--json", *options, "compare", str(photos[0]), str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["relation"] == "identical file"
+    assert main([*options, "compare", str(photos[0]), str(outside)]) == 0
+    assert "library photos only" in capsys.readouterr().out

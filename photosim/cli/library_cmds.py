@@ -142,8 +142,22 @@ def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_compare(args: argparse.Namespace, ctx: CommandContext) -> int:
-    score = ctx.open_library().compare(args.a, args.b)
-    ctx.emit({"a": str(args.a), "b": str(args.b), "score": round(score, 6)}, f"{score:.4f}")
+    """The cosine, and what `dupes` makes of the pair: a high cosine alone can be another shot
+    of the scene while a real copy scores lower."""
+    library = ctx.open_library()
+    score = library.compare(args.a, args.b)
+    verdict = library.duplicate_verdict(args.a, args.b)
+    data: dict[str, Any] = {"a": str(args.a), "b": str(args.b), "score": round(score, 6)}
+    if verdict is None:
+        data["duplicate"] = None
+        text = f"{score:.4f}  (not judged as duplicates: dupes judges library photos only)"
+    else:
+        data.update(duplicate=verdict.kind is not None,
+                    kind=verdict.kind.value if verdict.kind else None,
+                    relation=verdict.relation)
+        text = f"{score:.4f}  " + (f"duplicates: {verdict.kind.value} ({verdict.relation})"
+                                   if verdict.kind else "not duplicates")
+    ctx.emit(data, text)
     return 0
 
 

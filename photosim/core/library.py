@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.core import decode, labels, trash
+from photosim.core import decode, dedup, labels, trash
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
@@ -29,6 +29,7 @@ from photosim.core.errors import (
     ProtectedFileError,
     TrashError,
 )
+from photosim.core.fingerprint import Fingerprint
 from photosim.core.fsutil import atomic_writer
 from photosim.core.index import VectorIndex
 from photosim.core.lock import WriterLock
@@ -66,6 +67,16 @@ class LibraryStatus:
     provider: str | None
     visual_search: bool
     message: str
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """How a duplicate pass judges two library photos: the kind of group it would put them
+    in (None: not duplicates) and how the second differs from the first ("cropped")."""
+
+    kind: DuplicateKind | None
+    relation: str
+    score: float
 
 
 @dataclass(frozen=True)
@@ -516,6 +527,27 @@ class Library:
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
 
+    def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
+        """The duplicate passes' own judge on two library photos (default settings), from
+        what indexing stored; None when either is not in the library."""
+        photos = [self.photo(a), self.photo(b)]
+        if photos[0] is None or photos[1] is None:
+            return None
+        ids = [p.id for p in photos if p is not None]
+        prints = self.catalog.fingerprints_of(ids)
+        vectors, rows = None, {}
+        if self.visual_search and self.spec is not None:
+            found, vectors = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim, ids)
+            rows = {int(i): row for row, i in enumerate(found)}
+        candidates = [dedup.Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
+                      for p in photos if p is not None]
+        relation = dedup.PairJudge(candidates, vectors, dedup.DedupSettings())(0, 1)
+        if relation.level is None:
+            return PairVerdict(None, "", relation.score)
+        return PairVerdict(dedup.KIND_OF_LEVEL[relation.level],
+                           dedup.describe_copy(candidates[0].photo, candidates[1].photo,
+                                               relation), relation.score)
+
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
 
@@ -575,3 +607,10 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+def _stored_fingerprint(data: bytes | None) -> Fingerprint | None:
+    try:
+        return Fingerprint.from_bytes(data) if data is not None else None
+    except ValueError:  # written by an older version: judged without pixels
+        return None
