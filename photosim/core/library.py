@@ -11,14 +11,14 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.core import decode, dedup, labels, trash
+from photosim.core import decode, labels, trash
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
-from photosim.core.duplicate_search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     DecodeError,
@@ -29,9 +29,7 @@ from photosim.core.errors import (
     ProtectedFileError,
     TrashError,
 )
-from photosim.core.fingerprint import Fingerprint
 from photosim.core.fsutil import atomic_writer
-from photosim.core.index import VectorIndex
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
@@ -47,6 +45,11 @@ from photosim.core.types import (
     Progress,
     StageProgress,
 )
+
+if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant without them
+    from photosim.core.duplicate_search import DuplicateSearch
+    from photosim.core.fingerprint import Fingerprint
+    from photosim.core.index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +124,21 @@ class Library:
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
-        self._duplicates = DuplicateSearch(self.catalog, spec, self.visual_search,
-                                           self.vector_index)
+        self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
+
+    @property
+    def _duplicates(self) -> DuplicateSearch:
+        with self._lock:
+            if self._duplicate_search is None:
+                from photosim.core.duplicate_search import DuplicateSearch
+
+                self._duplicate_search = DuplicateSearch(self.catalog, self.spec,
+                                                         self.visual_search, self.vector_index)
+            return self._duplicate_search
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -172,7 +184,8 @@ class Library:
         return cls(root, spec, model_path, provider, problem, source, read_only)
 
     def close(self) -> None:
-        self._duplicates.close()
+        if self._duplicate_search is not None:
+            self._duplicate_search.close()
         with self._lock:
             if self._index is not None and not self.read_only:
                 self._index.save(self.paths.index_dir)
@@ -223,6 +236,8 @@ class Library:
             return self._index
 
     def _load_index(self, spec: ModelSpec) -> VectorIndex:
+        from photosim.core.index import VectorIndex
+
         index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
         if index is None:
             ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
@@ -530,6 +545,8 @@ class Library:
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
         """The duplicate passes' own judge on two library photos (default settings), from
         what indexing stored; None when either is not in the library."""
+        from photosim.core import dedup
+
         photos = [self.photo(a), self.photo(b)]
         if photos[0] is None or photos[1] is None:
             return None
@@ -610,6 +627,8 @@ class Library:
 
 
 def _stored_fingerprint(data: bytes | None) -> Fingerprint | None:
+    from photosim.core.fingerprint import Fingerprint
+
     try:
         return Fingerprint.from_bytes(data) if data is not None else None
     except ValueError:  # written by an older version: judged without pixels
