@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import onnx
 
-from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench
+from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench, startup_bench
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
 from photosim.core.index import VectorIndex
@@ -320,6 +320,14 @@ def memory_figures(table: Table, work: Path) -> None:
                   bool(row["passed"]))
 
 
+def startup_figures(table: Table, runs: int) -> None:
+    """CLI start-up as whole processes, as a ratio to importing numpy and Pillow."""
+    for name, seconds, ratio in startup_bench.startup_rows(runs):
+        table.add(f"start-up: {name}", f"<= {startup_bench.TARGET_RATIO:.0f}x numpy+PIL",
+                  f"{seconds * 1000:.0f} ms = {ratio:.1f}x",
+                  ratio <= startup_bench.TARGET_RATIO)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k vectors, 32 JPEGs")
@@ -327,13 +335,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: pipeline,index,dedup,cluster,gui,memory")
+                        help="comma list: startup,pipeline,index,dedup,cluster,gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
     print(f"cpu: {cpu_model()}, {os.cpu_count()} cores; load {load_average()}", flush=True)
     table = Table()
     args.work.mkdir(parents=True, exist_ok=True)
+    if "startup" not in skip:
+        startup_figures(table, max(args.repeat, 7))
     if "pipeline" not in skip:
         photos = calibration_photos(args.work)
         jpegs = args.work / f"jpegs12mp_{n_jpegs}"

@@ -10,6 +10,14 @@ import pytest
 from tests.modelgen import write_tiny_model_with_spec
 
 REAL_MODEL_ENV = "PHOTOSIM_TEST_MODEL_DIR"
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+
+# So that a plain `pytest` works in a fresh checkout: Qt without a display, and the shared
+# real model beside the repository (../shared/models) when it is there. Set before any test
+# module imports Qt; what the environment says wins.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if SHARED_MODELS.is_dir():
+    os.environ.setdefault(REAL_MODEL_ENV, str(SHARED_MODELS))
 
 
 @pytest.fixture(autouse=True)

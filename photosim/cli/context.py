@@ -8,11 +8,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from photosim.core.library import Library
 from photosim.core.paths import default_data_dir
 from photosim.core.types import Progress
+
+if TYPE_CHECKING:  # the library pulls in numpy, onnxruntime, hnswlib: only commands need it
+    from photosim.core.library import Library
 
 
 @dataclass
@@ -22,6 +24,7 @@ class CommandContext:
     model: str | None = None
     model_spec: str | None = None
     provider: str | None = None
+    command: str = ""
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     _library: Library | None = None
@@ -31,12 +34,19 @@ class CommandContext:
     def from_args(cls, args: argparse.Namespace) -> CommandContext:
         return cls(data_dir=Path(args.data_dir).expanduser() if args.data_dir
                    else default_data_dir(), json=bool(args.json), model=args.model,
-                   model_spec=args.model_spec, provider=args.provider)
+                   model_spec=args.model_spec, provider=args.provider,
+                   command=args.command or "")
 
-    def open_library(self) -> Library:
+    def open_library(self, write: bool = False) -> Library:
+        """The library, read-only unless the command ``write``s (indexing, watching): readers
+        run beside a writer and never change the catalog or the index files."""
         if self._library is None:
+            from photosim.core.library import Library
+
             self._library = Library.open(self.data_dir, model=self.model,
-                                         model_spec=self.model_spec, provider=self.provider)
+                                         model_spec=self.model_spec, provider=self.provider,
+                                         read_only=not write,
+                                         holder=f"photosim {self.command}".strip())
         return self._library
 
     def close(self) -> None:
@@ -52,9 +62,19 @@ class CommandContext:
         elif text:
             self.out.write(printable(text.rstrip("\n")) + "\n")
 
-    def error(self, message: str) -> None:
+    def emit_line(self, data: Any, text: str) -> None:
+        """Like ``emit``, but with --json one compact line (JSON Lines, for many results),
+        flushed at once so that a pipe sees each as it comes."""
         if self.json:
-            json.dump({"error": message}, self.err)
+            self.out.write(json.dumps(data, default=str) + "\n")
+        elif text:
+            self.out.write(text.rstrip("\n") + "\n")
+        self.out.flush()
+
+    def error(self, message: str, **context: str) -> None:
+        """The message on stderr; with --json an object {"error": ..., **context}."""
+        if self.json:
+            json.dump({"error": message, **context}, self.err)
             self.err.write("\n")
         else:
             self.err.write(f"photosim: {printable(message)}\n")

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
+from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+
+if TYPE_CHECKING:
+    from photosim.core.library import Library
 
 
 def register(sub: Any) -> None:
@@ -20,15 +26,19 @@ def register(sub: Any) -> None:
                    help="mark these folders as reference: never proposed for deletion")
     p.set_defaults(func=run_index)
 
-    p = sub.add_parser("similar", help="photos most similar to an image")
-    p.add_argument("path", type=Path, help="a library photo or any image file")
+    p = sub.add_parser("similar", help="photos most similar to images")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="library photos or any image files; '-' reads paths from standard "
+                        "input, one per line. With --json, one JSON object per line per path")
     p.add_argument("-k", type=int, default=20, help="how many results (default 20)")
     p.add_argument("--min-score", type=float, default=0.0, help="lowest similarity, 0..1")
     p.set_defaults(func=run_similar)
 
     p = sub.add_parser("dupes", help="groups of duplicate photos")
     p.add_argument("--threshold", type=float, default=None,
-                   help="similarity above which photos count as the same picture (0..1)")
+                   help="cosine similarity (0..1) above which two different shots count as "
+                        "a similar scene; exact copies, edits, crops and resizes are judged "
+                        "by their own tests and do not move with it")
     p.add_argument("--kind", action="append", choices=[k.value for k in DuplicateKind],
                    help="only these kinds (repeatable)")
     p.set_defaults(func=run_dupes)
@@ -40,7 +50,9 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("clusters", help="the library grouped by visual content")
     p.add_argument("--granularity", type=float, default=0.5,
-                   help="0 = fewer, broader clusters … 1 = more, finer ones (default 0.5)")
+                   help="0 = broad groups … 1 = tight groups (default 0.5). Tight groups "
+                        "split the library finer, but those smaller than a minimum size go "
+                        "to Miscellaneous, so a high value can show fewer clusters")
     p.add_argument("--members", action="store_true", help="list every member, not a sample")
     p.set_defaults(func=run_clusters)
 
@@ -55,7 +67,7 @@ def register(sub: Any) -> None:
 
 
 def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
-    library = ctx.open_library()
+    library = ctx.open_library(write=True)
     for folder in args.folders:
         library.add_folder(folder, reference=args.reference)
     if not library.folders():
@@ -73,17 +85,52 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
         text += "\nStopped: what was done is saved; run the same command to resume."
     for problem in report.problems:
         text += f"\nskipped {problem}"
+    unreadable = _unreadable_under(library, args.folders or library.folders())
+    for photo in unreadable:
+        text += f"\nunreadable {photo.path}: {photo.error}"
     if not library.visual_search:
         text += "\n" + library.status().message
-    ctx.emit(asdict(report), text)
+    data = {**asdict(report),
+            "unreadable_files": [{"path": str(p.path), "error": p.error} for p in unreadable]}
+    ctx.emit(data, text)
     return 130 if report.cancelled else 0
 
 
+def _unreadable_under(library: Library, folders: list[Path]) -> list[Photo]:
+    """The library's unreadable files in ``folders``: those that failed now, and those that
+    failed before and did not change since (which a rerun counts as unchanged)."""
+    roots = [Path(f).expanduser().resolve() for f in folders]
+    return [p for p in library.errors() if any(p.path.is_relative_to(r) for r in roots)]
+
+
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
-    matches = ctx.open_library().similar(args.path, k=args.k, min_score=args.min_score)
-    ctx.emit({"query": str(args.path), "results": [_match_json(m) for m in matches]},
-             "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results.")
-    return 0
+    """One query per path, in one process (the model and index load once). A path that fails
+    is reported on its own line and the rest go on; the exit code is then 1."""
+    library = ctx.open_library()
+    queries = list(_query_paths(args.paths))
+    failed = 0
+    for path in queries:
+        try:
+            matches = library.similar(path, k=args.k, min_score=args.min_score)
+        except PhotosimError as exc:
+            if len(queries) == 1:
+                raise
+            failed += 1
+            ctx.error(str(exc), query=str(path))
+            continue
+        lines = "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results."
+        ctx.emit_line({"query": str(path), "results": [_match_json(m) for m in matches]},
+                      lines if len(queries) == 1 else f"== {path}\n{lines}\n")
+    return 1 if failed else 0
+
+
+def _query_paths(paths: list[Path]) -> Iterator[Path]:
+    """The paths given, with '-' standing for the lines of standard input."""
+    for path in paths:
+        if str(path) == "-":
+            yield from (Path(line.rstrip("\n")) for line in sys.stdin if line.strip())
+        else:
+            yield path
 
 
 def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -95,8 +142,22 @@ def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_compare(args: argparse.Namespace, ctx: CommandContext) -> int:
-    score = ctx.open_library().compare(args.a, args.b)
-    ctx.emit({"a": str(args.a), "b": str(args.b), "score": round(score, 6)}, f"{score:.4f}")
+    """The cosine, and what `dupes` makes of the pair: a high cosine alone can be another shot
+    of the scene while a real copy scores lower."""
+    library = ctx.open_library()
+    score = library.compare(args.a, args.b)
+    verdict = library.duplicate_verdict(args.a, args.b)
+    data: dict[str, Any] = {"a": str(args.a), "b": str(args.b), "score": round(score, 6)}
+    if verdict is None:
+        data["duplicate"] = None
+        text = f"{score:.4f}  (not judged as duplicates: dupes judges library photos only)"
+    else:
+        data.update(duplicate=verdict.kind is not None,
+                    kind=verdict.kind.value if verdict.kind else None,
+                    relation=verdict.relation)
+        text = f"{score:.4f}  " + (f"duplicates: {verdict.kind.value} ({verdict.relation})"
+                                   if verdict.kind else "not duplicates")
+    ctx.emit(data, text)
     return 0
 
 
@@ -112,7 +173,9 @@ def run_clusters(args: argparse.Namespace, ctx: CommandContext) -> int:
     lines = []
     for c in clusters:
         shown = c.member_ids if args.members else c.representative_ids
-        lines.append(f"#{c.id} {c.name} ({c.size} photos)")
+        sample = "" if len(shown) >= c.size else \
+            f", showing {len(shown)}; --members lists all"
+        lines.append(f"#{c.id} {c.name} ({c.size} photos{sample})")
         lines += [f"    {photos[i]}" for i in shown if i in photos]
     ctx.emit(data, "\n".join(lines) or "No clusters: index some photos with a model first.")
     return 0
@@ -128,7 +191,6 @@ def run_search(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
     library = ctx.open_library()
-    library.embedder()  # so the provider in use is known
     status = library.status(check=True)
     data = asdict(status)
     lines = [f"photos: {status.photos} ({status.embedded} embedded, {status.errors} unreadable)",

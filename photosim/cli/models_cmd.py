@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import ModelError
-from photosim.core.library import model_store
-from photosim.core.models.runtime import gpu_available
-from photosim.core.models.spec import ModelSpec
-from photosim.core.models.store import ModelStore, spec_for_file
+
+if TYPE_CHECKING:  # the model store pulls in onnxruntime: loaded by the commands that use it
+    from photosim.core.models.spec import ModelSpec
+    from photosim.core.models.store import ModelStore
 
 
 def register(sub: Any) -> None:
@@ -47,7 +47,15 @@ def register(sub: Any) -> None:
 
 
 def store_for(ctx: CommandContext) -> ModelStore:
+    from photosim.core.library import model_store
+
     return model_store(ctx.data_dir)
+
+
+def gpu_available() -> bool:
+    from photosim.core.models.runtime import gpu_available as runtime_gpu_available
+
+    return runtime_gpu_available()
 
 
 def run_list(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -100,6 +108,8 @@ def run_use(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from photosim.core.models.store import spec_for_file
+
     store = store_for(ctx)
     spec = store.add_user_model(args.file, spec_for_file(store, args.file, args.spec))
     if args.use:

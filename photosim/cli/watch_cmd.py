@@ -7,11 +7,12 @@ import contextlib
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from photosim.cli.context import CommandContext
-from photosim.core.library import Library
-from photosim.core.watcher import MOVED, LibraryWatcher
+
+if TYPE_CHECKING:  # the library and watchdog load when `watch` runs, not at every start
+    from photosim.core.library import Library
 
 
 def register(sub: Any) -> None:
@@ -27,7 +28,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    library = ctx.open_library()
+    from photosim.core.watcher import LibraryWatcher
+
+    library = ctx.open_library(write=True)
     for folder in args.folders:
         library.add_folder(folder)
     roots = library.folders() if not args.folders else \
@@ -58,6 +61,8 @@ def catch_up(library: Library, roots: list[Path], ctx: CommandContext) -> None:
 
 
 def print_change(ctx: CommandContext, kind: str, paths: list[Path]) -> None:
+    from photosim.core.watcher import MOVED  # loaded already by `run`
+
     if kind == MOVED:
         print_line(ctx, {"event": kind, "from": str(paths[0]), "to": str(paths[1])},
                    f"moved    {paths[0]} -> {paths[1]}")

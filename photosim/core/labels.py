@@ -18,13 +18,14 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from photosim.core.errors import PhotosimError
+
+if TYPE_CHECKING:  # onnx costs ~1 s to import: only reading a model file loads it
+    import onnx
 
 CLASS_COUNT = 1000
 CLASSES_RESOURCE = "imagenet_classes.json"
@@ -239,6 +240,8 @@ class ClassifierHead:
         """The last fully-connected layer of the model at ``path`` (a ``Gemm``, or a
         ``MatMul`` followed by ``Add``, with constant weights and 1000 outputs), or None when
         the graph has none, e.g. a model already cut at its features."""
+        import onnx
+
         model = onnx.load(str(path))
         constants = {init.name: init for init in model.graph.initializer}
         nodes = list(model.graph.node)
@@ -292,7 +295,9 @@ def _head_from_node(nodes: list[onnx.NodeProto], index: int,
 
 def _head_from_gemm(node: onnx.NodeProto,
                     constants: dict[str, onnx.TensorProto]) -> ClassifierHead | None:
-    attrs: dict[str, Any] = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    from onnx import helper, numpy_helper
+
+    attrs: dict[str, Any] = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if attrs.get("transA", 0) or node.input[1] not in constants:
         return None
     weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float32)
@@ -310,6 +315,8 @@ def _head_from_gemm(node: onnx.NodeProto,
 
 def _head_from_matmul(node: onnx.NodeProto, later: list[onnx.NodeProto],
                       constants: dict[str, onnx.TensorProto]) -> ClassifierHead | None:
+    from onnx import numpy_helper
+
     if node.input[1] not in constants:
         return None
     weight = numpy_helper.to_array(constants[node.input[1]]).astype(np.float32)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,9 +22,9 @@ from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
-from photosim.core.duplicate_search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
+    DecodeError,
     FileChangedError,
     ModelNotAvailableError,
     NotInLibraryError,
@@ -32,7 +33,7 @@ from photosim.core.errors import (
     TrashError,
 )
 from photosim.core.fsutil import atomic_writer
-from photosim.core.index import VectorIndex, content_keys
+from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
@@ -48,6 +49,11 @@ from photosim.core.types import (
     Progress,
     StageProgress,
 )
+
+if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant without them
+    from photosim.core.duplicate_search import DuplicateSearch
+    from photosim.core.fingerprint import Fingerprint
+    from photosim.core.index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,16 @@ class LibraryStatus:
 
 
 @dataclass(frozen=True)
+class PairVerdict:
+    """How a duplicate pass judges two library photos: the kind of group it would put them
+    in (None: not duplicates) and how the second differs from the first ("cropped")."""
+
+    kind: DuplicateKind | None
+    relation: str
+    score: float
+
+
+@dataclass(frozen=True)
 class TrashAction:
     id: int
     when: str
@@ -84,13 +100,26 @@ def model_store(data_dir: Path | None = None) -> ModelStore:
     return ModelStore(LibraryPaths(data_dir or default_data_dir()).models)
 
 
+def _create_data_folder(paths: LibraryPaths, read_only: bool) -> None:
+    """The data folder and, for a reader of a library not made yet, an empty catalog (as
+    any two processes may, at once: see ``Database._migrate``)."""
+    try:
+        paths.ensure()
+    except OSError as exc:
+        raise PhotosimError(f"Cannot use the data folder {paths.root}: {exc.strerror}") from exc
+    if read_only:
+        Catalog(paths.catalog).close()
+
+
 class Library:
     def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
                  provider: str | None, model_problem: str | None,
-                 model_source: Path | None = None) -> None:
+                 model_source: Path | None = None, read_only: bool = False) -> None:
         self.data_dir = data_dir
         self.paths = LibraryPaths(data_dir)
-        self.catalog = Catalog(self.paths.catalog)
+        self.read_only = read_only  # see ``open``
+        self.catalog = Catalog(self.paths.catalog, read_only)
+        self._writer: WriterLock | None = None
         self.spec = spec
         self._model_path = model_path
         self._provider = provider
@@ -100,25 +129,52 @@ class Library:
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
-        self._duplicates = DuplicateSearch(self.catalog, spec, self.visual_search,
-                                           self.vector_index)
+        self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
 
+    @property
+    def _duplicates(self) -> DuplicateSearch:
+        with self._lock:
+            if self._duplicate_search is None:
+                from photosim.core.duplicate_search import DuplicateSearch
+
+                self._duplicate_search = DuplicateSearch(self.catalog, self.spec,
+                                                         self.visual_search, self.vector_index)
+            return self._duplicate_search
+
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | None = None, model: str | None = None,
-             model_spec: str | None = None, provider: str | None = None) -> Library:
+             model_spec: str | None = None, provider: str | None = None, *,
+             read_only: bool = False, holder: str = "photosim") -> Library:
         """Open (or create) the library in ``data_dir``. Without a usable model the library
-        still opens, in reduced mode: exact and perceptual-hash duplicates only."""
+        still opens, in reduced mode: exact and perceptual-hash duplicates only.
+
+        A writer takes the library's writer lock (``LibraryLockedError`` names the process
+        that holds it; ``holder`` is how this one is named). ``read_only`` opens for reading
+        only, beside a writer: the catalog and the index files are never written."""
         root = Path(data_dir) if data_dir else default_data_dir()
         paths = LibraryPaths(root)
+        if not (read_only and paths.catalog.is_file()):
+            _create_data_folder(paths, read_only)
+        writer = None if read_only else WriterLock(paths.lock, holder)
+        if writer is not None:
+            writer.acquire()
         try:
-            paths.ensure()
-        except OSError as exc:
-            raise PhotosimError(f"Cannot use the data folder {root}: {exc.strerror}") from exc
+            library = cls._open_locked(root, paths, model, model_spec, provider, read_only)
+        except BaseException:
+            if writer is not None:
+                writer.release()
+            raise
+        library._writer = writer
+        return library
+
+    @classmethod
+    def _open_locked(cls, root: Path, paths: LibraryPaths, model: str | None,
+                     model_spec: str | None, provider: str | None, read_only: bool) -> Library:
         spec: ModelSpec | None = None
         model_path: Path | None = None
         problem: str | None = None
@@ -130,14 +186,18 @@ class Library:
                 store.model_path(spec.id)
         except ModelNotAvailableError as exc:
             problem = str(exc)
-        return cls(root, spec, model_path, provider, problem, source)
+        return cls(root, spec, model_path, provider, problem, source, read_only)
 
     def close(self) -> None:
-        self._duplicates.close()
+        if self._duplicate_search is not None:
+            self._duplicate_search.close()
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and not self.read_only:
                 self._index.save(self.paths.index_dir)
             self.catalog.close()
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
 
     def __enter__(self) -> Library:
         return self
@@ -161,6 +221,13 @@ class Library:
                 log.info("model %s on %s", self.spec.id, self._session.provider)
             return self._embedder
 
+    def _expected_provider(self) -> str | None:
+        """The provider a session would ask for first, without starting one (which loads the
+        model): `status` stays instant. The session's own answer replaces it once it runs."""
+        if not self.visual_search:
+            return None
+        return choose_providers(available_providers(), self._provider)[0]
+
     def _runs_on_cpu(self) -> bool:
         return choose_providers(available_providers(), self._provider)[0] == \
             "CPUExecutionProvider"
@@ -174,6 +241,8 @@ class Library:
             return self._index
 
     def _load_index(self, spec: ModelSpec) -> VectorIndex:
+        from photosim.core.index import VectorIndex, content_keys
+
         index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
         if index is None:
             ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
@@ -192,7 +261,8 @@ class Library:
                              index.stale_ids(wanted, content_keys(hashes)))
         if len(refresh):
             index.add(*self._catalog_vectors(spec, refresh.tolist()))
-        if not index.saved_in(self.paths.index_dir) or len(refresh) or len(orphans):
+        changed = len(refresh) or len(orphans) or not index.saved_in(self.paths.index_dir)
+        if changed and not self.read_only:
             # Saved at once: until its first save the index keeps new vectors in memory.
             index.save(self.paths.index_dir)
         return index
@@ -200,6 +270,8 @@ class Library:
     def _catalog_vectors(self, spec: ModelSpec, ids: list[int]
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(ids, vectors, content keys) of these photos from the catalog, for the index."""
+        from photosim.core.index import content_keys
+
         found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.id, spec.dim, ids)
         return found, vectors, content_keys(hashes)
 
@@ -220,7 +292,7 @@ class Library:
 
     def save_index(self) -> None:
         with self._lock:
-            if self._index is not None:
+            if self._index is not None and not self.read_only:
                 self._index.save(self.paths.index_dir)
 
     # -- folders ---------------------------------------------------------------------------
@@ -382,7 +454,7 @@ class Library:
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(model_id)
         folders = self.catalog.folders()
-        provider = self._session.provider if self._session else None
+        provider = self._session.provider if self._session else self._expected_provider()
         return LibraryStatus(
             photos=total, embedded=embedded if self.visual_search else 0, errors=errors,
             folders=[f.path for f in folders],
@@ -429,7 +501,12 @@ class Library:
             stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.id, self.spec.dim)
             if stored is not None:
                 return stored, photo
-        image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+        if not Path(path).exists():  # decoding would call it "vanished while reading"
+            raise DecodeError(f"{path}: no such file.")
+        try:
+            image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+        except DecodeError as exc:  # decode's reasons ("not an image") do not name the file
+            raise DecodeError(f"{path}: {exc}") from exc
         return embedder.embed_images([image])[0], photo
 
     def similar(self, path: Path, k: int = 20, min_score: float = 0.0) -> list[Match]:
@@ -488,6 +565,9 @@ class Library:
         if not self.visual_search or self.spec is None:
             raise ModelNotAvailableError(self._status_message())
         ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        if len(ids) == 0 and self.catalog.counts(self.spec.id)[1] == 0:
+            raise PhotosimError(f"No photos are indexed with {self.spec.name} yet: run "
+                                "'photosim index FOLDER' first.")
         if len(ids) == 0:
             raise PhotosimError("Word search needs a model with an ImageNet classifier; "
                                 "this library's model has none.")
@@ -509,6 +589,29 @@ class Library:
         ``cancel``."""
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
+
+    def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
+        """The duplicate passes' own judge on two library photos (default settings), from
+        what indexing stored; None when either is not in the library."""
+        from photosim.core import dedup
+
+        photos = [self.photo(a), self.photo(b)]
+        if photos[0] is None or photos[1] is None:
+            return None
+        ids = [p.id for p in photos if p is not None]
+        prints = self.catalog.fingerprints_of(ids)
+        vectors, rows = None, {}
+        if self.visual_search and self.spec is not None:
+            found, vectors = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim, ids)
+            rows = {int(i): row for row, i in enumerate(found)}
+        candidates = [dedup.Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
+                      for p in photos if p is not None]
+        relation = dedup.PairJudge(candidates, vectors, dedup.DedupSettings())(0, 1)
+        if relation.level is None:
+            return PairVerdict(None, "", relation.score)
+        return PairVerdict(dedup.KIND_OF_LEVEL[relation.level],
+                           dedup.describe_copy(candidates[0].photo, candidates[1].photo,
+                                               relation), relation.score)
 
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
@@ -601,3 +704,12 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+def _stored_fingerprint(data: bytes | None) -> Fingerprint | None:
+    from photosim.core.fingerprint import Fingerprint
+
+    try:
+        return Fingerprint.from_bytes(data) if data is not None else None
+    except ValueError:  # written by an older version: judged without pixels
+        return None

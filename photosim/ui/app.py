@@ -22,7 +22,7 @@ from photosim.core import library as library_module
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library
-from photosim.core.lock import InstanceLock
+from photosim.core.lock import WriterLock
 from photosim.core.paths import LibraryPaths
 from photosim.core.types import Progress
 from photosim.ui.error_dialog import install_excepthook, show_error
@@ -33,6 +33,7 @@ from photosim.ui.single_instance import InstanceServer, hand_over
 from photosim.ui.tasks import Pool, ProgressBridge
 
 log = logging.getLogger(__name__)
+APP_HOLDER = "the photosim app"  # how a refused writer names us (see core.lock)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -85,7 +86,7 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     if hand_over(data_dir, message):
         log.info("handed the arguments to the running photosim")
         return None
-    lock = InstanceLock(LibraryPaths(data_dir).lock)
+    lock = WriterLock(LibraryPaths(data_dir).lock, APP_HOLDER)
     lock.acquire()  # LibraryLockedError: e.g. `photosim watch` runs on it, or a hung instance
     try:
         settings = UiSettings.load(data_dir)
@@ -132,7 +133,7 @@ def shut_down(window: MainWindow) -> None:
 def open_library(data_dir: Path, args: argparse.Namespace, settings: UiSettings) -> Library:
     return Library.open(data_dir, model=args.model or settings.model,
                         model_spec=args.model_spec or settings.model_spec,
-                        provider=args.provider or settings.provider)
+                        provider=args.provider or settings.provider, holder=APP_HOLDER)
 
 
 def _first_steps(window: MainWindow, args: argparse.Namespace, settings: UiSettings) -> None:
@@ -242,6 +243,6 @@ def _reopen(window: MainWindow, settings: UiSettings) -> None:
     try:
         window.set_library(Library.open(data_dir, model=settings.model,
                                         model_spec=settings.model_spec,
-                                        provider=settings.provider))
+                                        provider=settings.provider, holder=APP_HOLDER))
     except PhotosimError as exc:
         window.report_error(exc)

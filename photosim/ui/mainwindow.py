@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
-from photosim.core.lock import InstanceLock
+from photosim.core.lock import WriterLock
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
 from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
         self._duplicates_generation = 0  # counts searches: only the latest one is shown
         self._duplicates_token: CancelToken | None = None  # of the search running, if any
         self._duplicates_bridges: dict[int, ProgressBridge] = {}  # of the searches running
-        self.instance_lock: InstanceLock | None = None  # held by the app for its data folder
+        self.instance_lock: WriterLock | None = None  # held by the app for its data folder
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
         self.setAcceptDrops(True)

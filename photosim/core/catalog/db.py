@@ -16,10 +16,14 @@ from photosim.core.errors import CatalogError
 
 
 class Database:
-    """Owns the catalog file. Each thread gets its own connection (sqlite3's own rule)."""
+    """Owns the catalog file. Each thread gets its own connection (sqlite3's own rule).
 
-    def __init__(self, path: Path) -> None:
+    ``read_only``: for commands that only read. Every write is refused, nothing is migrated,
+    and the files are left as they were (see ``_connect_read_only``)."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -51,6 +55,8 @@ class Database:
         return conn
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         try:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                    check_same_thread=False, factory=_CheckedConnection)
@@ -64,9 +70,34 @@ class Database:
         conn.row_factory = sqlite3.Row
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that cannot write, and that leaves the catalog's files as they were.
+
+        With a ``-wal`` file present (a writer is running, or one crashed), ``mode=ro``: it
+        reads the log and never checkpoints it into the catalog. Without one, a read-write
+        connection with ``query_only``: ``mode=ro`` would create ``-wal``/``-shm`` and leave
+        them behind, while this one removes them on close, with nothing to checkpoint (and
+        should a writer start meanwhile, the writer is the last to close, not this)."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            if wal.exists():
+                conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
+                                       timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"Cannot read the catalog {self.path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        return conn
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        if self.read_only:  # a bug: read-only callers skip writes (see Catalog.read_only)
+            raise CatalogError(f"The catalog {self.path} is open read-only; this cannot write.")
         conn = self.connection()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -88,6 +119,9 @@ class Database:
                               "name = 'schema_migrations'").fetchone()
         if exists and self.schema_version() >= len(MIGRATIONS):
             return  # the common case: read-only, takes no write lock
+        if self.read_only:
+            raise CatalogError(f"The catalog {self.path} was made by an older photosim: run "
+                               "'photosim index' once to upgrade it.")
         with self.transaction():
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")

@@ -94,8 +94,14 @@ _IDS_PER_QUERY = 500
 
 
 class Catalog:
-    def __init__(self, db_path: Path) -> None:
-        self.db = Database(db_path)
+    def __init__(self, db_path: Path, read_only: bool = False) -> None:
+        self.db = Database(db_path, read_only)
+
+    @property
+    def read_only(self) -> bool:
+        """Opened by a command that only reads. What it derives (neighbour lists, pixel
+        verdicts, cluster state) stays in memory then: the next writer derives it again."""
+        return self.db.read_only
 
     def close(self) -> None:
         self.db.close()
@@ -373,6 +379,8 @@ class Catalog:
                             ) -> None:
         """Store (photo id, content hash, ids, sims, gates, checks) lists; lists for another
         key (a previous model or search setting) are dropped."""
+        if self.read_only:
+            return
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM neighbours WHERE search_key != ?", (search_key,))
             conn.executemany(
@@ -394,6 +402,8 @@ class Catalog:
                            ) -> None:
         """Store verdicts for the key; those for other keys, or for contents the library no
         longer holds, are dropped."""
+        if self.read_only:
+            return
         with self.db.transaction() as conn:
             conn.execute("DELETE FROM pixel_verdicts WHERE valid_for != ?", (valid_for,))
             conn.execute("DELETE FROM pixel_verdicts WHERE NOT EXISTS (SELECT 1 FROM photos "
@@ -435,6 +445,8 @@ class Catalog:
         return bytes(row[0]) if row else None
 
     def save_cluster_state(self, model_id: str, granularity: float, state: bytes) -> None:
+        if self.read_only:
+            return
         with self.db.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO cluster_state VALUES (?, ?, ?)",
                          (model_id, granularity, state))

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
-from google.protobuf.message import DecodeError
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from photosim.core.errors import ModelError, ProviderError
@@ -203,6 +201,9 @@ class ModelSession:
 
 def _looks_like_onnx(path: Path) -> bool:
     """Whether the file parses as an ONNX model with a graph (weights are not read)."""
+    import onnx  # ~1 s to import: only here, never at start-up
+    from google.protobuf.message import DecodeError
+
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, OSError, ValueError):

@@ -22,19 +22,18 @@ import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import onnx
-from google.protobuf.message import DecodeError
+from typing import TYPE_CHECKING, Any
 
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import ModelError, ModelIntegrityError, ModelNotAvailableError
 from photosim.core.fsutil import atomic_write_bytes, atomic_write_via, atomic_writer
 from photosim.core.models import download as dl
-from photosim.core.models.featurecut import cut_to_pooled, find_pooled, pooled_channels
 from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import POOLED, ModelSpec, builtin_specs, load_spec_file
 from photosim.core.types import Progress
+
+if TYPE_CHECKING:  # onnx costs ~1 s to import: loaded only when a model file is read
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +173,7 @@ class ModelStore:
         if target.is_file():
             return target
         cut = _cut_checked(spec, source)
-        atomic_write_via(target, lambda tmp: onnx.save(cut, str(tmp)))
+        atomic_write_via(target, lambda tmp: _save_onnx(cut, tmp))
         for stale in folder.glob("*.onnx"):
             if stale != target:
                 stale.unlink(missing_ok=True)
@@ -311,6 +310,8 @@ def spec_for_file(store: ModelStore, path: Path, spec: str | None) -> ModelSpec:
 
 def check_model_file(path: Path, spec: ModelSpec) -> None:
     """Refuse a file that is not ONNX, or whose features cannot be found as ``spec`` says."""
+    from photosim.core.models.featurecut import find_pooled
+
     model = _load_onnx(path)
     if spec.output == POOLED:
         find_pooled(model)
@@ -345,6 +346,8 @@ def _not_installed_message(spec: ModelSpec) -> str:
 
 
 def _cut_checked(spec: ModelSpec, source: Path) -> onnx.ModelProto:
+    from photosim.core.models.featurecut import cut_to_pooled, pooled_channels
+
     cut = cut_to_pooled(_load_onnx(source))
     dim = pooled_channels(cut)
     if dim is not None and dim != spec.dim:
@@ -353,7 +356,16 @@ def _cut_checked(spec: ModelSpec, source: Path) -> onnx.ModelProto:
     return cut
 
 
+def _save_onnx(model: onnx.ModelProto, target: Path) -> None:
+    import onnx
+
+    onnx.save(model, str(target))
+
+
 def _load_onnx(path: Path) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
     try:
         model = onnx.load(str(path))
     except (OSError, ValueError, DecodeError) as exc:

@@ -1,0 +1,148 @@
+"""Bulk `similar` in one process, and error messages that name the file and the reason."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from photosim.cli.main import main
+from tests.library_fixtures import make_photo_folder
+
+
+@pytest.fixture
+def indexed(tmp_path: Path, tiny_model: tuple[Path, Path]) -> tuple[list[str], list[Path]]:
+    model, spec = tiny_model
+    photos = make_photo_folder(tmp_path / "pics", count=4)
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec)]
+    assert main([*options, "index", str(tmp_path / "pics")]) == 0
+    return options, photos
+
+
+def json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_similar_takes_several_paths_one_json_line_each(
+        indexed: tuple[list[str], list[Path]], capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    capsys.readouterr()
+    assert main(["--json", *options, "similar", "-k", "2", *map(str, photos)]) == 0
+    lines = json_lines(capsys.readouterr().out)
+    assert [line["query"] for line in lines] == [str(p) for p in photos]
+    for line, photo in zip(lines, photos, strict=True):
+        results = line["results"]
+        assert isinstance(results, list) and len(results) == 2
+        assert str(photo) not in {r["path"] for r in results}  # a photo is not its own match
+
+
+def test_similar_reads_paths_from_stdin(indexed: tuple[list[str], list[Path]],
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    options, photos = indexed
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{p}\n" for p in photos[:3])))
+    assert main(["--json", *options, "similar", "-"]) == 0
+    assert [line["query"] for line in json_lines(capsys.readouterr().out)] == \
+        [str(p) for p in photos[:3]]
+
+
+def test_one_bad_path_in_a_bulk_query_is_reported_and_the_rest_go_on(
+        tmp_path: Path, indexed: tuple[list[str], list[Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    missing = tmp_path / "missing.jpg"
+    capsys.readouterr()
+    assert main(["--json", *options, "similar", str(photos[0]), str(missing),
+                 str(photos[1])]) == 1
+    out, err = capsys.readouterr()
+    assert [line["query"] for line in json_lines(out)] == [str(photos[0]), str(photos[1])]
+    error = json.loads(err)
+    assert error["query"] == str(missing) and "no such file" in error["error"]
+
+
+def test_similar_on_a_missing_file_says_so(tmp_path: Path, indexed: tuple[list[str], list[Path]],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    options, _ = indexed
+    capsys.readouterr()
+    assert main([*options, "similar", str(tmp_path / "missing.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'missing.jpg'}: no such file" in err and "vanished" not in err
+
+
+def test_compare_names_the_broken_file(tmp_path: Path, indexed: tuple[list[str], list[Path]],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+    capsys.readouterr()
+    assert main([*options, "compare", str(photos[0]), str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}: not an image" in err and "Traceback" not in err
+
+
+def test_search_on_an_empty_library_says_it_is_empty(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec)]
+    assert main([*options, "search", "dog"]) == 1
+    err = capsys.readouterr().err
+    assert "No photos are indexed" in err and "classifier" not in err
+
+
+@pytest.mark.parametrize(("command", "phrase"), [
+    ("dupes", "similar scene"), ("clusters", "Miscellaneous")])
+def test_help_says_what_the_option_moves(command: str, phrase: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert phrase in " ".join(capsys.readouterr().out.split())
+
+
+def test_index_names_the_unreadable_file_now_and_on_the_rerun(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=2)
+    broken = tmp_path / "pics" / "broken.jpg"
+    broken.write_bytes(b"not a JPEG at all")
+    options = ["--json", "--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec), "index", str(tmp_path / "pics")]
+    for run in ("first", "rerun"):
+        capsys.readouterr()
+        assert main(options) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["failed"] == (1 if run == "first" else 0)
+        assert [f["path"] for f in report["unreadable_files"]] == [str(broken)], run
+        assert "not an image" in report["unreadable_files"][0]["error"]
+
+
+def test_compare_gives_the_verdict_dupes_gives(
+        tmp_path: Path, indexed: tuple[list[str], list[Path]],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    options, photos = indexed
+    copy = tmp_path / "pics" / "copy.jpg"
+    copy.write_bytes(photos[0].read_bytes())
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(photos[1].read_bytes())
+    assert main([*options, "index"]) == 0
+    capsys.readouterr()
+    assert main(["--json", *options, "dupes"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    closeness = ["exact", "same", "edited", "similar"]  # a pair is in its closest group
+    kind_of: dict[frozenset[str], str] = {}
+    for g in sorted(groups, key=lambda g: -closeness.index(g["kind"])):
+        kind_of.update({frozenset((m["path"], n["path"])): g["kind"]
+                        for m in g["members"] for n in g["members"] if m is not n})
+    for a, b in [(photos[0], copy), (photos[0], photos[1]), (photos[2], photos[3])]:
+        assert main(["--json", *options, "compare", str(a), str(b)]) == 0
+        verdict = json.loads(capsys.readouterr().out)
+        assert verdict["kind"] == kind_of.get(frozenset((str(a), str(b)))), (a, b)
+        assert verdict["duplicate"] == (verdict["kind"] is not None)
+    assert main(["--json", *options, "compare", str(photos[0]), str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["relation"] == "identical file"
+    assert main([*options, "compare", str(photos[0]), str(outside)]) == 0
+    assert "library photos only" in capsys.readouterr().out
