@@ -22,6 +22,7 @@ from photosim.core.duplicate_search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     FileChangedError,
+    ModelError,
     ModelNotAvailableError,
     NotInLibraryError,
     PhotosimError,
@@ -64,6 +65,7 @@ class LibraryStatus:
     provider: str | None
     visual_search: bool
     message: str
+    model_problem: str | None = None  # why there is no visual search, when a model failed
 
 
 @dataclass(frozen=True)
@@ -105,9 +107,12 @@ class Library:
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | None = None, model: str | None = None,
-             model_spec: str | None = None, provider: str | None = None) -> Library:
+             model_spec: str | None = None, provider: str | None = None, *,
+             reduced_on_error: bool = False) -> Library:
         """Open (or create) the library in ``data_dir``. Without a usable model the library
-        still opens, in reduced mode: exact and perceptual-hash duplicates only."""
+        still opens, in reduced mode: exact and perceptual-hash duplicates only, and says why.
+        A ``model`` asked for by name that cannot be used is an error instead, unless
+        ``reduced_on_error`` (the app, which never refuses to start over a model)."""
         root = Path(data_dir) if data_dir else default_data_dir()
         paths = LibraryPaths(root)
         try:
@@ -123,8 +128,10 @@ class Library:
             spec, model_path = resolve_model(store, model, model_spec)
             source = Path(model) if model and Path(model).is_file() else \
                 store.model_path(spec.id)
-        except ModelNotAvailableError as exc:
-            problem = str(exc)
+        except ModelError as exc:
+            if model is not None and not reduced_on_error:
+                raise
+            spec, model_path, problem = None, None, str(exc)
         return cls(root, spec, model_path, provider, problem, source)
 
     def close(self) -> None:
@@ -151,7 +158,13 @@ class Library:
                 # On the CPU, workers that each decode and infer with one thread beat one
                 # multi-threaded session fed by a decode pool (benchmarks/run_all.py).
                 threads = 1 if self._runs_on_cpu() else None
-                self._session = ModelSession(self._model_path, self.spec, self._provider, threads)
+                try:
+                    self._session = ModelSession(self._model_path, self.spec, self._provider,
+                                                 threads)
+                except ModelError as exc:  # a model that will not start: reduced mode, say why
+                    log.warning("model %s failed to start: %s", self.spec.id, exc)
+                    self._model_path, self._model_problem = None, str(exc)
+                    return None
                 self._embedder = Embedder(self.spec, self._session)
                 log.info("model %s on %s", self.spec.id, self._session.provider)
             return self._embedder
@@ -344,14 +357,15 @@ class Library:
             model_id=model_id if self.visual_search else None,
             model_name=self.spec.name if self.spec and self.visual_search else None,
             provider=provider, visual_search=self.visual_search,
-            message=self._status_message())
+            message=self._status_message(),
+            model_problem=None if self.visual_search else self._model_problem)
 
     def _status_message(self) -> str:
         if self.visual_search:
             return ""
         return ("Reduced mode: exact and look-alike (perceptual hash) duplicates only. "
-                + (self._model_problem or "")
-                + " Visual search needs the ResNet-50 model: run 'photosim models download'.")
+                + (self._model_problem or "Visual search needs the ResNet-50 model: run "
+                                          "'photosim models download'."))
 
     def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
