@@ -93,8 +93,8 @@ def test_a_head_that_does_not_match_its_pin_is_refused(tmp_path: Path,
 
 def test_a_model_id_that_is_not_installed_is_an_error_saying_how_to_install_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--data-dir", str(tmp_path / "data"), "--model", EFFNET,
-                         "status")
+    code, _, err = run(capsys, "--data-dir", str(tmp_path / "data"), "--model", EFFNET,
+                       "status")
     assert code == 1
     assert f"photosim models add FILE.onnx --spec {EFFNET}" in err
     assert "ResNet-50" not in err

@@ -360,6 +360,11 @@ class Library:
             message=self._status_message(),
             model_problem=None if self.visual_search else self._model_problem)
 
+    def photos_to_embed(self, model_id: str) -> int:
+        """How many photos a switch to ``model_id`` would embed: those without its vector."""
+        total, embedded, _ = self.catalog.counts(model_id)
+        return total - embedded
+
     def _status_message(self) -> str:
         if self.visual_search:
             return ""
