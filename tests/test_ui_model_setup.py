@@ -255,6 +255,55 @@ def test_the_first_run_download_failing_offline_shows_the_failure(qtbot, launch,
     assert UiSettings.load(tmp_path / "data").first_run_done and window.isVisible()
 
 
+def test_a_download_from_the_models_page_that_fails_offers_the_same_ways_forward(
+        qtbot, reduced_window, lonely_classifier):
+    window = reduced_window
+    window.model_actions.base_url = CLOSED_PORT
+    settings = window.open_settings()
+    page = settings.models_page
+    page.select("resnet50-v1-12-int8")
+    with qtbot.waitSignal(window.model_actions.download_failed, timeout=WAIT) as failed:
+        page.download.click()
+    dialog = failed.args[0]
+    assert dialog.parent() is settings and "Could not download" in dialog.reason.text()
+    from PySide6.QtWidgets import QFileDialog
+
+    chosen = (str(lonely_classifier), "")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(QFileDialog, "getOpenFileName", lambda *_, **__: chosen)
+        dialog.use_file.click()
+    file_dialog = window.model_actions.file_dialog
+    assert file_dialog is not None and file_dialog.isVisible()
+    with qtbot.waitSignal(window.indexing_finished, timeout=WAIT):
+        file_dialog.use.click()
+    assert window.library.visual_search and window.library.status().embedded == 8
+    qtbot.waitUntil(lambda: any(page.table.item(r, 4).text() == "in use" and
+                                page.table.item(r, 0).text().startswith("mystery_net")
+                                for r in range(page.table.rowCount())), timeout=WAIT)
+    settings.reject()
+
+
+def test_the_welcome_dialog_model_file_goes_to_the_store_not_the_settings(
+        qtbot, launch, tmp_path, lonely_classifier):
+    photos = make_photos(tmp_path)
+    window = launch("--data-dir", str(tmp_path / "data"))
+    welcome = next(w for w in QApplication.topLevelWidgets()
+                   if w.windowTitle() == "Welcome to photosim" and w.isVisible())
+    welcome.folder_list.clear()
+    welcome.add_folder(photos)
+    next(b for b in welcome.choice.buttons() if b.objectName() == "file").setChecked(True)
+    welcome.model_file = lonely_classifier
+    welcome.start.click()
+    dialog = window.model_actions.file_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.use.click()
+    qtbot.waitUntil(lambda: window.library_view.model.rowCount() == 8 and
+                    not window.is_indexing(), timeout=WAIT)
+    assert window.library.status().embedded == 8
+    assert UiSettings.load(tmp_path / "data").model is None
+    assert model_store(tmp_path / "data").current() == "mystery_net"
+
+
 @pytest.fixture
 def served_model(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A user spec whose file is downloadable from a server on 127.0.0.1: (id, data dir)."""
