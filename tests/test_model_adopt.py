@@ -154,21 +154,27 @@ def test_inspect_refuses_what_is_not_an_image_model(tmp_path: Path) -> None:
 
 
 def test_a_model_that_gives_no_usable_vector_is_refused_and_not_stored(tmp_path: Path) -> None:
-    """A graph that multiplies its picture by zero runs fine but embeds nothing."""
+    """A classifier that multiplies its picture by zero runs fine but embeds nothing; the
+    pooled-feature graph cut from it for the trial is not kept either."""
     path = tmp_path / "zeros.onnx"
-    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    inits = [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+             helper.make_tensor("fc_w", TensorProto.FLOAT, [5, 3], [0.1] * 15),
+             helper.make_tensor("fc_b", TensorProto.FLOAT, [5], [0.0] * 5)]
     nodes = [helper.make_node("Mul", ["input", "zero"], ["m"]),
              helper.make_node("GlobalAveragePool", ["m"], ["p"]),
-             helper.make_node("Flatten", ["p"], ["features"])]
+             helper.make_node("Flatten", ["p"], ["features"]),
+             helper.make_node("Gemm", ["features", "fc_w", "fc_b"], ["logits"], transB=1)]
     graph = helper.make_graph(nodes, "zeros", [helper.make_tensor_value_info(
         "input", TensorProto.FLOAT, ["N", 3, 32, 32])], [helper.make_tensor_value_info(
-        "features", TensorProto.FLOAT, ["N", 3])], [zero])
+        "logits", TensorProto.FLOAT, ["N", 5])], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     store = ModelStore(tmp_path / "models")
     spec = spec_for_unknown(path, inspect_model(path), normalisation("unit"))
+    assert spec.output == POOLED and spec.dim == 3
     with pytest.raises(ModelError, match="no usable vector"):
         adopt(store, path, spec)
     assert spec.id not in store.specs() and store.current() is None
+    assert not (store.model_dir / "prepared" / spec.id).exists()
 
 
 def test_adopt_stores_and_uses_the_model_and_state_tracks_its_checksum(

@@ -110,6 +110,15 @@ def try_model(store: ModelStore, spec: ModelSpec, path: Path) -> Trial:
     """Run the model once (twice, to time it warm) on a sample picture; refuse it when the
     vector has the wrong length or is not a usable direction."""
     check_model_file(path, spec)
+    try:
+        return _run_on_sample(store, spec, path)
+    except ModelError:
+        if spec.id not in store.specs() or not store.is_installed(spec.id):
+            store.discard_prepared(spec.id)  # leave nothing behind of a model refused
+        raise
+
+
+def _run_on_sample(store: ModelStore, spec: ModelSpec, path: Path) -> Trial:
     runnable = store.prepare_file(spec, path, store.external_digest(path))
     embedder = Embedder(spec, ModelSession(runnable, spec, provider="cpu", threads=1))
     sample = sample_picture()

@@ -217,10 +217,14 @@ class ModelStore:
         for path in removed:
             path.unlink()
             _record_path(path).unlink(missing_ok=True)
-        shutil.rmtree(self.model_dir / "prepared" / spec.id, ignore_errors=True)
+        self.discard_prepared(spec.id)
         if _get_str(_read_json(self.model_dir / "current.json"), "model") == model_id:
             self.clear_current()
         return removed
+
+    def discard_prepared(self, model_id: str) -> None:
+        """Forget the graphs cut from a model (removed, or refused on trial)."""
+        shutil.rmtree(self.model_dir / "prepared" / model_id, ignore_errors=True)
 
     def _head_shared(self, model_id: str, head: Path) -> bool:
         return any(other != model_id and self.is_installed(other) and self.head_path(other) == head
