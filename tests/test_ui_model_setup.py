@@ -339,6 +339,8 @@ def test_the_models_page_lists_downloads_verifies_uses_and_removes(qtbot, launch
     window = launch("--data-dir", data, str(photos))
     qtbot.waitUntil(lambda: not window.is_indexing() and window.library.status().embedded == 8,
                     timeout=WAIT)
+    qtbot.waitUntil(lambda: window.status is not None and window.status.provider is not None,
+                    timeout=WAIT)  # the status shown once indexing loaded the model
     dialog = window.open_settings()
     page = dialog.models_page
     assert isinstance(page, ModelsPage)
@@ -357,10 +359,9 @@ def test_the_models_page_lists_downloads_verifies_uses_and_removes(qtbot, launch
     qtbot.waitUntil(lambda: not window.is_indexing(), timeout=WAIT)
     assert window.library.spec.id == model_id and window.library.status().embedded == 8
 
-    page.select("tiny-test")
-    assert page.use.isEnabled() and page.verify.isEnabled()
     with qtbot.waitSignal(page.cost_shown, timeout=WAIT) as cost:
-        page._selection_changed()
+        page.select("tiny-test")
+    assert page.use.isEnabled() and page.verify.isEnabled()
     assert "re-embeds nothing" in cost.args[0]  # its vectors are still in the catalog
     page.verify.click()
     qtbot.waitUntil(lambda: "checksum matches" in page.message.text(), timeout=WAIT)

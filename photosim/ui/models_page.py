@@ -7,6 +7,7 @@ Actions take effect at once, through the model store the CLI shares (`photosim m
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -144,15 +145,20 @@ class ModelsPage(QWidget):
             return library.photos_to_embed(spec.id), try_model(store, spec, path)
 
         def show(result: tuple[int, Trial]) -> None:
-            if self.selected_id() == spec.id:
+            if self._still_on(spec.id):
                 self._show_cost(spec.name, *result)
 
         def failed(exc: BaseException) -> None:
-            if self.selected_id() == spec.id:
+            if self._still_on(spec.id):
                 self.cost.setText(f"{spec.name} does not work: {exc}")
                 self.cost_shown.emit(self.cost.text())
 
         self.model_actions.window.runner.run_task(measure, show, failed)
+
+    def _still_on(self, model_id: str) -> bool:
+        """Whether a result for ``model_id`` still belongs on screen: the page may have been
+        closed, or another model selected, while it was worked out."""
+        return shiboken6.isValid(self) and self.selected_id() == model_id
 
     def _show_cost(self, name: str, photos: int, trial: Trial) -> None:
         if photos == 0:
@@ -179,12 +185,14 @@ class ModelsPage(QWidget):
         self.message.setText(f"Verifying {state.spec.name}…")
 
         def verified(_: object) -> None:
-            self.message.setText(f"{state.spec.name}: the checksum matches ({VERIFIED}).")
-            self.refresh()
+            if shiboken6.isValid(self):
+                self.message.setText(f"{state.spec.name}: the checksum matches ({VERIFIED}).")
+                self.refresh()
 
         def failed(exc: BaseException) -> None:
-            self.message.setText(str(exc))
-            self.refresh()
+            if shiboken6.isValid(self):
+                self.message.setText(str(exc))
+                self.refresh()
 
         self.model_actions.window.runner.run_task(lambda: store.verify_full(model_id), verified,
                                             failed)
