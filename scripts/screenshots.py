@@ -102,6 +102,8 @@ def wait_for(app, condition, timeout: float = 120.0) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO / "docs")
+    parser.add_argument("--models-only", action="store_true",
+                        help="only the model screens (failed download, banner, Models page)")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no X server (use xvfb-run for a real one)
@@ -110,6 +112,8 @@ def main() -> int:
     from photosim.ui.settings import UiSettings
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.models_only:
+        return model_screenshots(args.out)
     with tempfile.TemporaryDirectory(prefix="photosim-shots-") as temp:
         root = Path(temp)
         photos = root / "Pictures"
@@ -147,7 +151,91 @@ def main() -> int:
         shoot(app, window, args.out / "screenshot-search.png")
         window.close()
         library.close()
+    return model_screenshots(args.out)
+
+
+def model_screenshots(out: Path) -> int:
+    """The model screens: a download that failed offline (as on a first run), the banner of a
+    model gone missing, and Settings → Models with two models installed."""
+    from photosim.core.library import Library, model_store
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    app = ensure_app()
+    app.setWindowIcon(app_icon())
+    with tempfile.TemporaryDirectory(prefix="photosim-model-shots-") as temp:
+        root = Path(temp)
+        photos = root / "Pictures"
+        (photos / "Samples").mkdir(parents=True)
+        make_copies(sample_photos(photos / "Samples"), photos / "Exports")
+        data = root / "data"
+        library = Library.open(data)
+        window = MainWindow(library, UiSettings(first_run_done=True))
+        window.resize(1280, 800)
+        window.show()
+        shoot_failed_download(app, window, out / "screenshot-download-failed.png")
+        store = model_store(data)
+        if SHARED_MODEL.is_file():
+            store.use(store.add_user_model(SHARED_MODEL, store.spec("efficientnet-lite0")).id)
+        window.model_actions.reopen()
+        window.add_folders([photos])
+        wait_for(app, lambda: window.library_view.model.rowCount() > 0)
+        wait_for(app, lambda: not window.is_indexing() and window.status is not None
+                 and window.status.embedded > 0)
+        shoot_models_page(app, window, store, out / "screenshot-models-page.png")
+        shoot_missing_model(app, window, store, out / "screenshot-model-banner.png")
+        window.close()
+        window.library.close()
     return 0
+
+
+def shoot_failed_download(app, window, path: Path) -> None:
+    """The Welcome dialog's recommended download, offline: what failed and the ways on."""
+    actions = window.model_actions
+    actions.base_url = "http://127.0.0.1:9"  # a closed local port: offline, and no internet
+    actions.download(then=lambda: None)
+    wait_for(app, lambda: actions.failure_dialog is not None and
+             actions.failure_dialog.isVisible(), timeout=120)
+    dialog = actions.failure_dialog
+    settle(app, 0.5)
+    dialog.grab().save(str(path))
+    print(f"wrote {path}")
+    dialog.continue_.click()
+
+
+def shoot_models_page(app, window, store, path: Path) -> None:
+    """Settings → Models with the EfficientNet in use and a second model selected, so the
+    cost of switching shows."""
+    from photosim.core.models.adopt import inspect_model, normalisation, spec_for_unknown
+
+    head = SHARED_MODEL.parent / "efficientnet_lite0_logits.onnx"
+    if head.is_file():
+        store.add_user_model(head, spec_for_unknown(head, inspect_model(head),
+                                                    normalisation("symmetric")))
+    dialog = window.open_settings()
+    tabs = dialog.findChild(type(window.tabs))
+    tabs.setCurrentIndex(1)
+    page = dialog.models_page
+    dialog.resize(820, 520)
+    if head.is_file():
+        page.select("efficientnet_lite0_logits")
+        wait_for(app, lambda: "re-embeds" in page.cost.text() or "not work" in page.cost.text())
+    settle(app, 0.5)
+    dialog.grab().save(str(path))
+    print(f"wrote {path}")
+    dialog.reject()
+
+
+def shoot_missing_model(app, window, store, path: Path) -> None:
+    """The model in use deleted behind photosim's back: reduced mode and the banner."""
+    current = store.current()
+    if current is not None:
+        store.model_path(current).unlink()
+    window.model_actions.reopen()
+    window.tabs.setCurrentWidget(window.library_view)
+    wait_for(app, lambda: window.model_banner.isVisible())
+    shoot(app, window, path, settle_s=2.0)
 
 
 def open_named_cluster(window) -> None:

@@ -1,4 +1,5 @@
-"""`photosim models list | download [ID] | verify [ID] | use ID | add FILE.onnx --spec SPEC`."""
+"""`photosim models list | download [ID] | verify [ID] | use ID | add FILE.onnx [--spec SPEC |
+--preprocess NORM] | remove ID`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from photosim.core.errors import ModelError
 if TYPE_CHECKING:  # the model store pulls in onnxruntime: loaded by the commands that use it
     from photosim.core.models.spec import ModelSpec
     from photosim.core.models.store import ModelStore
+
+# The keys of core.models.adopt.NORMALISATIONS (adopt loads onnx: only the commands do).
+PREPROCESS_CHOICES = ("imagenet", "symmetric", "unit")
 
 
 def register(sub: Any) -> None:
@@ -42,8 +46,16 @@ def register(sub: Any) -> None:
     p.add_argument("file", type=Path, metavar="FILE.onnx")
     p.add_argument("--spec", help="a model id or a spec JSON (default: FILE.json beside it, "
                                   "or the builtin model whose published file it is)")
+    p.add_argument("--preprocess", choices=PREPROCESS_CHOICES,
+                   help="for a model without a spec: its input normalisation (imagenet: "
+                        "mean/std; symmetric: [-1, 1]; unit: [0, 1]); size, layout and "
+                        "output are read from the file")
     p.add_argument("--use", action="store_true", help="also make it the model in use")
     p.set_defaults(func=run_add)
+
+    p = models.add_parser("remove", help="delete an installed model from the store")
+    p.add_argument("model_id", metavar="ID")
+    p.set_defaults(func=run_remove)
 
 
 def store_for(ctx: CommandContext) -> ModelStore:
@@ -108,26 +120,61 @@ def run_use(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run_add(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from photosim.core.models.store import spec_for_file
+    from photosim.core.models.adopt import try_model
 
     store = store_for(ctx)
-    spec = store.add_user_model(args.file, spec_for_file(store, args.file, args.spec))
+    spec = _spec_to_add(store, args)
+    try_model(store, spec, args.file)
+    spec = store.add_user_model(args.file, spec)
     if args.use:
         store.use(spec.id)
-    ctx.emit({"id": spec.id, "path": str(store.model_path(spec.id)), "in_use": args.use},
-             f"Added {args.file} as {spec.id} ({spec.name})"
-             + (", now in use." if args.use else f"; `photosim models use {spec.id}` to use it."))
+    files = store.installed_files(spec.id)
+    lines = [f"Installed {spec.id} ({spec.name}) from {args.file}; verified:"]
+    lines += [f"  {path} ({path.stat().st_size / 1e6:.1f} MB)" for path in files]
+    missing_head = spec.head_file and store.head_path(spec.id) is None
+    if missing_head:
+        lines.append(f"No classifier head: put {spec.head_file} beside {args.file} and add it "
+                     "again to name clusters and search by word.")
+    lines.append("Now in use." if args.use else f"`photosim models use {spec.id}` to use it.")
+    ctx.emit({"id": spec.id, "path": str(files[0]), "files": [str(f) for f in files],
+              "classifier": store.state(spec.id).classifier, "in_use": args.use},
+             "\n".join(lines))
+    return 0
+
+
+def _spec_to_add(store: ModelStore, args: argparse.Namespace) -> ModelSpec:
+    from photosim.core.models.adopt import inspect_model, normalisation, spec_for_unknown
+    from photosim.core.models.store import spec_for_file
+
+    if not args.file.is_file():
+        raise ModelError(f"No such model file: {args.file}")
+    if args.preprocess and not args.spec:
+        facts = inspect_model(args.file)
+        return spec_for_unknown(args.file, facts, normalisation(args.preprocess))
+    return spec_for_file(store, args.file, args.spec, flag="--spec",
+                         advice="or --preprocess imagenet|symmetric|unit for any image model")
+
+
+def run_remove(args: argparse.Namespace, ctx: CommandContext) -> int:
+    store = store_for(ctx)
+    removed = store.remove(args.model_id)
+    if not removed:
+        raise ModelError(f"{args.model_id} is not installed; nothing to remove.")
+    ctx.emit({"id": args.model_id, "removed": [str(p) for p in removed]},
+             f"Removed {args.model_id}: " + ", ".join(p.name for p in removed))
     return 0
 
 
 def _row(store: ModelStore, spec: ModelSpec, current: str | None, default: str) -> dict[str, Any]:
     installed = store.is_installed(spec.id)
+    facts = store.state(spec.id)
     state = "installed" if installed else ("downloadable" if spec.file else "not installed")
     return {"id": spec.id, "name": spec.name, "dim": spec.dim, "variant": spec.variant,
             "licence": spec.licence, "installed": installed, "state": state,
             "in_use": spec.id == current, "default": spec.id == default,
             "size": spec.file.size if spec.file else None,
-            "url": spec.file.url if spec.file else None}
+            "url": spec.file.url if spec.file else None,
+            "classifier": facts.classifier, "checksum": facts.checksum or None}
 
 
 def _verify_one(store: ModelStore, model_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     DecodeError,
     FileChangedError,
+    ModelError,
     ModelNotAvailableError,
     NotInLibraryError,
     PhotosimError,
@@ -75,6 +76,7 @@ class LibraryStatus:
     visual_search: bool
     message: str
     scan_problems: int = 0  # files and folders the scans could not look at (scan_problems())
+    model_problem: str | None = None  # why there is no visual search, when a model failed
 
 
 @dataclass(frozen=True)
@@ -149,9 +151,12 @@ class Library:
     @classmethod
     def open(cls, data_dir: Path | None = None, model: str | None = None,
              model_spec: str | None = None, provider: str | None = None, *,
-             read_only: bool = False, holder: str = "photosim") -> Library:
+             read_only: bool = False, holder: str = "photosim",
+             reduced_on_error: bool = False) -> Library:
         """Open (or create) the library in ``data_dir``. Without a usable model the library
-        still opens, in reduced mode: exact and perceptual-hash duplicates only.
+        still opens, in reduced mode: exact and perceptual-hash duplicates only, and says why.
+        A ``model`` asked for by name that cannot be used is an error instead, unless
+        ``reduced_on_error`` (the app, which never refuses to start over a model).
 
         A writer takes the library's writer lock (``LibraryLockedError`` names the process
         that holds it; ``holder`` is how this one is named). ``read_only`` opens for reading
@@ -164,7 +169,8 @@ class Library:
         if writer is not None:
             writer.acquire()
         try:
-            library = cls._open_locked(root, paths, model, model_spec, provider, read_only)
+            library = cls._open_locked(root, paths, model, model_spec, provider, read_only,
+                                       reduced_on_error)
         except BaseException:
             if writer is not None:
                 writer.release()
@@ -174,7 +180,8 @@ class Library:
 
     @classmethod
     def _open_locked(cls, root: Path, paths: LibraryPaths, model: str | None,
-                     model_spec: str | None, provider: str | None, read_only: bool) -> Library:
+                     model_spec: str | None, provider: str | None, read_only: bool,
+                     reduced_on_error: bool) -> Library:
         spec: ModelSpec | None = None
         model_path: Path | None = None
         problem: str | None = None
@@ -184,8 +191,10 @@ class Library:
             spec, model_path = resolve_model(store, model, model_spec)
             source = Path(model) if model and Path(model).is_file() else \
                 store.model_path(spec.id)
-        except ModelNotAvailableError as exc:
-            problem = str(exc)
+        except ModelError as exc:
+            if model is not None and not reduced_on_error:
+                raise
+            spec, model_path, problem = None, None, str(exc)
         return cls(root, spec, model_path, provider, problem, source, read_only)
 
     def close(self) -> None:
@@ -216,7 +225,13 @@ class Library:
                 # On the CPU, workers that each decode and infer with one thread beat one
                 # multi-threaded session fed by a decode pool (benchmarks/run_all.py).
                 threads = 1 if self._runs_on_cpu() else None
-                self._session = ModelSession(self._model_path, self.spec, self._provider, threads)
+                try:
+                    self._session = ModelSession(self._model_path, self.spec, self._provider,
+                                                 threads)
+                except ModelError as exc:  # a model that will not start: reduced mode, say why
+                    log.warning("model %s failed to start: %s", self.spec.id, exc)
+                    self._model_path, self._model_problem = None, str(exc)
+                    return None
                 self._embedder = Embedder(self.spec, self._session)
                 log.info("model %s on %s", self.spec.id, self._session.provider)
             return self._embedder
@@ -462,14 +477,20 @@ class Library:
             model_id=model_id if self.visual_search else None,
             model_name=self.spec.name if self.spec and self.visual_search else None,
             provider=provider, visual_search=self.visual_search,
-            message=self._status_message(), scan_problems=len(self.catalog.scan_problems()))
+            message=self._status_message(), scan_problems=len(self.catalog.scan_problems()),
+            model_problem=None if self.visual_search else self._model_problem)
+
+    def photos_to_embed(self, model_id: str) -> int:
+        """How many photos a switch to ``model_id`` would embed: those without its vector."""
+        total, embedded, _ = self.catalog.counts(model_id)
+        return total - embedded
 
     def _status_message(self) -> str:
         if self.visual_search:
             return ""
         return ("Reduced mode: exact and look-alike (perceptual hash) duplicates only. "
-                + (self._model_problem or "")
-                + " Visual search needs the ResNet-50 model: run 'photosim models download'.")
+                + (self._model_problem or "Visual search needs the ResNet-50 model: run "
+                                          "'photosim models download'."))
 
     def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a

@@ -14,26 +14,23 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QDialog, QProgressDialog, QStyleFactory
+from PySide6.QtWidgets import QApplication, QDialog, QStyleFactory
 
 from photosim.core import library as library_module
-from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library
 from photosim.core.lock import WriterLock
+from photosim.core.models.store import spec_for_file
 from photosim.core.paths import LibraryPaths
-from photosim.core.types import Progress
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
 from photosim.ui.mainwindow import MainWindow
+from photosim.ui.model_actions import APP_HOLDER
 from photosim.ui.settings import UiSettings
 from photosim.ui.single_instance import InstanceServer, hand_over
-from photosim.ui.tasks import Pool, ProgressBridge
 
 log = logging.getLogger(__name__)
-APP_HOLDER = "the photosim app"  # how a refused writer names us (see core.lock)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -131,9 +128,36 @@ def shut_down(window: MainWindow) -> None:
 
 
 def open_library(data_dir: Path, args: argparse.Namespace, settings: UiSettings) -> Library:
-    return Library.open(data_dir, model=args.model or settings.model,
-                        model_spec=args.model_spec or settings.model_spec,
-                        provider=args.provider or settings.provider, holder=APP_HOLDER)
+    """Open the library with the model asked for on the command line, else the model store's
+    choice (shared with the CLI). A model problem never stops the app: it opens in reduced
+    mode and the banner says what is wrong and how to fix it."""
+    migrate_model_setting(data_dir, settings)
+    return Library.open(data_dir, model=args.model, model_spec=args.model_spec,
+                        provider=args.provider or settings.provider, reduced_on_error=True,
+                        holder=APP_HOLDER)
+
+
+def migrate_model_setting(data_dir: Path, settings: UiSettings) -> None:
+    """Older versions kept a chosen model file in the GUI's settings, where it overrode
+    `photosim models use`. Hand it to the model store once (when the store has no choice of
+    its own and the file is known or has its spec), then forget it either way."""
+    if not settings.model and not settings.model_spec:
+        return
+    legacy, spec_choice = settings.model, settings.model_spec
+    settings.model = settings.model_spec = None
+    settings.save(data_dir)
+    store = library_module.model_store(data_dir)
+    if not legacy or store.current() is not None:
+        return
+    try:
+        if legacy in store.specs():
+            store.use(legacy)
+            return
+        path = Path(legacy).expanduser()
+        spec = store.add_user_model(path, spec_for_file(store, path, spec_choice))
+        store.use(spec.id)
+    except (PhotosimError, OSError) as exc:
+        log.warning("the model setting %s was dropped: %s", legacy, exc)
 
 
 def _first_steps(window: MainWindow, args: argparse.Namespace, settings: UiSettings) -> None:
@@ -141,7 +165,7 @@ def _first_steps(window: MainWindow, args: argparse.Namespace, settings: UiSetti
     open the find-similar results asked for on the command line."""
     folders = [f.expanduser().resolve() for f in args.folders]
     if not folders and not settings.first_run_done and not window.library.folders():
-        _first_run(window, settings)
+        first_run(window, settings)
         return
     if args.similar:
         window.similar_after_indexing(args.similar.expanduser().resolve())
@@ -153,24 +177,37 @@ def _first_steps(window: MainWindow, args: argparse.Namespace, settings: UiSetti
         window.start()
 
 
-def _first_run(window: MainWindow, settings: UiSettings) -> None:
+def first_run(window: MainWindow, settings: UiSettings) -> FirstRunDialog:
+    """Show the Welcome dialog (without blocking); its choice of model goes through the
+    window's model actions, like the banner's and the Settings' Models page."""
+    window.refresh_status()  # the model banner, when a model asked for does not work
     status = window.library.status()
-    download_id, download_label = _download_offer(window.library.data_dir)
+    download_label = _download_label(window)
     dialog = FirstRunDialog(status.model_name if status.visual_search else None,
                             download_label, default_picture_folders(), window)
-    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    dialog.finished.connect(lambda result: _first_run_chosen(window, settings, dialog, result))
+    dialog.open()
+    return dialog
+
+
+def _first_run_chosen(window: MainWindow, settings: UiSettings, dialog: FirstRunDialog,
+                      result: int) -> None:
+    accepted = result == QDialog.DialogCode.Accepted
     settings.first_run_done = True
-    if accepted and dialog.model_choice() == LOCAL_FILE and dialog.model_file:
-        settings.model = str(dialog.model_file)
     settings.save(window.library.data_dir)
     window.settings = settings
     folders = dialog.folders() if accepted else []
+
+    def then() -> None:
+        _add_and_index(window, folders)
+
+    actions = window.model_actions
     if accepted and dialog.model_choice() == LOCAL_FILE and dialog.model_file:
-        _reopen(window, settings)
-    if accepted and dialog.model_choice() == DOWNLOAD and download_id:
-        download_model(window, download_id, then=lambda: _add_and_index(window, folders))
-        return
-    _add_and_index(window, folders)
+        actions.choose_file(dialog.model_file, then=then, reindex=False)
+    elif accepted and dialog.model_choice() == DOWNLOAD:
+        actions.download(then=then, reindex=False)
+    else:
+        then()
 
 
 def _add_and_index(window: MainWindow, folders: list[Path]) -> None:
@@ -180,69 +217,13 @@ def _add_and_index(window: MainWindow, folders: list[Path]) -> None:
         window.start()
 
 
-def _download_offer(data_dir: Path) -> tuple[str | None, str | None]:
-    """The model a first run offers to download, and how to describe it."""
+def _download_label(window: MainWindow) -> str | None:
+    """How the first run describes the model it offers to download."""
     try:
-        store = library_module.model_store(data_dir)
-        model_id = store.default_model_id(gpu=False)
-        spec = store.specs()[model_id]
-    except (PhotosimError, OSError, KeyError, AttributeError) as exc:
+        spec = window.model_actions.store.spec(window.model_actions.default_model())
+    except (PhotosimError, OSError) as exc:
         log.warning("no model to offer for download: %s", exc)
-        return None, None
-    size = f", {spec.file.size / 1e6:.0f} MB" if spec.file else ""
-    return model_id, f"Download {spec.name} (recommended{size})"
-
-
-def download_model(window: MainWindow, model_id: str, then: object = None) -> QProgressDialog:
-    """Download in the indexing pool with a cancellable progress dialog, then switch to it."""
-    token = CancelToken()
-    dialog = QProgressDialog("Downloading the model…", "Cancel", 0, 100, window)
-    dialog.setWindowTitle("photosim")
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(0)
-    dialog.canceled.connect(token.cancel)
-    bridge = ProgressBridge(parent=dialog)
-    bridge.progressed.connect(lambda p: _download_progress(dialog, p))
-    store = library_module.model_store(window.library.data_dir)
-
-    def fetch() -> None:
-        store.download(model_id, progress=bridge.report, cancel=token)
-        store.use(model_id)
-
-    def done(_: object) -> None:
-        dialog.close()
-        _reopen(window, window.settings)
-        if callable(then):
-            then()
-
-    def failed(exc: BaseException) -> None:
-        dialog.close()
-        if not token.cancelled:
-            window.report_error(exc)
-        if callable(then):
-            then()
-
-    window.runner.run_task(fetch, done, failed, pool=Pool.INDEXING)
-    dialog.show()
-    return dialog
-
-
-def _download_progress(dialog: QProgressDialog, progress: Progress) -> None:
-    if progress.total:
-        dialog.setMaximum(100)
-        dialog.setValue(int(100 * progress.done / progress.total))
-        dialog.setLabelText(f"Downloading the model… {progress.done / 1e6:.0f} of "
-                            f"{progress.total / 1e6:.0f} MB")
-
-
-def _reopen(window: MainWindow, settings: UiSettings) -> None:
-    """Re-open the library so it picks up a newly available model."""
-    data_dir = window.library.data_dir
-    window.stop_watching()  # the watcher must not call into the library being closed
-    window.library.close()
-    try:
-        window.set_library(Library.open(data_dir, model=settings.model,
-                                        model_spec=settings.model_spec,
-                                        provider=settings.provider, holder=APP_HOLDER))
-    except PhotosimError as exc:
-        window.report_error(exc)
+        return None
+    if spec.file is None:
+        return None
+    return f"Download {spec.name} (recommended, {spec.file.size / 1e6:.0f} MB)"

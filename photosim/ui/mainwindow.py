@@ -45,6 +45,9 @@ from photosim.ui.format import provider_label
 from photosim.ui.library_view import LibraryView
 from photosim.ui.listing import PhotoListing, prepare_listing
 from photosim.ui.live import LiveLibrary
+from photosim.ui.model_actions import ModelActions
+from photosim.ui.model_banner import attach_model_banner
+from photosim.ui.models_page import ModelsPage
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
@@ -74,6 +77,7 @@ class MainWindow(QMainWindow):
     action_finished = Signal(str)  # a trash / undo / not-a-duplicate finished; its message
     live_refreshed = Signal()  # views refreshed after changes in the watched folders
     unreadable_shown = Signal(object)  # UnreadableDialog, filled with the unreadable files
+    status_shown = Signal(object)  # LibraryStatus, each time the status bar shows one
 
     def __init__(self, library: Library, settings: UiSettings, runner: TaskRunner | None = None,
                  parent: QWidget | None = None) -> None:
@@ -100,6 +104,8 @@ class MainWindow(QMainWindow):
         self._build_views()
         self._build_status_bar()
         self._build_actions()
+        self.model_actions = ModelActions(self)
+        self.model_banner = attach_model_banner(self, self.model_actions)
         self._live_refresh = QTimer(self, interval=LIVE_REFRESH_MS)
         self._live_refresh.timeout.connect(self._refresh_while_indexing)
         self.live = LiveLibrary(self)
@@ -295,6 +301,7 @@ class MainWindow(QMainWindow):
         unreadable = status.errors + status.scan_problems
         self.unreadable_button.setText(unreadable_text(unreadable))
         self.unreadable_button.setVisible(unreadable > 0)
+        self.status_shown.emit(status)
 
     def show_unreadable(self) -> None:
         """List the files that could not be read, and what the scans could not even look at
@@ -751,20 +758,11 @@ class MainWindow(QMainWindow):
         status = self.status
         dialog = SettingsDialog(self.settings, status.folders if status else [],
                                 status.reference_folders if status else [],
-                                self._model_choices(), self)
+                                ModelsPage(self.model_actions,
+                                           status.provider if status else None), self)
         dialog.accepted.connect(lambda: self.apply_settings(dialog))
         dialog.open()
         return dialog
-
-    def _model_choices(self) -> list[tuple[str, str]]:
-        from photosim.core import library as library_module
-
-        try:
-            specs = library_module.model_store(self.library.data_dir).specs()
-        except (PhotosimError, OSError) as exc:
-            log.warning("model list unavailable: %s", exc)
-            return []
-        return [(spec_id, spec.name) for spec_id, spec in sorted(specs.items())]
 
     def apply_settings(self, dialog: SettingsDialog) -> None:
         new = dialog.result_settings()

@@ -1,4 +1,4 @@
-"""Settings: folders (and which are reference folders), model and execution provider,
+"""Settings: folders (and which are reference folders), models and execution provider,
 similarity thresholds, thumbnail size. The dialog edits copies; the main window applies them."""
 
 from __future__ import annotations
@@ -29,25 +29,19 @@ from PySide6.QtWidgets import (
 
 from photosim.ui.settings import PROVIDERS, UiSettings
 
-CURRENT_MODEL = "(keep the library's current model)"
-
 
 class SettingsDialog(QDialog):
     def __init__(self, settings: UiSettings, folders: Sequence[Path], reference: Sequence[Path],
-                 models: Sequence[tuple[str, str]], parent: QWidget | None = None) -> None:
+                 models_page: QWidget | None = None, parent: QWidget | None = None) -> None:
+        """``models_page``: the Models tab (``ui.models_page``), which acts on the model store
+        at once; the other tabs edit copies that the main window applies on OK."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._settings = dataclasses.replace(settings)
         self.folder_list = QListWidget()
         for folder in folders:
             self._add_folder_item(folder, folder in reference)
-        self.model = QComboBox()
-        self.model.addItem(CURRENT_MODEL, None)
-        for model_id, label in models:
-            self.model.addItem(label, model_id)
-        if settings.model and self.model.findData(settings.model) < 0:
-            self.model.addItem(settings.model, settings.model)
-        self.model.setCurrentIndex(max(self.model.findData(settings.model), 0))
+        self.models_page = models_page
         self.provider = QComboBox()
         for label, value in PROVIDERS:
             self.provider.addItem(label, value)
@@ -61,7 +55,7 @@ class SettingsDialog(QDialog):
         self.watch_polling.setChecked(settings.watch_polling)
         tabs = QTabWidget()
         tabs.addTab(self._folders_page(), "Folders")
-        tabs.addTab(self._model_page(), "Model")
+        tabs.addTab(self._model_page(), "Models")
         tabs.addTab(self._search_page(), "Search && duplicates")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -96,16 +90,15 @@ class SettingsDialog(QDialog):
 
     def _model_page(self) -> QWidget:
         page = QWidget()
-        choose = QPushButton("Use a model file…")
-        choose.clicked.connect(self._choose_model_file)
-        form = QFormLayout(page)
-        form.addRow("Model:", self.model)
-        form.addRow("", choose)
-        form.addRow("Run on:", self.provider)
-        note = QLabel("Changing the model re-indexes your photos in the background. "
-                      "The new setting applies when photosim restarts.")
+        form = QFormLayout()
+        form.addRow("Run models on:", self.provider)
+        note = QLabel("A different processor applies when photosim restarts.")
         note.setWordWrap(True)
         form.addRow(note)
+        layout = QVBoxLayout(page)
+        if self.models_page is not None:
+            layout.addWidget(self.models_page, 1)
+        layout.addLayout(form)
         return page
 
     def _search_page(self) -> QWidget:
@@ -144,18 +137,11 @@ class SettingsDialog(QDialog):
         return [(item.data(Qt.ItemDataRole.UserRole),
                  item.checkState() == Qt.CheckState.Checked) for item in items]
 
-    def _choose_model_file(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "Choose an ONNX model", "",
-                                                "ONNX models (*.onnx)")
-        if chosen:
-            self.model.addItem(Path(chosen).name, chosen)
-            self.model.setCurrentIndex(self.model.count() - 1)
-
     # -- result ----------------------------------------------------------------------------
     def result_settings(self) -> UiSettings:
         return dataclasses.replace(
             self._settings,
-            model=self.model.currentData(),
+            model=None, model_spec=None,  # the model in use lives in the model store
             provider=self.provider.currentData(),
             similar_count=self.similar_count.value(),
             similar_min_score=round(self.similar_min.value() / 100, 2),

@@ -20,13 +20,17 @@ import hashlib
 import json
 import logging
 import re
+import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import ModelError, ModelIntegrityError, ModelNotAvailableError
 from photosim.core.fsutil import atomic_write_bytes, atomic_write_via, atomic_writer
+from photosim.core.labels import ClassifierHead
 from photosim.core.models import download as dl
 from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import POOLED, ModelSpec, builtin_specs, load_spec_file
@@ -46,6 +50,30 @@ RECORD_SUFFIX = ".verified.json"  # beside each model file: what its verificatio
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 ProgressCallback = Callable[[Progress], None]
+
+# How a model file's checksum stands (ModelState.checksum).
+VERIFIED = "verified"  # matches what its full sha256 check recorded
+UNCHECKED = "not checked"  # changed on disk since, or never checked: verify re-hashes it
+DAMAGED = "damaged"  # the wrong size for its pinned file
+
+
+@dataclass(frozen=True)
+class FilePins:
+    """sha256 pins a builtin spec carries for files photosim cannot download (the spec's
+    ``sha256`` and ``head_sha256``): a file with that digest is recognised as that model."""
+
+    model: str | None = None
+    head: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelState:
+    spec: ModelSpec
+    installed: bool
+    size: int  # bytes on disk, the model and its classifier head
+    checksum: str  # VERIFIED, UNCHECKED, DAMAGED; "" when not installed
+    classifier: bool  # names clusters and enables word search
+    active: bool
 
 
 class ModelStore:
@@ -120,12 +148,106 @@ class ModelStore:
             raise ModelError(f"No such model file: {onnx_path}")
         check_model_file(onnx_path, spec)
         target = self.model_path(spec.id) if builtin else self._user_dir / f"{spec.id}.onnx"
-        digest = _copy_verified(onnx_path, target, spec)
+        pins = builtin_pins().get(spec.id, FilePins())
+        digest = _copy_verified(onnx_path, target, spec, pins.model)
         self._write_record(target, digest)
+        self._add_head(onnx_path, target, spec, pins.head)
         if builtin is None:
             atomic_write_bytes(self._user_dir / f"{spec.id}.json",
                                json.dumps(spec.to_dict(), indent=2).encode())
         return spec
+
+    def _add_head(self, source: Path, target: Path, spec: ModelSpec, pin: str | None) -> None:
+        """Copy the classifier head the spec names from beside ``source`` (when it is there),
+        verified like the model: it names clusters and enables word search."""
+        if not spec.head_file:
+            return
+        head_source = source.parent / spec.head_file
+        if not head_source.is_file():
+            log.info("%s: no classifier head %s beside %s", spec.id, spec.head_file, source)
+            return
+        head_spec = ModelSpec(id=spec.id, name=f"the classifier of {spec.name}", dim=spec.dim)
+        check_head_file(head_source, spec)
+        head_target = target.parent / spec.head_file
+        self._write_record(head_target, _copy_verified(head_source, head_target, head_spec, pin))
+
+    def head_path(self, model_id: str) -> Path | None:
+        """The installed classifier head file of a model, if its spec names one and it is
+        there."""
+        spec = self.spec(model_id)
+        if not spec.head_file:
+            return None
+        path = self.model_path(model_id).parent / spec.head_file
+        return path if path.is_file() else None
+
+    def installed_files(self, model_id: str) -> list[Path]:
+        """What an installed model consists of in the store: its file, and its head if any."""
+        head = self.head_path(model_id)
+        return [self.verify(model_id), *([head] if head else [])]
+
+    def recognise(self, path: Path) -> ModelSpec | None:
+        """The spec of a file known by its sha256: a builtin's published or pinned file, or a
+        model the user added before. None for a file never seen."""
+        digest = self.external_digest(path)
+        for spec in self.specs().values():
+            pinned = spec.file.sha256 if spec.file else builtin_pins().get(spec.id,
+                                                                          FilePins()).model
+            if pinned == digest:
+                return spec
+        for record_file in sorted(self._user_dir.glob(f"*.onnx{RECORD_SUFFIX}")):
+            model_id = record_file.name.removesuffix(f".onnx{RECORD_SUFFIX}")
+            if _get_str(_read_json(record_file), "sha256") == digest and \
+                    model_id in self.specs():
+                return self.specs()[model_id]
+        return None
+
+    def remove(self, model_id: str) -> list[Path]:
+        """Delete an installed model from the store (its file, head, records, prepared cut,
+        and a user model's spec). The files are photosim's own copies, not the user's.
+        Returns what was deleted."""
+        spec = self.spec(model_id)
+        files = [self.model_path(model_id)]
+        head = self.head_path(model_id)
+        if head is not None and not self._head_shared(model_id, head):
+            files.append(head)
+        if builtin_specs().get(model_id) is None:
+            files.append(self._user_dir / f"{spec.id}.json")
+        removed = [f for f in files if f.is_file()]
+        for path in removed:
+            path.unlink()
+            _record_path(path).unlink(missing_ok=True)
+        self.discard_prepared(spec.id)
+        if _get_str(_read_json(self.model_dir / "current.json"), "model") == model_id:
+            self.clear_current()
+        return removed
+
+    def discard_prepared(self, model_id: str) -> None:
+        """Forget the graphs cut from a model (removed, or refused on trial)."""
+        shutil.rmtree(self.model_dir / "prepared" / model_id, ignore_errors=True)
+
+    def _head_shared(self, model_id: str, head: Path) -> bool:
+        return any(other != model_id and self.is_installed(other) and self.head_path(other) == head
+                   for other in self.specs())
+
+    def state(self, model_id: str) -> ModelState:
+        """What the Models page shows of one model, read cheaply (no full re-hash)."""
+        spec = self.spec(model_id)
+        path = self.model_path(model_id)
+        installed = path.is_file()
+        head = self.head_path(model_id) if installed else None
+        size = sum(p.stat().st_size for p in (path, head) if p is not None and p.is_file())
+        return ModelState(spec=spec, installed=installed, size=size,
+                          checksum=self._checksum_state(spec, path) if installed else "",
+                          classifier=installed and _has_classifier(spec, head),
+                          active=self.current() == model_id)
+
+    def _checksum_state(self, spec: ModelSpec, path: Path) -> str:
+        record = self._read_record(path)
+        if spec.file is not None and path.stat().st_size != spec.file.size:
+            return DAMAGED
+        if record is not None and self._record_matches(spec, path, record):
+            return VERIFIED
+        return UNCHECKED
 
     # -- checking --------------------------------------------------------------------------
     def verify(self, model_id: str) -> Path:
@@ -206,6 +328,10 @@ class ModelStore:
         self.spec(model_id)  # unknown ids are refused
         atomic_write_bytes(self.model_dir / "current.json",
                            json.dumps({"model": model_id}).encode())
+
+    def clear_current(self) -> None:
+        """Back to the default model for this machine."""
+        (self.model_dir / "current.json").unlink(missing_ok=True)
 
     def default_model_id(self, gpu: bool) -> str:
         """int8 on the CPU, fp32 on a GPU.
@@ -290,22 +416,28 @@ def resolve_model(store: ModelStore, choice: str | None,
                      "or the path of an .onnx file.")
 
 
-def spec_for_file(store: ModelStore, path: Path, spec: str | None) -> ModelSpec:
-    """The spec for a model file: named (id or JSON path), beside it, or a builtin's pin."""
+def spec_for_file(store: ModelStore, path: Path, spec: str | None,
+                  flag: str = "--model-spec", advice: str | None = None) -> ModelSpec:
+    """The spec for a model file: named (id or JSON path), beside it, or a known file (a
+    builtin's pin, a model added before). ``flag``: the option that names a spec, for the
+    errors (``--model-spec`` globally, ``--spec`` for ``models add``); ``advice``: what else
+    the user may pass."""
     if spec:
         if spec in store.specs():
             return store.specs()[spec]
         if Path(spec).expanduser().is_file():
             return load_spec_file(Path(spec).expanduser())
-        raise ModelError(f"Model spec {spec!r} is neither a known model id nor a JSON file.")
+        raise ModelError(f"{flag} {spec!r} is neither a known model id "
+                         f"({', '.join(sorted(store.specs()))}) nor a JSON file.")
     beside = path.with_suffix(".json")
     if beside.is_file():
         return load_spec_file(beside)
-    pinned = _builtin_for_file(path)
-    if pinned is not None:
-        return pinned
+    known = _builtin_for_file(path) or store.recognise(path)
+    if known is not None:
+        return known
     raise ModelError(f"{path} needs a spec (input size, normalisation, output): put "
-                     f"{beside.name} beside it or pass --spec ID|SPEC.json.")
+                     f"{beside.name} beside it or pass {flag} ID|SPEC.json"
+                     + (f", {advice}." if advice else "."))
 
 
 def check_model_file(path: Path, spec: ModelSpec) -> None:
@@ -375,18 +507,48 @@ def _load_onnx(path: Path) -> onnx.ModelProto:
     return model
 
 
-def _copy_verified(source: Path, target: Path, spec: ModelSpec) -> str:
-    """Copy atomically while hashing; a pinned spec's sha256 must match or nothing is kept."""
+def _copy_verified(source: Path, target: Path, spec: ModelSpec, pin: str | None = None) -> str:
+    """Copy atomically while hashing; a pinned sha256 (the spec's published file, or ``pin``)
+    must match or nothing is kept."""
+    expected = spec.file.sha256 if spec.file is not None else pin
     digest = hashlib.sha256()
     with atomic_writer(target) as out, open(source, "rb") as src:
         while block := src.read(1 << 20):
             digest.update(block)
             out.write(block)
         actual = digest.hexdigest()
-        if spec.file is not None and actual != spec.file.sha256:
+        if expected is not None and actual != expected:
             raise ModelIntegrityError(f"{source} is not the published file of {spec.name} "
-                                      f"(sha256 {actual}, expected {spec.file.sha256}).")
+                                      f"(sha256 {actual}, expected {expected}).")
     return actual
+
+
+def builtin_pins() -> dict[str, FilePins]:
+    """The ``sha256``/``head_sha256`` pins of the builtin spec files, keyed by model id."""
+    pins: dict[str, FilePins] = {}
+    for entry in resources.files("photosim.model_specs").iterdir():
+        if entry.name.endswith(".json"):
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            model, head = data.get("sha256"), data.get("head_sha256")
+            pins[str(data["id"])] = FilePins(model if isinstance(model, str) else None,
+                                             head if isinstance(head, str) else None)
+    return pins
+
+
+def check_head_file(path: Path, spec: ModelSpec) -> None:
+    """Refuse a classifier head that is not ONNX or does not fit the model's features."""
+    _load_onnx(path)
+    head = ClassifierHead.from_onnx(path)
+    if head is None or head.feature_dim != spec.dim:
+        raise ModelError(f"{path} is not a classifier head for {spec.name}: its last layer "
+                         f"does not take {spec.dim} features.")
+
+
+def _has_classifier(spec: ModelSpec, head: Path | None) -> bool:
+    """The zoo's classifiers carry their head; a feature model needs its head file."""
+    if spec.labels != "imagenet":
+        return False
+    return spec.output == POOLED or head is not None
 
 
 def _builtin_for_file(path: Path) -> ModelSpec | None:
