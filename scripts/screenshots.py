@@ -130,6 +130,7 @@ def main() -> int:
         window.find_similar(photos / "Samples" / "chelsea.jpg")
         wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
         shoot(app, window, args.out / "screenshot-similar.png")
+        shoot_weak_line(app, window, photos / "Samples" / "astronaut.jpg", args.out)
         window.tabs.setCurrentWidget(window.duplicates_view)
         wait_for(app, lambda: window.duplicates_view.model.rowCount() > 0)
         pick_group(window, "chelsea")
@@ -166,6 +167,19 @@ def pick_group(window, name: str) -> None:
         if any(name in p.path.name for p in group.members):
             view.select_row(row)
             return
+
+
+def shoot_weak_line(app, window, query: Path, out: Path) -> None:
+    """Similar results for a photo with few close matches: every match shown, a line where
+    they become weak (the line sits at the default 50 % unless nothing reaches it)."""
+    window.find_similar(query)
+    wait_for(app, lambda: window.similar_view.model.rowCount() > 0
+             and window.similar_view.query == query)
+    view = window.similar_view
+    if view.strong_count() in (0, len(view.all_matches)):  # show the line mid-grid
+        view.set_min_similarity(view.all_matches[min(3, len(view.all_matches) - 1)].score)
+    shoot(app, window, out / "screenshot-similar-weak-line.png")
+    view.set_min_similarity(window.settings.similar_min_score)
 
 
 def shoot(app, window, path: Path, settle_s: float = 1.0) -> None:
