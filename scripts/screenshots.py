@@ -139,6 +139,7 @@ def main() -> int:
         wait_for(app, lambda: window.clusters_view.model.rowCount() > 0)
         open_named_cluster(window)
         shoot(app, window, args.out / "screenshot-clusters.png", settle_s=2.0)
+        shoot_named_clusters(app, window, args.out)
         window.library_view.set_search_mode(1)  # "Photo shows"
         window.search_words(SEARCH_WORD)
         wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
@@ -167,6 +168,13 @@ def pick_group(window, name: str) -> None:
         if any(name in p.path.name for p in group.members):
             view.select_row(row)
             return
+
+
+def shoot_named_clusters(app, window, out: Path) -> None:
+    """The clusters tab with WordNet names ("espressos", "domestic cats") and mosaics without
+    repeated near-duplicates, a named cluster opened (for issue 21's review)."""
+    open_named_cluster(window)
+    shoot(app, window, out / "screenshot-clusters-named.png", settle_s=2.0)
 
 
 def shoot_weak_line(app, window, query: Path, out: Path) -> None:
