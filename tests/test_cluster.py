@@ -202,3 +202,15 @@ def test_clusters_that_share_a_name_are_told_apart() -> None:
     vectors, _ = clustered_vectors(300, groups=3, seed=8)
     clusters, _ = cluster_vectors(np.arange(300), vectors, names=lambda members: "ladybugs")
     assert [c.name for c in clusters] == ["ladybugs", "ladybugs 2", "ladybugs 3"]
+
+
+def test_miscellaneous_shows_no_copy_twice_either() -> None:
+    rng = np.random.default_rng(9)
+    loners = rng.standard_normal((4, DIM))
+    copies = loners[[0, 0, 1, 2, 3]] + 0.001 * rng.standard_normal((5, DIM))
+    vectors = (copies / np.linalg.norm(copies, axis=1, keepdims=True)).astype(np.float32)
+    clusters, _ = cluster_vectors(np.arange(5), vectors, granularity=1.0)
+    misc = next(c for c in clusters if c.id == MISC_ID)
+    assert misc.size == 5  # two copies are too few for a cluster
+    assert len({0, 1} & set(misc.representative_ids)) == 1
+    assert {2, 3, 4} <= set(misc.representative_ids)

@@ -411,9 +411,11 @@ def _build_clusters(ids: np.ndarray, vectors: np.ndarray, reduced: np.ndarray,
                                  tuple(int(member_ids[p]) for p in picks)))
     clusters.sort(key=lambda c: (-c.size, c.id))
     clusters = _distinct_names(clusters)
-    misc = ids[labels == MISC_ID]
-    if len(misc):
-        clusters.append(_cluster(MISC_ID, misc, MISC_NAME))
+    misc_rows = np.flatnonzero(labels == MISC_ID)
+    if len(misc_rows):
+        picks = _diverse(_unit_rows(vectors[misc_rows[:REPRESENTATIVE_POOL]]), REPRESENTATIVES)
+        clusters.append(_cluster(MISC_ID, ids[misc_rows], MISC_NAME,
+                                 tuple(int(ids[misc_rows[p]]) for p in picks)))
     return clusters
 
 
