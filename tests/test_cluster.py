@@ -169,7 +169,7 @@ def test_a_mosaic_shows_different_members_not_one_burst_four_times() -> None:
     shared = np.abs(rng.standard_normal(DIM)) * 0.5
     centres = rng.standard_normal((2, DIM))
     labels = rng.integers(0, 2, 300)
-    vectors = shared + centres[labels] + 0.5 * rng.standard_normal((300, DIM))
+    vectors = shared + centres[labels] + 0.9 * rng.standard_normal((300, DIM))
     group = np.flatnonzero(labels == 0)
     centre = vectors[group].mean(axis=0)
     for row in group[:8]:  # eight frames of one shot, each nearer the centre than the rest

@@ -43,10 +43,11 @@ COARSEST_CUT = 0.95
 FINEST_CUT = 0.35
 # A regrouped cluster inherits an old id when their centres are at least this similar.
 INHERIT_SIMILARITY = 0.8
-# Representatives this similar (cosine of the original vectors, as duplicate search measures)
-# to one already picked are near-duplicates of it (four frames of one burst): the mosaic
-# skips them while other members remain.
-NEAR_DUPLICATE_SIMILARITY = 0.92
+# Representatives this similar (cosine of the original vectors) to one already picked are
+# copies of it (four frames of one burst, a crop): the mosaic skips them. Below the duplicate
+# threshold (0.92) because crops matter too: the skimage astronaut and its 80 % crop are 0.89
+# with EfficientNet-Lite0, while different photos of one kind stay under about 0.75.
+NEAR_DUPLICATE_SIMILARITY = 0.85
 # A photo left over (in a group too small to show, or at a cluster's edge) still joins the
 # nearest cluster when it is within this multiple of the cut from that cluster's centre:
 # "Miscellaneous" is for photos like nothing else, not for a cluster's outskirts.
