@@ -179,7 +179,8 @@ def quality(folder: Path | None, variants: int) -> None:
                                       names=lambda members: cluster_name(probs[members]))
         assigned = assignment(clusters, len(images))
         misc = int((assigned == MISC_ID).sum())
-        mixed = sum(1 for c in clusters if c.name == NEUTRAL_NAME)
+        mixed = sum(1 for c in clusters  # "Mixed", "Mixed 2", ...
+                    if c.name.rpartition(" ")[0] == NEUTRAL_NAME or c.name == NEUTRAL_NAME)
         print(f"photosim g={granularity:.2f}: {len(clusters) - (misc > 0)} clusters "
               f"({mixed} named {NEUTRAL_NAME!r}) + {misc} in Miscellaneous "
               f"({misc / len(images):.0%}) | every photo counted (Miscellaneous as one "
