@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from photosim.core.cluster import MISC_ID, Cluster, cluster_vectors
 from photosim.core.embedder import to_input
-from photosim.core.labels import ClassifierHead, cluster_name
+from photosim.core.labels import NEUTRAL_NAME, ClassifierHead, cluster_name
 from photosim.core.models.spec import builtin_specs
 
 SHARED = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", Path(__file__).parents[2] / "shared"
@@ -179,9 +179,12 @@ def quality(folder: Path | None, variants: int) -> None:
                                       names=lambda members: cluster_name(probs[members]))
         assigned = assignment(clusters, len(images))
         misc = int((assigned == MISC_ID).sum())
-        print(f"photosim g={granularity:.2f}: {len(clusters) - (misc > 0)} clusters + "
-              f"{misc} in Miscellaneous | purity {purity(assigned, truth):.3f} "
-              f"NMI {nmi(assigned, truth):.3f}")
+        mixed = sum(1 for c in clusters  # "Mixed", "Mixed 2", ...
+                    if c.name.rpartition(" ")[0] == NEUTRAL_NAME or c.name == NEUTRAL_NAME)
+        print(f"photosim g={granularity:.2f}: {len(clusters) - (misc > 0)} clusters "
+              f"({mixed} named {NEUTRAL_NAME!r}) + {misc} in Miscellaneous "
+              f"({misc / len(images):.0%}) | every photo counted (Miscellaneous as one "
+              f"cluster): purity {purity(assigned, truth):.3f} NMI {nmi(assigned, truth):.3f}")
         if granularity == 0.5:
             print("  names:", "; ".join(f"{c.name} ({c.size})" for c in clusters))
     kmeans = plain_kmeans(vectors, len(names))

@@ -195,6 +195,8 @@ def test_wheel_carries_model_specs_and_desktop_resources(tmp_path: Path) -> None
     expected = {
         "photosim/model_specs/resnet50-v1-12.json",
         "photosim/model_specs/resnet50-v1-12-int8.json",
+        "photosim/core/imagenet_classes.json",
+        "photosim/core/imagenet_words.json.gz",  # word search's WordNet table
         "photosim/resources/photosim.desktop",
         f"photosim/resources/{APP_ID}.metainfo.xml",
         "photosim/resources/icons/photosim.svg",

@@ -83,24 +83,31 @@ def test_word_search_without_a_classifier_says_so(qtbot, tiny_window):
     assert not results.min_score.isVisibleTo(results)  # no similarity floor for words
 
 
-def test_similarity_floor_filters_without_searching_again(qtbot, tiny_window):
+def test_every_match_is_shown_with_a_line_where_matches_become_weak(qtbot, tiny_window):
     results = tiny_window.similar_view
     results.set_min_similarity(0.0)
     with qtbot.waitSignal(tiny_window.similar_finished, timeout=WAIT):
         tiny_window.find_similar(tiny_window.library.folders()[0] / "scene0.jpg")
     assert results.model.rowCount() == len(results.all_matches) == 7
-    assert results.detail.text().startswith("Showing 7 of the 7 nearest photos")
-    scores = sorted(m.score for m in results.all_matches)
-    floor = (scores[2] + scores[3]) / 2  # hides exactly the three least similar
+    assert results.grid.weak_from is None
+    assert results.detail.text().startswith("The 7 nearest photos")
+    scores = sorted((m.score for m in results.all_matches), reverse=True)
+    floor = (scores[3] + scores[4]) / 2  # the three least similar are weak
     with qtbot.assertNotEmitted(tiny_window.similar_finished, wait=400):
         results.set_min_similarity(floor)
-    assert results.model.rowCount() == 4
+    assert results.model.rowCount() == 7  # nothing hidden
+    assert results.grid.weak_from == 4
     assert all(results.model.index(r).data(ScoreRole) >= floor for r in range(4))
-    assert "Showing 4 of the 7 nearest photos" in results.detail.text()
-    assert "3 less similar hidden" in results.detail.text()
-    results.set_min_similarity(1.0)
-    assert results.model.rowCount() == 0
-    assert "Lower “Similarity at least”" in results.detail.text()
+    assert "3 weak, after the line" in results.detail.text()
+    results.set_min_similarity(1.0)  # a photo nothing resembles: still its best matches
+    assert results.model.rowCount() == 7 and results.grid.weak_from == 0
+    assert "all weak" in results.detail.text()
+    image = results.grid.grab().toImage()  # the line is drawn in the highlight colour
+    cell = results.grid.visualRect(results.model.index(0, 0))
+    accent = results.grid.palette().highlight().color()
+    line = [image.pixelColor(cell.left() + dx, cell.center().y()) for dx in range(4)]
+    assert any(abs(c.red() - accent.red()) + abs(c.green() - accent.green())
+               + abs(c.blue() - accent.blue()) < 30 for c in line)
 
 
 def test_default_floor_is_half(tiny_window):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,6 +43,17 @@ COARSEST_CUT = 0.95
 FINEST_CUT = 0.35
 # A regrouped cluster inherits an old id when their centres are at least this similar.
 INHERIT_SIMILARITY = 0.8
+# Representatives this similar (cosine of the original vectors) to one already picked are
+# copies of it (four frames of one burst, a crop): the mosaic skips them. Below the duplicate
+# threshold (0.92) because crops matter too: the skimage astronaut and its 80 % crop are 0.89
+# with EfficientNet-Lite0, while different photos of one kind stay under about 0.75.
+NEAR_DUPLICATE_SIMILARITY = 0.85
+# A photo left over (in a group too small to show, or at a cluster's edge) still joins the
+# nearest cluster when it is within this multiple of the cut from that cluster's centre:
+# "Miscellaneous" is for photos like nothing else, not for a cluster's outskirts.
+ABSORB_CUT_FACTOR = 1.3
+# Only this many of the most central members are considered as representatives.
+REPRESENTATIVE_POOL = 200
 # Refit the projection when the library has grown this many times since it was fitted.
 REFIT_GROWTH = 2.0
 STATE_FORMAT = 1
@@ -57,7 +68,7 @@ class ClusterStateError(PhotosimError):
 class Cluster:
     id: int
     member_ids: tuple[int, ...]
-    representative_ids: tuple[int, ...]  # the members nearest the centre, up to 6, best first
+    representative_ids: tuple[int, ...]  # central members, no two near-duplicates, up to 6
     name: str
     size: int
 
@@ -127,7 +138,8 @@ def cluster_vectors(ids: np.ndarray, vectors: np.ndarray, granularity: float = 0
     reduced = projection.reduce(vectors)
     labels, next_id = _labels(reduced, vectors, projection, cut, granularity, previous)
     centres, cluster_ids = _centres(vectors, labels)
-    clusters = _build_clusters(ids, reduced, labels, projection, centres, cluster_ids, names)
+    clusters = _build_clusters(ids, vectors, reduced, labels, projection, centres,
+                               cluster_ids, names)
     state = ClusterState(projection.mean, projection.basis, projection.fitted_on, cluster_ids,
                          centres, granularity, next_id)
     return clusters, state
@@ -230,7 +242,7 @@ def _incremental_labels(reduced: np.ndarray, projection: _Projection, cut: float
     fresh, next_id = _fresh_labels(reduced[loose], cut, previous.next_id,
                                    min_size=min_cluster_size(len(reduced)))
     labels[loose] = fresh
-    return labels.astype(np.int64), next_id
+    return _absorb(reduced, labels.astype(np.int64), cut), next_id
 
 
 def _fresh_labels(reduced: np.ndarray, cut: float, first_id: int,
@@ -242,7 +254,24 @@ def _fresh_labels(reduced: np.ndarray, cut: float, first_id: int,
         return np.full(count, MISC_ID, np.int64), first_id
     groups = _group(reduced, cut)
     groups = _drop_far_members(reduced, groups, cut)
-    return _number_groups(groups, min_size, first_id)
+    labels, next_id = _number_groups(groups, min_size, first_id)
+    return _absorb(reduced, labels, cut), next_id
+
+
+def _absorb(reduced: np.ndarray, labels: np.ndarray, cut: float) -> np.ndarray:
+    """Miscellaneous photos join the nearest cluster within ``ABSORB_CUT_FACTOR`` × cut of
+    its centre (measured against the clusters as they were before any joined)."""
+    loose = np.flatnonzero(labels == MISC_ID)
+    cluster_ids = np.unique(labels[labels != MISC_ID])
+    if len(loose) == 0 or len(cluster_ids) == 0:
+        return labels
+    index = np.searchsorted(cluster_ids, labels[labels != MISC_ID])
+    centres = _unit_rows(_group_sums(reduced[labels != MISC_ID], index, len(cluster_ids)))
+    nearest, similarity = _nearest(reduced[loose], centres)
+    joined = labels.copy()
+    close = 1.0 - similarity <= cut * ABSORB_CUT_FACTOR
+    joined[loose[close]] = cluster_ids[nearest[close]]
+    return joined
 
 
 def _group(reduced: np.ndarray, cut: float) -> np.ndarray:
@@ -366,7 +395,8 @@ def _centres(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return centres, cluster_ids
 
 
-def _build_clusters(ids: np.ndarray, reduced: np.ndarray, labels: np.ndarray,
+def _build_clusters(ids: np.ndarray, vectors: np.ndarray, reduced: np.ndarray,
+                    labels: np.ndarray,
                     projection: _Projection, centres: np.ndarray, cluster_ids: np.ndarray,
                     names: NameFor | None) -> list[Cluster]:
     reduced_centres = projection.reduce(centres) if len(centres) else centres
@@ -376,17 +406,51 @@ def _build_clusters(ids: np.ndarray, reduced: np.ndarray, labels: np.ndarray,
         order = np.argsort(-(reduced[rows] @ centre), kind="stable")
         member_ids = ids[rows[order]]
         name = names(member_ids) if names is not None else f"Cluster {cluster_id}"
-        clusters.append(_cluster(int(cluster_id), member_ids, name))
+        picks = _diverse(_unit_rows(vectors[rows[order[:REPRESENTATIVE_POOL]]]),
+                         REPRESENTATIVES)
+        clusters.append(_cluster(int(cluster_id), member_ids, name,
+                                 tuple(int(member_ids[p]) for p in picks)))
     clusters.sort(key=lambda c: (-c.size, c.id))
-    misc = ids[labels == MISC_ID]
-    if len(misc):
-        clusters.append(_cluster(MISC_ID, misc, MISC_NAME))
+    clusters = _distinct_names(clusters)
+    misc_rows = np.flatnonzero(labels == MISC_ID)
+    if len(misc_rows):
+        picks = _diverse(_unit_rows(vectors[misc_rows[:REPRESENTATIVE_POOL]]), REPRESENTATIVES)
+        clusters.append(_cluster(MISC_ID, ids[misc_rows], MISC_NAME,
+                                 tuple(int(ids[misc_rows[p]]) for p in picks)))
     return clusters
 
 
-def _cluster(cluster_id: int, member_ids: np.ndarray, name: str) -> Cluster:
+def _distinct_names(clusters: list[Cluster]) -> list[Cluster]:
+    """Two clusters of ladybugs (close-ups and wide shots) are told apart as "ladybugs" and
+    "ladybugs 2", biggest first, so a list of names never repeats one."""
+    seen: dict[str, int] = {}
+    named = []
+    for cluster in clusters:
+        seen[cluster.name] = seen.get(cluster.name, 0) + 1
+        count = seen[cluster.name]
+        named.append(cluster if count == 1 else replace(cluster, name=f"{cluster.name} {count}"))
+    return named
+
+
+def _cluster(cluster_id: int, member_ids: np.ndarray, name: str,
+             representatives: tuple[int, ...] | None = None) -> Cluster:
     members = tuple(int(i) for i in member_ids)
-    return Cluster(cluster_id, members, members[:REPRESENTATIVES], name, len(members))
+    shown = members[:REPRESENTATIVES] if representatives is None else representatives
+    return Cluster(cluster_id, members, shown, name, len(members))
+
+
+def _diverse(central_first: np.ndarray, count: int) -> list[int]:
+    """Rows of ``central_first`` (unit vectors, most central first) for a mosaic: the most
+    central, then each next central one that is no near-duplicate of those picked. A
+    cluster of six copies of one shot shows it once, not six times."""
+    picked: list[int] = []
+    for row in range(len(central_first)):
+        if len(picked) == count:
+            break
+        if not picked or float(np.max(central_first[picked] @ central_first[row])) < \
+                NEAR_DUPLICATE_SIMILARITY:
+            picked.append(row)
+    return picked
 
 
 # -- small numeric helpers -------------------------------------------------------------------

@@ -593,8 +593,7 @@ class Library:
             raise PhotosimError("Word search needs a model with an ImageNet classifier; "
                                 "this library's model has none.")
         order = labels.rank_by_word_top(text, class_ids, probs)[:limit]
-        scores = np.where(np.isin(class_ids[order], labels.word_to_classes(text)),
-                          probs[order], 0.0).sum(axis=1)
+        scores = labels.word_scores_top(text, class_ids[order], probs[order])
         photos = self.catalog.photos_by_ids(int(ids[r]) for r in order)
         return [Match(photos[int(ids[r])], float(score)) for r, score in zip(order, scores,
                                                                             strict=True)

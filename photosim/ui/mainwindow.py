@@ -497,8 +497,8 @@ class MainWindow(QMainWindow):
             self.similar_view.set_min_similarity(min_score)
         k = k or self.similar_view.k()
         library = self.library
-        # The k nearest whatever their score: the view applies "Similarity at least" itself,
-        # so it can say how many it hides and the slider answers without a new search.
+        # The k nearest whatever their score: the view draws the weak-match line itself,
+        # so the slider moves the line without a new search.
         self.runner.run_task(lambda: library.similar(path, k=k, min_score=0.0),
                              lambda matches: self._similar_done(path, matches),
                              lambda exc: self._similar_failed(path, exc))

@@ -26,7 +26,7 @@ class UiSettings:
     model_spec: str | None = None  # spec id or JSON path for a user-supplied .onnx
     provider: str | None = None  # "cpu" / "cuda" / "directml"; None = automatic
     similar_count: int = 30
-    similar_min_score: float = 0.5  # below about this CNN neighbours are mostly unrelated
+    similar_min_score: float = 0.5  # where the weak-match line goes in similar results
     duplicate_threshold: float = 0.92
     thumb_size: int = 160
     watch_polling: bool = False  # poll watched folders (network shares miss OS events)

@@ -105,7 +105,7 @@ class SettingsDialog(QDialog):
         page = QWidget()
         form = QFormLayout(page)
         form.addRow("Similar photos to show:", self.similar_count)
-        form.addRow("Similar photos: at least", self.similar_min)
+        form.addRow("Similar photos: weak below", self.similar_min)
         form.addRow("Duplicates: strictness", self.dup_threshold)
         form.addRow("Thumbnail size:", self.thumb_size)
         return page

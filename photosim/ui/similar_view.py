@@ -1,10 +1,11 @@
 """Search results: the photos most similar to a query picture, or the photos showing a word.
 
-For a picture, the library is asked for the ``k`` nearest photos and the view keeps those at
-or above "Similarity at least"; moving that slider only re-filters what is already here (no
-new search), so it answers instantly and can say "showing N of the M nearest". Moving "Show up
-to" asks again after a short pause. For a word, every match the core returns is shown (it has
-its own floor) and the similarity slider is hidden.
+For a picture, the library is asked for the ``k`` nearest photos and the view shows them all,
+best first: a fixed floor hid every result for ordinary photos (with a small model a bison's
+best match is 39 %). Instead a line runs through the grid where matches become weak (below
+"Weak below"), and the weak ones are faded; moving that slider only moves the line (no new
+search). Moving "Show up to" asks again after a short pause. For a word, every match the
+core returns is shown (it has its own floor) and the weak-line slider is hidden.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -33,6 +34,8 @@ EMPTY_SIMILAR = ("Right-click a photo and choose “Find similar photos”, drop
 QUERY_SIZE = 96
 DEBOUNCE_MS = 250
 DEFAULT_MIN_SIMILARITY = 50  # percent: below about this, CNN neighbours are mostly unrelated
+WEAK_CAPTION = "weaker matches"
+WEAK_FADE = 110  # alpha of the base colour laid over a weak match's cell
 
 Query = Path | str  # a picture, or a word to search for
 
@@ -46,7 +49,7 @@ class SimilarView(QWidget):
         self.query: Query | None = None
         self.all_matches: list[Match] = []  # what the core returned, before the floor
         self.model = PhotoListModel(thumbnails, self)
-        self.grid = PhotoGrid(thumb_size, EMPTY_SIMILAR)
+        self.grid = ResultsGrid(thumb_size, EMPTY_SIMILAR)
         self.grid.setModel(self.model)
         self.query_image = QLabel()
         self.query_image.setFixedSize(QUERY_SIZE, QUERY_SIZE)
@@ -62,9 +65,9 @@ class SimilarView(QWidget):
         self.count = _slider(5, 200, 30)
         self.count_label = QLabel()
         self.min_score = _slider(0, 100, DEFAULT_MIN_SIMILARITY)
-        self.min_score.setToolTip("Hide results less similar than this; they stay one move "
-                                  "away (no new search)")
-        self.min_caption = QLabel("Similarity at least")
+        self.min_score.setToolTip("Matches less similar than this come after the line in the "
+                                  "grid and are faded; nothing is hidden")
+        self.min_caption = QLabel("Weak below")
         self.min_label = QLabel()
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._refine)
@@ -133,20 +136,26 @@ class SimilarView(QWidget):
         if query != self.query:
             return  # an older search finished after a newer one began
         self.all_matches = list(matches)
+        self.model.set_matches(self.all_matches)
         self._apply_floor()
 
     def visible_matches(self) -> list[Match]:
+        """Every match, best first: weak ones are marked, never hidden."""
+        return list(self.all_matches)
+
+    def strong_count(self) -> int:
+        """How many matches come before the weak line (all of them for a word search)."""
         if self.is_word_search():
-            return list(self.all_matches)
+            return len(self.all_matches)
         floor = self.min_similarity()
-        return [m for m in self.all_matches if m.score >= floor - 1e-9]
+        return sum(1 for m in self.all_matches if m.score >= floor - 1e-9)
 
     def _apply_floor(self) -> None:
         shown = self.visible_matches()
-        self.model.set_matches(shown)
+        strong = self.strong_count()
+        self.grid.set_weak_from(strong if strong < len(shown) else None)
         self.detail.setText(self._describe(shown))
-        self.grid.set_empty_text("Nothing at this similarity. Lower “Similarity at least” above."
-                                 if self.all_matches else "No results.")
+        self.grid.set_empty_text("No results.")
 
     def _describe(self, shown: list[Match]) -> str:
         total = len(self.all_matches)
@@ -158,14 +167,13 @@ class SimilarView(QWidget):
         where = f" · query in {self.query.parent}" if self.query is not None else ""
         if not total:
             return "The library has no other photos to compare with yet." + where
-        if not shown:
-            return (f"None of the {total} nearest photos is {self.min_score.value()} % similar; "
-                    f"the closest is {self.all_matches[0].score:.0%}. Lower “Similarity at "
-                    "least” to see them.")
-        hidden = total - len(shown)
-        text = f"Showing {len(shown)} of the {total} nearest photos, best {shown[0].score:.0%}"
-        if hidden:
-            text += f" · {hidden} less similar hidden"
+        text = f"The {total} nearest photos, best {shown[0].score:.0%}"
+        weak = total - self.strong_count()
+        if weak == total:
+            text += (f" · all weak (below {self.min_score.value()} %): nothing in the library "
+                     "looks much like it")
+        elif weak:
+            text += f" · {weak} weak, after the line (below {self.min_score.value()} %)"
         return text + where
 
     def remove_paths(self, paths: Sequence[Path]) -> None:
@@ -174,12 +182,13 @@ class SimilarView(QWidget):
         if any(m.photo.path in gone for m in self.all_matches):
             self.all_matches = [m for m in self.all_matches if m.photo.path not in gone]
             self.model.remove_paths(list(gone))
-            self.detail.setText(self._describe(self.visible_matches()))
+            self._apply_floor()
 
     def show_failure(self, message: str) -> None:
         self.detail.setText(message)
         self.all_matches = []
         self.model.set_matches([])
+        self.grid.set_weak_from(None)
         self.grid.set_empty_text(message)
 
     # -- slider moves ----------------------------------------------------------------------
@@ -200,6 +209,50 @@ class SimilarView(QWidget):
     def _refine(self) -> None:
         if self.query is not None:
             self.refine_requested.emit(self.query, self.k(), self.min_similarity())
+
+
+class ResultsGrid(PhotoGrid):
+    """The results grid, with a line before the first weak match and weak matches faded."""
+
+    def __init__(self, thumb_size: int = 160, empty_text: str = "") -> None:
+        super().__init__(thumb_size, empty_text)
+        self.weak_from: int | None = None  # row of the first weak match
+
+    def set_weak_from(self, row: int | None) -> None:
+        if row != self.weak_from:
+            self.weak_from = row
+            self.viewport().update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if self.weak_from is None or model is None or self.weak_from >= model.rowCount():
+            return
+        painter = QPainter(self.viewport())
+        fade = QColor(self.palette().color(QPalette.ColorRole.Base))
+        fade.setAlpha(WEAK_FADE)
+        for row in range(self.weak_from, model.rowCount()):
+            cell = self.visualRect(model.index(row, 0))
+            if cell.intersects(event.rect()):
+                painter.fillRect(cell, fade)
+        self._draw_weak_line(painter, self.visualRect(model.index(self.weak_from, 0)))
+        painter.end()
+
+    def _draw_weak_line(self, painter: QPainter, cell: QRect) -> None:
+        """A bold vertical rule at the first weak match's left edge, captioned above it."""
+        accent = QColor(self.palette().color(QPalette.ColorRole.Highlight))
+        painter.setPen(QPen(accent, 3, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        x = cell.left() + 1
+        painter.drawLine(x, cell.top() + 2, x, cell.bottom() - 2)
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        caption = QRect(x + 5, cell.top() + 1, cell.width() - 8,
+                        painter.fontMetrics().height())
+        painter.fillRect(caption.adjusted(-2, 0, 2, 0), self.palette().color(
+            QPalette.ColorRole.Base))
+        painter.setPen(accent)
+        painter.drawText(caption, Qt.AlignmentFlag.AlignLeft, f"{WEAK_CAPTION} ▸")
 
 
 def _slider(low: int, high: int, value: int) -> QSlider:
