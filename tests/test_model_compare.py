@@ -88,3 +88,30 @@ def test_real_model_scores_real_labels_and_results_can_be_read_again(
     token.cancel()
     with pytest.raises(Cancelled):
         compare_model("x", Embedder(spec, session), session.provider, photos, cancel=token)
+
+
+def test_cli_compares_a_model_file_and_prints_json(
+        tmp_path: Path, real_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from photosim.cli.main import main
+
+    labelled = _labelled_real_photos(tmp_path / "labelled")
+    code = main(["--json", "--data-dir", str(tmp_path / "data"), "models", "compare",
+                 str(real_model_dir / "efficientnet_lite0_embed.onnx"),
+                 "--spec", "efficientnet-lite0", "--labelled", str(labelled)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["models"]
+    assert row["model"] == "efficientnet_lite0_embed" and row["precision_at_1"] == 1.0
+    assert load_results(tmp_path / "data")[0].vector_size == 1280
+
+
+def test_cli_reports_a_folder_without_labels_as_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from photosim.cli.main import main
+
+    code = main(["--json", "--data-dir", str(tmp_path / "data"), "models", "compare",
+                 "--labelled", str(tmp_path / "nowhere")])
+    assert code == 1
+    assert "does not exist" in capsys.readouterr().err

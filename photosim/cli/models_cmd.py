@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from photosim.cli.compare_cmd import register_compare
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import ModelError
@@ -44,6 +45,8 @@ def register(sub: Any) -> None:
                                   "or the builtin model whose published file it is)")
     p.add_argument("--use", action="store_true", help="also make it the model in use")
     p.set_defaults(func=run_add)
+
+    register_compare(models)
 
 
 def store_for(ctx: CommandContext) -> ModelStore:
