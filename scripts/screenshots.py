@@ -278,6 +278,16 @@ def shoot_weak_line(app, window, query: Path, out: Path) -> None:
     view.set_min_similarity(window.settings.similar_min_score)
 
 
+def shoot_model_compare(app, data_dir: Path, path: Path) -> None:
+    """The comparison chart of the results saved in ``data_dir`` (run 'models compare' first)."""
+    from photosim.ui.model_compare_chart import ModelCompareDialog
+
+    dialog = ModelCompareDialog(data_dir)
+    dialog.show()
+    shoot(app, dialog, path, settle_s=0.3)
+    dialog.close()
+
+
 def shoot(app, window, path: Path, settle_s: float = 1.0) -> None:
     settle(app, settle_s)  # thumbnails and pictures arrive from the worker pools
     window.grab().save(str(path))

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from photosim.cli.compare_cmd import register_compare
 from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import ModelError
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
     p = models.add_parser("remove", help="delete an installed model from the store")
     p.add_argument("model_id", metavar="ID")
     p.set_defaults(func=run_remove)
+    register_compare(models)
 
 
 def store_for(ctx: CommandContext) -> ModelStore:

@@ -179,6 +179,12 @@ class MainWindow(QMainWindow):
                       self.provider_label):
             bar.addPermanentWidget(label)
 
+    def open_model_compare(self) -> None:
+        """The chart of the last 'photosim models compare' run (its results live in data_dir)."""
+        from photosim.ui.model_compare_chart import open_model_compare
+
+        self._model_compare_dialog = open_model_compare(self.library.data_dir, self)
+
     def _build_actions(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
@@ -195,6 +201,7 @@ class MainWindow(QMainWindow):
         self.undo_action = self._action(edit_menu, "&Undo last move to trash", self.undo,
                                         QKeySequence.StandardKey.Undo)
         help_menu = menu.addMenu("&Help")
+        self._action(help_menu, "&Compare models…", self.open_model_compare)
         self._action(help_menu, "&About photosim", self._about)
         toolbar = self.addToolBar("Main")
         toolbar.setMovable(False)

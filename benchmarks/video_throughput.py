@@ -1,0 +1,64 @@
+"""Video indexing throughput: video seconds per wall second for a 1080p clip.
+
+Encodes a clip from real photos (skimage) with PyAV, then times frame sampling plus embedding
+of the sampled frames with the real model. Usage:
+  PHOTOSIM_TEST_MODEL_DIR=/work/shared/models python benchmarks/video_throughput.py [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import av
+from PIL import Image
+from skimage import data
+
+from photosim.core.embedder import Embedder
+from photosim.core.models.runtime import ModelSession
+from photosim.core.models.spec import builtin_specs
+from photosim.core.video import sample_frames
+
+FPS = 30
+
+
+def encode_1080p(path: Path, seconds: int) -> Path:
+    pictures = [Image.fromarray(p).convert("RGB").resize((1920, 1080))
+                for p in (data.astronaut(), data.coffee(), data.chelsea(), data.rocket())]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        stream.bit_rate = 8_000_000
+        for second in range(seconds):  # a new scene every 3 s
+            frame = av.VideoFrame.from_image(pictures[(second // 3) % len(pictures)])
+            for _ in range(FPS):
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=20)
+    args = parser.parse_args()
+    model_dir = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"))
+    spec = builtin_specs()["efficientnet-lite0"]
+    session = ModelSession(model_dir / "efficientnet_lite0_embed.onnx", spec, "cpu")
+    embedder = Embedder(spec, session)
+    with tempfile.TemporaryDirectory() as temp:
+        clip = encode_1080p(Path(temp) / "clip.mp4", args.seconds)
+        began = time.perf_counter()
+        frames = sample_frames(clip)
+        sampled = time.perf_counter()
+        embedder.embed_images([f.image for f in frames])
+        done = time.perf_counter()
+    print(f"1080p {args.seconds}s clip, {len(frames)} frames kept: decode+sample "
+          f"{sampled - began:.2f}s, embed {done - sampled:.2f}s, "
+          f"{args.seconds / (done - began):.1f} video s per wall s on {session.provider}")
+
+
+if __name__ == "__main__":
+    main()
