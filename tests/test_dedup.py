@@ -48,9 +48,15 @@ def _all_pairs(vectors: np.ndarray) -> list[dedup.Pair]:
 
 
 def _kinds(groups: list[dedup.DuplicateGroup]) -> dict[DuplicateKind, list[set[int]]]:
+    """Per kind, the photos each group holds at that kind or a stricter one: its keeper and
+    the members so related to it (as the per-kind groups before the partition were)."""
+    order = list(DuplicateKind)
     out: dict[DuplicateKind, list[set[int]]] = {}
     for g in groups:
-        out.setdefault(g.kind, []).append({p.id for p in g.members})
+        for kind in g.kinds():
+            out.setdefault(kind, []).append(
+                {p.id for p, k in zip(g.members, g.member_kinds, strict=True)
+                 if k is None or order.index(k) <= order.index(kind)})
     return out
 
 
@@ -64,15 +70,24 @@ def test_kinds_are_told_apart() -> None:
     vectors = _unit(np.stack([base + rng.normal(scale=s, size=64) for s in
                               (0.0, 0.05, 0.3, 0.3, 0.3)] + [other]))
     candidates = _candidates(images)
-    exact = Candidate(_photo(6, content=candidates[0].photo.content_hash),
-                      candidates[0].fingerprint, 0)
+    exact = Candidate(replace(_photo(6, content=candidates[0].photo.content_hash),
+                              size=candidates[0].photo.size), candidates[0].fingerprint, 0)
     groups = find_groups([*candidates, exact], vectors, _all_pairs(vectors), DedupSettings())
-    kinds = _kinds(groups)
-    assert kinds[DuplicateKind.EXACT] == [{0, 6}]
-    assert kinds[DuplicateKind.SAME] == [{0, 1, 6}]
-    assert kinds[DuplicateKind.EDITED] == [{0, 1, 2, 3, 6}]
-    assert kinds[DuplicateKind.SIMILAR] == [{0, 1, 2, 3, 4, 6}]
-    assert all(5 not in members for found in kinds.values() for members in found)
+    # One group per photo: the picture, its copies of every kind and the other shot, each
+    # member with its own relation to the keeper.
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.keeper.id == 0  # the identical copies' first by path
+    assert _member_kinds(group) == {0: None, 6: DuplicateKind.EXACT, 1: DuplicateKind.SAME,
+                                    2: DuplicateKind.EDITED, 3: DuplicateKind.EDITED,
+                                    4: DuplicateKind.SIMILAR}
+    assert group.kind is DuplicateKind.EDITED  # its loosest copy; the shot is not a copy
+    assert group.kinds() == {DuplicateKind.EXACT, DuplicateKind.SAME, DuplicateKind.EDITED,
+                             DuplicateKind.SIMILAR}
+
+
+def _member_kinds(group: dedup.DuplicateGroup) -> dict[int, DuplicateKind | None]:
+    return {p.id: k for p, k in zip(group.members, group.member_kinds, strict=True)}
 
 
 def test_exact_copies_need_no_vectors_or_fingerprints() -> None:

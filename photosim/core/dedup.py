@@ -45,8 +45,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from photosim.core.cancel import CancelToken, check
+from photosim.core.duplicates.keeper import Link, choose_keeper
+from photosim.core.duplicates.partition import Part, partition
 from photosim.core.fingerprint import Fingerprint, hamming
-from photosim.core.keeper import choose_keeper
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress, no_progress
 
 Pair = tuple[int, int, float]
@@ -875,9 +876,9 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     does). ``gate_scores``, when known, are :func:`pixel_gate_scores` of ``pairs`` (NaN where
     not known), so that the gate need not look at those pairs again.
 
-    A photo may appear in one group per kind: the exact copies of a file, the same picture in
-    other sizes and formats, its edits, and shots of the same scene are separate review queues.
-    A group of a looser kind is reported only when it adds photos to the stricter one.
+    Each photo is in one group at most (see :mod:`photosim.core.duplicates.partition`): a
+    picture with its copies of every kind, and other shots of the scene found with them; each
+    member carries its kind of relation to the keeper (``member_kinds``).
     ``pixel_cache`` (see :class:`PixelVerdicts`) carries pixel verdicts over to the next call.
     ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
     judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
@@ -887,18 +888,13 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
     edges = _edges(candidates, pairs, settings, judge, blocked, gate_scores, report, cancel)
-    groups: list[DuplicateGroup] = []
-    seen: set[frozenset[int]] = set()
+    clusters = []
     for done, level in enumerate(Level):
         check(cancel)
         report(GROUPING, done, len(Level))
-        for cluster in _complete_linkage(edges, level, judge, blocked):
-            members = frozenset(cluster)
-            if len(members) < 2 or members in seen:
-                continue
-            seen.add(members)
-            groups.append(_make_group(candidates, cluster, level, judge, reference_folders))
-    return groups
+        clusters.append(_complete_linkage(edges, level, judge, blocked))
+    return [_group_of_part(candidates, part, judge, reference_folders)
+            for part in partition(clusters, copy_levels=Level.SIMILAR)]
 
 
 def _blocked_pairs(candidates: Sequence[Candidate],
@@ -1326,8 +1322,11 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
     return False
 
 
-def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Level,
-                judge: PairJudge, reference_folders: Sequence[Path]) -> DuplicateGroup:
+def _group_of_part(candidates: Sequence[Candidate], part: Part, judge: PairJudge,
+                   reference_folders: Sequence[Path]) -> DuplicateGroup:
+    """A group of the partition: the keeper chosen among the copies (another shot of the
+    scene is never the picture the copies were made from), each member's relation to it."""
+    cluster = part.members
     scores = np.ones((len(cluster), len(cluster)), np.float32)
     for x, a in enumerate(cluster):
         for y in range(x + 1, len(cluster)):
@@ -1335,15 +1334,67 @@ def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Leve
     centrality = scores.sum(axis=1)
     order = sorted(range(len(cluster)), key=lambda x: (-centrality[x], cluster[x]))
     members = tuple(candidates[cluster[x]].photo for x in order)
-    sharpness = {c.photo.id: c.fingerprint.sharpness
-                 for c in (candidates[i] for i in cluster) if c.fingerprint is not None}
-    keeper, reason = choose_keeper(members, reference_folders, sharpness)
+    copies = [i for i in cluster if part.joined[i] < Level.SIMILAR] or cluster
+    keeper, reason = choose_keeper([candidates[i].photo for i in copies],
+                                   _keeper_links(candidates, copies, judge), reference_folders)
     position = {candidates[i].photo.id: i for i in cluster}
-    relations = tuple("" if m.id == keeper.id else
-                      describe_copy(keeper, m, judge.settled(position[keeper.id], position[m.id]))
-                      for m in members)
-    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason,
-                          relations)
+    kept = position[keeper.id]
+    kinds: list[DuplicateKind | None] = []
+    relations: list[str] = []
+    for photo in members:
+        kind, relation = _relation_to_keeper(position[photo.id], kept, part, judge)
+        kinds.append(kind)
+        relations.append("" if kind is None else describe_copy(keeper, photo, relation))
+    copy_kinds = [k for k in kinds if k is not None and k != DuplicateKind.SIMILAR]
+    kind = max(copy_kinds, key=list(DuplicateKind).index) if copy_kinds else \
+        DuplicateKind.SIMILAR
+    return DuplicateGroup(kind, members, float(scores.min()), keeper, reason,
+                          tuple(relations), tuple(kinds))
+
+
+def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge
+                        ) -> tuple[DuplicateKind | None, Relation]:
+    """(The member's kind of relation to the keeper, None for the keeper; the verdict that
+    describes it). A copy held in the group through another copy is an edited copy."""
+    if i == kept:
+        return None, Relation(Level.EXACT, 1.0)
+    relation = judge.settled(i, kept)
+    if part.joined[i] >= Level.SIMILAR or part.joined[kept] >= Level.SIMILAR:
+        return DuplicateKind.SIMILAR, Relation(Level.SIMILAR, relation.score)
+    if relation.within(Level.EDITED):
+        assert relation.level is not None
+        return KIND_OF_LEVEL[relation.level], relation
+    return DuplicateKind.EDITED, Relation(None, relation.score)
+
+
+def _keeper_links(candidates: Sequence[Candidate], cluster: Sequence[int],
+                  judge: PairJudge) -> dict[frozenset[int], Link]:
+    """What the keeper rules need of each judged pair: its kind, which is the crop, whether
+    one is an edit of the other."""
+    links: dict[frozenset[int], Link] = {}
+    for x, a in enumerate(cluster):
+        for b in cluster[x + 1:]:
+            relation = judge.known(a, b)
+            if relation is None or relation.level is None:
+                continue
+            crop = _crop_side(judge, a, b) if relation.reframed and \
+                relation.level == Level.EDITED else None
+            ids = (candidates[a].photo.id, candidates[b].photo.id)
+            links[frozenset(ids)] = Link(
+                KIND_OF_LEVEL[relation.level],
+                None if crop is None else candidates[crop].photo.id,
+                relation.level == Level.EDITED and crop is None)
+    return links
+
+
+def _crop_side(judge: PairJudge, a: int, b: int) -> int | None:
+    """Which of a reframed pair is the crop: the one that fits inside the other better."""
+    if judge.candidates[a].fingerprint is None or judge.candidates[b].fingerprint is None:
+        return None
+    inside_a, inside_b = judge._crop_fit(a, b).residual, judge._crop_fit(b, a).residual
+    if inside_a == inside_b:
+        return None
+    return b if inside_a < inside_b else a
 
 
 def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:

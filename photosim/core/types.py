@@ -87,6 +87,16 @@ class DuplicateGroup:
     # Per member, in order: how it differs from the keeper ("cropped, smaller"); "" for the
     # keeper itself, and for all when unknown.
     relations: tuple[str, ...] = ()
+    # Per member, in order: its kind of relation to the keeper (None for the keeper). A group
+    # holds each photo once: copies of every kind and other shots of the scene together.
+    member_kinds: tuple[DuplicateKind | None, ...] = ()
+
+    def kinds(self) -> frozenset[DuplicateKind]:
+        """The kinds of its members' relations to the keeper (the kind filter shows a group
+        when one of them is chosen)."""
+        if not self.member_kinds:
+            return frozenset({self.kind})
+        return frozenset(k for k in self.member_kinds if k is not None)
 
     def relation_of(self, photo: Photo) -> str:
         for member, relation in zip(self.members, self.relations, strict=False):
