@@ -155,3 +155,12 @@ def test_a_users_keeper_choice_is_kept_and_said() -> None:
     mine = with_keeper(group, copy)
     assert mine.keeper == copy and mine.keep_reason == "Your choice"
     assert bulk_trash([mine], []) == [keeper]
+
+
+def test_a_screenshot_holding_the_photo_is_not_its_original() -> None:
+    photo = _photo(1, "IMG_1.jpg", w=1600, h=1200, mtime=5)
+    screenshot = _photo(2, "Screenshot 1.png", "PNG", w=2560, h=1600, mtime=1)
+    # the judge sees the photo inside the screenshot, as a crop of it
+    keeper, reason = choose_keeper([screenshot, photo],
+                                   _links((photo, screenshot, Link(EDITED, crop=photo.id))))
+    assert keeper == photo and reason.startswith("Full framing")

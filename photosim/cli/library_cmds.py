@@ -157,8 +157,18 @@ def _group_json(group: DuplicateGroup) -> dict[str, Any]:
     return {"kind": group.kind.value, "score": round(group.cohesion, 6),
             "keep": str(group.keeper.path), "reason": group.keep_reason,
             "reclaimable_bytes": group.reclaimable_bytes,
-            "members": [{**_photo_json(p), "relation": group.relation_of(p)}
+            "members": [{**_photo_json(p), "relation": group.relation_of(p),
+                         "kind": None if (kind := _member_kind(group, p)) is None else kind.value,
+                         "suggestion": group.suggestion_for(p)}
                         for p in group.members]}
+
+
+def _member_kind(group: DuplicateGroup, photo: Photo) -> DuplicateKind | None:
+    """The member's kind of relation to the keeper (None for the keeper)."""
+    for member, kind in zip(group.members, group.member_kinds, strict=False):
+        if member.id == photo.id:
+            return kind
+    return None if photo.id == group.keeper.id else group.kind
 
 
 def _group_text(group: DuplicateGroup) -> str:

@@ -47,6 +47,7 @@ from PIL import Image
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.partition import Part, partition
+from photosim.core.duplicates.policy import with_suggestions
 from photosim.core.fingerprint import Fingerprint, hamming
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress, no_progress
 
@@ -1348,8 +1349,8 @@ def _group_of_part(candidates: Sequence[Candidate], part: Part, judge: PairJudge
     copy_kinds = [k for k in kinds if k is not None and k != DuplicateKind.SIMILAR]
     kind = max(copy_kinds, key=list(DuplicateKind).index) if copy_kinds else \
         DuplicateKind.SIMILAR
-    return DuplicateGroup(kind, members, float(scores.min()), keeper, reason,
-                          tuple(relations), tuple(kinds))
+    return with_suggestions(DuplicateGroup(kind, members, float(scores.min()), keeper, reason,
+                                           tuple(relations), tuple(kinds)), reference_folders)
 
 
 def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge

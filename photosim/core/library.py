@@ -19,6 +19,7 @@ from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicate_search import DuplicateSearch
+from photosim.core.duplicates import policy
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     FileChangedError,
@@ -487,10 +488,9 @@ class Library:
         return self._action(action_id)
 
     def _check_deletable(self, photo: Photo) -> None:
-        for ref in self.reference_folders():
-            if photo.path.is_relative_to(ref):
-                raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
-                                         "photosim never deletes from it.")
+        if (ref := policy.protecting_folder(photo, self.reference_folders())) is not None:
+            raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
+                                     "photosim never deletes from it.")
         try:
             st = photo.path.stat()
         except FileNotFoundError as exc:

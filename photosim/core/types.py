@@ -90,6 +90,10 @@ class DuplicateGroup:
     # Per member, in order: its kind of relation to the keeper (None for the keeper). A group
     # holds each photo once: copies of every kind and other shots of the scene together.
     member_kinds: tuple[DuplicateKind | None, ...] = ()
+    # Per member, in order: what the core suggests for it — "keep" (the keeper), "trash" (a
+    # copy), "review" (another shot: decided photo by photo), "protected" (a reference file);
+    # see photosim.core.duplicates.policy. The UI and the CLI show and confirm it.
+    suggestions: tuple[str, ...] = ()
 
     def kinds(self) -> frozenset[DuplicateKind]:
         """The kinds of its members' relations to the keeper (the kind filter shows a group
@@ -104,9 +108,20 @@ class DuplicateGroup:
                 return relation
         return ""
 
+    def suggestion_for(self, photo: Photo) -> str:
+        for member, suggestion in zip(self.members, self.suggestions, strict=False):
+            if member.id == photo.id:
+                return suggestion
+        return "keep"
+
+    def suggested_trash(self) -> list[Photo]:
+        """The members the core suggests trashing (what "Apply suggestions" takes)."""
+        return [p for p, s in zip(self.members, self.suggestions, strict=False) if s == "trash"]
+
     @property
     def reclaimable_bytes(self) -> int:
-        return sum(p.size for p in self.members if p.id != self.keeper.id)
+        """The space the suggestions free: exactly the size of :meth:`suggested_trash`."""
+        return sum(p.size for p in self.suggested_trash())
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.core.types import DuplicateGroup, Photo
 from photosim.ui.format import human_size, resolution
 from photosim.ui.tasks import TaskRunner
 
@@ -319,11 +319,12 @@ class CompareView(QWidget):
 
 
 def _default_decision(photo: Photo, group: DuplicateGroup, protected: Sequence[Path]) -> str:
-    if any(photo.path.is_relative_to(folder) for folder in protected):
+    """What the core suggests (see photosim.core.duplicates.policy): another shot of the
+    scene and the keeper are kept until the user says otherwise."""
+    suggestion = group.suggestion_for(photo)
+    if suggestion == "protected" or any(photo.path.is_relative_to(f) for f in protected):
         return PROTECTED
-    if group.kind == DuplicateKind.SIMILAR:
-        return KEEP  # bursts and re-shoots are reviewed, never proposed for deletion
-    return KEEP if photo.id == group.keeper.id else TRASH
+    return TRASH if suggestion == "trash" else KEEP
 
 
 def load_picture(path: Path) -> QImage | None:

@@ -349,15 +349,9 @@ class DuplicatesView(QWidget):
             self.not_duplicate_requested.emit(self.compare.group)
 
     def suggested_trash(self) -> list[Photo]:
-        """What "apply suggestions" trashes: non-keepers outside reference folders, in groups
-        that are not mere look-alikes (bursts and re-shoots are left for a human)."""
-        doomed = []
-        for group in self.model.groups():
-            if group.kind == DuplicateKind.SIMILAR:
-                continue
-            doomed += [p for p in group.members if p.id != group.keeper.id
-                       and not any(p.path.is_relative_to(f) for f in self.protected)]
-        return doomed
+        """What "apply suggestions" trashes: what the core suggests trashing in each group —
+        copies only, never another shot of a scene, never a reference file."""
+        return [p for group in self.model.groups() for p in group.suggested_trash()]
 
     def _apply_all_clicked(self) -> None:
         doomed = self.suggested_trash()

@@ -153,7 +153,17 @@ def _times_derived(members: Sequence[Photo], links: Links,
 
 
 def _crop_of(link: Link, a: Photo, b: Photo) -> int | None:
-    return link.crop if link.crop in (a.id, b.id) else None
+    """The crop of a pair; but a PNG or WebP holding a camera photo inside it is a screenshot
+    of that photo, not its original."""
+    if link.crop not in (a.id, b.id):
+        return None
+    crop, frame = (a, b) if link.crop == a.id else (b, a)
+    if format_rank(frame) < _SCREENSHOT_BELOW <= format_rank(crop):
+        return frame.id
+    return crop.id
+
+
+_SCREENSHOT_BELOW = 2  # format ranks of screenshot formats (PNG, WebP, GIF, BMP)
 
 
 def _edit_of(members: Sequence[Photo], links: Links

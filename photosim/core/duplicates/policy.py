@@ -19,6 +19,8 @@ from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
 
 # Kinds whose members may be suggested for the trash; SIMILAR (another shot) never is.
 DELETABLE_KINDS = frozenset({DuplicateKind.EXACT, DuplicateKind.SAME, DuplicateKind.EDITED})
+# What the core suggests for a member (DuplicateGroup.suggestions)
+KEEP, TRASH, REVIEW, PROTECTED = "keep", "trash", "review", "protected"
 
 def protecting_folder(photo: Photo, reference_folders: Sequence[Path]) -> Path | None:
     return next((f for f in reference_folders if photo.path.is_relative_to(f)), None)
@@ -40,6 +42,22 @@ def may_suggest_trash(group: DuplicateGroup, photo: Photo,
     picture or edited), not the keeper, not in a reference folder."""
     return member_kind(group, photo) in DELETABLE_KINDS and \
         not is_protected(photo, reference_folders)
+
+
+def suggestion(group: DuplicateGroup, photo: Photo, reference_folders: Sequence[Path]) -> str:
+    """Keep the keeper; never touch a reference file; trash a copy; review another shot."""
+    if is_protected(photo, reference_folders):
+        return PROTECTED
+    if photo.id == group.keeper.id:
+        return KEEP
+    return TRASH if member_kind(group, photo) in DELETABLE_KINDS else REVIEW
+
+
+def with_suggestions(group: DuplicateGroup, reference_folders: Sequence[Path]
+                     ) -> DuplicateGroup:
+    """The group with what the core suggests for each member (see :func:`suggestion`)."""
+    return replace(group, suggestions=tuple(suggestion(group, p, reference_folders)
+                                            for p in group.members))
 
 
 def suggested_trash(group: DuplicateGroup, reference_folders: Sequence[Path]) -> list[Photo]:
@@ -79,5 +97,8 @@ def with_keeper(group: DuplicateGroup, keeper: Photo) -> DuplicateGroup:
     relations = tuple("" if p.id == keeper.id else group.relation_of(p)
                       if p.id != group.keeper.id else group.relation_of(keeper)
                       for p in group.members)
-    return replace(group, keeper=keeper, keep_reason="Your choice", member_kinds=kinds,
+    mine = replace(group, keeper=keeper, keep_reason="Your choice", member_kinds=kinds,
                    relations=relations)
+    protected = [p.path for p, s in zip(group.members, group.suggestions, strict=False)
+                 if s == PROTECTED]
+    return with_suggestions(mine, protected)
