@@ -176,8 +176,11 @@ def _family(folder: Path, name: str, source: Image.Image, rng: np.random.Generat
             subject: str) -> list[Item]:
     # The "original" is a view of the source, so that shifted views of the same scene exist.
     original = _region(source, 0.08, 0.08, 0.92, 0.92)
-    out = [replace(_save(folder, original, name, "original", "original", "jpg", quality=95),
-                   subject=subject)]
+    # The original keeps its camera's metadata, as an original does; copies lose it unless
+    # their format carries it over (the HEIC copy does).
+    camera_exif = source.info.get("exif", b"")
+    out = [replace(_save(folder, original, name, "original", "original", "jpg", quality=95,
+                         exif=camera_exif), subject=subject)]
     orig_path = folder / out[0].path
     exact = folder / f"{name}/exact.jpg"
     shutil.copyfile(orig_path, exact)

@@ -465,3 +465,64 @@ def test_gate_windows_sample_the_smoothed_grid_where_each_window_lies() -> None:
         np.testing.assert_allclose(windows, np.array(expected), atol=1e-3)
         whole = dedup._gate_windows(grid[np.newaxis], whole_only=True)[0]
         np.testing.assert_allclose(whole, windows[-1:], atol=1e-4)
+
+
+# -- different shots are never copies; crops of one photo are -----------------------------------
+def _vectors_with_cosines(cosines: list[float], seed: int = 5) -> np.ndarray:
+    """Unit vectors whose cosine with the first is each of ``cosines`` (1.0 for the first)."""
+    rng = np.random.default_rng(seed)
+    base = _unit(rng.normal(size=64))
+    out = [base]
+    for c in cosines:
+        other = rng.normal(size=64)
+        other = _unit(other - (other @ base) * base)
+        out.append(_unit(c * base + np.sqrt(1 - c * c) * other))
+    return np.stack(out).astype(np.float32)
+
+
+def test_a_burst_shot_with_the_subject_moved_is_never_a_copy() -> None:
+    """Same framing, the subject moved by 3 % of the width: the pixels line up about as well as
+    a heavy edit's, but the CNN sees a different picture (0.8): at most a similar scene."""
+    from skimage import data
+
+    shot = Image.fromarray(data.astronaut())
+    burst = shot.copy()
+    burst.paste(shot.crop((100, 0, 400, 512)), (116, 0))
+    vectors = _vectors_with_cosines([0.8])
+    groups = find_groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                         DedupSettings())
+    assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
+    # the same pixels with the CNN agreeing, as it does for a watermark or a tone edit: a copy
+    vectors = _vectors_with_cosines([0.95])
+    groups = find_groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                         DedupSettings())
+    assert [g.member_kinds for g in groups] in ([(None, DuplicateKind.EDITED)],
+                                                [(DuplicateKind.EDITED, None)])
+
+
+def test_capture_times_a_second_apart_are_different_shots() -> None:
+    img = scene(23)
+    candidates = [Candidate(_photo(0, img, date="2024-05-01T10:00:00"), fingerprint(img), None),
+                  Candidate(_photo(1, _jpeg(img), date="2024-05-01T10:00:01"),
+                            fingerprint(_jpeg(img)), None)]
+    groups = find_groups(candidates, None, [], DedupSettings())
+    assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
+
+
+def test_several_crops_of_one_photo_are_all_its_copies() -> None:
+    """A 5-15 % crop, a square crop and a straightened crop do not contain one another, but
+    each is cut from the original: all are its edited copies, in its one group."""
+    from skimage import data
+
+    original = Image.fromarray(data.coffee())  # 600 × 400
+    crops = [original.crop((30, 20, 570, 380)), original.crop((150, 0, 550, 400)),
+             original.rotate(3, Image.Resampling.BICUBIC).crop((40, 30, 560, 370))]
+    images = [original, *(_jpeg(c, 85) for c in crops)]
+    vectors = _vectors_with_cosines([0.93, 0.9, 0.92])
+    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.keeper.id == 0
+    assert {p.id: k for p, k in zip(group.members, group.member_kinds, strict=True)} == \
+        {0: None, 1: DuplicateKind.EDITED, 2: DuplicateKind.EDITED, 3: DuplicateKind.EDITED}
+    assert sorted(p.id for p in group.suggested_trash()) == [1, 2, 3]

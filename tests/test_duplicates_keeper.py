@@ -60,17 +60,18 @@ def test_an_edit_direction_follows_camera_metadata_before_file_age() -> None:
     assert keeper == original
 
 
-def test_camera_heic_beats_a_larger_jpeg_export_but_not_a_stripped_heic() -> None:
+def test_camera_heic_beats_its_jpeg_export_but_a_stripped_heic_does_not() -> None:
     heic = _photo(1, "IMG_1.HEIC", "HEIF", size=2_000_000, date="2024-05-01T10:00:00",
-                  camera="iPhone")
-    jpeg = _photo(2, "IMG_1.jpg", "JPEG", size=5_000_000, date="2024-05-01T10:00:00",
-                  camera="iPhone")
+                  camera="iPhone", mtime=1)
+    jpeg = _photo(2, "IMG_1.jpg", "JPEG", size=5_000_000, mtime=9)  # the export, stripped
     keeper, reason = choose_keeper([jpeg, heic])
-    assert keeper == heic and reason == "Original format (HEIC)"
+    assert keeper == heic and reason.startswith("Camera metadata")
     exported = _photo(3, "IMG_1.heic", "HEIF", size=1_000_000, mtime=9)
     plain = _photo(4, "IMG_1.jpg", "JPEG", mtime=1)
     assert choose_keeper([exported, plain])[0] == plain
-    assert format_rank(exported) < format_rank(plain)
+    assert format_rank(exported) < format_rank(plain) == format_rank(heic)
+    raw = _photo(5, "IMG_1.CR2", "CR2", mtime=9)
+    assert choose_keeper([heic, raw])[0] == raw
 
 
 def test_png_and_webp_reencodes_lose_to_the_jpeg_whatever_their_size() -> None:

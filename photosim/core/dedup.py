@@ -75,6 +75,7 @@ class DedupSettings:
 
     similar_cosine: float = 0.90  # CNN cosine for "similar scene"
     edited_cosine: float = 0.60  # CNN cosine an edited copy must still reach
+    aligned_edit_cosine: float = 0.85  # ... and an edit of the same framing, pixels not conclusive
     same_ncc: float = 0.995  # grid correlation of the same picture, in its worst strip
     same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
     same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
@@ -93,7 +94,9 @@ class DedupSettings:
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
-    capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
+    # EXIF capture times further apart: different shots. Copies and edits keep the original's
+    # capture time to the second; a burst's next shot a second later is another shot.
+    capture_gap_s: float = 0.5
     hash_distance: int = 8  # reduced mode (no model): DCT-hash candidate pairs
     # Past this many candidate pairs, pixels are compared only for pairs whose coarse 6×6
     # views agree somewhere (see pixel_gate): a large library's look-alikes are many.
@@ -315,7 +318,7 @@ PixelCache = dict[tuple[str, str], "Relation | None"]
 
 # Part of every stored verdict's key: raise it when PairJudge's pixel comparison changes, so
 # that verdicts stored by an earlier version are not taken for this one's.
-JUDGE_VERSION = 1
+JUDGE_VERSION = 2
 
 
 class PixelVerdicts:
@@ -382,6 +385,7 @@ class PairJudge:
         self._standard: dict[tuple[int, tuple[int, ...]], FloatGrid | None] = {}
         self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
+        self._crop_sides: dict[tuple[int, int], int | None] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
@@ -438,6 +442,22 @@ class PairJudge:
         """The verdict on a pair already judged, without judging it."""
         return self._cache.get((min(i, j), max(i, j)))
 
+    def crop_side(self, a: int, b: int) -> int | None:
+        """Which of a reframed pair is the crop: the one that fits inside the other better
+        (None without fingerprints, or when neither does). Remembered: grouping asks again."""
+        key = (min(a, b), max(a, b))
+        if key not in self._crop_sides:
+            self._crop_sides[key] = self._find_crop_side(*key)
+        return self._crop_sides[key]
+
+    def _find_crop_side(self, a: int, b: int) -> int | None:
+        if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
+            return None
+        inside_a, inside_b = self._crop_fit(a, b).residual, self._crop_fit(b, a).residual
+        if inside_a == inside_b:
+            return None
+        return b if inside_a < inside_b else a
+
     def rule_out_pixels(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Judge these pairs (``i < j``) on their CNN cosine alone: a bulk check
         (:func:`pixel_gate`) found their pixels too far apart for any comparison to succeed."""
@@ -481,9 +501,7 @@ class PairJudge:
         if edit is None:
             return None
         residual, reframed, mirrored = edit
-        # Pixels that line up this well need less agreement from the CNN (a crop of a
-        # grayscale copy can fall to 0.4 there); different photos never line up like this.
-        floor = s.proof_cosine if residual <= s.proof_residual else s.edited_cosine
+        floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
@@ -576,6 +594,20 @@ class PairJudge:
             grid = fp.grid.astype(np.float32)
             self._grids[i] = grid
         return grid
+
+
+def _edit_cosine_floor(residual: float, reframed: bool, s: DedupSettings) -> float:
+    """How much the CNN must agree that an edit keeps the picture.
+
+    Pixels that line up this well need less agreement (a crop of a grayscale copy can fall to
+    0.4 there); different photos never line up like this. An edit that keeps the framing but
+    whose pixels are not conclusive must look like the same picture to the CNN as well: a tone
+    edit, a filter or a watermark leaves the CNN's view nearly as it was, while the next shot
+    of a burst — the subject moved within the same frame — does not.
+    """
+    if residual <= s.proof_residual:
+        return s.proof_cosine
+    return s.edited_cosine if reframed else s.aligned_edit_cosine
 
 
 def _capture_differs(a: Photo, b: Photo, settings: DedupSettings) -> bool:
@@ -1315,12 +1347,22 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
             if link is None or onward is None:
                 continue
             if level == Level.EDITED:
-                copy = link.within(Level.EDITED) and not link.reframed
+                copy = link.within(Level.EDITED) and (
+                    not link.reframed or _crops_of_one_frame(judge, x, m, y, onward))
             else:
                 copy = link.within(Level.EDITED)
             if copy and onward.within(level):
                 return True
     return False
+
+
+def _crops_of_one_frame(judge: PairJudge, x: int, m: int, y: int, onward: Relation) -> bool:
+    """Whether ``x`` is a crop of ``m``, so that it is a copy of whatever ``m`` is a copy of:
+    two crops (a square one, a straightened one) of one photo, or a crop of a photo and a
+    screenshot holding the photo, are copies of one picture. ``m`` must hold the frame ``x``
+    is cut from, so that a crop never vouches for a re-shot view that merely contains the
+    same region (there ``x`` would hold ``m``)."""
+    return onward.within(Level.EDITED) and _crop_side(judge, x, m) == x
 
 
 def _group_of_part(candidates: Sequence[Candidate], part: Part, judge: PairJudge,
@@ -1390,12 +1432,7 @@ def _keeper_links(candidates: Sequence[Candidate], cluster: Sequence[int],
 
 def _crop_side(judge: PairJudge, a: int, b: int) -> int | None:
     """Which of a reframed pair is the crop: the one that fits inside the other better."""
-    if judge.candidates[a].fingerprint is None or judge.candidates[b].fingerprint is None:
-        return None
-    inside_a, inside_b = judge._crop_fit(a, b).residual, judge._crop_fit(b, a).residual
-    if inside_a == inside_b:
-        return None
-    return b if inside_a < inside_b else a
+    return judge.crop_side(a, b)
 
 
 def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:

@@ -6,7 +6,7 @@ it (see :func:`choose_keeper`):
 1. in a reference folder,
 2. full framing over a crop,
 3. unedited over a tone, colour, flip or watermark edit,
-4. the original format over a re-encode (RAW, a camera's HEIC, JPEG, ... PNG/WebP exports),
+4. the original format over a re-encode (RAW, then a camera's HEIC or JPEG, ... PNG/WebP),
 5. camera metadata (capture date, camera) over stripped,
 6. higher resolution over a downscale,
 7. the better place and name (not "copy", "(1)", "-edited", not a messenger or download
@@ -66,13 +66,13 @@ class Rule:
 
 
 def format_rank(photo: Photo) -> int:
-    """How likely a format is a camera's original: RAW 5, a HEIC with camera metadata 4,
-    JPEG 3, TIFF 2, a HEIC without camera metadata 2 (an export), PNG/WebP 1, others 0."""
+    """How likely a format is a camera's original: RAW 5, JPEG or a HEIC with camera metadata
+    3, TIFF or a HEIC without camera metadata (an export) 2, PNG/WebP 1, others 0."""
     fmt = (photo.format or photo.path.suffix.lstrip(".")).upper()
     if fmt in RAW_FORMATS or photo.path.suffix.lstrip(".").upper() in RAW_FORMATS:
         return 5
-    if fmt in HEIF_FORMATS:
-        return 4 if has_camera_metadata(photo) else 2
+    if fmt in HEIF_FORMATS:  # a camera's HEIC is as original as its JPEG; else an export
+        return 3 if has_camera_metadata(photo) else 2
     return _FORMAT_RANK.get(fmt, 0)
 
 
