@@ -125,6 +125,16 @@ class DuplicateGroup:
 
 
 @dataclass(frozen=True)
+class NotDuplicate:
+    """A user's "not a duplicate" decision: two pictures (by content), with the files that
+    hold them now (none when they left the library)."""
+
+    hashes: tuple[str, str]
+    first: tuple[Photo, ...]
+    second: tuple[Photo, ...]
+
+
+@dataclass(frozen=True)
 class Progress:
     """A progress report for long work; ``total`` may grow while a scan is still walking."""
 
