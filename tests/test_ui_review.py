@@ -6,7 +6,6 @@ Edit menu and can be taken back. A real library, the real main window, offscreen
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize, Qt
@@ -59,7 +58,7 @@ def test_a_seven_photo_group_fits_a_1024x700_window(qtbot, window):
     assert window.size() == QSize(1024, 700)
     hint = window.minimumSizeHint()
     assert hint.width() <= 1024 and hint.height() <= 700
-    assert view.compare.scroll.widget().isAncestorOf(view.compare.cards[-1])
+    assert view.compare.cards_area.widget().isAncestorOf(view.compare.cards[-1])
     for card in view.compare.cards:
         path = str(card.photo.path)
         assert card.path.toolTip() == path

@@ -256,16 +256,16 @@ class CompareView(QWidget):
         self._grid = QGridLayout(cards)
         self._grid.setSpacing(6)
         self._grid.setContentsMargins(0, 0, 0, 0)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(cards)
+        self.cards_area = QScrollArea()
+        self.cards_area.setWidgetResizable(True)
+        self.cards_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.cards_area.setWidget(cards)
         self.empty = QLabel("Choose a group on the left to compare its photos.",
                             alignment=Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.reason)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.cards_area, 1)
         layout.addWidget(self.empty, 1)
 
     # -- group -----------------------------------------------------------------------------
@@ -370,7 +370,7 @@ class CompareView(QWidget):
         if self.cards:
             self.current = (self.current + step) % len(self.cards)
             self._refresh()
-            self.scroll.ensureWidgetVisible(self.cards[self.current])
+            self.cards_area.ensureWidgetVisible(self.cards[self.current])
 
     def toggle_ab(self) -> None:
         self.ab_mode = not self.ab_mode
