@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -138,12 +138,15 @@ class PhotoCard(QWidget):
         self.facts.setWordWrap(True)
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 8)
+        self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 9)
         self.path = ElidedLabel(str(photo.path))
-        self.open_button = QPushButton("Open")
+        # Tool buttons: compact enough for both to fit a narrow card
+        self.open_button = QToolButton()
+        self.open_button.setText("Open")
         self.open_button.setToolTip(f"Open {photo.path.name} in the default viewer")
         self.open_button.clicked.connect(lambda: open_url(photo.path))
-        self.reveal_button = QPushButton("Show in folder")
+        self.reveal_button = QToolButton()
+        self.reveal_button.setText("Show in folder")
         self.reveal_button.setToolTip(f"Open the folder {photo.path.parent}")
         self.reveal_button.clicked.connect(lambda: open_url(photo.path.parent))
         buttons = QHBoxLayout()
@@ -324,6 +327,8 @@ class CompareView(QWidget):
     def _layout_cards(self) -> None:
         count = len(self.cards)
         columns = 2 if count == 4 else 3 if count in (5, 6) else min(count, 4)
+        for column in range(4):  # equal widths: the cards compare side by side
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
         for i, card in enumerate(self.cards):
             self._grid.addWidget(card, i // max(columns, 1), i % max(columns, 1))
 
