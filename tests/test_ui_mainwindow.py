@@ -227,7 +227,7 @@ def test_each_card_says_how_its_photo_differs_from_the_keeper(qtbot, window):
     card = next(c for c in view.compare.cards if c.photo.id == other.id)
     assert group.relation_of(other)
     assert group.relation_of(other) in card.facts.text() == facts_html(other, group)
-    assert "Versus keeper" in facts_html(group.keeper, group)
+    assert "Vs keeper" in facts_html(group.keeper, group)
 
 def test_start_fills_the_grid_before_the_catch_up_scan(qtbot, library):
     win = MainWindow(library, UiSettings())
