@@ -24,8 +24,11 @@ Grouping is complete-linkage: two groups merge only when every cross pair is rel
 group's level, so A≈B and B≈C never drags A and C together unless A≈C too. The one allowed
 chain runs through a copy, which stands for its picture: a crop of a photo is also a crop of
 that photo's watermarked or filtered copy (same framing), even when the two edits together
-hide it from a direct comparison; a re-shot of a scene is a re-shot of every copy of the
-shot. Each group's cohesion is its weakest pair; its members are listed most central first.
+hide it from a direct comparison; a crop is a copy of whatever the frame it is cut from is a
+copy of (two crops of one photo, or a crop and a screenshot holding the photo, are copies of
+one picture); a re-shot of a scene is a re-shot of every copy of the shot. The clusters of
+every level then become one group per photo (see :mod:`photosim.core.duplicates.partition`).
+Each group's cohesion is its weakest pair; its members are listed most central first.
 """
 
 from __future__ import annotations
