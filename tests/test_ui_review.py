@@ -67,6 +67,20 @@ def test_a_seven_photo_group_fits_a_1024x700_window(qtbot, window):
     assert any("…" in card.path.text() for card in view.compare.cards)
 
 
+
+def test_header_and_confirm_totals_agree_and_skip_other_shots(qtbot, window):
+    view = _open_review(qtbot, window)
+    planned = view.suggested_trash()
+    assert view.model.reclaimable() == sum(p.size for p in planned)
+    from photosim.ui.format import human_size
+
+    assert human_size(sum(p.size for p in planned)) in view.summary.text()
+    for group in view.model.groups():
+        others = [p for p, k in zip(group.members, group.member_kinds, strict=True)
+                  if k is not None and k.value == "similar"]
+        assert not set(others) & set(planned)
+
+
 def test_open_and_show_in_folder_open_the_file_and_its_folder(qtbot, window, monkeypatch):
     from photosim.ui import compare_view
 
