@@ -54,6 +54,11 @@ def test_index_similar_dupes_compare_status(tmp_path: Path, cli_args: list[str],
     assert group["reclaimable_bytes"] == sum(m["size"] for m in group["members"]
                                              if m["suggestion"] == "trash")
 
+    assert main([*cli_args, "dupes"]) == 0  # the text says the same, member by member
+    text = capsys.readouterr().out
+    assert f"  trash     {exact[0]['path']}  (identical file)" in text
+    assert f"  keep      {group['keep']}" in text
+
     score = run_json(capsys, *cli_args, "compare", str(paths[2]), str(tmp_path / "pics/same.jpg"))
     assert score["score"] == pytest.approx(1.0, abs=1e-3)
 

@@ -174,7 +174,8 @@ def _member_kind(group: DuplicateGroup, photo: Photo) -> DuplicateKind | None:
 def _group_text(group: DuplicateGroup) -> str:
     lines = [f"[{group.kind.value}] {len(group.members)} photos, similarity "
              f"{group.cohesion:.3f}, keep {group.keeper.path.name} ({group.keep_reason})"]
-    lines += [f"  {'keep ' if p.id == group.keeper.id else '     '}{p.path}"
+    # what the core suggests for each member: keep, trash, review (another shot), protected
+    lines += [f"  {group.suggestion_for(p):9} {p.path}"
               + (f"  ({relation})" if (relation := group.relation_of(p)) else "")
               for p in group.members]
     return "\n".join(lines)

@@ -94,8 +94,8 @@ def with_keeper(group: DuplicateGroup, keeper: Photo) -> DuplicateGroup:
     new_kind = member_kind(group, keeper)
     kinds = tuple(None if p.id == keeper.id else new_kind if p.id == group.keeper.id
                   else member_kind(group, p) for p in group.members)
-    relations = tuple("" if p.id == keeper.id else group.relation_of(p)
-                      if p.id != group.keeper.id else group.relation_of(keeper)
+    relations = tuple("" if p.id == keeper.id else "the suggested keeper"
+                      if p.id == group.keeper.id else group.relation_of(p)
                       for p in group.members)
     mine = replace(group, keeper=keeper, keep_reason="Your choice", member_kinds=kinds,
                    relations=relations)
