@@ -24,8 +24,11 @@ Grouping is complete-linkage: two groups merge only when every cross pair is rel
 group's level, so A≈B and B≈C never drags A and C together unless A≈C too. The one allowed
 chain runs through a copy, which stands for its picture: a crop of a photo is also a crop of
 that photo's watermarked or filtered copy (same framing), even when the two edits together
-hide it from a direct comparison; a re-shot of a scene is a re-shot of every copy of the
-shot. Each group's cohesion is its weakest pair; its members are listed most central first.
+hide it from a direct comparison; a crop is a copy of whatever the frame it is cut from is a
+copy of (two crops of one photo, or a crop and a screenshot holding the photo, are copies of
+one picture); a re-shot of a scene is a re-shot of every copy of the shot. The clusters of
+every level then become one group per photo (see :mod:`photosim.core.duplicates.partition`).
+Each group's cohesion is its weakest pair; its members are listed most central first.
 """
 
 from __future__ import annotations
@@ -45,8 +48,10 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from photosim.core.cancel import CancelToken, check
+from photosim.core.duplicates.keeper import Link, choose_keeper
+from photosim.core.duplicates.partition import Part, partition
+from photosim.core.duplicates.policy import with_suggestions
 from photosim.core.fingerprint import Fingerprint, hamming
-from photosim.core.keeper import choose_keeper
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, StageProgress, no_progress
 
 Pair = tuple[int, int, float]
@@ -73,6 +78,7 @@ class DedupSettings:
 
     similar_cosine: float = 0.90  # CNN cosine for "similar scene"
     edited_cosine: float = 0.60  # CNN cosine an edited copy must still reach
+    aligned_edit_cosine: float = 0.85  # ... and an edit of the same framing, pixels not conclusive
     same_ncc: float = 0.995  # grid correlation of the same picture, in its worst strip
     same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
     same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
@@ -91,7 +97,9 @@ class DedupSettings:
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
-    capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
+    # EXIF capture times further apart: different shots. Copies and edits keep the original's
+    # capture time to the second; a burst's next shot a second later is another shot.
+    capture_gap_s: float = 0.5
     hash_distance: int = 8  # reduced mode (no model): DCT-hash candidate pairs
     # Past this many candidate pairs, pixels are compared only for pairs whose coarse 6×6
     # views agree somewhere (see pixel_gate): a large library's look-alikes are many.
@@ -313,7 +321,7 @@ PixelCache = dict[tuple[str, str], "Relation | None"]
 
 # Part of every stored verdict's key: raise it when PairJudge's pixel comparison changes, so
 # that verdicts stored by an earlier version are not taken for this one's.
-JUDGE_VERSION = 1
+JUDGE_VERSION = 2
 
 
 class PixelVerdicts:
@@ -380,6 +388,7 @@ class PairJudge:
         self._standard: dict[tuple[int, tuple[int, ...]], FloatGrid | None] = {}
         self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
+        self._crop_sides: dict[tuple[int, int], int | None] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
@@ -436,6 +445,22 @@ class PairJudge:
         """The verdict on a pair already judged, without judging it."""
         return self._cache.get((min(i, j), max(i, j)))
 
+    def crop_side(self, a: int, b: int) -> int | None:
+        """Which of a reframed pair is the crop: the one that fits inside the other better
+        (None without fingerprints, or when neither does). Remembered: grouping asks again."""
+        key = (min(a, b), max(a, b))
+        if key not in self._crop_sides:
+            self._crop_sides[key] = self._find_crop_side(*key)
+        return self._crop_sides[key]
+
+    def _find_crop_side(self, a: int, b: int) -> int | None:
+        if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
+            return None
+        inside_a, inside_b = self._crop_fit(a, b).residual, self._crop_fit(b, a).residual
+        if inside_a == inside_b:
+            return None
+        return b if inside_a < inside_b else a
+
     def rule_out_pixels(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Judge these pairs (``i < j``) on their CNN cosine alone: a bulk check
         (:func:`pixel_gate`) found their pixels too far apart for any comparison to succeed."""
@@ -479,9 +504,7 @@ class PairJudge:
         if edit is None:
             return None
         residual, reframed, mirrored = edit
-        # Pixels that line up this well need less agreement from the CNN (a crop of a
-        # grayscale copy can fall to 0.4 there); different photos never line up like this.
-        floor = s.proof_cosine if residual <= s.proof_residual else s.edited_cosine
+        floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
@@ -574,6 +597,20 @@ class PairJudge:
             grid = fp.grid.astype(np.float32)
             self._grids[i] = grid
         return grid
+
+
+def _edit_cosine_floor(residual: float, reframed: bool, s: DedupSettings) -> float:
+    """How much the CNN must agree that an edit keeps the picture.
+
+    Pixels that line up this well need less agreement (a crop of a grayscale copy can fall to
+    0.4 there); different photos never line up like this. An edit that keeps the framing but
+    whose pixels are not conclusive must look like the same picture to the CNN as well: a tone
+    edit, a filter or a watermark leaves the CNN's view nearly as it was, while the next shot
+    of a burst — the subject moved within the same frame — does not.
+    """
+    if residual <= s.proof_residual:
+        return s.proof_cosine
+    return s.edited_cosine if reframed else s.aligned_edit_cosine
 
 
 def _capture_differs(a: Photo, b: Photo, settings: DedupSettings) -> bool:
@@ -875,9 +912,9 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     does). ``gate_scores``, when known, are :func:`pixel_gate_scores` of ``pairs`` (NaN where
     not known), so that the gate need not look at those pairs again.
 
-    A photo may appear in one group per kind: the exact copies of a file, the same picture in
-    other sizes and formats, its edits, and shots of the same scene are separate review queues.
-    A group of a looser kind is reported only when it adds photos to the stricter one.
+    Each photo is in one group at most (see :mod:`photosim.core.duplicates.partition`): a
+    picture with its copies of every kind, and other shots of the scene found with them; each
+    member carries its kind of relation to the keeper (``member_kinds``).
     ``pixel_cache`` (see :class:`PixelVerdicts`) carries pixel verdicts over to the next call.
     ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
     judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
@@ -887,18 +924,13 @@ def find_groups(candidates: Sequence[Candidate], vectors: np.ndarray | None,
     judge = PairJudge(candidates, vectors, settings, pairs, pixel_cache)
     blocked = _blocked_pairs(candidates, not_duplicates)
     edges = _edges(candidates, pairs, settings, judge, blocked, gate_scores, report, cancel)
-    groups: list[DuplicateGroup] = []
-    seen: set[frozenset[int]] = set()
+    clusters = []
     for done, level in enumerate(Level):
         check(cancel)
         report(GROUPING, done, len(Level))
-        for cluster in _complete_linkage(edges, level, judge, blocked):
-            members = frozenset(cluster)
-            if len(members) < 2 or members in seen:
-                continue
-            seen.add(members)
-            groups.append(_make_group(candidates, cluster, level, judge, reference_folders))
-    return groups
+        clusters.append(_complete_linkage(edges, level, judge, blocked))
+    return [_group_of_part(candidates, part, judge, reference_folders)
+            for part in partition(clusters, copy_levels=Level.SIMILAR)]
 
 
 def _blocked_pairs(candidates: Sequence[Candidate],
@@ -1318,7 +1350,8 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
             if link is None or onward is None:
                 continue
             if level == Level.EDITED:
-                copy = link.within(Level.EDITED) and not link.reframed
+                copy = link.within(Level.EDITED) and (
+                    not link.reframed or _crops_of_one_frame(judge, x, m, y, onward))
             else:
                 copy = link.within(Level.EDITED)
             if copy and onward.within(level):
@@ -1326,8 +1359,20 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
     return False
 
 
-def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Level,
-                judge: PairJudge, reference_folders: Sequence[Path]) -> DuplicateGroup:
+def _crops_of_one_frame(judge: PairJudge, x: int, m: int, y: int, onward: Relation) -> bool:
+    """Whether ``x`` is a crop of ``m``, so that it is a copy of whatever ``m`` is a copy of:
+    two crops (a square one, a straightened one) of one photo, or a crop of a photo and a
+    screenshot holding the photo, are copies of one picture. ``m`` must hold the frame ``x``
+    is cut from, so that a crop never vouches for a re-shot view that merely contains the
+    same region (there ``x`` would hold ``m``)."""
+    return onward.within(Level.EDITED) and _crop_side(judge, x, m) == x
+
+
+def _group_of_part(candidates: Sequence[Candidate], part: Part, judge: PairJudge,
+                   reference_folders: Sequence[Path]) -> DuplicateGroup:
+    """A group of the partition: the keeper chosen among the copies (another shot of the
+    scene is never the picture the copies were made from), each member's relation to it."""
+    cluster = part.members
     scores = np.ones((len(cluster), len(cluster)), np.float32)
     for x, a in enumerate(cluster):
         for y in range(x + 1, len(cluster)):
@@ -1335,15 +1380,62 @@ def _make_group(candidates: Sequence[Candidate], cluster: list[int], level: Leve
     centrality = scores.sum(axis=1)
     order = sorted(range(len(cluster)), key=lambda x: (-centrality[x], cluster[x]))
     members = tuple(candidates[cluster[x]].photo for x in order)
-    sharpness = {c.photo.id: c.fingerprint.sharpness
-                 for c in (candidates[i] for i in cluster) if c.fingerprint is not None}
-    keeper, reason = choose_keeper(members, reference_folders, sharpness)
+    copies = [i for i in cluster if part.joined[i] < Level.SIMILAR] or cluster
+    keeper, reason = choose_keeper([candidates[i].photo for i in copies],
+                                   _keeper_links(candidates, copies, judge), reference_folders)
     position = {candidates[i].photo.id: i for i in cluster}
-    relations = tuple("" if m.id == keeper.id else
-                      describe_copy(keeper, m, judge.settled(position[keeper.id], position[m.id]))
-                      for m in members)
-    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason,
-                          relations)
+    kept = position[keeper.id]
+    kinds: list[DuplicateKind | None] = []
+    relations: list[str] = []
+    for photo in members:
+        kind, relation = _relation_to_keeper(position[photo.id], kept, part, judge)
+        kinds.append(kind)
+        relations.append("" if kind is None else describe_copy(keeper, photo, relation))
+    copy_kinds = [k for k in kinds if k is not None and k != DuplicateKind.SIMILAR]
+    kind = max(copy_kinds, key=list(DuplicateKind).index) if copy_kinds else \
+        DuplicateKind.SIMILAR
+    return with_suggestions(DuplicateGroup(kind, members, float(scores.min()), keeper, reason,
+                                           tuple(relations), tuple(kinds)), reference_folders)
+
+
+def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge
+                        ) -> tuple[DuplicateKind | None, Relation]:
+    """(The member's kind of relation to the keeper, None for the keeper; the verdict that
+    describes it). A copy held in the group through another copy is an edited copy."""
+    if i == kept:
+        return None, Relation(Level.EXACT, 1.0)
+    relation = judge.settled(i, kept)
+    if part.joined[i] >= Level.SIMILAR or part.joined[kept] >= Level.SIMILAR:
+        return DuplicateKind.SIMILAR, Relation(Level.SIMILAR, relation.score)
+    if relation.within(Level.EDITED):
+        assert relation.level is not None
+        return KIND_OF_LEVEL[relation.level], relation
+    return DuplicateKind.EDITED, Relation(None, relation.score)
+
+
+def _keeper_links(candidates: Sequence[Candidate], cluster: Sequence[int],
+                  judge: PairJudge) -> dict[frozenset[int], Link]:
+    """What the keeper rules need of each judged pair: its kind, which is the crop, whether
+    one is an edit of the other."""
+    links: dict[frozenset[int], Link] = {}
+    for x, a in enumerate(cluster):
+        for b in cluster[x + 1:]:
+            relation = judge.known(a, b)
+            if relation is None or relation.level is None:
+                continue
+            crop = _crop_side(judge, a, b) if relation.reframed and \
+                relation.level == Level.EDITED else None
+            ids = (candidates[a].photo.id, candidates[b].photo.id)
+            links[frozenset(ids)] = Link(
+                KIND_OF_LEVEL[relation.level],
+                None if crop is None else candidates[crop].photo.id,
+                relation.level == Level.EDITED and crop is None)
+    return links
+
+
+def _crop_side(judge: PairJudge, a: int, b: int) -> int | None:
+    """Which of a reframed pair is the crop: the one that fits inside the other better."""
+    return judge.crop_side(a, b)
 
 
 def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:

@@ -115,7 +115,7 @@ class DuplicateSearch:
                                        verdicts, gates, progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
-        return [g for g in groups if kinds is None or g.kind in kinds]
+        return [g for g in groups if kinds is None or g.kinds() & set(kinds)]
 
     def _stored_pixel_verdicts(self, key: str) -> dedup.PixelCache:
         """The pixel verdicts kept for ``key`` (see ``dedup.PixelVerdicts.key``): in memory, or

@@ -36,7 +36,7 @@ from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
 from photosim.core.lock import WriterLock
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
+from photosim.core.types import DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
 from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
@@ -48,6 +48,7 @@ from photosim.ui.live import LiveLibrary
 from photosim.ui.model_actions import ModelActions
 from photosim.ui.model_banner import attach_model_banner
 from photosim.ui.models_page import ModelsPage
+from photosim.ui.not_duplicates_dialog import NotDuplicatesDialog
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
@@ -200,6 +201,7 @@ class MainWindow(QMainWindow):
         edit_menu = menu.addMenu("&Edit")
         self.undo_action = self._action(edit_menu, "&Undo last move to trash", self.undo,
                                         QKeySequence.StandardKey.Undo)
+        self._action(edit_menu, "&Not-a-duplicate decisions…", self.show_not_duplicates)
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&Compare models…", self.open_model_compare)
         self._action(help_menu, "&About photosim", self._about)
@@ -710,6 +712,26 @@ class MainWindow(QMainWindow):
     def _action_failed(self, exc: BaseException) -> None:
         self.report_error(exc)
         self.action_finished.emit(f"failed: {exc}")
+
+    def show_not_duplicates(self) -> NotDuplicatesDialog:
+        """List the "not a duplicate" decisions; those taken back are grouped again."""
+        dialog = NotDuplicatesDialog(self.library.not_duplicate_decisions(), self)
+        dialog.forget_requested.connect(self.forget_not_duplicates)
+        dialog.open()
+        return dialog
+
+    def forget_not_duplicates(self, decisions: list[NotDuplicate]) -> None:
+        library = self.library
+        self.runner.run_task(lambda: library.forget_not_duplicate(decisions),
+                             lambda _: self._not_duplicates_forgotten(len(decisions)),
+                             self._action_failed)
+
+    def _not_duplicates_forgotten(self, count: int) -> None:
+        message = f"{count} not-a-duplicate decision{'s' if count != 1 else ''} taken back."
+        self.say(message)
+        self._stale["duplicates"] = True
+        self._tab_changed(self.tabs.currentIndex())
+        self.action_finished.emit(message)
 
     def undo(self) -> None:
         library = self.library

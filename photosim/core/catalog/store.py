@@ -462,6 +462,12 @@ class Catalog:
         rows = self.db.connection().execute("SELECT hash_a, hash_b FROM not_duplicates")
         return {frozenset((r[0], r[1])) for r in rows}
 
+    def remove_not_duplicate(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Forget "not a duplicate" decisions (stored with the smaller hash first)."""
+        rows = [(min(a, b), max(a, b)) for a, b in pairs]
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM not_duplicates WHERE hash_a = ? AND hash_b = ?", rows)
+
     # -- action log ------------------------------------------------------------------------
     def record_action(self, kind: str, items: Sequence[ActionItem]) -> int:
         with self.db.transaction() as conn:
