@@ -83,11 +83,13 @@ class Database:
             if wal.exists():
                 conn = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True,
                                        timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+                                       check_same_thread=False, factory=_CheckedConnection)
             else:
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
+                                       check_same_thread=False, factory=_CheckedConnection)
             conn.execute("PRAGMA query_only=ON")
+        except CatalogError:
+            raise
         except sqlite3.DatabaseError as exc:
             raise CatalogError(f"Cannot read the catalog {self.path}: {exc}") from exc
         conn.row_factory = sqlite3.Row
