@@ -8,6 +8,7 @@ photosim app, pid 123") so that the one refused can say who to close.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -55,7 +56,12 @@ class InstanceLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held while locked
+        # Private like the rest of the data folder (it names the process that holds it).
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        if hasattr(os, "fchmod"):  # tighten a lock made by an older version (POSIX)
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, 0o600)
+        handle = open(fd, "a+", encoding="utf-8")  # noqa: SIM115 - held while locked
         if not _try_lock(handle):
             handle.seek(0)
             holder = handle.read().strip() or "another process"
