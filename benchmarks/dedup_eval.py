@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from photosim.core import decode, dedup
+from photosim.core import decode
+from photosim.core.duplicates import judge as dedup
 from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
 from photosim.core.types import DuplicateGroup, Photo
 

@@ -49,10 +49,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from photosim.core import dedup
 from photosim.core.cancel import CancelToken
 from photosim.core.catalog import Catalog
-from photosim.core.duplicate_search import (
+from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates.search import (
     NEIGHBOUR_CANDIDATES,
     NEIGHBOUR_EF,
     NEIGHBOUR_FLOOR,

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from photosim.core import dedup
-from photosim.core.dedup import Candidate, DedupSettings, find_groups, hash_pairs
+from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates.judge import Candidate, DedupSettings, find_groups, hash_pairs
 from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
 from photosim.core.types import DuplicateKind, Photo
 from tests.imagegen import scene

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from photosim.core import dedup
-from photosim.core import duplicate_search as search_module
 from photosim.core.cancel import Cancelled, CancelToken
+from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates import search as search_module
 from photosim.core.errors import FileChangedError, ProtectedFileError
 from photosim.core.library import Library
 from photosim.core.types import DuplicateGroup, DuplicateKind

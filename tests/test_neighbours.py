@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.core import dedup, neighbours
-from photosim.core import duplicate_search as search_module
+from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates import neighbours
+from photosim.core.duplicates import search as search_module
+from photosim.core.duplicates.neighbours import NeighbourLists
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
-from photosim.core.neighbours import NeighbourLists
 from photosim.core.types import DuplicateKind
 from tests.library_fixtures import make_photo_folder, resized_copy
 

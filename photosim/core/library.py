@@ -18,7 +18,7 @@ from photosim.core import decode, labels, trash
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
-from photosim.core.duplicate_search import DuplicateSearch
+from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     FileChangedError,

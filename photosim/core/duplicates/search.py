@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.core import dedup, neighbours
 from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import Catalog
+from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates import neighbours
 from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex

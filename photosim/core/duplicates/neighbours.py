@@ -23,7 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from photosim.core.cancel import CancelToken
-from photosim.core.dedup import QueryBatch, ids_to_rows, pixel_gate_scores, unique_pair_entries
+from photosim.core.duplicates.judge import (
+    QueryBatch,
+    ids_to_rows,
+    pixel_gate_scores,
+    unique_pair_entries,
+)
 from photosim.core.fingerprint import Fingerprint
 
 # photo id, content hash, ids (int64), sims (float32), gate scores (float32), neighbour
