@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from photosim.core.cancel import Cancelled, CancelToken
-from photosim.core.duplicates import judge as dedup
+from photosim.core.duplicates import grouping
 from photosim.core.duplicates import search as search_module
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.kinds import Level
 from photosim.core.errors import FileChangedError, ProtectedFileError
 from photosim.core.library import Library
 from photosim.core.types import DuplicateGroup, DuplicateKind
@@ -193,13 +195,13 @@ def test_a_new_threshold_regroups_without_comparing_pixels_again(
     resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
     library.index([tmp_path / "pics"])
     compared: list[tuple[int, int]] = []
-    real = dedup.PairJudge._pixel_level
+    real = PairJudge._pixel_level
 
-    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+    def counting(judge: PairJudge, i: int, j: int, *rest: object) -> object:
         compared.append((i, j))
         return real(judge, i, j, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    monkeypatch.setattr(PairJudge, "_pixel_level", counting)
     first = library.duplicates(0.9)
     assert compared and any(g.kind == DuplicateKind.SAME for g in first)
     compared.clear()
@@ -240,22 +242,22 @@ def test_a_duplicate_search_reports_its_stages_in_order_with_sane_counts(
     assert groups
     stages = list(dict.fromkeys(stage for stage, _, _ in reports))
     assert stages == [search_module.READING_LIBRARY, search_module.FINDING_NEIGHBOURS,
-                      dedup.COMPARING_PIXELS, dedup.GROUPING]
+                      grouping.COMPARING_PIXELS, grouping.GROUPING]
     for stage in stages:
         counts = [(done, total) for s, done, total in reports if s == stage]
         assert all(0 <= done <= total or total == 0 for done, total in counts)
         assert [done for done, _ in counts] == sorted(done for done, _ in counts)
     assert [r for r in reports if r[0] == search_module.FINDING_NEIGHBOURS] == \
         [(search_module.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
-    judged = [total for stage, _, total in reports if stage == dedup.COMPARING_PIXELS and total]
+    judged = [total for stage, _, total in reports if stage == grouping.COMPARING_PIXELS and total]
     assert judged and judged[0] >= 3  # at least the three copy pairs were compared
-    assert [r for r in reports if r[0] == dedup.GROUPING] == \
-        [(dedup.GROUPING, done, len(dedup.Level)) for done in range(len(dedup.Level))]
+    assert [r for r in reports if r[0] == grouping.GROUPING] == \
+        [(grouping.GROUPING, done, len(Level)) for done in range(len(Level))]
 
 
 @pytest.mark.parametrize("stage", [search_module.READING_LIBRARY,
                                    search_module.FINDING_NEIGHBOURS,
-                                   dedup.COMPARING_PIXELS, dedup.GROUPING])
+                                   grouping.COMPARING_PIXELS, grouping.GROUPING])
 def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
         with_copies: Library, tmp_path: Path, tiny_model: tuple[Path, Path],
         monkeypatch: pytest.MonkeyPatch, stage: str) -> None:

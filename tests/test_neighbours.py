@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.core.duplicates import judge as dedup
-from photosim.core.duplicates import neighbours
+from photosim.core.duplicates import neighbours, verdicts
 from photosim.core.duplicates import search as search_module
+from photosim.core.duplicates.gate import pixel_gate_scores
+from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.neighbours import NeighbourLists
+from photosim.core.duplicates.pairs import PairTable, QueryBatch
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
 from photosim.core.types import DuplicateKind
@@ -33,8 +35,8 @@ def _lists(*rows: tuple[int, str, list[int], list[float]]) -> NeighbourLists:
         for owner, content, ids, sims in rows])
 
 
-def _pairs(found: neighbours.RowPairs) -> list[tuple[int, int, float, float]]:
-    return sorted(zip(found.lo.tolist(), found.hi.tolist(), found.sims.tolist(),
+def _pairs(found: PairTable) -> list[tuple[int, int, float, float]]:
+    return sorted(zip(found.a.tolist(), found.b.tolist(), found.scores.tolist(),
                       found.gates.tolist(), strict=True))
 
 
@@ -99,7 +101,7 @@ def test_gate_scores_are_those_of_each_owner_and_neighbour() -> None:
     gated = neighbours.with_gate_scores(found, prints)
     positions = [None, *prints]  # position 0 unused
     order = [positions.index(i) for i in (10, 11, 12)]
-    expected = dedup.pixel_gate_scores([None, *prints.values()], np.array(order[:1] * 2),
+    expected = pixel_gate_scores([None, *prints.values()], np.array(order[:1] * 2),
                                        np.array(order[1:]))
     np.testing.assert_allclose(gated[0].gates[:2], expected)
     assert np.isnan(gated[0].gates[2])  # no fingerprint
@@ -132,7 +134,7 @@ def searched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     owners: list[int] = []
     real = neighbours.find_lists
 
-    def recording(query_batch: dedup.QueryBatch, vectors: np.ndarray, found_for: np.ndarray,
+    def recording(query_batch: QueryBatch, vectors: np.ndarray, found_for: np.ndarray,
                   *rest: object) -> list[neighbours.FoundList]:
         owners.extend(found_for.tolist())
         return real(query_batch, vectors, found_for, *rest)  # type: ignore[arg-type]
@@ -242,13 +244,13 @@ def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
 
 def _count_pixel_comparisons(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     compared: list[tuple[str, str]] = []
-    real = dedup.PairJudge._pixel_level
+    real = PairJudge._pixel_level
 
-    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+    def counting(judge: PairJudge, i: int, j: int, *rest: object) -> object:
         compared.append(tuple(sorted(str(judge.candidates[x].photo.path.name) for x in (i, j))))
         return real(judge, i, j, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    monkeypatch.setattr(PairJudge, "_pixel_level", counting)
     return compared
 
 
@@ -297,7 +299,7 @@ def test_verdicts_of_another_judge_are_not_taken(
         library.index([tmp_path / "pics"])
         first = _groups(library)
     compared = _count_pixel_comparisons(monkeypatch)
-    monkeypatch.setattr(dedup, "JUDGE_VERSION", dedup.JUDGE_VERSION + 1)
+    monkeypatch.setattr(verdicts, "JUDGE_VERSION", verdicts.JUDGE_VERSION + 1)
     with _open(opened) as library:
         assert _groups(library) == first
         assert ("photo_01.jpg", "small.jpg") in compared
@@ -321,7 +323,7 @@ def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
             library.duplicates()
             found = library._duplicates._neighbours
             assert found is not None
-            return set(zip(found.lo.tolist(), found.hi.tolist(), strict=True))
+            return set(zip(found.a.tolist(), found.b.tolist(), strict=True))
 
     with _open(opened) as library:
         library.index([tmp_path / "pics"])

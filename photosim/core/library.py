@@ -459,7 +459,7 @@ class Library:
                    progress: StageProgress | None = None,
                    cancel: CancelToken | None = None) -> list[DuplicateGroup]:
         """Duplicate groups of the library's readable photos; see
-        :meth:`photosim.core.duplicate_search.DuplicateSearch.groups` for ``progress`` and
+        :meth:`photosim.core.duplicates.search.DuplicateSearch.groups` for ``progress`` and
         ``cancel``."""
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)

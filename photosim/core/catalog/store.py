@@ -285,11 +285,11 @@ class Catalog:
                                "(SELECT content_hash FROM photos WHERE content_hash IS NOT NULL)")
             return cur.rowcount
 
-    # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
+    # -- nearest neighbours (photosim/core/duplicates/neighbours.py) ---------------------
     def neighbour_lists(self, search_key: str
                         ) -> list[tuple[int, str, bytes, bytes, bytes, bytes]]:
         """(photo id, content hash, ids, sims, gates, checks) of each stored list for the key
-        (photosim/core/neighbours.py)."""
+        (photosim/core/duplicates/neighbours.py)."""
         rows = self.db.connection().execute(
             "SELECT photo_id, content_hash, ids, sims, gates, checks FROM neighbours "
             "WHERE search_key = ?", (search_key,)).fetchall()

@@ -1,1 +1,14 @@
-"""Finding duplicate photos."""
+"""Finding duplicate photos, one concern per module, dependencies pointing down this list.
+
+* ``settings`` — the thresholds (:class:`~.settings.DedupSettings`).
+* ``kinds`` — what flows between the steps: a candidate photo, a pair's verdict and level.
+* ``pairs`` — the one pair table (:class:`~.pairs.PairTable`) and the hash-near pairs.
+* ``gate`` — the bulk pixel gate: which pairs' coarse pixels may agree, all at once.
+* ``geometry`` — grid arithmetic: tone curves, crops, strips, colours.
+* ``verdicts`` — pixel verdicts kept between groupings and sessions.
+* ``judge`` — :class:`~.judge.PairJudge`, how two photos relate.
+* ``prefilter`` — the pairs worth judging one by one.
+* ``grouping`` — complete-linkage grouping into :class:`~photosim.core.types.DuplicateGroup`.
+* ``neighbours`` — each photo's nearest neighbours, stored in the catalog between passes.
+* ``search`` — :class:`~.search.DuplicateSearch`, the pass the ``Library`` facade calls.
+"""

@@ -1,9 +1,10 @@
 """Finding a library's duplicate groups, for the ``Library`` facade.
 
 A pass reads the library's photos, fingerprints and vectors from the catalog; takes every
-photo's nearest neighbours from the lists stored in the catalog (photosim/core/neighbours.py),
-searching the index only for photos added or changed since; takes the pixel verdicts stored by
-earlier passes; and groups with :func:`photosim.core.dedup.find_groups`. What it read is kept a
+photo's nearest neighbours from the lists stored in the catalog
+(:mod:`~photosim.core.duplicates.neighbours`), searching the index only for photos added or
+changed since; takes the pixel verdicts stored by earlier passes; and groups with
+:func:`~photosim.core.duplicates.grouping.find_groups`. What it read is kept a
 while, so that a moved threshold regroups at once.
 """
 
@@ -20,8 +21,12 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import Catalog
-from photosim.core.duplicates import judge as dedup
 from photosim.core.duplicates import neighbours
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
+from photosim.core.duplicates.pairs import PairTable, hash_pairs
+from photosim.core.duplicates.settings import DedupSettings
+from photosim.core.duplicates.verdicts import PixelCache, PixelVerdicts
 from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
@@ -49,13 +54,13 @@ NEIGHBOUR_CHUNK = 25_000
 # How long what a duplicate pass read from the catalog is kept for the next pass (a moved
 # threshold), unless the catalog changes first.
 INPUTS_KEPT_S = 120.0
-# Stages a duplicate search reports before dedup.find_groups' own.
+# Stages a duplicate search reports before find_groups' own.
 READING_LIBRARY = "Reading the library"
 FINDING_NEIGHBOURS = "Finding neighbours"
 
 
 # What a duplicate pass reads: candidates, vectors, photo id → row, row → photo id.
-_Inputs = tuple[list[dedup.Candidate], np.ndarray | None, dict[int, int], np.ndarray]
+_Inputs = tuple[list[Candidate], np.ndarray | None, dict[int, int], np.ndarray]
 
 
 class DuplicateSearch:
@@ -68,8 +73,8 @@ class DuplicateSearch:
         self._spec = spec
         self._visual_search = visual_search
         self._vector_index = vector_index
-        self._neighbours: neighbours.RowPairs | None = None  # cached for regrouping
-        self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
+        self._neighbours: PairTable | None = None  # of vector rows, cached for regrouping
+        self._pixel_verdicts = PixelVerdicts()  # likewise: regroup without pixel work
         self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
         # What the last pass read, with the catalog state it read it in.
         self._inputs: tuple[tuple[int, ...], _Inputs] | None = None
@@ -90,36 +95,37 @@ class DuplicateSearch:
     def groups(self, threshold: float | None, kinds: Collection[DuplicateKind] | None,
                reference_folders: Sequence[Path], *, progress: StageProgress | None = None,
                cancel: CancelToken | None = None) -> list[DuplicateGroup]:
-        """Duplicate groups of the library's readable photos (see ``dedup.find_groups``).
+        """Duplicate groups of the library's readable photos (see ``grouping.find_groups``).
 
         ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
-        ``FINDING_NEIGHBOURS``, then ``dedup.COMPARING_PIXELS`` and ``dedup.GROUPING``; total
+        ``FINDING_NEIGHBOURS``, then ``grouping.COMPARING_PIXELS`` and ``grouping.GROUPING``; total
         0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
         the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
         so far are kept, and the next search goes on from them.
         """
         report = progress or no_progress
         report(READING_LIBRARY, 0, 0)
-        candidates, vectors, rows, row_ids = self._duplicate_inputs()
+        candidates, vectors, _, row_ids = self._duplicate_inputs()
         check(cancel)
-        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
+        pairs = self._candidate_pairs(candidates, vectors, row_ids, report, cancel)
         try:
-            settings = dedup.DedupSettings.from_threshold(threshold)
+            settings = DedupSettings.from_threshold(threshold)
         except ValueError as exc:
             raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
-        key = dedup.PixelVerdicts.key(settings, self._spec.id if self._spec and
+        key = PixelVerdicts.key(settings, self._spec.id if self._spec and
                                       vectors is not None else None)
         verdicts = self._stored_pixel_verdicts(key)
         try:
-            groups = dedup.find_groups(candidates, vectors, pairs, settings,
-                                       self._not_duplicate_ids(candidates), reference_folders,
-                                       verdicts, gates, progress=progress, cancel=cancel)
+            options = GroupingOptions(settings, self._not_duplicate_ids(candidates),
+                                      reference_folders, verdicts)
+            groups = find_groups(Snapshot(candidates, vectors), pairs, options,
+                                 progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
         return [g for g in groups if kinds is None or g.kind in kinds]
 
-    def _stored_pixel_verdicts(self, key: str) -> dedup.PixelCache:
-        """The pixel verdicts kept for ``key`` (see ``dedup.PixelVerdicts.key``): in memory, or
+    def _stored_pixel_verdicts(self, key: str) -> PixelCache:
+        """The pixel verdicts kept for ``key`` (see ``PixelVerdicts.key``): in memory, or
         else from the catalog."""
         with self._lock:
             verdicts, fresh = self._pixel_verdicts.for_key(key)
@@ -128,8 +134,8 @@ class DuplicateSearch:
                     if level is None:
                         verdicts[(a, b)] = None
                     elif level in _PIXEL_LEVELS:  # else damaged: judged again
-                        verdicts[(a, b)] = dedup.Relation(dedup.Level(level), float(score),
-                                                          reframed, mirrored)
+                        verdicts[(a, b)] = Relation(Level(level), float(score), reframed,
+                                                    mirrored)
                 self._pixel_verdicts.all_saved()
         return verdicts
 
@@ -157,7 +163,7 @@ class DuplicateSearch:
             photos = [p for p in self._catalog.photos() if p.error is None and p.online]
             prints = self._catalog.fingerprints()
             vectors, rows, row_ids = self._embedded_vectors()
-            candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
+            candidates = [Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                           for p in photos]
             inputs = (candidates, vectors, rows, row_ids)
         with self._lock:
@@ -191,16 +197,15 @@ class DuplicateSearch:
         ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
-    def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
-                         rows: dict[int, int], row_ids: np.ndarray,
-                         report: StageProgress, cancel: CancelToken | None
-                         ) -> tuple[list[dedup.Pair], np.ndarray | None]:
-        """(Pairs over candidate positions, their gate scores): every photo's nearest
+    def _candidate_pairs(self, candidates: list[Candidate], vectors: np.ndarray | None,
+                         row_ids: np.ndarray, report: StageProgress,
+                         cancel: CancelToken | None) -> PairTable:
+        """Pairs over candidate positions, with their gate scores: every photo's nearest
         neighbours (kept in the catalog, and here too, so a new threshold regroups without
         reading them again)."""
         if vectors is None:
-            return dedup.hash_pairs([c.fingerprint for c in candidates],
-                                    dedup.DedupSettings().hash_distance), None
+            return hash_pairs([c.fingerprint for c in candidates],
+                              DedupSettings().hash_distance)
         with self._lock:
             row_pairs = self._neighbours
         if row_pairs is None:
@@ -218,11 +223,9 @@ class DuplicateSearch:
         for i, c in enumerate(candidates):
             if c.vector_row is not None:
                 position[c.vector_row] = i
-        a, b = position[row_pairs.lo], position[row_pairs.hi]
+        a, b = position[row_pairs.a], position[row_pairs.b]
         keep = (a >= 0) & (b >= 0)
-        pairs = list(zip(a[keep].tolist(), b[keep].tolist(), row_pairs.sims[keep].tolist(),
-                         strict=True))
-        return pairs, row_pairs.gates[keep]
+        return PairTable(a[keep], b[keep], row_pairs.scores[keep], row_pairs.gates[keep])
 
     def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
                          prints: dict[int, Fingerprint | None] | None = None,
@@ -316,7 +319,7 @@ class DuplicateSearch:
             self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None, None,
                                   progress, cancel)
 
-    def _not_duplicate_ids(self, candidates: list[dedup.Candidate]) -> set[frozenset[int]]:
+    def _not_duplicate_ids(self, candidates: list[Candidate]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}
         for p in (c.photo for c in candidates):
             if p.content_hash:
@@ -328,7 +331,7 @@ class DuplicateSearch:
         return pairs
 
 
-_PIXEL_LEVELS = frozenset(int(level) for level in dedup.Level)
+_PIXEL_LEVELS = frozenset(int(level) for level in Level)
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:
