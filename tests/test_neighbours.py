@@ -19,7 +19,7 @@ from photosim.core.duplicates.neighbours import NeighbourLists
 from photosim.core.duplicates.pairs import PairTable, QueryBatch
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
-from photosim.core.types import DuplicateKind
+from photosim.core.types import DuplicateKind, Progress, Stage
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 CONTENT = {10: "a", 11: "b", 12: "c", 13: "d"}  # what each photo held when lists were found
@@ -385,8 +385,6 @@ def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
         opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         searched: list[int]) -> None:
     from photosim.core.cancel import CancelToken
-    from photosim.core.library import NEIGHBOURS_STAGE
-    from photosim.core.types import Progress
 
     monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 2)
     make_photo_folder(tmp_path / "pics", count=5)
@@ -395,13 +393,13 @@ def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
 
     def progress(p: Progress) -> None:
         stages.append(p)
-        if p.stage == NEIGHBOURS_STAGE and p.done == 2:
+        if p.stage == Stage.PREPARING_DUPLICATES and p.done == 2:
             token.cancel()  # one chunk of lists stored
 
     with _open(opened) as library:
         report = library.index([tmp_path / "pics"], progress=progress, cancel=token)
         assert report.cancelled and report.embedded == 5
-        assert [(p.done, p.total) for p in stages if p.stage == NEIGHBOURS_STAGE] == \
+        assert [(p.done, p.total) for p in stages if p.stage == Stage.PREPARING_DUPLICATES] == \
             [(0, 5), (2, 5)]
         assert len(_stored(library)) == 2
         searched.clear()
@@ -415,11 +413,11 @@ def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
 
     make_photo_folder(tmp_path / "pics", count=3)
     token = CancelToken()
-    heard: list[tuple[str, int, int]] = []
+    heard: list[tuple[Stage, int, int | None]] = []
 
-    def progress(stage: str, done: int, total: int) -> None:
-        heard.append((stage, done, total))
-        if stage == search_module.FINDING_NEIGHBOURS:
+    def progress(p: Progress) -> None:
+        heard.append((p.stage, p.done, p.total))
+        if p.stage == Stage.FINDING_NEIGHBOURS:
             token.cancel()
 
     with _open(opened) as library:
@@ -439,7 +437,7 @@ def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
             waiting.join(timeout=5)
             assert not waiting.is_alive()  # it did not wait for the other search to end
         assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
-        assert (search_module.FINDING_NEIGHBOURS, 0, 0) in heard
+        assert (Stage.FINDING_NEIGHBOURS, 0, None) in heard
         assert library.duplicates() is not None  # and it runs once the search is free
 
 

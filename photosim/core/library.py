@@ -34,7 +34,7 @@ from photosim.core.models.runtime import ModelSession, available_providers, choo
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
-from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
+from photosim.core.pipeline import IndexPipeline, IndexReport
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -42,12 +42,12 @@ from photosim.core.types import (
     Photo,
     PhotoRow,
     Progress,
-    StageProgress,
+    ProgressCallback,
+    Stage,
 )
 
 log = logging.getLogger(__name__)
 
-NEIGHBOURS_STAGE = "neighbours"  # indexing's last stage: neighbour lists for duplicates
 
 __all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", "TrashAction",
            "default_data_dir", "model_store"]
@@ -275,10 +275,10 @@ class Library:
         """Find the neighbour lists indexing left missing, now, in the background, so that the
         next duplicate pass need not: those of what this run embedded, or all of them after an
         upgrade (at 100k photos, a check that finds none missing reads the lists in 0.3 s).
-        Reported as the "neighbours" stage; a cancel keeps the lists found so far."""
-        def stage(_: str, done: int, total: int) -> None:
+        Reported as ``Stage.PREPARING_DUPLICATES``; a cancel keeps the lists found so far."""
+        def stage(found: Progress) -> None:
             if progress is not None:
-                progress(Progress(stage=NEIGHBOURS_STAGE, done=done, total=total or None))
+                progress(replace(found, stage=Stage.PREPARING_DUPLICATES))
 
         try:
             self._duplicates.update_neighbour_lists(stage, cancel)
@@ -456,7 +456,7 @@ class Library:
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,
                    kinds: Collection[DuplicateKind] | None = None, *,
-                   progress: StageProgress | None = None,
+                   progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None) -> list[DuplicateGroup]:
         """Duplicate groups of the library's readable photos; see
         :meth:`photosim.core.duplicates.search.DuplicateSearch.groups` for ``progress`` and

@@ -25,9 +25,8 @@ from photosim.core.embedder import Embedder, l2_normalise
 from photosim.core.errors import DecodeError
 from photosim.core.fingerprint import fingerprint
 from photosim.core.scanner import FileStat, ScanProblem
-from photosim.core.types import ImageInfo, Progress
+from photosim.core.types import ImageInfo, Progress, ProgressCallback, Stage
 
-ProgressCallback = Callable[[Progress], None]
 VectorSink = Callable[[np.ndarray, np.ndarray], None]  # (photo ids, vectors) → index
 RemovalSink = Callable[[Sequence[int]], None]
 # (unit vectors, their raw lengths) → top-k ImageNet (class ids, probabilities) per row
@@ -115,7 +114,7 @@ class IndexPipeline:
             known = self.catalog.stat_map(root)
             for stat in scanner.walk_photos([root], self._problem_recorder(counts), cancel):
                 self._classify(stat, known.pop(str(stat.path), None), jobs, counts)
-                _report(progress, "scanning", len(jobs) + counts.unchanged, None)
+                _report(progress, Stage.SCANNING, len(jobs) + counts.unchanged, None)
             vanished.update({path: row[0] for path, row in known.items()})
         if cancel is not None and cancel.cancelled:
             return counts.report(cancelled=True)
@@ -356,10 +355,10 @@ class _Meter:
         elapsed = max(time.monotonic() - self.start, 1e-6)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else None
-        _report(progress, "indexing", self.done, self.total, rate, eta)
+        _report(progress, Stage.INDEXING, self.done, self.total, rate, eta)
 
 
-def _report(progress: ProgressCallback | None, stage: str, done: int, total: int | None,
+def _report(progress: ProgressCallback | None, stage: Stage, done: int, total: int | None,
             rate: float | None = None, eta: float | None = None) -> None:
     if progress is not None:
         progress(Progress(stage=stage, done=done, total=total, rate=rate, eta_s=eta))

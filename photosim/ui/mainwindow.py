@@ -49,6 +49,7 @@ from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
 from photosim.ui.similar_view import SimilarView
+from photosim.ui.stage_words import stage_words
 from photosim.ui.tasks import Pool, ProgressBridge, TaskRunner
 from photosim.ui.thumbnails import ThumbnailCache
 from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
@@ -59,9 +60,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".
                   ".gif", ".avif"}
 LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
 WATCH_COALESCE_MS = 300  # watched-folder changes this close together refresh the views once
-STAGE_WORDS = {"scanning": "Looking for photos", "embedding": "Indexing",
-               "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model",
-               "neighbours": "Preparing the duplicate search"}
 
 
 class MainWindow(QMainWindow):
@@ -367,7 +365,7 @@ class MainWindow(QMainWindow):
             self._live_refresh.stop()
 
     def _show_progress(self, progress: Progress) -> None:
-        words = STAGE_WORDS.get(progress.stage, progress.stage.capitalize())
+        words = stage_words(progress.stage)
         if progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(min(progress.done, progress.total))
@@ -586,11 +584,8 @@ class MainWindow(QMainWindow):
         kinds: set[DuplicateKind] | None = {kind} if kind else None
         self.duplicates_view.set_busy(self.status.photos if self.status else None)
 
-        def report(stage: str, done: int, total: int) -> None:
-            bridge.report(Progress(stage, done, total))
-
         def find() -> tuple[list[DuplicateGroup], LibraryStatus]:
-            groups = library.duplicates(threshold, kinds, progress=report, cancel=token)
+            groups = library.duplicates(threshold, kinds, progress=bridge.report, cancel=token)
             return groups, library.status()
 
         self._duplicates_bridges[generation] = bridge
@@ -610,7 +605,7 @@ class MainWindow(QMainWindow):
 
     def _duplicates_progress(self, generation: int, progress: Progress) -> None:
         if generation == self._duplicates_generation and self._duplicates_token is not None:
-            self.duplicates_view.show_progress(progress.stage, progress.done,
+            self.duplicates_view.show_progress(stage_words(progress.stage), progress.done,
                                                progress.total or 0)
 
     def _search_over(self, generation: int) -> bool:

@@ -24,12 +24,16 @@ from photosim.core.duplicates.prefilter import worth_judging
 from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.duplicates.verdicts import PixelCache
 from photosim.core.keeper import choose_keeper
-from photosim.core.types import DuplicateGroup, Photo, StageProgress, no_progress
+from photosim.core.types import (
+    DuplicateGroup,
+    Photo,
+    Progress,
+    ProgressCallback,
+    Stage,
+    no_progress,
+)
 
-# Stages reported to a find_groups progress callback; pairs judged between two reports.
-COMPARING_PIXELS = "Comparing pixels"
-GROUPING = "Grouping"
-_REPORT_EVERY = 500
+_REPORT_EVERY = 500  # pairs judged between two progress reports
 
 Edge = tuple[int, int, Relation]  # two related candidate positions, lower first
 
@@ -47,7 +51,7 @@ class GroupingOptions:
 
 
 def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, *,
-                progress: StageProgress | None = None,
+                progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> list[DuplicateGroup]:
     """Duplicate groups of every kind; ``pairs`` index into ``snapshot.candidates`` and, when
     the snapshot holds vectors, score each pair by its cosine (as
@@ -57,12 +61,12 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     A photo may appear in one group per kind: the exact copies of a file, the same picture in
     other sizes and formats, its edits, and shots of the same scene are separate review queues.
     A group of a looser kind is reported only when it adds photos to the stricter one.
-    ``options.pixel_cache`` carries pixel verdicts over to the next call.
-    ``progress(stage, done, total)`` hears of each stage and of every few hundred pairs
+    ``options.pixel_cache`` carries pixel verdicts over to the next call. ``progress`` hears of each
+    stage (``Stage.COMPARING_PIXELS``, then ``Stage.GROUPING``) and of every few hundred pairs
     judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
     """
     report = progress or no_progress
-    report(COMPARING_PIXELS, 0, 0)
+    report(Progress(Stage.COMPARING_PIXELS, 0, None))
     judge = PairJudge(snapshot, options.settings, pairs, options.pixel_cache)
     blocked = _blocked_pairs(snapshot.candidates, options.not_duplicates)
     edges = _edges(judge, pairs, blocked, report, cancel)
@@ -70,7 +74,7 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     seen: set[frozenset[int]] = set()
     for done, level in enumerate(Level):
         check(cancel)
-        report(GROUPING, done, len(Level))
+        report(Progress(Stage.GROUPING, done, len(Level)))
         for cluster in _complete_linkage(edges, level, judge, blocked):
             members = frozenset(cluster)
             if len(members) < 2 or members in seen:
@@ -100,7 +104,7 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 
 
 def _edges(judge: PairJudge, pairs: PairTable, blocked: set[tuple[int, int]],
-           report: StageProgress = no_progress,
+           report: ProgressCallback = no_progress,
            cancel: CancelToken | None = None) -> list[Edge]:
     """Related pairs from the given neighbours, hash-near pairs and same-content files."""
     lo, hi = worth_judging(judge, pairs, cancel)
@@ -108,7 +112,7 @@ def _edges(judge: PairJudge, pairs: PairTable, blocked: set[tuple[int, int]],
     for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
         if done % _REPORT_EVERY == 0:
             check(cancel)
-            report(COMPARING_PIXELS, done, len(lo))
+            report(Progress(Stage.COMPARING_PIXELS, done, len(lo)))
         if (i, j) in blocked:
             continue
         relation = judge(i, j)

@@ -31,7 +31,14 @@ from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
 from photosim.core.models.spec import ModelSpec
-from photosim.core.types import DuplicateGroup, DuplicateKind, StageProgress, no_progress
+from photosim.core.types import (
+    DuplicateGroup,
+    DuplicateKind,
+    Progress,
+    ProgressCallback,
+    Stage,
+    no_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +61,6 @@ NEIGHBOUR_CHUNK = 25_000
 # How long what a duplicate pass read from the catalog is kept for the next pass (a moved
 # threshold), unless the catalog changes first.
 INPUTS_KEPT_S = 120.0
-# Stages a duplicate search reports before find_groups' own.
-READING_LIBRARY = "Reading the library"
-FINDING_NEIGHBOURS = "Finding neighbours"
 
 
 # What a duplicate pass reads: candidates, vectors, photo id → row, row → photo id.
@@ -93,18 +97,17 @@ class DuplicateSearch:
             self._inputs = None
 
     def groups(self, threshold: float | None, kinds: Collection[DuplicateKind] | None,
-               reference_folders: Sequence[Path], *, progress: StageProgress | None = None,
+               reference_folders: Sequence[Path], *, progress: ProgressCallback | None = None,
                cancel: CancelToken | None = None) -> list[DuplicateGroup]:
         """Duplicate groups of the library's readable photos (see ``grouping.find_groups``).
 
-        ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
-        ``FINDING_NEIGHBOURS``, then ``grouping.COMPARING_PIXELS`` and ``grouping.GROUPING``; total
-        0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
-        the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
-        so far are kept, and the next search goes on from them.
+        ``progress`` hears what the search does (``Stage.READING_LIBRARY``, ``FINDING_NEIGHBOURS``,
+        ``COMPARING_PIXELS`` and ``GROUPING``), on the calling thread. A cancelled ``cancel`` stops
+        the search at the next stage or batch with ``Cancelled``; the neighbours found and the
+        pixels judged so far are kept, and the next search goes on from them.
         """
         report = progress or no_progress
-        report(READING_LIBRARY, 0, 0)
+        report(Progress(Stage.READING_LIBRARY, 0, None))
         candidates, vectors, _, row_ids = self._duplicate_inputs()
         check(cancel)
         pairs = self._candidate_pairs(candidates, vectors, row_ids, report, cancel)
@@ -198,7 +201,7 @@ class DuplicateSearch:
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
     def _candidate_pairs(self, candidates: list[Candidate], vectors: np.ndarray | None,
-                         row_ids: np.ndarray, report: StageProgress,
+                         row_ids: np.ndarray, report: ProgressCallback,
                          cancel: CancelToken | None) -> PairTable:
         """Pairs over candidate positions, with their gate scores: every photo's nearest
         neighbours (kept in the catalog, and here too, so a new threshold regroups without
@@ -229,7 +232,8 @@ class DuplicateSearch:
 
     def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
                          prints: dict[int, Fingerprint | None] | None = None,
-                         report: StageProgress | None = None, cancel: CancelToken | None = None
+                         report: ProgressCallback | None = None,
+                         cancel: CancelToken | None = None
                          ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
         """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
         ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
@@ -260,7 +264,7 @@ class DuplicateSearch:
             chunk = NEIGHBOUR_CHUNK if cancel is not None else len(stale)
             for start in range(0, len(stale), chunk):
                 if report is not None:
-                    report(FINDING_NEIGHBOURS, start, len(stale))
+                    report(Progress(Stage.FINDING_NEIGHBOURS, start, len(stale)))
                 check(cancel)
                 found = self._find_lists(ids, content, vectors, stale[start:start + chunk])
                 chunk_prints = prints if prints is not None else self._prints_of(found)
@@ -269,19 +273,19 @@ class DuplicateSearch:
                     self._catalog.put_neighbour_lists, key, [f.encoded() for f in found]))
             log.info("neighbour lists found for %d photos", len(stale))
             if report is not None:
-                report(FINDING_NEIGHBOURS, len(stale), len(stale))
+                report(Progress(Stage.FINDING_NEIGHBOURS, len(stale), len(stale)))
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             return stored, ids, hashes
 
     @contextlib.contextmanager
-    def _searching(self, report: StageProgress | None,
+    def _searching(self, report: ProgressCallback | None,
                    cancel: CancelToken | None) -> Iterator[None]:
         """Hold the neighbour search for this thread. Another thread's search (indexing finds
         the lists of a whole library after an upgrade) may hold it for a while: meanwhile this
         one says it finds neighbours, and a cancel is heard."""
         while not self._neighbour_lock.acquire(timeout=0.1):
             if report is not None:
-                report(FINDING_NEIGHBOURS, 0, 0)
+                report(Progress(Stage.FINDING_NEIGHBOURS, 0, None))
             check(cancel)
         try:
             yield
@@ -311,7 +315,7 @@ class DuplicateSearch:
             known=None if vectors is None else (ids, vectors))
         return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
 
-    def update_neighbour_lists(self, progress: StageProgress | None = None,
+    def update_neighbour_lists(self, progress: ProgressCallback | None = None,
                                cancel: CancelToken | None = None) -> None:
         """Find the neighbour lists that are missing or stale (indexing calls this), with
         ``progress`` and ``cancel`` as in :meth:`groups`."""

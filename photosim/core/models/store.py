@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from photosim.core.models import download as dl
 from photosim.core.models.featurecut import cut_to_pooled, find_pooled, pooled_channels
 from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import POOLED, ModelSpec, builtin_specs, load_spec_file
-from photosim.core.types import Progress
+from photosim.core.types import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,6 @@ SAMPLE_BYTES = 1 << 16
 RECORD_SUFFIX = ".verified.json"  # beside each model file: what its verification found
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-ProgressCallback = Callable[[Progress], None]
 
 
 class ModelStore:
