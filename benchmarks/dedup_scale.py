@@ -280,7 +280,7 @@ def library_duplicates(library: Library, folder: Path) -> LibraryFigures:
         if not (folder / "ready").exists():
             photos.save_index()
             (folder / "ready").touch()
-        with photos.catalog.db.transaction() as conn:
+        with photos.catalog.transaction() as conn:
             conn.execute("DELETE FROM neighbours")
         # With a cancel token, as the GUI asks: the lists are then found in chunks.
         _, without_lists = timed(lambda: photos.duplicates(cancel=CancelToken()))
@@ -295,7 +295,7 @@ def _write_catalog(library: Library, paths: LibraryPaths, spec: ModelSpec) -> No
     paths.ensure()
     catalog = Catalog(paths.catalog)
     info = ImageInfo(4000, 3000, "JPEG")
-    with catalog.db.transaction() as conn:
+    with catalog.transaction() as conn:
         for candidate, vector in zip(library.candidates, library.vectors, strict=True):
             photo, fp = candidate.photo, candidate.fingerprint
             assert photo.content_hash is not None and fp is not None

@@ -226,7 +226,7 @@ def with_copies(library: Library, tmp_path: Path) -> Library:
     resized_copy(paths[2], tmp_path / "pics" / "smaller.jpg", factor=0.4)
     shutil.copy2(paths[3], tmp_path / "pics" / "same.jpg")
     library.index([tmp_path / "pics"])
-    with library.catalog.db.transaction() as conn:
+    with library.catalog.transaction() as conn:
         conn.execute("DELETE FROM neighbours")
     return library
 

@@ -188,7 +188,7 @@ def test_lists_lost_or_stale_are_found_again_by_the_duplicate_pass(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         expected = _groups(library)
-        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+        with library.catalog.transaction() as conn:  # as after an upgrade: no lists
             conn.execute("DELETE FROM neighbours")
     with _open(opened) as library:
         assert _groups(library) == expected
@@ -200,7 +200,7 @@ def test_a_rescan_finds_lists_missing_after_an_upgrade(
     make_photo_folder(tmp_path / "pics", count=4)
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
-        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+        with library.catalog.transaction() as conn:  # as after an upgrade: no lists
             conn.execute("DELETE FROM neighbours")
         searched.clear()
         assert library.index().embedded == 0  # nothing new, and yet
@@ -219,7 +219,7 @@ def test_a_damaged_list_counts_as_missing_and_is_found_again(
         expected = _groups(library)
         damaged = library.photo(paths[0])
         assert damaged is not None
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("UPDATE neighbours SET sims = substr(sims, 1, 6) WHERE photo_id = ?",
                          (damaged.id,))
     searched.clear()
@@ -283,7 +283,7 @@ def test_a_damaged_verdict_is_judged_again(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         first = _groups(library)
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("UPDATE pixel_verdicts SET level = 42 WHERE level IS NOT NULL")
     compared = _count_pixel_comparisons(monkeypatch)
     with _open(opened) as library:
@@ -318,7 +318,7 @@ def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
     def pairs_found(chunk: int) -> set[tuple[int, int]]:
         monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", chunk)
         with _open(opened) as library:
-            with library.catalog.db.transaction() as conn:
+            with library.catalog.transaction() as conn:
                 conn.execute("DELETE FROM neighbours")
             library.duplicates()
             found = library._duplicates._neighbours
@@ -368,14 +368,14 @@ def test_catalog_state_changes_with_any_commit_even_another_process(tmp_path: Pa
 
     ours, theirs = Catalog(tmp_path / "c.db"), Catalog(tmp_path / "c.db")
     try:
-        before = ours.db.state()
-        assert ours.db.state() == before  # reading changes nothing
+        before = ours.state()
+        assert ours.state() == before  # reading changes nothing
         ours.set_setting("a", "1")
-        after_ours = ours.db.state()
+        after_ours = ours.state()
         assert after_ours != before
         time.sleep(0.01)
         theirs.set_setting("b", "2")  # another connection, as another process would
-        assert ours.db.state() != after_ours
+        assert ours.state() != after_ours
     finally:
         ours.close()
         theirs.close()
@@ -460,7 +460,7 @@ def test_lists_found_after_indexing_are_those_a_duplicate_pass_finds(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         by_indexing = lists(library)
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("DELETE FROM neighbours")
         library.duplicates()  # with every vector in memory
         assert lists(library) == by_indexing

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from photosim.core.errors import (
 )
 from photosim.core.fsutil import atomic_writer
 from photosim.core.index import VectorIndex
+from photosim.core.lock import InstanceLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
@@ -46,11 +48,16 @@ from photosim.core.types import (
     Stage,
 )
 
+if TYPE_CHECKING:  # the watcher loads watchdog: only an app that watches needs it
+    from photosim.core.watcher import LibraryWatcher
+
 log = logging.getLogger(__name__)
 
 
-__all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", "TrashAction",
-           "default_data_dir", "model_store"]
+__all__ = ["PHOTO_SUFFIXES", "CancelToken", "Cluster", "IndexReport", "InstanceLock", "Library",
+           "LibraryStatus", "TrashAction", "default_data_dir", "instance_lock", "model_store"]
+
+PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
 
 @dataclass(frozen=True)
 class LibraryStatus:
@@ -77,6 +84,11 @@ class TrashAction:
 def model_store(data_dir: Path | None = None) -> ModelStore:
     """The model store of a data directory (for `photosim models ...` and the GUI's model page)."""
     return ModelStore(LibraryPaths(data_dir or default_data_dir()).models)
+
+
+def instance_lock(data_dir: Path) -> InstanceLock:
+    """The lock that lets one app at a time open the library in ``data_dir``."""
+    return InstanceLock(LibraryPaths(data_dir).lock)
 
 
 class Library:
@@ -305,7 +317,7 @@ class Library:
         if photo is None:
             return False
         st = Path(new).stat()
-        with self.catalog.db.transaction() as conn:
+        with self.catalog.transaction() as conn:
             self.catalog.move_photo(conn, photo.id, Path(new), st.st_size, st.st_mtime_ns)
         return True
 
@@ -317,7 +329,23 @@ class Library:
         self.catalog.set_folder_online(Path(root), True)
         self.index([Path(root)])
 
+    def watcher(self, on_change: Callable[[str, list[Path]], None],
+                on_error: Callable[[BaseException], None], polling: bool = False
+                ) -> LibraryWatcher:
+        """A watcher (not started) that keeps this library current with its folders, telling
+        ``on_change`` what it did (a ``Change`` and the paths) and ``on_error`` of a bug, on
+        its own thread."""
+        from photosim.core.watcher import LibraryWatcher
+
+        return LibraryWatcher(sink=self, roots=self.folders(), polling=polling,
+                              on_change=on_change, on_error=on_error)
+
     # -- reading ---------------------------------------------------------------------------
+    @staticmethod
+    def known_words() -> list[str]:
+        """Every word a text search understands, for completion in a search box."""
+        return labels.known_words()
+
     def photos(self, folder: Path | None = None) -> list[Photo]:
         return self.catalog.photos(Path(folder) if folder else None)
 

@@ -186,7 +186,7 @@ class IndexPipeline:
             if photo_id is None:
                 remaining.append(job)
                 continue
-            with self.catalog.db.transaction() as conn:
+            with self.catalog.transaction() as conn:
                 self.catalog.move_photo(conn, photo_id, job.stat.path, job.stat.size,
                                         job.stat.mtime_ns)
             vanished.pop(str(vanished_rows[photo_id].path), None)
@@ -251,7 +251,7 @@ class IndexPipeline:
         vectors, classes = self._embed(batch)
         counts.embedded += len(vectors)
         to_index: list[tuple[int, str | None, np.ndarray | None]] = []
-        with self.catalog.db.transaction() as conn:
+        with self.catalog.transaction() as conn:
             for result in batch:
                 job = result.job
                 photo_id = self.catalog.upsert_photo(

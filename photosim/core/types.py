@@ -99,6 +99,16 @@ class DuplicateGroup:
         return sum(p.size for p in self.members if p.id != self.keeper.id)
 
 
+class Change(StrEnum):
+    """What a watched folder saw happen to some photos (the paths come with it)."""
+
+    INDEXED = "indexed"  # added or changed, and indexed
+    REMOVED = "removed"  # deleted from disk
+    MOVED = "moved"  # paths = [old, new], one report per move
+    OFFLINE = "offline"  # a folder became unavailable (photos kept)
+    ONLINE = "online"  # ... and came back
+
+
 class Stage(StrEnum):
     """What a long piece of work is doing now. The UI says it in words; the core has none."""
 

@@ -22,8 +22,6 @@ from photosim.core import library as library_module
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library
-from photosim.core.lock import InstanceLock
-from photosim.core.paths import LibraryPaths
 from photosim.core.types import Progress
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
@@ -85,7 +83,7 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     if hand_over(data_dir, message):
         log.info("handed the arguments to the running photosim")
         return None
-    lock = InstanceLock(LibraryPaths(data_dir).lock)
+    lock = library_module.instance_lock(data_dir)
     lock.acquire()  # LibraryLockedError: e.g. `photosim watch` runs on it, or a hung instance
     try:
         settings = UiSettings.load(data_dir)

@@ -34,10 +34,8 @@ from PySide6.QtWidgets import (
 
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library, LibraryStatus
-from photosim.core.lock import InstanceLock
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo, Progress
-from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
+from photosim.core.library import PHOTO_SUFFIXES, InstanceLock, Library, LibraryStatus
+from photosim.core.types import Change, DuplicateGroup, DuplicateKind, Photo, Progress
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
@@ -56,8 +54,6 @@ from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
-                  ".gif", ".avif"}
 LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
 WATCH_COALESCE_MS = 300  # watched-folder changes this close together refresh the views once
 
@@ -446,13 +442,13 @@ class MainWindow(QMainWindow):
     def _watched_change(self, kind: str, paths: list[Path]) -> None:
         """GUI thread: the watcher changed the catalog. Gone photos leave the grids at once;
         everything else is refreshed from the catalog once the changes pause."""
-        gone = {REMOVED: paths, MOVED: paths[:1]}.get(kind, [])
+        gone = {Change.REMOVED: paths, Change.MOVED: paths[:1]}.get(Change(kind), [])
         if gone:
             self.library_view.remove_paths(gone)
             self.similar_view.remove_paths(gone)
             self.clusters_view.members.remove_paths(gone)
         self._stale = {"duplicates": True, "clusters": True}
-        self.say(_change_text(kind, paths))
+        self.say(_change_text(Change(kind), paths))
         self._watch_coalesce.start()
 
     def _refresh_after_changes(self) -> None:
@@ -465,7 +461,7 @@ class MainWindow(QMainWindow):
     def choose_query_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Find photos similar to…", "",
-            "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")")
+            "Images (" + " ".join(f"*{s}" for s in sorted(PHOTO_SUFFIXES)) + ")")
         if chosen:
             self.find_similar(Path(chosen))
 
@@ -543,7 +539,7 @@ class MainWindow(QMainWindow):
     def handle_paths(self, paths: Sequence[Path]) -> None:
         """Dropped or handed over by another launch: folders are added, an image is a query."""
         folders = [p for p in paths if p.is_dir()]
-        images = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        images = [p for p in paths if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
         if folders:
             self.add_folders(folders)
         if images:
@@ -825,22 +821,23 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon)
 
 
-def _change_text(kind: str, paths: list[Path]) -> str:
+def _change_text(kind: Change, paths: list[Path]) -> str:
     """A status-bar line for one change the watcher made."""
     names = ", ".join(p.name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
     count = len(paths)
     photos = f"{count} photo{'s' if count != 1 else ''}"
-    texts = {INDEXED: f"Added or updated {photos}: {names}",
-             REMOVED: f"Removed {photos} deleted from disk: {names}",
-             MOVED: f"Moved {paths[0].name} to {paths[-1].parent}",
-             OFFLINE: f"Folder unavailable (photos kept, shown again when it returns): {names}",
-             ONLINE: f"Folder available again: {names}"}
-    return texts.get(kind, f"{kind}: {names}")
+    texts = {Change.INDEXED: f"Added or updated {photos}: {names}",
+             Change.REMOVED: f"Removed {photos} deleted from disk: {names}",
+             Change.MOVED: f"Moved {paths[0].name} to {paths[-1].parent}",
+             Change.OFFLINE: f"Folder unavailable (photos kept, shown again when it returns): "
+                             f"{names}",
+             Change.ONLINE: f"Folder available again: {names}"}
+    return texts[kind]
 
 
 def _droppable(path: str) -> bool:
     candidate = Path(path)
-    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in IMAGE_SUFFIXES)
+    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in PHOTO_SUFFIXES)
 
 
 def _duration(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -78,6 +79,14 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Writes that land together or not at all (see ``Database.transaction``)."""
+        return self.db.transaction()
+
+    def state(self) -> tuple[int, ...]:
+        """Changes whenever the catalog changes (see ``Database.state``)."""
+        return self.db.state()
+
     # -- folders ---------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
         rows = self.db.connection().execute(
@@ -142,11 +151,6 @@ class Catalog:
             chunk = wanted[start:start + _IDS_PER_QUERY]
             yield from conn.execute(query.format(marks=",".join("?" * len(chunk))),
                                     (*params, *chunk))
-
-    def photos_by_hash(self, content_hash: str) -> list[Photo]:
-        rows = self.db.connection().execute(
-            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE content_hash = ?", (content_hash,))
-        return [_photo(r) for r in rows]
 
     def stat_map(self, under: Path) -> dict[str, tuple[int, int, int]]:
         """path → (id, size, mtime_ns) for every photo under a folder: the fast unchanged check."""

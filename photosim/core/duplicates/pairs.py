@@ -49,10 +49,6 @@ class PairTable:
     def __len__(self) -> int:
         return len(self.a)
 
-    def subset(self, keep: NDArray[np.bool_] | NDArray[np.int64]) -> PairTable:
-        """The pairs ``keep`` selects (a mask or positions)."""
-        return PairTable(self.a[keep], self.b[keep], self.scores[keep], self.gates[keep])
-
     def triples(self) -> list[tuple[int, int, float]]:
         """``(a, b, score)`` per pair, as Python numbers."""
         return list(zip(self.a.tolist(), self.b.tolist(), self.scores.tolist(), strict=True))

@@ -157,7 +157,7 @@ class DuplicateSearch:
 
         Kept for ``INPUTS_KEPT_S`` after a pass while the catalog stays unchanged, so that a
         moved threshold regroups without reading it again (at 100k photos, half a regroup)."""
-        state = self._catalog.db.state()
+        state = self._catalog.state()
         with self._lock:
             kept = self._inputs
         if kept is not None and kept[0] == state:
@@ -183,11 +183,11 @@ class DuplicateSearch:
         """Write what duplicate passes derive from the catalog (neighbour lists, pixel
         verdicts) without making what the last pass read look stale: the catalog's state moves,
         but only by this write when nothing else moved it since the read."""
-        before = self._catalog.db.state()
+        before = self._catalog.state()
         write()
         with self._lock:
             if self._inputs is not None and self._inputs[0] == before:
-                self._inputs = (self._catalog.db.state(), self._inputs[1])
+                self._inputs = (self._catalog.state(), self._inputs[1])
 
     def _release_inputs(self) -> None:
         with self._lock:
