@@ -6,6 +6,14 @@ of every kind, similar-scene shots and hard negatives, then scores pairwise prec
 and F1 per duplicate kind for photosim's grouping and two baselines: a plain perceptual hash
 (imagededup-style, Hamming ≤ 10, connected components) and a plain CNN cosine threshold.
 
+Edited copies include what people actually share: the photo inside a screenshot of an image
+viewer, a straightened photo (rotated 1.5-4° and cropped), a 1:1 crop, a 5-15 % crop and a
+chain of crop + downscale + recompression. Real same-scene negatives — consecutive video
+frames, stereo pairs, bursts and exposure/lighting series — come from the OpenCV sample data
+in the Debian package ``opencv-doc`` (``apt-get install opencv-doc``; its videos are decoded
+with PyAV, ``pip install av``) and scikit-image's stereo pair; a different shot must never
+land in a deletable kind (exact, same picture, edited).
+
     python benchmarks/dedup_eval.py [--set dev|heldout] [--data DIR] [--model ONNX] [--rebuild]
 
 Every pair of photos gets a true kind (exact, same, edited, similar, or none) and a predicted
@@ -17,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import itertools
 import json
+import math
 import os
 import shutil
 import sys
@@ -44,6 +54,11 @@ MODEL = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"),
 MATE = Path("/usr/share/backgrounds/mate")
 KINDS = ("exact", "same", "edited", "similar")
 MAX_SIDE = 1600
+OPENCV_DATA = Path(os.environ.get("OPENCV_SAMPLE_DATA",
+                                  "/usr/share/doc/opencv-doc/examples/data"))
+DELETABLE = ("exact", "same", "edited")
+# The edited kinds people share most, reported apart (see _shared_copies)
+SHARED_KINDS = ("screenshot", "straightened", "square-crop", "crop-5-15", "chain")
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,9 @@ class PhotoSet:
     similar_subject: tuple[tuple[str, ...], ...]  # families whose originals look alike
     seed: int  # where the crops fall
     stereo: bool  # the motorcycle stereo pair: a real re-shot scene
+    # Real different shots of one scene: (scene kind, name, files under OPENCV_DATA, or
+    # "video.avi#N" for frame N of a video)
+    scenes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 DEV = PhotoSet(
@@ -68,7 +86,13 @@ DEV = PhotoSet(
                   "nature/Garden.jpg"),
     similar_subject=(("FreshFlower", "YellowFlower", "LadyBird", "GreenMeadow"),
                      ("astronaut", "rocket"), ("Aqua", "RainDrops"), ("Dune", "Storm")),
-    seed=7, stereo=True)
+    seed=7, stereo=True,
+    scenes=(("video-frames", "vtest", ("vtest.avi#10", "vtest.avi#11", "vtest.avi#400",
+                                       "vtest.avi#401")),
+            ("video-frames", "basketball", ("basketball1.png", "basketball2.png")),
+            ("stereo", "aloe", ("aloeL.jpg", "aloeR.jpg")),
+            ("stereo", "chessboard-06", ("left06.jpg", "right06.jpg")),
+            ("burst", "chessboard", ("left01.jpg", "left02.jpg", "left03.jpg"))))
 # Photos the thresholds were never tuned on: other sample photos (several grayscale, some
 # plain textures), other wallpapers, and the dev families' photos as crop sources.
 HELD_OUT = PhotoSet(
@@ -81,7 +105,14 @@ HELD_OUT = PhotoSet(
                   "nature/Storm.jpg"),
     similar_subject=(("grass", "gravel", "brick"), ("Garden", "TwoWings"), ("cat", "camera"),
                      ("Flow", "Gulp")),
-    seed=11, stereo=False)
+    seed=11, stereo=False,
+    scenes=(("video-frames", "megamind", ("Megamind.avi#30", "Megamind.avi#31")),
+            ("video-frames", "tree", ("tree.avi#20", "tree.avi#21")),
+            ("video-frames", "rubberwhale", ("rubberwhale1.png", "rubberwhale2.png")),
+            ("stereo", "chessboard-09", ("left09.jpg", "right09.jpg")),
+            ("stereo", "chessboard-13", ("left13.jpg", "right13.jpg")),
+            ("burst", "chessboard-late", ("left11.jpg", "left12.jpg", "left14.jpg")),
+            ("bracket", "leuven", ("leuvenA.jpg", "leuvenB.jpg"))))
 SETS = {"dev": DEV, "heldout": HELD_OUT}
 
 
@@ -92,6 +123,7 @@ class Item:
     kind: str  # original, exact, same, edited, similar, negative
     variant: str
     subject: str = ""  # originals of one look-alike subject share this (hard negatives)
+    scene: str = ""  # real different shots: video-frames, stereo, burst, bracket
 
 
 # -- building the set --------------------------------------------------------------------------
@@ -138,6 +170,8 @@ def build(folder: Path, photo_set: PhotoSet) -> list[Item]:
             continue
         items += _family(folder, name, source, rng, subject_of.get(name, ""))
     items += _hard_negative_crops(folder, photo_set.crop_sources)
+    for scene_kind, scene_name, files in photo_set.scenes:
+        items += _real_scene(folder, scene_kind, scene_name, files)
     (folder / "labels.json").write_text(json.dumps([i.__dict__ for i in items], indent=1))
     return items
 
@@ -146,14 +180,18 @@ def _family(folder: Path, name: str, source: Image.Image, rng: np.random.Generat
             subject: str) -> list[Item]:
     # The "original" is a view of the source, so that shifted views of the same scene exist.
     original = _region(source, 0.08, 0.08, 0.92, 0.92)
-    out = [replace(_save(folder, original, name, "original", "original", "jpg", quality=95),
-                   subject=subject)]
+    # The original keeps its camera's metadata, as an original does; copies lose it unless
+    # their format carries it over (the HEIC copy does).
+    camera_exif = source.info.get("exif", b"")
+    out = [replace(_save(folder, original, name, "original", "original", "jpg", quality=95,
+                         exif=camera_exif), subject=subject)]
     orig_path = folder / out[0].path
     exact = folder / f"{name}/exact.jpg"
     shutil.copyfile(orig_path, exact)
     out.append(Item(str(exact.relative_to(folder)), name, "exact", "exact"))
     out += _same_copies(folder, name, original)
     out += _edited_copies(folder, name, original, rng)
+    out += _shared_copies(folder, name, original, _family_rng(name))
     out.append(_save(folder, _region(source, 0.0, 0.08, 0.84, 0.92), name, "similar",
                      "shift-left", "jpg"))
     out.append(_save(folder, _region(source, 0.16, 0.0, 1.0, 0.84), name, "similar",
@@ -200,6 +238,126 @@ def _edited_copies(folder: Path, name: str, original: Image.Image,
     if _is_gray(original):  # a grayscale copy of a gray photo is the same picture, not an edit
         return out
     return [*out, _save(folder, gray, name, "edited", "grayscale", "jpg")]
+
+
+def _family_rng(name: str) -> np.random.Generator:
+    """Randomness of its own per family, so that adding copies never moves the older ones."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(name.encode()).digest()[:4]))
+
+
+def _shared_copies(folder: Path, name: str, original: Image.Image,
+                   rng: np.random.Generator) -> list[Item]:
+    """The edited copies people make when they share a photo (see SHARED_KINDS)."""
+    keep = float(rng.uniform(0.85, 0.95))
+    x0, y0 = (float(rng.uniform(0, 1 - keep)) for _ in range(2))
+    return [
+        _save(folder, _screenshot(original, rng), name, "edited", "screenshot", "png"),
+        _save(folder, _straightened(original, rng), name, "edited", "straightened", "jpg",
+              quality=90),
+        _save(folder, _square_crop(original, rng), name, "edited", "square-crop", "jpg",
+              quality=85),
+        _save(folder, _region(original, x0, y0, x0 + keep, y0 + keep), name, "edited",
+              "crop-5-15", "jpg", quality=90),
+        _save(folder, _chain(original, rng), name, "edited", "chain", "jpg", quality=70),
+    ]
+
+
+def _screenshot(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The photo shown, smaller, inside an image viewer's window: title bar, toolbar, a
+    sidebar of file names and a status bar around it, captured as a PNG."""
+    width, height = 1280, 800
+    shot = Image.new("RGB", (width, height), (236, 236, 236))
+    draw = ImageDraw.Draw(shot)
+    font = ImageFont.load_default(size=13)
+    draw.rectangle((0, 0, width, 30), fill=(52, 52, 56))
+    for n, colour in enumerate(((237, 94, 90), (245, 190, 80), (98, 197, 85))):
+        draw.ellipse((10 + 20 * n, 9, 22 + 20 * n, 21), fill=colour)
+    draw.text((width // 2 - 60, 8), "IMG_4071.JPG — Viewer", fill=(230, 230, 230), font=font)
+    draw.rectangle((0, 30, width, 70), fill=(246, 246, 246))
+    for n in range(7):
+        draw.rounded_rectangle((12 + 44 * n, 38, 46 + 44 * n, 62), 4, fill=(210, 210, 214))
+    draw.rectangle((0, 70, 210, height - 26), fill=(228, 228, 232))
+    for n in range(20):
+        draw.text((14, 80 + 26 * n), f"IMG_{4060 + n}.JPG", fill=(40, 40, 40), font=font)
+    draw.rectangle((0, height - 26, width, height), fill=(246, 246, 246))
+    zoom = int(rng.integers(50, 100))
+    draw.text((12, height - 20), f"{photo.width} × {photo.height}  ·  {zoom} %",
+              fill=(60, 60, 60), font=font)
+    area = (210 + 16, 70 + 16, width - 16, height - 26 - 16)
+    room_w, room_h = area[2] - area[0], area[3] - area[1]
+    scale = min(room_w / photo.width, room_h / photo.height) * float(rng.uniform(0.75, 0.95))
+    shown = photo.resize((max(1, round(photo.width * scale)), max(1, round(photo.height * scale))),
+                         Image.Resampling.LANCZOS)
+    left = area[0] + (room_w - shown.width) // 2
+    top = area[1] + (room_h - shown.height) // 2
+    draw.rectangle((area[0], area[1], area[2], area[3]), fill=(24, 24, 24))
+    shot.paste(shown, (left, top))
+    return shot
+
+
+def _straightened(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Rotated by 1.5-4° either way and cropped to the largest upright frame of the same
+    shape that holds no empty corner, as an editor's straighten tool does."""
+    angle = float(rng.uniform(1.5, 4.0)) * (1 if rng.random() < 0.5 else -1)
+    turned = photo.rotate(angle, Image.Resampling.BICUBIC)
+    theta = math.radians(abs(angle))
+    w, h = photo.size
+    scale = 1.0 / (math.cos(theta) + max(w / h, h / w) * math.sin(theta))
+    cw, ch = w * scale, h * scale
+    return turned.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2),
+                        round((h + ch) / 2)))
+
+
+def _square_crop(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A 1:1 crop along the long side, at most 1080 pixels, as social networks make them."""
+    w, h = photo.size
+    side = min(w, h)
+    offset = float(rng.uniform(0.25, 0.75)) * (max(w, h) - side)
+    box = (round(offset), 0, round(offset) + side, side) if w >= h else \
+        (0, round(offset), side, round(offset) + side)
+    square = photo.crop(box)
+    return square.resize((1080, 1080), Image.Resampling.LANCZOS) if side > 1080 else square
+
+
+def _chain(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Crop, downscale and recompress, twice over: a photo passed on from app to app."""
+    img = photo
+    for keep, shrink, quality in ((0.92, 0.6, 75), (0.96, 0.8, 70)):
+        x0, y0 = (float(rng.uniform(0, 1 - keep)) for _ in range(2))
+        img = _region(img, x0, y0, x0 + keep, y0 + keep)
+        img = img.resize((max(8, round(img.width * shrink)), max(8, round(img.height * shrink))),
+                         Image.Resampling.BILINEAR)
+        buffer = io.BytesIO()
+        img.save(buffer, "JPEG", quality=quality)
+        img = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return img
+
+
+def _real_scene(folder: Path, scene_kind: str, name: str, files: tuple[str, ...]) -> list[Item]:
+    """Different shots of one scene from real sample data: frames, views or exposures."""
+    out = []
+    for n, spec in enumerate(files):
+        img = _sample_picture(spec)
+        item = _save(folder, img, f"scene-{name}", "similar", f"shot-{n}", "jpg", quality=92)
+        out.append(replace(item, scene=scene_kind))
+    return out
+
+
+def _sample_picture(spec: str) -> Image.Image:
+    file, _, frame = spec.partition("#")
+    path = OPENCV_DATA / file
+    if not path.is_file():
+        sys.exit(f"missing {path}: install the Debian package opencv-doc "
+                 "(apt-get install opencv-doc), or set OPENCV_SAMPLE_DATA to its data folder")
+    if not frame:
+        return Image.open(path).convert("RGB")
+    import av  # PyAV decodes the sample videos
+
+    with av.open(str(path)) as container:
+        for n, decoded in enumerate(container.decode(video=0)):
+            if n == int(frame):
+                return decoded.to_image().convert("RGB")
+    sys.exit(f"{path} has no frame {frame}")
 
 
 def _is_gray(img: Image.Image) -> bool:
@@ -270,6 +428,9 @@ class Loaded:
     photos: list[Photo]
     prints: list[Fingerprint]
     vectors: np.ndarray
+    # Per item, the position of the item it is pixel-identical to, its family's original (or
+    # itself): a keeper that is such a copy keeps the original picture.
+    pixel_twin_of: list[int]
 
 
 def load(folder: Path, items: list[Item], model: Path) -> Loaded:
@@ -281,7 +442,8 @@ def load(folder: Path, items: list[Item], model: Path) -> Loaded:
         path = folder / item.path
         decoded = decode.load_rgb(path, 256)
         info = decoded.info
-        photos.append(Photo(n, path, path.stat().st_size, 0,
+        stat = path.stat()
+        photos.append(Photo(n, path, stat.st_size, stat.st_mtime_ns,
                             hashlib.sha256(path.read_bytes()).hexdigest(), info.width,
                             info.height, info.format, info.date_taken, info.orientation,
                             info.camera, exif_fields=info.exif_fields))
@@ -291,7 +453,28 @@ def load(folder: Path, items: list[Item], model: Path) -> Loaded:
                for s in range(0, len(tensors), 32)]
     vectors = np.concatenate(outputs).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return Loaded(items, photos, prints, vectors)
+    return Loaded(items, photos, prints, vectors, _pixel_twins(folder, items))
+
+
+def _pixel_twins(folder: Path, items: list[Item]) -> list[int]:
+    """For each item, its family original's position if the two decode to the same pixels
+    (a byte copy, a lossless PNG, the same encoding with other metadata), else its own."""
+    original = {item.family: n for n, item in enumerate(items) if item.kind == "original"}
+    pixels: dict[int, np.ndarray] = {}
+
+    def upright(n: int) -> np.ndarray:
+        if n not in pixels:
+            with Image.open(folder / items[n].path) as img:
+                pixels[n] = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        return pixels[n]
+
+    twins = []
+    for n, item in enumerate(items):
+        o = original.get(item.family)
+        same = o is not None and o != n and item.kind in ("exact", "same") and \
+            upright(n).shape == upright(o).shape and np.array_equal(upright(n), upright(o))
+        twins.append(o if same and o is not None else n)
+    return twins
 
 
 def _model_input(img: Image.Image) -> np.ndarray:
@@ -314,20 +497,24 @@ def knn_pairs(vectors: np.ndarray, k: int, floor: float) -> PairTable:
     return neighbour_pairs_from_index(query_batch, vectors, k, floor)
 
 
-Predictor = Callable[[Loaded], dict[tuple[int, int], str]]
+PairKinds = dict[tuple[int, int], str]
+# A predicted group as the evaluation sees it: member positions and the suggested keeper's
+GroupSeen = tuple[list[int], int]
+Prediction = tuple[PairKinds, list[GroupSeen] | None]  # groups: None for the baselines
+Predictor = Callable[[Loaded], Prediction]
 
 
 def photosim_predict(data: Loaded, settings: DedupSettings | None = None,
-                     k: int = 16, floor: float = 0.5) -> dict[tuple[int, int], str]:
+                     k: int = 16, floor: float = 0.5) -> Prediction:
     candidates = [Candidate(p, f, i) for i, (p, f) in
                   enumerate(zip(data.photos, data.prints, strict=True))]
     pairs = knn_pairs(data.vectors, k, floor)
     groups = find_groups(Snapshot(candidates, data.vectors), pairs,
                          GroupingOptions(settings or DedupSettings()))
-    return pairs_of_groups(groups)
+    return pairs_of_groups(groups), groups_seen(groups)
 
 
-def library_predict(data: Loaded, folder: Path, model: Path) -> dict[tuple[int, int], str]:
+def library_predict(data: Loaded, folder: Path, model: Path) -> Prediction:
     """The product's own path: index the folder into a fresh library (catalog, HNSW index,
     stored fingerprints) and ask it for its duplicate groups."""
     from photosim.core.library import Library
@@ -340,21 +527,42 @@ def library_predict(data: Loaded, folder: Path, model: Path) -> dict[tuple[int, 
             groups = library.duplicates()
         finally:
             library.close()
-    return pairs_of_groups(groups, lambda photo: position[photo.path.resolve()])
+    def index_of(photo: Photo) -> int:
+        return position[photo.path.resolve()]
+
+    return pairs_of_groups(groups, index_of), groups_seen(groups, index_of)
 
 
 def pairs_of_groups(groups: list[DuplicateGroup],
                     index_of: Callable[[Photo], int] = lambda photo: photo.id,
-                    ) -> dict[tuple[int, int], str]:
-    """Each pair of photos → the strictest kind of group holding both."""
-    predicted: dict[tuple[int, int], str] = {}
+                    ) -> PairKinds:
+    """Each pair of photos → the strictest kind of group holding both. Where a group says
+    each member's kind (its relation to the keeper), a pair is of the looser of its two
+    members' kinds (the keeper's counts as exact)."""
+    predicted: PairKinds = {}
     for group in groups:
-        ids = sorted(index_of(p) for p in group.members)
-        for pair in itertools.combinations(ids, 2):
-            old = predicted.get(pair)
-            if old is None or KINDS.index(group.kind.value) < KINDS.index(old):
-                predicted[pair] = group.kind.value
+        kinds = _member_kinds(group)
+        members = sorted((index_of(p), kind) for p, kind in zip(group.members, kinds,
+                                                                 strict=True))
+        for (i, ki), (j, kj) in itertools.combinations(members, 2):
+            kind = max(ki, kj, key=KINDS.index)
+            old = predicted.get((i, j))
+            if old is None or KINDS.index(kind) < KINDS.index(old):
+                predicted[(i, j)] = kind
     return predicted
+
+
+def _member_kinds(group: DuplicateGroup) -> list[str]:
+    per_member = getattr(group, "member_kinds", None)
+    if not per_member:
+        return [group.kind.value] * len(group.members)
+    return ["exact" if m.id == group.keeper.id else k.value
+            for m, k in zip(group.members, per_member, strict=True)]
+
+
+def groups_seen(groups: list[DuplicateGroup],
+                index_of: Callable[[Photo], int] = lambda photo: photo.id) -> list[GroupSeen]:
+    return [([index_of(p) for p in g.members], index_of(g.keeper)) for g in groups]
 
 
 def banded_components(n: int, linked: dict[tuple[int, int], float],
@@ -384,7 +592,7 @@ def banded_components(n: int, linked: dict[tuple[int, int], float],
     return out
 
 
-def phash_predict(data: Loaded) -> dict[tuple[int, int], str]:
+def phash_predict(data: Loaded) -> Prediction:
     n = len(data.photos)
     linked = {}
     for i, j in itertools.combinations(range(n), 2):
@@ -393,26 +601,29 @@ def phash_predict(data: Loaded) -> dict[tuple[int, int], str]:
             linked[(i, j)] = float(d)
     return banded_components(n, linked, lambda d: "same" if d <= 4 else "edited",
                              lambda i, j: data.photos[i].content_hash ==
-                             data.photos[j].content_hash)
+                             data.photos[j].content_hash), None
 
 
-def cosine_predict(data: Loaded, threshold: float = 0.9) -> dict[tuple[int, int], str]:
+def cosine_predict(data: Loaded, threshold: float = 0.9) -> Prediction:
     n = len(data.photos)
     sims = data.vectors @ data.vectors.T
     linked = {(i, j): float(sims[i, j]) for i, j in itertools.combinations(range(n), 2)
               if sims[i, j] >= threshold}
     return banded_components(n, linked, lambda s: "same" if s >= 0.97 else "edited",
                              lambda i, j: data.photos[i].content_hash ==
-                             data.photos[j].content_hash)
+                             data.photos[j].content_hash), None
 
 
-def score(data: Loaded, predicted: dict[tuple[int, int], str]) -> dict[str, object]:
+def score(data: Loaded, prediction: Prediction) -> dict[str, object]:
+    predicted, groups = prediction
     counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in KINDS}
     n = len(data.items)
     for i, j in itertools.combinations(range(n), 2):
         same_bytes = data.photos[i].content_hash == data.photos[j].content_hash
         truth = true_kind(data.items[i], data.items[j], same_bytes)
         guess = predicted.get((i, j))
+        if same_bytes and guess in DELETABLE:
+            guess = "exact"  # two copies of one file, each related to the keeper otherwise
         if truth is not None and guess == truth:
             counts[truth]["tp"] += 1
             continue
@@ -430,7 +641,97 @@ def score(data: Loaded, predicted: dict[tuple[int, int], str]) -> dict[str, obje
     result["hard_negative_fp_duplicate"] = sum(
         predicted.get(p) in ("exact", "same", "edited") for p in negatives)
     result["hard_negative_fp_any"] = sum(p in predicted for p in negatives)
+    result["deletable"] = deletable_scores(data, predicted)
+    result["variants"] = variant_recall(data, predicted)
+    result["scenes"] = scenes_in_deletable(data, predicted)
+    if groups is not None:
+        result["keeper"] = keeper_is_original(data, groups)
+        result["photos_in_several_groups"] = _in_several(groups)
     return result
+
+
+def _truth(data: Loaded, i: int, j: int) -> str | None:
+    same_bytes = data.photos[i].content_hash == data.photos[j].content_hash
+    return true_kind(data.items[i], data.items[j], same_bytes)
+
+
+def deletable_scores(data: Loaded, predicted: PairKinds) -> dict[str, float | int]:
+    """Exact, same picture and edited taken as one class — what the app offers to trash —
+    against everything else; ``wrong`` counts pairs of different shots or different photos
+    that land there."""
+    tp = fp = fn = wrong_shots = wrong_photos = 0
+    for i, j in itertools.combinations(range(len(data.items)), 2):
+        truth = _truth(data, i, j) in DELETABLE
+        guess = predicted.get((i, j)) in DELETABLE
+        tp += truth and guess
+        fn += truth and not guess
+        if guess and not truth:
+            fp += 1
+            if _truth(data, i, j) == "similar":
+                wrong_shots += 1
+            else:
+                wrong_photos += 1
+    p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9), "tp": tp,
+            "fp": fp, "fn": fn, "different_shots": wrong_shots, "different_photos": wrong_photos}
+
+
+def variant_recall(data: Loaded, predicted: PairKinds) -> dict[str, list[int]]:
+    """Per kind of copy (its variant, crops pooled), [found as a deletable copy of its
+    original, copies]."""
+    original = {item.family: n for n, item in enumerate(data.items) if item.kind == "original"}
+    found: dict[str, list[int]] = {}
+    for n, item in enumerate(data.items):
+        if item.kind not in DELETABLE or item.family not in original:
+            continue
+        name = "crop" if item.variant.startswith("crop-0") else item.variant
+        pair = (min(n, original[item.family]), max(n, original[item.family]))
+        tally = found.setdefault(name, [0, 0])
+        tally[0] += predicted.get(pair) in DELETABLE
+        tally[1] += 1
+    return found
+
+
+def scenes_in_deletable(data: Loaded, predicted: PairKinds) -> dict[str, list[int]]:
+    """Per kind of real different shots (and the generated shifted views), [pairs predicted
+    as a deletable kind, pairs]."""
+    out: dict[str, list[int]] = {}
+    for i, j in itertools.combinations(range(len(data.items)), 2):
+        a, b = data.items[i], data.items[j]
+        if _truth(data, i, j) != "similar":
+            continue
+        kind = a.scene or b.scene or "shifted-view"
+        tally = out.setdefault(kind, [0, 0])
+        tally[0] += predicted.get((i, j)) in DELETABLE
+        tally[1] += 1
+    return out
+
+
+def keeper_is_original(data: Loaded, groups: list[GroupSeen]) -> dict[str, object]:
+    """Of the groups holding a family's original, how many suggest keeping it (or a file with
+    its very pixels); the others' keepers by variant."""
+    ok = total = 0
+    wrong: dict[str, int] = {}
+    for members, keeper in groups:
+        family = data.items[keeper].family
+        originals = [m for m in members if data.items[m].kind == "original"
+                     and data.items[m].family == family]
+        if not originals:
+            continue
+        total += 1
+        if data.pixel_twin_of[keeper] == originals[0]:
+            ok += 1
+        else:
+            wrong[data.items[keeper].variant] = wrong.get(data.items[keeper].variant, 0) + 1
+    return {"original_kept": ok, "groups": total, "wrong_keepers": wrong}
+
+
+def _in_several(groups: list[GroupSeen]) -> int:
+    seen: dict[int, int] = {}
+    for members, _ in groups:
+        for m in members:
+            seen[m] = seen.get(m, 0) + 1
+    return sum(count > 1 for count in seen.values())
 
 
 def report(name: str, result: dict[str, object]) -> None:
@@ -444,6 +745,26 @@ def report(name: str, result: dict[str, object]) -> None:
     print(f"  hard negatives wrongly grouped: {result['hard_negative_fp_duplicate']} as "
           f"duplicates (kinds 1-3), {result['hard_negative_fp_any']} in any group, of "
           f"{result['hard_negatives']}")
+    d = result["deletable"]
+    assert isinstance(d, dict)
+    print(f"  deletable kinds (exact+same+edited as one): precision {d['precision']:.3f} "
+          f"recall {d['recall']:.3f} F1 {d['f1']:.3f}  ({d['tp']}/{d['fp']}/{d['fn']}); "
+          f"wrongly deletable: {d['different_shots']} different-shot pairs, "
+          f"{d['different_photos']} different-photo pairs")
+    variants = result["variants"]
+    assert isinstance(variants, dict)
+    print("  copies found as deletable, by kind: " + ", ".join(
+        f"{name} {found}/{total}" for name, (found, total) in sorted(variants.items())))
+    scenes = result["scenes"]
+    assert isinstance(scenes, dict)
+    print("  different shots in a deletable kind: " + ", ".join(
+        f"{name} {bad}/{total}" for name, (bad, total) in sorted(scenes.items())))
+    if "keeper" in result:
+        k = result["keeper"]
+        assert isinstance(k, dict)
+        print(f"  keeper is the original (or has its pixels): {k['original_kept']}/"
+              f"{k['groups']} groups; other keepers: {k['wrong_keepers']}")
+        print(f"  photos in more than one group: {result['photos_in_several_groups']}")
 
 
 def main() -> None:

@@ -145,9 +145,36 @@ def main() -> int:
         window.library_view.filter.setText(SEARCH_WORD)
         window.tabs.setCurrentWidget(window.similar_view)
         shoot(app, window, args.out / "screenshot-search.png")
+        shoot_review(app, window, photos, args.out)
         window.close()
         library.close()
     return 0
+
+
+def shoot_review(app, window, photos: Path, out: Path) -> None:
+    """The duplicate review of a 7-photo group in a 1024×700 window (it must fit, scrolling
+    its cards), and the confirmation that lists what "Apply suggestions" trashes."""
+    from photosim.ui.duplicates_view import ConfirmTrashDialog
+
+    downloads = photos / "Downloads"
+    downloads.mkdir()
+    (downloads / "chelsea (1).jpg").write_bytes((photos / "Samples" / "chelsea.jpg").read_bytes())
+    window.add_folders([downloads])
+    settle(app, 0.5)
+    wait_for(app, lambda: not window.is_indexing())
+    window.showNormal()
+    window.resize(1024, 700)
+    window.tabs.setCurrentWidget(window.duplicates_view)
+    window.refresh_duplicates()
+    wait_for(app, lambda: any(len(g.members) >= 7 for g in window.duplicates_view.model.groups()))
+    pick_group(window, "chelsea (1)")
+    shoot(app, window, out / "screenshot-review-7-photos.png", settle_s=2.0)
+    print(f"window {window.width()}×{window.height()} with a "
+          f"{len(window.duplicates_view.compare.cards)}-photo group")
+    dialog = ConfirmTrashDialog(window.duplicates_view.suggested_trash(), window)
+    dialog.show()
+    shoot(app, dialog, out / "screenshot-confirm-trash.png")
+    dialog.close()
 
 
 def open_named_cluster(window) -> None:

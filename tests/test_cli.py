@@ -39,11 +39,25 @@ def test_index_similar_dupes_compare_status(tmp_path: Path, cli_args: list[str],
     assert 0.9 < similar["results"][0]["score"] <= 1.0  # type: ignore[index]
 
     dupes = run_json(capsys, *cli_args, "dupes")
-    exact = [g for g in dupes["groups"] if g["kind"] == "exact"]  # type: ignore[attr-defined]
-    assert len(exact) == 1
-    assert {Path(m["path"]).name for m in exact[0]["members"]} == {paths[2].name, "same.jpg"}
-    relations = {m["relation"] for m in exact[0]["members"]}  # type: ignore[index]
-    assert relations == {"", "identical file"}  # the keeper, and the copy against it
+    groups = dupes["groups"]  # type: ignore[index]
+    # One group per photo: each path once in all groups, each member with its kind
+    paths_listed = [m["path"] for g in groups for m in g["members"]]
+    assert len(paths_listed) == len(set(paths_listed))
+    exact = [m for g in groups for m in g["members"] if m["kind"] == "exact"]
+    assert [Path(m["path"]).name for m in exact] in (["same.jpg"], [paths[2].name])
+    group = next(g for g in groups if exact[0] in g["members"])
+    assert {Path(group["keep"]).name, Path(exact[0]["path"]).name} == {paths[2].name, "same.jpg"}
+    assert exact[0]["relation"] == "identical file" and exact[0]["suggestion"] == "trash"
+    keeper = next(m for m in group["members"] if m["path"] == group["keep"])
+    assert keeper["kind"] is None and keeper["suggestion"] == "keep"
+    assert all(m["suggestion"] == "review" for m in group["members"] if m["kind"] == "similar")
+    assert group["reclaimable_bytes"] == sum(m["size"] for m in group["members"]
+                                             if m["suggestion"] == "trash")
+
+    assert main([*cli_args, "dupes"]) == 0  # the text says the same, member by member
+    text = capsys.readouterr().out
+    assert f"  trash     {exact[0]['path']}  (identical file)" in text
+    assert f"  keep      {group['keep']}" in text
 
     score = run_json(capsys, *cli_args, "compare", str(paths[2]), str(tmp_path / "pics/same.jpg"))
     assert score["score"] == pytest.approx(1.0, abs=1e-3)

@@ -65,9 +65,15 @@ def _all_pairs(vectors: np.ndarray) -> list[tuple[int, int, float]]:
 
 
 def _kinds(groups: list[DuplicateGroup]) -> dict[DuplicateKind, list[set[int]]]:
+    """Per kind, the photos each group holds at that kind or a stricter one: its keeper and
+    the members so related to it (as the per-kind groups before the partition were)."""
+    order = list(DuplicateKind)
     out: dict[DuplicateKind, list[set[int]]] = {}
     for g in groups:
-        out.setdefault(g.kind, []).append({p.id for p in g.members})
+        for kind in g.kinds():
+            out.setdefault(kind, []).append(
+                {p.id for p, k in zip(g.members, g.member_kinds, strict=True)
+                 if k is None or order.index(k) <= order.index(kind)})
     return out
 
 
@@ -81,15 +87,24 @@ def test_kinds_are_told_apart() -> None:
     vectors = _unit(np.stack([base + rng.normal(scale=s, size=64) for s in
                               (0.0, 0.05, 0.3, 0.3, 0.3)] + [other]))
     candidates = _candidates(images)
-    exact = Candidate(_photo(6, content=candidates[0].photo.content_hash),
-                      candidates[0].fingerprint, 0)
+    exact = Candidate(replace(_photo(6, content=candidates[0].photo.content_hash),
+                              size=candidates[0].photo.size), candidates[0].fingerprint, 0)
     groups = _groups([*candidates, exact], vectors, _all_pairs(vectors), DedupSettings())
-    kinds = _kinds(groups)
-    assert kinds[DuplicateKind.EXACT] == [{0, 6}]
-    assert kinds[DuplicateKind.SAME] == [{0, 1, 6}]
-    assert kinds[DuplicateKind.EDITED] == [{0, 1, 2, 3, 6}]
-    assert kinds[DuplicateKind.SIMILAR] == [{0, 1, 2, 3, 4, 6}]
-    assert all(5 not in members for found in kinds.values() for members in found)
+    # One group per photo: the picture, its copies of every kind and the other shot, each
+    # member with its own relation to the keeper.
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.keeper.id == 0  # the identical copies' first by path
+    assert _member_kinds(group) == {0: None, 6: DuplicateKind.EXACT, 1: DuplicateKind.SAME,
+                                    2: DuplicateKind.EDITED, 3: DuplicateKind.EDITED,
+                                    4: DuplicateKind.SIMILAR}
+    assert group.kind is DuplicateKind.EDITED  # its loosest copy; the shot is not a copy
+    assert group.kinds() == {DuplicateKind.EXACT, DuplicateKind.SAME, DuplicateKind.EDITED,
+                             DuplicateKind.SIMILAR}
+
+
+def _member_kinds(group: DuplicateGroup) -> dict[int, DuplicateKind | None]:
+    return {p.id: k for p, k in zip(group.members, group.member_kinds, strict=True)}
 
 
 def test_exact_copies_need_no_vectors_or_fingerprints() -> None:
@@ -282,7 +297,7 @@ def test_a_crop_joins_its_originals_watermarked_copy_but_not_a_reshot_view() -> 
     assert judge(0, 1).level == judge(0, 2).level == Level.EDITED
     groups = _groups(candidates, None,
                          [(i, j, 0.0) for i, j in itertools.combinations(range(4), 2)],
-                         DedupSettings())
+                     DedupSettings())
     edited = _kinds(groups).get(DuplicateKind.EDITED, [])
     assert {0, 1, 2} in edited
     assert all(3 not in members for members in edited)
@@ -318,7 +333,7 @@ def test_each_member_says_how_it_differs_from_the_keeper() -> None:
                               candidates[2].fingerprint, None)
     groups = _groups(candidates, None,
                          [(i, j, 0.0) for i, j in itertools.combinations(range(4), 2)],
-                         DedupSettings())
+                     DedupSettings())
     edited = next(g for g in groups if g.kind == DuplicateKind.EDITED)
     said = {p.id: edited.relation_of(p) for p in edited.members}
     assert edited.keeper.id == 0 and said[0] == ""
@@ -468,3 +483,64 @@ def test_gate_windows_sample_the_smoothed_grid_where_each_window_lies() -> None:
         np.testing.assert_allclose(windows, np.array(expected), atol=1e-3)
         whole = gate._gate_windows(grid[np.newaxis], whole_only=True)[0]
         np.testing.assert_allclose(whole, windows[-1:], atol=1e-4)
+
+
+# -- different shots are never copies; crops of one photo are -----------------------------------
+def _vectors_with_cosines(cosines: list[float], seed: int = 5) -> np.ndarray:
+    """Unit vectors whose cosine with the first is each of ``cosines`` (1.0 for the first)."""
+    rng = np.random.default_rng(seed)
+    base = _unit(rng.normal(size=64))
+    out = [base]
+    for c in cosines:
+        other = rng.normal(size=64)
+        other = _unit(other - (other @ base) * base)
+        out.append(_unit(c * base + np.sqrt(1 - c * c) * other))
+    return np.stack(out).astype(np.float32)
+
+
+def test_a_burst_shot_with_the_subject_moved_is_never_a_copy() -> None:
+    """Same framing, the subject moved by 3 % of the width: the pixels line up about as well as
+    a heavy edit's, but the CNN sees a different picture (0.8): at most a similar scene."""
+    from skimage import data
+
+    shot = Image.fromarray(data.astronaut())
+    burst = shot.copy()
+    burst.paste(shot.crop((100, 0, 400, 512)), (116, 0))
+    vectors = _vectors_with_cosines([0.8])
+    groups = _groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                     DedupSettings())
+    assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
+    # the same pixels with the CNN agreeing, as it does for a watermark or a tone edit: a copy
+    vectors = _vectors_with_cosines([0.95])
+    groups = _groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                     DedupSettings())
+    assert [g.member_kinds for g in groups] in ([(None, DuplicateKind.EDITED)],
+                                                [(DuplicateKind.EDITED, None)])
+
+
+def test_capture_times_a_second_apart_are_different_shots() -> None:
+    img = scene(23)
+    candidates = [Candidate(_photo(0, img, date="2024-05-01T10:00:00"), fingerprint(img), None),
+                  Candidate(_photo(1, _jpeg(img), date="2024-05-01T10:00:01"),
+                            fingerprint(_jpeg(img)), None)]
+    groups = _groups(candidates, None, [], DedupSettings())
+    assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
+
+
+def test_several_crops_of_one_photo_are_all_its_copies() -> None:
+    """A 5-15 % crop, a square crop and a straightened crop do not contain one another, but
+    each is cut from the original: all are its edited copies, in its one group."""
+    from skimage import data
+
+    original = Image.fromarray(data.coffee())  # 600 × 400
+    crops = [original.crop((30, 20, 570, 380)), original.crop((150, 0, 550, 400)),
+             original.rotate(3, Image.Resampling.BICUBIC).crop((40, 30, 560, 370))]
+    images = [original, *(_jpeg(c, 85) for c in crops)]
+    vectors = _vectors_with_cosines([0.93, 0.9, 0.92])
+    groups = _groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    assert len(groups) == 1
+    group = groups[0]
+    assert group.keeper.id == 0
+    assert {p.id: k for p, k in zip(group.members, group.member_kinds, strict=True)} == \
+        {0: None, 1: DuplicateKind.EDITED, 2: DuplicateKind.EDITED, 3: DuplicateKind.EDITED}
+    assert sorted(p.id for p in group.suggested_trash()) == [1, 2, 3]

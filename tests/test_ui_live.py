@@ -100,10 +100,15 @@ def test_shown_duplicate_groups_follow_the_disk(qtbot, live_window):
         win.tabs.setCurrentWidget(win.duplicates_view)
 
     def scene4_group_size() -> int:
-        groups = [g for g in win.duplicates_view.model.groups()
-                  if g.kind != DuplicateKind.SIMILAR
-                  and any(p.path.name.startswith("scene4") for p in g.members)]
-        return len(groups[0].members) if groups else 0
+        """Photos of scene 4 grouped as copies: the keeper and its exact/same/edited copies
+        (a group may also hold other shots of a scene, decided photo by photo)."""
+        for g in win.duplicates_view.model.groups():
+            copies = [p for p, k in zip(g.members, g.member_kinds, strict=True)
+                      if k is None or k != DuplicateKind.SIMILAR]
+            scene4 = [p for p in copies if p.path.name.startswith("scene4")]
+            if scene4 and len(copies) > 1 and g.keeper in scene4:
+                return len(copies)
+        return 0
 
     assert scene4_group_size() == 0
     imagegen.save(imagegen.scene(4).resize((320, 240)), photos / "scene4_small.jpg",

@@ -157,14 +157,25 @@ def _group_json(group: DuplicateGroup) -> dict[str, Any]:
     return {"kind": group.kind.value, "score": round(group.cohesion, 6),
             "keep": str(group.keeper.path), "reason": group.keep_reason,
             "reclaimable_bytes": group.reclaimable_bytes,
-            "members": [{**_photo_json(p), "relation": group.relation_of(p)}
+            "members": [{**_photo_json(p), "relation": group.relation_of(p),
+                         "kind": None if (kind := _member_kind(group, p)) is None else kind.value,
+                         "suggestion": group.suggestion_for(p)}
                         for p in group.members]}
+
+
+def _member_kind(group: DuplicateGroup, photo: Photo) -> DuplicateKind | None:
+    """The member's kind of relation to the keeper (None for the keeper)."""
+    for member, kind in zip(group.members, group.member_kinds, strict=False):
+        if member.id == photo.id:
+            return kind
+    return None if photo.id == group.keeper.id else group.kind
 
 
 def _group_text(group: DuplicateGroup) -> str:
     lines = [f"[{group.kind.value}] {len(group.members)} photos, similarity "
              f"{group.cohesion:.3f}, keep {group.keeper.path.name} ({group.keep_reason})"]
-    lines += [f"  {'keep ' if p.id == group.keeper.id else '     '}{p.path}"
+    # what the core suggests for each member: keep, trash, review (another shot), protected
+    lines += [f"  {group.suggestion_for(p):9} {p.path}"
               + (f"  ({relation})" if (relation := group.relation_of(p)) else "")
               for p in group.members]
     return "\n".join(lines)

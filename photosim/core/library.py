@@ -19,6 +19,7 @@ from photosim.core import decode, labels, trash
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
+from photosim.core.duplicates import policy
 from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
@@ -41,6 +42,7 @@ from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
     Match,
+    NotDuplicate,
     Photo,
     PhotoRow,
     Progress,
@@ -495,6 +497,19 @@ class Library:
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
 
+    def not_duplicate_decisions(self) -> list[NotDuplicate]:
+        """Every "not a duplicate" decision, with the files it is about, by their paths."""
+        decisions = []
+        for pair in self.catalog.not_duplicate_pairs():
+            a, b = sorted(pair)
+            decisions.append(NotDuplicate((a, b), tuple(self.catalog.photos_by_hash(a)),
+                                          tuple(self.catalog.photos_by_hash(b))))
+        return sorted(decisions, key=lambda d: [str(p.path) for p in d.first + d.second])
+
+    def forget_not_duplicate(self, decisions: Sequence[NotDuplicate]) -> None:
+        """Take decisions back: the photos may be grouped as duplicates again."""
+        self.catalog.remove_not_duplicate([d.hashes for d in decisions])
+
     # -- deletion --------------------------------------------------------------------------
     def trash(self, photos: Sequence[Photo]) -> TrashAction:
         """Move photos to the system trash, after checking that each is safe to move."""
@@ -515,10 +530,9 @@ class Library:
         return self._action(action_id)
 
     def _check_deletable(self, photo: Photo) -> None:
-        for ref in self.reference_folders():
-            if photo.path.is_relative_to(ref):
-                raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
-                                         "photosim never deletes from it.")
+        if (ref := policy.protecting_folder(photo, self.reference_folders())) is not None:
+            raise ProtectedFileError(f"{photo.path} is in the reference folder {ref}; "
+                                     "photosim never deletes from it.")
         try:
             st = photo.path.stat()
         except FileNotFoundError as exc:
@@ -551,3 +565,9 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
+
+
+def with_keeper(group: DuplicateGroup, keeper: Photo) -> DuplicateGroup:
+    """``group`` with the user's own choice of keeper, each member's suggestion following it
+    (see :func:`photosim.core.duplicates.policy.with_keeper`)."""
+    return policy.with_keeper(group, keeper)

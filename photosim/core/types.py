@@ -87,6 +87,20 @@ class DuplicateGroup:
     # Per member, in order: how it differs from the keeper ("cropped, smaller"); "" for the
     # keeper itself, and for all when unknown.
     relations: tuple[str, ...] = ()
+    # Per member, in order: its kind of relation to the keeper (None for the keeper). A group
+    # holds each photo once: copies of every kind and other shots of the scene together.
+    member_kinds: tuple[DuplicateKind | None, ...] = ()
+    # Per member, in order: what the core suggests for it — "keep" (the keeper), "trash" (a
+    # copy), "review" (another shot: decided photo by photo), "protected" (a reference file);
+    # see photosim.core.duplicates.policy. The UI and the CLI show and confirm it.
+    suggestions: tuple[str, ...] = ()
+
+    def kinds(self) -> frozenset[DuplicateKind]:
+        """The kinds of its members' relations to the keeper (the kind filter shows a group
+        when one of them is chosen)."""
+        if not self.member_kinds:
+            return frozenset({self.kind})
+        return frozenset(k for k in self.member_kinds if k is not None)
 
     def relation_of(self, photo: Photo) -> str:
         for member, relation in zip(self.members, self.relations, strict=False):
@@ -94,9 +108,30 @@ class DuplicateGroup:
                 return relation
         return ""
 
+    def suggestion_for(self, photo: Photo) -> str:
+        for member, suggestion in zip(self.members, self.suggestions, strict=False):
+            if member.id == photo.id:
+                return suggestion
+        return "keep"
+
+    def suggested_trash(self) -> list[Photo]:
+        """The members the core suggests trashing (what "Apply suggestions" takes)."""
+        return [p for p, s in zip(self.members, self.suggestions, strict=False) if s == "trash"]
+
     @property
     def reclaimable_bytes(self) -> int:
-        return sum(p.size for p in self.members if p.id != self.keeper.id)
+        """The space the suggestions free: exactly the size of :meth:`suggested_trash`."""
+        return sum(p.size for p in self.suggested_trash())
+
+
+@dataclass(frozen=True)
+class NotDuplicate:
+    """A user's "not a duplicate" decision: two pictures (by content), with the files that
+    hold them now (none when they left the library)."""
+
+    hashes: tuple[str, str]
+    first: tuple[Photo, ...]
+    second: tuple[Photo, ...]
 
 
 class Change(StrEnum):

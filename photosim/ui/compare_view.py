@@ -12,20 +12,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDesktopServices,
+    QImage,
+    QImageReader,
+    QPainter,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsPixmapItem,
     QGraphicsScene,
     QGraphicsView,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
+    QScrollArea,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.core.types import DuplicateGroup, Photo
 from photosim.ui.format import human_size, resolution
 from photosim.ui.tasks import TaskRunner
 
@@ -54,7 +66,7 @@ class ImagePane(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QColor(48, 48, 48))  # neutral: judges colour better than white
-        self.setMinimumSize(QSize(160, 160))
+        self.setMinimumSize(QSize(140, 120))
         self.zoom, self.cx, self.cy = 1.0, 0.5, 0.5
         self._applying = False
         self.horizontalScrollBar().valueChanged.connect(self._scrolled)
@@ -127,13 +139,31 @@ class PhotoCard(QWidget):
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.facts.setFixedHeight(self.facts.fontMetrics().lineSpacing() * 9)
+        self.path = ElidedLabel(str(photo.path))
+        # Tool buttons: compact enough for both to fit a narrow card
+        self.open_button = QToolButton()
+        self.open_button.setText("Open")
+        self.open_button.setToolTip(f"Open {photo.path.name} in the default viewer")
+        self.open_button.clicked.connect(lambda: open_url(photo.path))
+        self.reveal_button = QToolButton()
+        self.reveal_button.setText("Show in folder")
+        self.reveal_button.setToolTip(f"Open the folder {photo.path.parent}")
+        self.reveal_button.clicked.connect(lambda: open_url(photo.path.parent))
+        buttons = QHBoxLayout()
+        for button in (self.open_button, self.reveal_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
         layout.addWidget(self.badge)
         layout.addWidget(self.pane, 1)
         layout.addWidget(self.facts)
+        layout.addWidget(self.path)
+        layout.addLayout(buttons)
         self.setAutoFillBackground(True)
+        self.setMinimumWidth(150)
 
     def set_decision(self, decision: str, current: bool) -> None:
         self.decision = decision
@@ -158,19 +188,50 @@ def facts_html(photo: Photo, group: DuplicateGroup) -> str:
     best_size = max(p.size for p in group.members)
     relation = group.relation_of(photo)
     rows = [
-        ("Versus keeper", _escape(relation) if relation else "—", False),
+        ("Vs keeper", _escape(relation) if relation else "—", False),
         ("Resolution", resolution(photo), photo.pixels == best_pixels),
         ("File size", human_size(photo.size), photo.size == best_size),
         ("Format", photo.format or "?", False),
         ("Taken", photo.date_taken or "unknown", False),
         ("Camera", photo.camera or "unknown", False),
-        ("Path", _escape(str(photo.path)), False),
     ]
     cells = "".join(
         f"<tr><td style='color:palette(placeholder-text);padding-right:8px'>{name}</td>"
         f"<td>{'<b>' + value + '</b>' if best else value}</td></tr>"
         for name, value, best in rows)
     return f"<table cellspacing=0 cellpadding=1>{cells}</table>"
+
+
+class ElidedLabel(QLabel):
+    """One line of text cut in the middle to the width it has (a path keeps its root and its
+    file name, the parts a reviewer tells copies apart by); the whole text on hover."""
+
+    def __init__(self, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.full_text = text
+        self.setToolTip(text)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setMinimumWidth(40)
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:  # never asks for the whole text's width
+        return QSize(40, super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle,
+                                                   max(self.width(), 40)))
+
+
+def open_url(path: Path) -> None:
+    """Open a file or a folder with the desktop's default application."""
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
 def _escape(text: str) -> str:
@@ -192,14 +253,22 @@ class CompareView(QWidget):
         self._syncing = False
         self.reason = QLabel()
         self.reason.setWordWrap(True)
-        self._grid = QGridLayout()
+        # The cards sit in a scroll area: a large group scrolls, and never makes the window
+        # taller than the screen.
+        cards = QWidget()
+        self._grid = QGridLayout(cards)
         self._grid.setSpacing(6)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self.cards_area = QScrollArea()
+        self.cards_area.setWidgetResizable(True)
+        self.cards_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.cards_area.setWidget(cards)
         self.empty = QLabel("Choose a group on the left to compare its photos.",
                             alignment=Qt.AlignmentFlag.AlignCenter)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.reason)
-        layout.addLayout(self._grid, 1)
+        layout.addWidget(self.cards_area, 1)
         layout.addWidget(self.empty, 1)
 
     # -- group -----------------------------------------------------------------------------
@@ -210,15 +279,35 @@ class CompareView(QWidget):
         if group is None:
             self.reason.clear()
             return
-        self.reason.setText(f"<b>Suggested keeper:</b> {_escape(group.keeper.path.name)} — "
-                            f"{_escape(group.keep_reason)}. "
-                            f"<span style='color:palette(placeholder-text)'>Holds together at "
-                            f"{group.cohesion:.0%} similarity.</span>")
+        self._show_reason(group)
         for photo in sorted(group.members, key=lambda p: p.id != group.keeper.id):
             self._add_card(photo, group, _default_decision(photo, group, protected))
         self.current = 0
         self._layout_cards()
         self._refresh()
+
+    def _show_reason(self, group: DuplicateGroup) -> None:
+        label = "Your keeper" if group.keep_reason == "Your choice" else "Suggested keeper"
+        reason = "" if group.keep_reason == "Your choice" else f" — {_escape(group.keep_reason)}"
+        self.reason.setText(f"<b>{label}:</b> {_escape(group.keeper.path.name)}{reason}. "
+                            f"<span style='color:palette(placeholder-text)'>Holds together at "
+                            f"{group.cohesion:.0%} similarity.</span>")
+
+    def make_current_keeper(self, regrouped: DuplicateGroup) -> None:
+        """The user made the current photo the keeper: ``regrouped`` is the group as the core
+        sees it with that keeper; every card takes its suggestion (reference files stay
+        protected). ``group`` stays the group the review was asked about."""
+        by_id = {p.id: p for p in regrouped.members}
+        for card in self.cards:
+            if card.decision != PROTECTED:
+                card.decision = _default_decision(by_id[card.photo.id], regrouped, ())
+            card.set_facts(regrouped)
+        self._show_reason(regrouped)
+        self._refresh()
+        self.decisions_changed.emit()
+
+    def current_photo(self) -> Photo | None:
+        return self.cards[self.current].photo if self.cards else None
 
     def _add_card(self, photo: Photo, group: DuplicateGroup, decision: str) -> None:
         card = PhotoCard(photo)
@@ -236,7 +325,10 @@ class CompareView(QWidget):
         self.cards = []
 
     def _layout_cards(self) -> None:
-        columns = 2 if len(self.cards) == 4 else min(len(self.cards), 3)
+        count = len(self.cards)
+        columns = 2 if count == 4 else 3 if count in (5, 6) else min(count, 4)
+        for column in range(4):  # equal widths: the cards compare side by side
+            self._grid.setColumnStretch(column, 1 if column < columns else 0)
         for i, card in enumerate(self.cards):
             self._grid.addWidget(card, i // max(columns, 1), i % max(columns, 1))
 
@@ -283,6 +375,7 @@ class CompareView(QWidget):
         if self.cards:
             self.current = (self.current + step) % len(self.cards)
             self._refresh()
+            self.cards_area.ensureWidgetVisible(self.cards[self.current])
 
     def toggle_ab(self) -> None:
         self.ab_mode = not self.ab_mode
@@ -319,11 +412,12 @@ class CompareView(QWidget):
 
 
 def _default_decision(photo: Photo, group: DuplicateGroup, protected: Sequence[Path]) -> str:
-    if any(photo.path.is_relative_to(folder) for folder in protected):
+    """What the core suggests (see photosim.core.duplicates.policy): another shot of the
+    scene and the keeper are kept until the user says otherwise."""
+    suggestion = group.suggestion_for(photo)
+    if suggestion == "protected" or any(photo.path.is_relative_to(f) for f in protected):
         return PROTECTED
-    if group.kind == DuplicateKind.SIMILAR:
-        return KEEP  # bursts and re-shoots are reviewed, never proposed for deletion
-    return KEEP if photo.id == group.keeper.id else TRASH
+    return TRASH if suggestion == "trash" else KEEP
 
 
 def load_picture(path: Path) -> QImage | None:

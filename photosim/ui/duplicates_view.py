@@ -1,9 +1,10 @@
 """Duplicate review: the groups on the left (count, kind, reclaimable space), the side-by-side
 comparison on the right, driven by the keyboard.
 
-Keys: ←/→ photo · ↑/↓ group · K keep · T or Del trash · Enter apply this group · S skip ·
-N not a duplicate · A A/B view · Space flip · 0 fit. The view decides nothing itself: it emits
-what the user chose and the main window asks the library to do it.
+Keys: ←/→ photo · ↑/↓ group · K keep · T or Del trash · M make this photo the keeper ·
+Enter apply this group · S skip · N not a duplicate · A A/B view · Space flip · 0 fit. The
+view decides nothing itself: the core suggests what to keep and trash, the view emits what the
+user chose and the main window asks the library to do it.
 
 While the library looks for duplicates (seconds to minutes for a large library's first
 search) the review gives way to a panel saying what the search does, with a Cancel button.
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.library import with_keeper
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
 from photosim.ui.compare_view import KEEP, TRASH, CompareView
 from photosim.ui.format import human_size
@@ -43,7 +45,8 @@ from photosim.ui.thumbnails import ThumbnailCache
 
 KIND_CHOICES = [("All kinds", None), *((label, DuplicateKind(k)) for k, label in
                                        KIND_LABELS.items())]
-HELP = ("<b>K</b> keep · <b>T</b>/<b>Del</b> trash · <b>Enter</b> apply · <b>S</b> skip · "
+HELP = ("<b>K</b> keep · <b>T</b>/<b>Del</b> trash · <b>M</b> make keeper · "
+        "<b>Enter</b> apply · <b>S</b> skip · "
         "<b>N</b> not a duplicate · <b>←/→</b> photo · <b>↑/↓</b> group · <b>A</b> A/B · "
         "<b>Space</b> flip · <b>0</b> fit")
 
@@ -137,7 +140,7 @@ class DuplicatesView(QWidget):
         self.groups.setUniformItemSizes(True)
         self.groups.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.groups.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.groups.setMinimumWidth(240)
+        self.groups.setMinimumWidth(200)
         self.groups.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.groups.selectionModel().currentChanged.connect(self._group_chosen)
         self.compare = CompareView(runner)
@@ -181,6 +184,7 @@ class DuplicatesView(QWidget):
         buttons = QHBoxLayout()
         for text, slot in (("Keep (K)", lambda: self.compare.mark_current(KEEP)),
                            ("Trash (T)", lambda: self.compare.mark_current(TRASH)),
+                           ("Make keeper (M)", self.make_current_keeper),
                            ("Skip (S)", self.skip),
                            ("Not a duplicate (N)", self.not_duplicate),
                            ("A/B (A)", self.compare.toggle_ab)):
@@ -191,6 +195,7 @@ class DuplicatesView(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.apply_group)
         keys = QLabel(HELP)
+        keys.setWordWrap(True)  # a narrow window wraps the key help instead of widening
         keys.setStyleSheet("color: palette(placeholder-text);")
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -217,6 +222,7 @@ class DuplicatesView(QWidget):
             "K": lambda: self.compare.mark_current(KEEP),
             "T": lambda: self.compare.mark_current(TRASH),
             "Del": lambda: self.compare.mark_current(TRASH),
+            "M": self.make_current_keeper,
             "S": self.skip,
             "N": self.not_duplicate,
             "Return": self.resolve_current,
@@ -341,6 +347,12 @@ class DuplicatesView(QWidget):
         if group is not None:
             self.resolve_requested.emit(group, self.compare.to_trash())
 
+    def make_current_keeper(self) -> None:
+        """Keep the current photo instead of the suggested keeper; the others follow it."""
+        group, photo = self.compare.group, self.compare.current_photo()
+        if group is not None and photo is not None:
+            self.compare.make_current_keeper(with_keeper(group, photo))
+
     def skip(self) -> None:
         self.step_group(1)
 
@@ -349,15 +361,9 @@ class DuplicatesView(QWidget):
             self.not_duplicate_requested.emit(self.compare.group)
 
     def suggested_trash(self) -> list[Photo]:
-        """What "apply suggestions" trashes: non-keepers outside reference folders, in groups
-        that are not mere look-alikes (bursts and re-shoots are left for a human)."""
-        doomed = []
-        for group in self.model.groups():
-            if group.kind == DuplicateKind.SIMILAR:
-                continue
-            doomed += [p for p in group.members if p.id != group.keeper.id
-                       and not any(p.path.is_relative_to(f) for f in self.protected)]
-        return doomed
+        """What "apply suggestions" trashes: what the core suggests trashing in each group —
+        copies only, never another shot of a scene, never a reference file."""
+        return [p for group in self.model.groups() for p in group.suggested_trash()]
 
     def _apply_all_clicked(self) -> None:
         doomed = self.suggested_trash()

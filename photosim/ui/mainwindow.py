@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.library import PHOTO_SUFFIXES, InstanceLock, Library, LibraryStatus
-from photosim.core.types import Change, DuplicateGroup, DuplicateKind, Photo, Progress
+from photosim.core.types import Change, DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
@@ -43,6 +43,7 @@ from photosim.ui.format import provider_label
 from photosim.ui.library_view import LibraryView
 from photosim.ui.listing import PhotoListing, prepare_listing
 from photosim.ui.live import LiveLibrary
+from photosim.ui.not_duplicates_dialog import NotDuplicatesDialog
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
         edit_menu = menu.addMenu("&Edit")
         self.undo_action = self._action(edit_menu, "&Undo last move to trash", self.undo,
                                         QKeySequence.StandardKey.Undo)
+        self._action(edit_menu, "&Not-a-duplicate decisions…", self.show_not_duplicates)
         help_menu = menu.addMenu("&Help")
         self._action(help_menu, "&About photosim", self._about)
         toolbar = self.addToolBar("Main")
@@ -683,6 +685,26 @@ class MainWindow(QMainWindow):
     def _action_failed(self, exc: BaseException) -> None:
         self.report_error(exc)
         self.action_finished.emit(f"failed: {exc}")
+
+    def show_not_duplicates(self) -> NotDuplicatesDialog:
+        """List the "not a duplicate" decisions; those taken back are grouped again."""
+        dialog = NotDuplicatesDialog(self.library.not_duplicate_decisions(), self)
+        dialog.forget_requested.connect(self.forget_not_duplicates)
+        dialog.open()
+        return dialog
+
+    def forget_not_duplicates(self, decisions: list[NotDuplicate]) -> None:
+        library = self.library
+        self.runner.run_task(lambda: library.forget_not_duplicate(decisions),
+                             lambda _: self._not_duplicates_forgotten(len(decisions)),
+                             self._action_failed)
+
+    def _not_duplicates_forgotten(self, count: int) -> None:
+        message = f"{count} not-a-duplicate decision{'s' if count != 1 else ''} taken back."
+        self.say(message)
+        self._stale["duplicates"] = True
+        self._tab_changed(self.tabs.currentIndex())
+        self.action_finished.emit(message)
 
     def undo(self) -> None:
         library = self.library

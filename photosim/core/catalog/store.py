@@ -152,6 +152,12 @@ class Catalog:
             yield from conn.execute(query.format(marks=",".join("?" * len(chunk))),
                                     (*params, *chunk))
 
+    def photos_by_hash(self, content_hash: str) -> list[Photo]:
+        """The photos holding this content (a "not a duplicate" decision is by content)."""
+        rows = self.db.connection().execute(
+            f"SELECT {PHOTO_COLUMNS} FROM photos WHERE content_hash = ?", (content_hash,))
+        return [_photo(r) for r in rows]
+
     def stat_map(self, under: Path) -> dict[str, tuple[int, int, int]]:
         """path → (id, size, mtime_ns) for every photo under a folder: the fast unchanged check."""
         rows = self.db.connection().execute(
@@ -380,6 +386,12 @@ class Catalog:
     def not_duplicate_pairs(self) -> set[frozenset[str]]:
         rows = self.db.connection().execute("SELECT hash_a, hash_b FROM not_duplicates")
         return {frozenset((r[0], r[1])) for r in rows}
+
+    def remove_not_duplicate(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Forget "not a duplicate" decisions (stored with the smaller hash first)."""
+        rows = [(min(a, b), max(a, b)) for a, b in pairs]
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM not_duplicates WHERE hash_a = ? AND hash_b = ?", rows)
 
     # -- action log ------------------------------------------------------------------------
     def record_action(self, kind: str, items: Sequence[ActionItem]) -> int:

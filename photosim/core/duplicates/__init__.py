@@ -8,6 +8,9 @@
 * ``verdicts`` — pixel verdicts kept between groupings and sessions.
 * ``judge`` — :class:`~.judge.PairJudge`, how two photos relate.
 * ``prefilter`` — the pairs worth judging one by one.
+* ``keeper`` — which member of a group to keep (:func:`~.keeper.choose_keeper`).
+* ``partition`` — the clusters of every level made into one group per photo.
+* ``policy`` — keep, trash or review: the suggestion for each member of a group.
 * ``grouping`` — complete-linkage grouping into :class:`~photosim.core.types.DuplicateGroup`.
 * ``neighbours`` — each photo's nearest neighbours, stored in the catalog between passes.
 * ``search`` — :class:`~.search.DuplicateSearch`, the pass the ``Library`` facade calls.

@@ -4,8 +4,11 @@ Grouping is complete-linkage: two groups merge only when every cross pair is rel
 group's level, so A≈B and B≈C never drags A and C together unless A≈C too. The one allowed
 chain runs through a copy, which stands for its picture: a crop of a photo is also a crop of
 that photo's watermarked or filtered copy (same framing), even when the two edits together
-hide it from a direct comparison; a re-shot of a scene is a re-shot of every copy of the
-shot. Each group's cohesion is its weakest pair; its members are listed most central first.
+hide it from a direct comparison; a crop is a copy of whatever the frame it is cut from is a
+copy of (two crops of one photo, or a crop and a screenshot holding the photo, are copies of
+one picture); a re-shot of a scene is a re-shot of every copy of the shot. The clusters of
+every level then become one group per photo (see :mod:`photosim.core.duplicates.partition`).
+Each group's cohesion is its weakest pair; its members are listed most central first.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
+from photosim.core.duplicates.partition import Part, partition
+from photosim.core.duplicates.policy import with_suggestions
 from photosim.core.duplicates.prefilter import worth_judging
 from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.duplicates.verdicts import PixelCache
-from photosim.core.keeper import choose_keeper
 from photosim.core.types import (
     DuplicateGroup,
+    DuplicateKind,
     Photo,
     Progress,
     ProgressCallback,
@@ -58,9 +64,9 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     :func:`~photosim.core.duplicates.pairs.neighbour_pairs_from_index` does); their gate
     scores, where known, spare the pixel gate a look at those pairs.
 
-    A photo may appear in one group per kind: the exact copies of a file, the same picture in
-    other sizes and formats, its edits, and shots of the same scene are separate review queues.
-    A group of a looser kind is reported only when it adds photos to the stricter one.
+    Each photo is in one group at most (see :mod:`photosim.core.duplicates.partition`): a
+    picture with its copies of every kind, and other shots of the scene found with them; each
+    member carries its kind of relation to the keeper (``member_kinds``).
     ``options.pixel_cache`` carries pixel verdicts over to the next call. ``progress`` hears of each
     stage (``Stage.COMPARING_PIXELS``, then ``Stage.GROUPING``) and of every few hundred pairs
     judged; there ``cancel`` is checked too (``Cancelled``; the verdicts cached stay valid).
@@ -70,18 +76,13 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     judge = PairJudge(snapshot, options.settings, pairs, options.pixel_cache)
     blocked = _blocked_pairs(snapshot.candidates, options.not_duplicates)
     edges = _edges(judge, pairs, blocked, report, cancel)
-    groups: list[DuplicateGroup] = []
-    seen: set[frozenset[int]] = set()
+    clusters = []
     for done, level in enumerate(Level):
         check(cancel)
         report(Progress(Stage.GROUPING, done, len(Level)))
-        for cluster in _complete_linkage(edges, level, judge, blocked):
-            members = frozenset(cluster)
-            if len(members) < 2 or members in seen:
-                continue
-            seen.add(members)
-            groups.append(_make_group(cluster, level, judge, options.reference_folders))
-    return groups
+        clusters.append(_complete_linkage(edges, level, judge, blocked))
+    return [_group_of_part(part, judge, options.reference_folders)
+            for part in partition(clusters, copy_levels=Level.SIMILAR)]
 
 
 def _blocked_pairs(candidates: Sequence[Candidate],
@@ -190,7 +191,8 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
             if link is None or onward is None:
                 continue
             if level == Level.EDITED:
-                copy = link.within(Level.EDITED) and not link.reframed
+                copy = link.within(Level.EDITED) and (
+                    not link.reframed or _crops_of_one_frame(judge, x, m, y, onward))
             else:
                 copy = link.within(Level.EDITED)
             if copy and onward.within(level):
@@ -198,9 +200,20 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
     return False
 
 
-def _make_group(cluster: list[int], level: Level, judge: PairJudge,
-                reference_folders: Sequence[Path]) -> DuplicateGroup:
-    candidates = judge.candidates
+def _crops_of_one_frame(judge: PairJudge, x: int, m: int, y: int, onward: Relation) -> bool:
+    """Whether ``x`` is a crop of ``m``, so that it is a copy of whatever ``m`` is a copy of:
+    two crops (a square one, a straightened one) of one photo, or a crop of a photo and a
+    screenshot holding the photo, are copies of one picture. ``m`` must hold the frame ``x``
+    is cut from, so that a crop never vouches for a re-shot view that merely contains the
+    same region (there ``x`` would hold ``m``)."""
+    return onward.within(Level.EDITED) and _crop_side(judge, x, m) == x
+
+
+def _group_of_part(part: Part, judge: PairJudge,
+                   reference_folders: Sequence[Path]) -> DuplicateGroup:
+    """A group of the partition: the keeper chosen among the copies (another shot of the
+    scene is never the picture the copies were made from), each member's relation to it."""
+    candidates, cluster = judge.candidates, part.members
     scores = np.ones((len(cluster), len(cluster)), np.float32)
     for x, a in enumerate(cluster):
         for y in range(x + 1, len(cluster)):
@@ -208,15 +221,67 @@ def _make_group(cluster: list[int], level: Level, judge: PairJudge,
     centrality = scores.sum(axis=1)
     order = sorted(range(len(cluster)), key=lambda x: (-centrality[x], cluster[x]))
     members = tuple(candidates[cluster[x]].photo for x in order)
-    sharpness = {c.photo.id: c.fingerprint.sharpness
-                 for c in (candidates[i] for i in cluster) if c.fingerprint is not None}
-    keeper, reason = choose_keeper(members, reference_folders, sharpness)
+    copies = [i for i in cluster if part.joined[i] < Level.SIMILAR] or cluster
+    keeper, reason = choose_keeper([candidates[i].photo for i in copies],
+                                   _keeper_links(copies, judge), reference_folders)
     position = {candidates[i].photo.id: i for i in cluster}
-    relations = tuple("" if m.id == keeper.id else
-                      describe_copy(keeper, m, judge.settled(position[keeper.id], position[m.id]))
-                      for m in members)
-    return DuplicateGroup(KIND_OF_LEVEL[level], members, float(scores.min()), keeper, reason,
-                          relations)
+    kept = position[keeper.id]
+    kinds: list[DuplicateKind | None] = []
+    relations: list[str] = []
+    for photo in members:
+        kind, relation = _relation_to_keeper(position[photo.id], kept, part, judge)
+        kinds.append(kind)
+        relations.append("" if kind is None else describe_copy(keeper, photo, relation))
+    return with_suggestions(DuplicateGroup(_group_kind(kinds), members, float(scores.min()),
+                                           keeper, reason, tuple(relations), tuple(kinds)),
+                            reference_folders)
+
+
+def _group_kind(kinds: Sequence[DuplicateKind | None]) -> DuplicateKind:
+    """The loosest kind of copy in the group; similar scene when it holds no copies."""
+    copy_kinds = [k for k in kinds if k is not None and k != DuplicateKind.SIMILAR]
+    return max(copy_kinds, key=list(DuplicateKind).index) if copy_kinds else \
+        DuplicateKind.SIMILAR
+
+
+def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge
+                        ) -> tuple[DuplicateKind | None, Relation]:
+    """(The member's kind of relation to the keeper, None for the keeper; the verdict that
+    describes it). A copy held in the group through another copy is an edited copy."""
+    if i == kept:
+        return None, Relation(Level.EXACT, 1.0)
+    relation = judge.settled(i, kept)
+    if part.joined[i] >= Level.SIMILAR or part.joined[kept] >= Level.SIMILAR:
+        return DuplicateKind.SIMILAR, Relation(Level.SIMILAR, relation.score)
+    if relation.within(Level.EDITED):
+        assert relation.level is not None
+        return KIND_OF_LEVEL[relation.level], relation
+    return DuplicateKind.EDITED, Relation(None, relation.score)
+
+
+def _keeper_links(cluster: Sequence[int], judge: PairJudge) -> dict[frozenset[int], Link]:
+    """What the keeper rules need of each judged pair: its kind, which is the crop, whether
+    one is an edit of the other."""
+    candidates = judge.candidates
+    links: dict[frozenset[int], Link] = {}
+    for x, a in enumerate(cluster):
+        for b in cluster[x + 1:]:
+            relation = judge.known(a, b)
+            if relation is None or relation.level is None:
+                continue
+            crop = _crop_side(judge, a, b) if relation.reframed and \
+                relation.level == Level.EDITED else None
+            ids = (candidates[a].photo.id, candidates[b].photo.id)
+            links[frozenset(ids)] = Link(
+                KIND_OF_LEVEL[relation.level],
+                None if crop is None else candidates[crop].photo.id,
+                relation.level == Level.EDITED and crop is None)
+    return links
+
+
+def _crop_side(judge: PairJudge, a: int, b: int) -> int | None:
+    """Which of a reframed pair is the crop: the one that fits inside the other better."""
+    return judge.crop_side(a, b)
 
 
 def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:

@@ -70,6 +70,7 @@ class PairJudge:
         self._standard: dict[tuple[int, tuple[int, ...]], FloatGrid | None] = {}
         self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
+        self._crop_sides: dict[tuple[int, int], int | None] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
@@ -127,6 +128,22 @@ class PairJudge:
         """The verdict on a pair already judged, without judging it."""
         return self._cache.get((min(i, j), max(i, j)))
 
+    def crop_side(self, a: int, b: int) -> int | None:
+        """Which of a reframed pair is the crop: the one that fits inside the other better
+        (None without fingerprints, or when neither does). Remembered: grouping asks again."""
+        key = (min(a, b), max(a, b))
+        if key not in self._crop_sides:
+            self._crop_sides[key] = self._find_crop_side(*key)
+        return self._crop_sides[key]
+
+    def _find_crop_side(self, a: int, b: int) -> int | None:
+        if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
+            return None
+        inside_a, inside_b = self._crop_fit(a, b).residual, self._crop_fit(b, a).residual
+        if inside_a == inside_b:
+            return None
+        return b if inside_a < inside_b else a
+
     def rule_out_pixels(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Judge these pairs (``i < j``) on their CNN cosine alone: a bulk check
         (:func:`pixel_gate`) found their pixels too far apart for any comparison to succeed."""
@@ -170,9 +187,7 @@ class PairJudge:
         if edit is None:
             return None
         residual, reframed, mirrored = edit
-        # Pixels that line up this well need less agreement from the CNN (a crop of a
-        # grayscale copy can fall to 0.4 there); different photos never line up like this.
-        floor = s.proof_cosine if residual <= s.proof_residual else s.edited_cosine
+        floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
@@ -265,6 +280,20 @@ class PairJudge:
             grid = fp.grid.astype(np.float32)
             self._grids[i] = grid
         return grid
+
+
+def _edit_cosine_floor(residual: float, reframed: bool, s: DedupSettings) -> float:
+    """How much the CNN must agree that an edit keeps the picture.
+
+    Pixels that line up this well need less agreement (a crop of a grayscale copy can fall to
+    0.4 there); different photos never line up like this. An edit that keeps the framing but
+    whose pixels are not conclusive must look like the same picture to the CNN as well: a tone
+    edit, a filter or a watermark leaves the CNN's view nearly as it was, while the next shot
+    of a burst — the subject moved within the same frame — does not.
+    """
+    if residual <= s.proof_residual:
+        return s.proof_cosine
+    return s.edited_cosine if reframed else s.aligned_edit_cosine
 
 
 def _capture_differs(a: Photo, b: Photo, settings: DedupSettings) -> bool:

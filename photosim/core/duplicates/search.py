@@ -125,7 +125,7 @@ class DuplicateSearch:
                                  progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
-        return [g for g in groups if kinds is None or g.kind in kinds]
+        return [g for g in groups if kinds is None or g.kinds() & set(kinds)]
 
     def _stored_pixel_verdicts(self, key: str) -> PixelCache:
         """The pixel verdicts kept for ``key`` (see ``PixelVerdicts.key``): in memory, or

@@ -11,6 +11,7 @@ class DedupSettings:
 
     similar_cosine: float = 0.90  # CNN cosine for "similar scene"
     edited_cosine: float = 0.60  # CNN cosine an edited copy must still reach
+    aligned_edit_cosine: float = 0.85  # ... and an edit of the same framing, pixels not conclusive
     same_ncc: float = 0.995  # grid correlation of the same picture, in its worst strip
     same_hash_distance: int = 6  # DCT-hash bits a same picture may differ by
     same_colour_distance: float = 3.0  # mean |ΔRGB| of the 8×8 colour grids
@@ -29,7 +30,9 @@ class DedupSettings:
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
-    capture_gap_s: float = 2.0  # EXIF capture times further apart: different shots
+    # EXIF capture times further apart: different shots. Copies and edits keep the original's
+    # capture time to the second; a burst's next shot a second later is another shot.
+    capture_gap_s: float = 0.5
     hash_distance: int = 8  # reduced mode (no model): DCT-hash candidate pairs
     # Past this many candidate pairs, pixels are compared only for pairs whose coarse 6×6
     # views agree somewhere (see pixel_gate): a large library's look-alikes are many.
