@@ -41,7 +41,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from photosim.core import decode, dedup
+from photosim.core import decode
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.kinds import Candidate, Snapshot
+from photosim.core.duplicates.pairs import PairTable, neighbour_pairs_from_index
+from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
 from photosim.core.types import DuplicateGroup, Photo
 
@@ -483,14 +487,14 @@ def _model_input(img: Image.Image) -> np.ndarray:
     return x.transpose(2, 0, 1)
 
 
-def knn_pairs(vectors: np.ndarray, k: int, floor: float) -> list[dedup.Pair]:
+def knn_pairs(vectors: np.ndarray, k: int, floor: float) -> PairTable:
     """Exact nearest neighbours standing in for the HNSW index (same output shape)."""
     def query_batch(v: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray]:
         sims = v @ vectors.T
         ids = np.argsort(-sims, axis=1)[:, :kk]
         return ids, np.take_along_axis(sims, ids, axis=1)
 
-    return dedup.neighbour_pairs_from_index(query_batch, vectors, k, floor)
+    return neighbour_pairs_from_index(query_batch, vectors, k, floor)
 
 
 PairKinds = dict[tuple[int, int], str]
@@ -500,13 +504,13 @@ Prediction = tuple[PairKinds, list[GroupSeen] | None]  # groups: None for the ba
 Predictor = Callable[[Loaded], Prediction]
 
 
-def photosim_predict(data: Loaded, settings: dedup.DedupSettings | None = None,
+def photosim_predict(data: Loaded, settings: DedupSettings | None = None,
                      k: int = 16, floor: float = 0.5) -> Prediction:
-    candidates = [dedup.Candidate(p, f, i) for i, (p, f) in
+    candidates = [Candidate(p, f, i) for i, (p, f) in
                   enumerate(zip(data.photos, data.prints, strict=True))]
     pairs = knn_pairs(data.vectors, k, floor)
-    groups = dedup.find_groups(candidates, data.vectors, pairs,
-                               settings or dedup.DedupSettings())
+    groups = find_groups(Snapshot(candidates, data.vectors), pairs,
+                         GroupingOptions(settings or DedupSettings()))
     return pairs_of_groups(groups), groups_seen(groups)
 
 

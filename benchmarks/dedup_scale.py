@@ -49,15 +49,21 @@ from typing import TypeVar
 
 import numpy as np
 
-from photosim.core import dedup
 from photosim.core.cancel import CancelToken
 from photosim.core.catalog import Catalog
-from photosim.core.duplicate_search import (
+from photosim.core.duplicates.gate import pixel_gate
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.kinds import Candidate, Snapshot
+from photosim.core.duplicates.pairs import PairTable, hash_pairs, neighbour_pairs_from_index
+from photosim.core.duplicates.prefilter import cosines_of_pairs, could_relate, pairs_to_judge
+from photosim.core.duplicates.search import (
     NEIGHBOUR_CANDIDATES,
     NEIGHBOUR_EF,
     NEIGHBOUR_FLOOR,
     NEIGHBOURS_K,
 )
+from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
 from photosim.core.library import Library as PhotoLibrary
@@ -74,7 +80,7 @@ GRID = (21, 28)
 
 @dataclass
 class Library:
-    candidates: list[dedup.Candidate]
+    candidates: list[Candidate]
     vectors: np.ndarray  # (n, dim) float32, L2-normalised; row i is candidate i
     families: list[np.ndarray]  # rows of each planted family of copies
 
@@ -99,7 +105,7 @@ def synthetic(n: int, dim: int, family_share: float, rng: np.random.Generator,
         families.append(members)
         start += len(members)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    candidates = [dedup.Candidate(
+    candidates = [Candidate(
         Photo(i, Path(f"/lib/{i}.jpg"), 1000 + i, 0, f"h{i}", 4000, 3000, "JPEG"),
         Fingerprint(int(hashes[i]), int(hashes[i]), 0, 1.0, 4 / 3, grids[i],
                     np.zeros((8, 8, 3), np.uint8)), i) for i in range(n)]
@@ -153,12 +159,12 @@ def timed(work: Callable[[], T]) -> tuple[T, Timed]:
                          os.getloadavg()[0])
 
 
-def neighbour_pairs(index: VectorIndex, vectors: np.ndarray) -> list[dedup.Pair]:
+def neighbour_pairs(index: VectorIndex, vectors: np.ndarray) -> PairTable:
     """Every photo's neighbours, asked of the index as a duplicate pass asks for them."""
     ids = np.arange(len(vectors), dtype=np.int64)
     query_batch = functools.partial(index.query_batch, known=(ids, vectors),
                                     candidates=NEIGHBOUR_CANDIDATES, ef=NEIGHBOUR_EF)
-    return dedup.neighbour_pairs_from_index(query_batch, vectors, NEIGHBOURS_K,
+    return neighbour_pairs_from_index(query_batch, vectors, NEIGHBOURS_K,
                                             NEIGHBOUR_FLOOR, row_ids=ids)
 
 
@@ -176,16 +182,18 @@ def exact_knn_recall(vectors: np.ndarray, found: set[tuple[int, int]], sample: i
     return (len(truth & found) / len(truth) if truth else 1.0), len(truth)
 
 
-def judged_pairs(library: Library, pairs: list[dedup.Pair]) -> tuple[np.ndarray, np.ndarray]:
+def judged_pairs(library: Library, pairs: PairTable) -> tuple[np.ndarray, np.ndarray]:
     """The pairs grouping hands to the pixel judge: those the bulk CNN pre-filter keeps and,
-    past ``pixel_gate_above`` pairs, whose coarse pixels may agree (``dedup.pixel_gate``)."""
-    settings = dedup.DedupSettings()
-    lo, hi, given, _ = dedup._pairs_to_judge(library.candidates, pairs, settings)
-    cosines = dedup._cosines_of_pairs(library.candidates, library.vectors, lo, hi, given)
-    keep = dedup.could_relate(library.candidates, library.vectors, lo, hi, settings, cosines)
+    past ``pixel_gate_above`` pairs, whose coarse pixels may agree (``gate.pixel_gate``)."""
+    settings = DedupSettings()
+    table = pairs_to_judge(library.candidates, pairs, settings)
+    lo, hi = table.a, table.b
+    cosines = cosines_of_pairs(library.candidates, library.vectors, lo, hi, table.scores)
+    keep = could_relate(Snapshot(library.candidates, library.vectors), lo, hi, settings,
+                        cosines)
     lo, hi = lo[keep], hi[keep]
     if len(lo) > settings.pixel_gate_above:
-        passed = dedup.pixel_gate(library.candidates, lo, hi, settings.pixel_gate_ncc)
+        passed = pixel_gate(library.candidates, lo, hi, settings.pixel_gate_ncc)
         lo, hi = lo[passed], hi[passed]
     return lo, hi
 
@@ -193,7 +201,7 @@ def judged_pairs(library: Library, pairs: list[dedup.Pair]) -> tuple[np.ndarray,
 def judge_seconds_per_pair(library: Library, lo: np.ndarray, hi: np.ndarray,
                            rng: np.random.Generator, sample: int = 1000) -> float:
     picked = rng.choice(len(lo), min(sample, len(lo)), replace=False)
-    judge = dedup.PairJudge(library.candidates, library.vectors, dedup.DedupSettings())
+    judge = PairJudge(Snapshot(library.candidates, library.vectors), DedupSettings())
     _, cost = timed(lambda: [judge(int(lo[k]), int(hi[k])) for k in picked])
     return cost.cpu / max(len(picked), 1)
 
@@ -233,7 +241,7 @@ def measure(n: int, dim: int, work: Path, family_share: float = 0.2,
     index = cached_index(library, work / f"dedup-index-{n}-{dim}-{family_share}-{scene_weight}"
                                          f"-{decay}")
     pairs, knn = timed(lambda: neighbour_pairs(index, library.vectors))
-    found = {(a, b) for a, b, _ in pairs}
+    found = {(a, b) for a, b, _ in pairs.triples()}
     planted = planted_pairs(library.families)
     recall, truth = exact_knn_recall(library.vectors, found, recall_sample, rng)
     lo, hi = judged_pairs(library, pairs)
@@ -241,8 +249,8 @@ def measure(n: int, dim: int, work: Path, family_share: float = 0.2,
     groups: int | None = None
     extrapolated: float | None = None
     if len(lo) <= judge_limit:
-        found_groups, grouping = timed(lambda: dedup.find_groups(
-            library.candidates, library.vectors, pairs, dedup.DedupSettings()))
+        found_groups, grouping = timed(lambda: find_groups(
+            Snapshot(library.candidates, library.vectors), pairs, GroupingOptions()))
         groups = len(found_groups)
     else:
         extrapolated = len(lo) * judge_seconds_per_pair(library, lo, hi, rng)
@@ -272,7 +280,7 @@ def library_duplicates(library: Library, folder: Path) -> LibraryFigures:
         if not (folder / "ready").exists():
             photos.save_index()
             (folder / "ready").touch()
-        with photos.catalog.db.transaction() as conn:
+        with photos.catalog.transaction() as conn:
             conn.execute("DELETE FROM neighbours")
         # With a cancel token, as the GUI asks: the lists are then found in chunks.
         _, without_lists = timed(lambda: photos.duplicates(cancel=CancelToken()))
@@ -287,7 +295,7 @@ def _write_catalog(library: Library, paths: LibraryPaths, spec: ModelSpec) -> No
     paths.ensure()
     catalog = Catalog(paths.catalog)
     info = ImageInfo(4000, 3000, "JPEG")
-    with catalog.db.transaction() as conn:
+    with catalog.transaction() as conn:
         for candidate, vector in zip(library.candidates, library.vectors, strict=True):
             photo, fp = candidate.photo, candidate.fingerprint
             assert photo.content_hash is not None and fp is not None
@@ -317,7 +325,7 @@ def main() -> None:
           f"{args.decay}: {figures.summary()}")
     library = synthetic(args.photos, args.dim, args.family_share, np.random.default_rng(0),
                         args.scene_weight, args.decay)
-    found, cost = timed(lambda: dedup.hash_pairs([c.fingerprint for c in library.candidates], 8))
+    found, cost = timed(lambda: hash_pairs([c.fingerprint for c in library.candidates], 8))
     print(f"hash_pairs (reduced mode, <= 8 bits): {len(found)} pairs in {cost}")
     if args.library:
         folder = args.work / (f"dedup-library-{args.photos}-{args.dim}-{args.family_share}-"

@@ -133,7 +133,7 @@ def fill_catalog(data: Path, layout: list[tuple[Path, int]], spec: ModelSpec,
     vectors = index_bench.generate(vectors_file, len(layout), spec.dim, 3000, 0.5, 1)
     catalog = Catalog(LibraryPaths(data).catalog)
     catalog.add_folder(layout[0][0].parents[2], reference=False)
-    with catalog.db.transaction() as conn:
+    with catalog.transaction() as conn:
         for i, (path, _) in enumerate(layout):
             st = path.stat()
             digest = content_hash(path)

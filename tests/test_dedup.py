@@ -7,6 +7,7 @@ import io
 import itertools
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,10 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from photosim.core import dedup
-from photosim.core.dedup import Candidate, DedupSettings, find_groups, hash_pairs
+from photosim.core.duplicates import gate, geometry
+from photosim.core.duplicates import pairs as pair_module
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.kinds import Candidate, Level, Snapshot
+from photosim.core.duplicates.pairs import PairTable, hash_pairs
+from photosim.core.duplicates.prefilter import could_relate
+from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.fingerprint import Fingerprint, fingerprint, hamming
-from photosim.core.types import DuplicateKind, Photo
+from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
 from tests.imagegen import scene
 
 
@@ -42,12 +49,22 @@ def _candidates(images: list[Image.Image], **photo_kwargs: object) -> list[Candi
     return [Candidate(_photo(i, img), fingerprint(img), i) for i, img in enumerate(images)]
 
 
-def _all_pairs(vectors: np.ndarray) -> list[dedup.Pair]:
+def _groups(candidates: list[Candidate], vectors: np.ndarray | None,
+            pairs: list[tuple[int, int, float]], settings: DedupSettings,
+            gate_scores: np.ndarray | None = None, **options: Any) -> list[DuplicateGroup]:
+    """find_groups over pairs written as ``(i, j, score)``."""
+    table = PairTable.of([p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs],
+                         gate_scores)
+    return find_groups(Snapshot(candidates, vectors), table,
+                       GroupingOptions(settings, **options))
+
+
+def _all_pairs(vectors: np.ndarray) -> list[tuple[int, int, float]]:
     sims = vectors @ vectors.T
     return [(i, j, float(sims[i, j])) for i, j in itertools.combinations(range(len(vectors)), 2)]
 
 
-def _kinds(groups: list[dedup.DuplicateGroup]) -> dict[DuplicateKind, list[set[int]]]:
+def _kinds(groups: list[DuplicateGroup]) -> dict[DuplicateKind, list[set[int]]]:
     """Per kind, the photos each group holds at that kind or a stricter one: its keeper and
     the members so related to it (as the per-kind groups before the partition were)."""
     order = list(DuplicateKind)
@@ -72,7 +89,7 @@ def test_kinds_are_told_apart() -> None:
     candidates = _candidates(images)
     exact = Candidate(replace(_photo(6, content=candidates[0].photo.content_hash),
                               size=candidates[0].photo.size), candidates[0].fingerprint, 0)
-    groups = find_groups([*candidates, exact], vectors, _all_pairs(vectors), DedupSettings())
+    groups = _groups([*candidates, exact], vectors, _all_pairs(vectors), DedupSettings())
     # One group per photo: the picture, its copies of every kind and the other shot, each
     # member with its own relation to the keeper.
     assert len(groups) == 1
@@ -86,14 +103,14 @@ def test_kinds_are_told_apart() -> None:
                              DuplicateKind.SIMILAR}
 
 
-def _member_kinds(group: dedup.DuplicateGroup) -> dict[int, DuplicateKind | None]:
+def _member_kinds(group: DuplicateGroup) -> dict[int, DuplicateKind | None]:
     return {p.id: k for p, k in zip(group.members, group.member_kinds, strict=True)}
 
 
 def test_exact_copies_need_no_vectors_or_fingerprints() -> None:
     candidates = [Candidate(_photo(i, content="same" if i < 3 else f"x{i}"), None, None)
                   for i in range(5)]
-    groups = find_groups(candidates, None, [], DedupSettings())
+    groups = _groups(candidates, None, [], DedupSettings())
     assert [(g.kind, {p.id for p in g.members}, g.cohesion) for g in groups] == \
         [(DuplicateKind.EXACT, {0, 1, 2}, 1.0)]
 
@@ -106,7 +123,7 @@ def test_no_chaining_through_a_middle_photo() -> None:
     vectors = np.stack([a, b, c])
     candidates = [Candidate(_photo(i), None, i) for i in range(3)]
     settings = DedupSettings(similar_cosine=0.7)
-    groups = find_groups(candidates, vectors, _all_pairs(vectors), settings)
+    groups = _groups(candidates, vectors, _all_pairs(vectors), settings)
     assert len(groups) == 1
     assert {p.id for p in groups[0].members} in ({0, 1}, {1, 2})
     assert groups[0].cohesion == pytest.approx(float(a @ b), abs=1e-6)
@@ -117,7 +134,7 @@ def test_not_duplicate_decisions_are_never_proposed_again() -> None:
     images = [img, _jpeg(img, 80), _jpeg(img.resize((320, 240)), 60)]
     candidates = _candidates(images)
     blocked = [frozenset({0, 1})]
-    groups = find_groups(candidates, None, [], DedupSettings(), not_duplicates=blocked)
+    groups = _groups(candidates, None, [], DedupSettings(), not_duplicates=blocked)
     for g in groups:
         assert not {0, 1} <= {p.id for p in g.members}
     assert any(len(g.members) == 2 for g in groups)
@@ -130,7 +147,7 @@ def test_group_reports_central_member_first_and_keeper_from_reference_folder() -
               Photo(2, Path("/lib/c.jpg"), 50, 0, "c", 640, 480, "JPEG")]
     prints = [fingerprint(img.resize((400, 300))), fingerprint(img), fingerprint(_jpeg(img))]
     candidates = [Candidate(p, f, None) for p, f in zip(photos, prints, strict=True)]
-    groups = find_groups(candidates, None, [], DedupSettings(),
+    groups = _groups(candidates, None, [], DedupSettings(),
                          reference_folders=[Path("/ref")])
     assert len(groups) == 1 and groups[0].kind is DuplicateKind.SAME
     assert groups[0].keeper.id == 0 and "reference folder" in groups[0].keep_reason
@@ -143,7 +160,7 @@ def test_different_capture_times_are_never_copies() -> None:
     candidates = [Candidate(_photo(0, img, date="2024-05-01T10:00:00"), fingerprint(img), None),
                   Candidate(_photo(1, _jpeg(img), date="2024-05-01T10:00:09"),
                             fingerprint(_jpeg(img)), None)]
-    groups = find_groups(candidates, None, [], DedupSettings())
+    groups = _groups(candidates, None, [], DedupSettings())
     assert all(g.kind is DuplicateKind.SIMILAR for g in groups)
 
 
@@ -166,7 +183,8 @@ def test_neighbour_pairs_are_unique_above_floor_and_map_ids_to_rows() -> None:
         order = np.argsort(-sims, axis=1)[:, :k]
         return ids[order], np.take_along_axis(sims, order, axis=1)
 
-    pairs = dedup.neighbour_pairs_from_index(query_batch, vectors, 5, 0.3, row_ids=ids)
+    pairs = pair_module.neighbour_pairs_from_index(query_batch, vectors, 5, 0.3,
+                                                 row_ids=ids).triples()
     seen = {(i, j) for i, j, _ in pairs}
     assert len(seen) == len(pairs) and all(i < j for i, j in seen)
     for i, j, s in pairs:
@@ -189,7 +207,7 @@ def test_hash_pairs_match_brute_force() -> None:
         hashes[i + 1] = hashes[i] ^ int(sum(1 << int(b) for b in flips))
     prints: list[Fingerprint | None] = [_random_print(h) for h in hashes]
     prints[3] = None
-    found = {(i, j) for i, j, _ in hash_pairs(prints, 8)}
+    found = {(i, j) for i, j, _ in hash_pairs(prints, 8).triples()}
     expected = {(i, j) for i, j in itertools.combinations(range(len(hashes)), 2)
                 if prints[i] and prints[j] and hamming(hashes[i], hashes[j]) <= 8}
     assert found == expected and len(expected) >= 40
@@ -211,7 +229,7 @@ def test_real_model_groups_copies_and_keeps_different_photos_apart(
     session = ort.InferenceSession(str(real_model_dir / "efficientnet_lite0_embed.onnx"),
                                    providers=["CPUExecutionProvider"])
     vectors = _unit(session.run(None, {"input": np.stack([_model_input(i) for i in images])})[0])
-    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    groups = _groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
     kinds = _kinds(groups)
     assert {0, 1} in kinds[DuplicateKind.SAME] and {5, 6} in kinds[DuplicateKind.SAME]
     # Grayscale and mirrored copies and the 82 % crop are edits of one picture.
@@ -244,18 +262,18 @@ def test_a_tone_curve_costs_nothing_and_a_shift_costs_everything() -> None:
     grid = _smooth_grid(1)
     curved = np.clip(255 * (grid / 255) ** 0.6 * 1.3, 0, 255).astype(np.float32)  # gamma, clip
     shifted = np.roll(grid, 2, axis=1)
-    tone, moved = dedup._tone_residuals(np.stack([grid, grid]), curved, 0.06), \
-        dedup._tone_residuals(np.stack([grid, grid]), shifted, 0.06)
+    tone, moved = geometry.tone_residuals(np.stack([grid, grid]), curved, 0.06), \
+        geometry.tone_residuals(np.stack([grid, grid]), shifted, 0.06)
     assert tone.max() < 0.1 < 1.0 < moved.min()
 
 
 def test_a_crop_fits_inside_its_original_and_a_shifted_view_does_not() -> None:
     wide = _smooth_grid(2, (30, 40))
     original = wide[4:25, 4:32]  # a 21 × 28 view of the scene
-    crop = dedup._resize_grid(original[3:18, 4:24], (21, 28))  # 71 % of it, enlarged
+    crop = geometry.resize_grid(original[3:18, 4:24], (21, 28))  # 71 % of it, enlarged
     shifted = wide[4:25, 10:38]  # the scene re-shot 6 cells to the right
-    fit = dedup._containment(original, crop, 0.45, 0.6, 0.06)
-    miss = dedup._containment(original, shifted, 0.45, 0.6, 0.06)
+    fit = geometry.containment(original, crop, 0.45, 0.6, 0.06)
+    miss = geometry.containment(original, shifted, 0.45, 0.6, 0.06)
     assert fit.residual < DedupSettings().crop_residual < DedupSettings().crop_residual_loose \
         < miss.residual
 
@@ -274,12 +292,12 @@ def test_a_crop_joins_its_originals_watermarked_copy_but_not_a_reshot_view() -> 
     crop = original.crop((200, 100, 600, 400))
     reshot = wide.crop((160, 0, 800, 480))
     candidates = _candidates([original, marked, crop, reshot])
-    judge = dedup.PairJudge(candidates, None, DedupSettings())
+    judge = PairJudge(Snapshot(candidates), DedupSettings())
     assert judge(1, 2).level is None  # too much edited for a direct verdict
-    assert judge(0, 1).level == judge(0, 2).level == dedup.Level.EDITED
-    groups = find_groups(candidates, None,
+    assert judge(0, 1).level == judge(0, 2).level == Level.EDITED
+    groups = _groups(candidates, None,
                          [(i, j, 0.0) for i, j in itertools.combinations(range(4), 2)],
-                         DedupSettings())
+                     DedupSettings())
     edited = _kinds(groups).get(DuplicateKind.EDITED, [])
     assert {0, 1, 2} in edited
     assert all(3 not in members for members in edited)
@@ -297,7 +315,7 @@ def test_a_reshot_scene_stays_beside_every_copy_of_the_shot() -> None:
     images = [shot, reshot, gray, scene(33)]
     cos = vectors @ vectors.T
     assert cos[0, 1] >= 0.9 > cos[1, 2]  # the re-shot looks like the shot, not like its copy
-    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    groups = _groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
     kinds = _kinds(groups)
     assert {0, 2} in kinds[DuplicateKind.EDITED]
     assert {0, 1, 2} in kinds[DuplicateKind.SIMILAR]
@@ -313,9 +331,9 @@ def test_each_member_says_how_it_differs_from_the_keeper() -> None:
                               candidates[0].fingerprint, None)
     candidates[2] = Candidate(replace(candidates[2].photo, format="PNG"),
                               candidates[2].fingerprint, None)
-    groups = find_groups(candidates, None,
+    groups = _groups(candidates, None,
                          [(i, j, 0.0) for i, j in itertools.combinations(range(4), 2)],
-                         DedupSettings())
+                     DedupSettings())
     edited = next(g for g in groups if g.kind == DuplicateKind.EDITED)
     said = {p.id: edited.relation_of(p) for p in edited.members}
     assert edited.keeper.id == 0 and said[0] == ""
@@ -340,10 +358,10 @@ def test_any_shapes_and_contents_are_judged_without_error(shapes: list[tuple[int
                   np.zeros((*small[::-1], 3), np.uint8)][content]
         img = Image.fromarray(pixels).resize((w if w < 600 else 600, h if h < 600 else 600))
         candidates.append(Candidate(_photo(n, img), fingerprint(img), None))
-    judge = dedup.PairJudge(candidates, None, DedupSettings())
+    judge = PairJudge(Snapshot(candidates), DedupSettings())
     for i, j in itertools.combinations(range(len(candidates)), 2):
         relation = judge(i, j)
-        assert relation.level is None or relation.level in dedup.Level
+        assert relation.level is None or relation.level in Level
         assert 0.0 <= relation.score <= 1.0
 
 def test_pairs_ruled_out_in_bulk_are_all_unrelated_to_the_judge() -> None:
@@ -365,15 +383,15 @@ def test_pairs_ruled_out_in_bulk_are_all_unrelated_to_the_judge() -> None:
     settings = DedupSettings(similar_cosine=0.8)
     lo, hi = (np.array(x, np.int64) for x in zip(*itertools.combinations(range(n), 2),
                                                   strict=True))
-    maybe = dedup.could_relate(candidates, vectors, lo, hi, settings)
-    judge = dedup.PairJudge(candidates, vectors, settings)
+    maybe = could_relate(Snapshot(candidates, vectors), lo, hi, settings)
+    judge = PairJudge(Snapshot(candidates, vectors), settings)
     ruled_out = [(i, j) for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
                                            strict=True) if not m]
     assert len(ruled_out) > len(lo) // 4
     assert all(judge(i, j).level is None for i, j in ruled_out)
     levels = {judge(i, j).level for i, j, m in zip(lo.tolist(), hi.tolist(), maybe.tolist(),
                                                    strict=True) if m}
-    assert {dedup.Level.EXACT, dedup.Level.SIMILAR} <= levels  # both kinds of reason kept
+    assert {Level.EXACT, Level.SIMILAR} <= levels  # both kinds of reason kept
 
 
 @pytest.mark.parametrize(("max_distance", "chunks", "radius"), [
@@ -390,9 +408,9 @@ def test_hash_pairs_match_brute_force_with_every_chunking(
         hashes[i + 1] = hashes[i] ^ int(sum(1 << int(b) for b in flips))
     hashes[200:204] = [hashes[0]] * 4  # a bucket with several equal hashes
     assert chunks * (radius + 1) > max_distance  # the pigeonhole condition
-    monkeypatch.setattr(dedup, "_hash_chunking", lambda count, distance: (chunks, radius))
+    monkeypatch.setattr(pair_module, "_hash_chunking", lambda count, distance: (chunks, radius))
     prints: list[Fingerprint | None] = [_random_print(h) for h in hashes]
-    found = hash_pairs(prints, max_distance)
+    found = hash_pairs(prints, max_distance).triples()
     expected = {(i, j) for i, j in itertools.combinations(range(len(hashes)), 2)
                 if hamming(hashes[i], hashes[j]) <= max_distance}
     assert {(i, j) for i, j, _ in found} == expected and len(found) == len(expected)
@@ -406,7 +424,7 @@ def test_the_pixel_gate_passes_copies_and_crops_and_stops_other_scenes() -> None
     candidates = _candidates(images)
     lo = np.array([0, 0, 0, 0, 0], np.int64)
     hi = np.array([1, 2, 3, 4, 5], np.int64)
-    assert dedup.pixel_gate(candidates, lo, hi, DedupSettings().pixel_gate_ncc).tolist() == \
+    assert gate.pixel_gate(candidates, lo, hi, DedupSettings().pixel_gate_ncc).tolist() == \
         [True, True, True, False, False]
 
 
@@ -422,9 +440,9 @@ def test_large_groupings_give_the_same_groups_through_the_pixel_gate() -> None:
     cross = [(i, j) for i, j, cos in pairs if i // 4 != j // 4]
     assert min(cos for i, j, cos in pairs if i // 4 != j // 4) > DedupSettings().edited_cosine
     lo, hi = (np.array(side, np.int64) for side in zip(*cross, strict=True))
-    assert not dedup.pixel_gate(_candidates(images), lo, hi, 0.75).any()  # look-alikes stop
-    plain = find_groups(_candidates(images), vectors, pairs, DedupSettings())
-    gated = find_groups(_candidates(images), vectors, pairs, DedupSettings(pixel_gate_above=0))
+    assert not gate.pixel_gate(_candidates(images), lo, hi, 0.75).any()  # look-alikes stop
+    plain = _groups(_candidates(images), vectors, pairs, DedupSettings())
+    gated = _groups(_candidates(images), vectors, pairs, DedupSettings(pixel_gate_above=0))
     assert _kinds(gated) == _kinds(plain)
     assert len(_kinds(plain)[DuplicateKind.EDITED]) == 3
     # Gate scores known beforehand (stored with the neighbour lists) decide the same way;
@@ -433,11 +451,11 @@ def test_large_groupings_give_the_same_groups_through_the_pixel_gate() -> None:
     prints = [c.fingerprint for c in candidates]
     a, b = (np.array(side, np.int64) for side in zip(*[(i, j) for i, j, _ in pairs],
                                                        strict=True))
-    known = dedup.pixel_gate_scores(prints, a, b)
+    known = gate.pixel_gate_scores(prints, a, b)
     settings = DedupSettings(pixel_gate_above=0)
-    assert _kinds(find_groups(candidates, vectors, pairs, settings, gate_scores=known)) == \
+    assert _kinds(_groups(candidates, vectors, pairs, settings, gate_scores=known)) == \
         _kinds(plain)
-    refused = find_groups(_candidates(images), vectors, pairs, settings,
+    refused = _groups(_candidates(images), vectors, pairs, settings,
                           gate_scores=np.full(len(pairs), -1.0, np.float32))
     assert DuplicateKind.EDITED not in _kinds(refused)
 
@@ -451,19 +469,19 @@ def test_gate_windows_sample_the_smoothed_grid_where_each_window_lies() -> None:
     cells = (np.arange(6) + 0.5) / 6
     for shape in [(21, 28), (28, 21), (16, 33)]:
         grid = rng.uniform(0, 255, shape).astype(np.float32)
-        windows = dedup._gate_windows(grid[np.newaxis])[0]
+        windows = gate._gate_windows(grid[np.newaxis])[0]
         smoothed = gaussian_filter(grid, 1.0, mode="nearest")
         expected = []
-        for scale in dedup._GATE_SCALES:
-            offsets = np.linspace(0, 1 - scale, dedup._GATE_STEPS if scale < 1 else 1)
+        for scale in gate._GATE_SCALES:
+            offsets = np.linspace(0, 1 - scale, gate._GATE_STEPS if scale < 1 else 1)
             for oy, ox in itertools.product(offsets, offsets):
                 y, x = np.meshgrid((oy + scale * cells) * shape[0] - 0.5,
                                    (ox + scale * cells) * shape[1] - 0.5, indexing="ij")
                 expected.append(map_coordinates(smoothed, [y.ravel(), x.ravel()], order=1,
                                                 mode="nearest"))
-        assert windows.shape == (dedup._GATE_WINDOWS, 36)
+        assert windows.shape == (gate._GATE_WINDOWS, 36)
         np.testing.assert_allclose(windows, np.array(expected), atol=1e-3)
-        whole = dedup._gate_windows(grid[np.newaxis], whole_only=True)[0]
+        whole = gate._gate_windows(grid[np.newaxis], whole_only=True)[0]
         np.testing.assert_allclose(whole, windows[-1:], atol=1e-4)
 
 
@@ -489,13 +507,13 @@ def test_a_burst_shot_with_the_subject_moved_is_never_a_copy() -> None:
     burst = shot.copy()
     burst.paste(shot.crop((100, 0, 400, 512)), (116, 0))
     vectors = _vectors_with_cosines([0.8])
-    groups = find_groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
-                         DedupSettings())
+    groups = _groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                     DedupSettings())
     assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
     # the same pixels with the CNN agreeing, as it does for a watermark or a tone edit: a copy
     vectors = _vectors_with_cosines([0.95])
-    groups = find_groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
-                         DedupSettings())
+    groups = _groups(_candidates([shot, burst]), vectors, _all_pairs(vectors),
+                     DedupSettings())
     assert [g.member_kinds for g in groups] in ([(None, DuplicateKind.EDITED)],
                                                 [(DuplicateKind.EDITED, None)])
 
@@ -505,7 +523,7 @@ def test_capture_times_a_second_apart_are_different_shots() -> None:
     candidates = [Candidate(_photo(0, img, date="2024-05-01T10:00:00"), fingerprint(img), None),
                   Candidate(_photo(1, _jpeg(img), date="2024-05-01T10:00:01"),
                             fingerprint(_jpeg(img)), None)]
-    groups = find_groups(candidates, None, [], DedupSettings())
+    groups = _groups(candidates, None, [], DedupSettings())
     assert all(k in (None, DuplicateKind.SIMILAR) for g in groups for k in g.member_kinds)
 
 
@@ -519,7 +537,7 @@ def test_several_crops_of_one_photo_are_all_its_copies() -> None:
              original.rotate(3, Image.Resampling.BICUBIC).crop((40, 30, 560, 370))]
     images = [original, *(_jpeg(c, 85) for c in crops)]
     vectors = _vectors_with_cosines([0.93, 0.9, 0.92])
-    groups = find_groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
+    groups = _groups(_candidates(images), vectors, _all_pairs(vectors), DedupSettings())
     assert len(groups) == 1
     group = groups[0]
     assert group.keeper.id == 0

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from photosim.core import dedup
-from photosim.core import duplicate_search as search_module
 from photosim.core.cancel import Cancelled, CancelToken
+from photosim.core.duplicates import search as search_module
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.kinds import Level
 from photosim.core.errors import FileChangedError, ProtectedFileError
 from photosim.core.library import Library
-from photosim.core.types import DuplicateGroup, DuplicateKind
+from photosim.core.types import DuplicateGroup, DuplicateKind, Progress, Stage
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 
@@ -147,7 +148,6 @@ def test_without_a_model_the_library_runs_in_reduced_mode(tmp_path: Path) -> Non
 def test_cancelled_run_keeps_its_work_and_the_next_run_resumes(library: Library,
                                                                 tmp_path: Path) -> None:
     from photosim.core.cancel import CancelToken
-    from photosim.core.types import Progress
 
     make_photo_folder(tmp_path / "pics", count=40, size=(320, 240))
     token = CancelToken()
@@ -196,13 +196,13 @@ def test_a_new_threshold_regroups_without_comparing_pixels_again(
     resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
     library.index([tmp_path / "pics"])
     compared: list[tuple[int, int]] = []
-    real = dedup.PairJudge._pixel_level
+    real = PairJudge._pixel_level
 
-    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+    def counting(judge: PairJudge, i: int, j: int, *rest: object) -> object:
         compared.append((i, j))
         return real(judge, i, j, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    monkeypatch.setattr(PairJudge, "_pixel_level", counting)
     first = library.duplicates(0.9)
     assert compared and any(g.kind == DuplicateKind.SAME for g in first)
     compared.clear()
@@ -229,7 +229,7 @@ def with_copies(library: Library, tmp_path: Path) -> Library:
     resized_copy(paths[2], tmp_path / "pics" / "smaller.jpg", factor=0.4)
     shutil.copy2(paths[3], tmp_path / "pics" / "same.jpg")
     library.index([tmp_path / "pics"])
-    with library.catalog.db.transaction() as conn:
+    with library.catalog.transaction() as conn:
         conn.execute("DELETE FROM neighbours")
     return library
 
@@ -237,39 +237,38 @@ def with_copies(library: Library, tmp_path: Path) -> Library:
 def test_a_duplicate_search_reports_its_stages_in_order_with_sane_counts(
         with_copies: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 3)
-    reports: list[tuple[str, int, int]] = []
-    groups = with_copies.duplicates(progress=lambda *report: reports.append(report),
+    reports: list[tuple[Stage, int, int | None]] = []
+    groups = with_copies.duplicates(progress=lambda p: reports.append((p.stage, p.done, p.total)),
                                     cancel=CancelToken())  # as the GUI asks: in chunks
     assert groups
     stages = list(dict.fromkeys(stage for stage, _, _ in reports))
-    assert stages == [search_module.READING_LIBRARY, search_module.FINDING_NEIGHBOURS,
-                      dedup.COMPARING_PIXELS, dedup.GROUPING]
+    assert stages == [Stage.READING_LIBRARY, Stage.FINDING_NEIGHBOURS, Stage.COMPARING_PIXELS,
+                      Stage.GROUPING]
     for stage in stages:
         counts = [(done, total) for s, done, total in reports if s == stage]
-        assert all(0 <= done <= total or total == 0 for done, total in counts)
+        assert all(total is None or 0 <= done <= total for done, total in counts)
         assert [done for done, _ in counts] == sorted(done for done, _ in counts)
-    assert [r for r in reports if r[0] == search_module.FINDING_NEIGHBOURS] == \
-        [(search_module.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
-    judged = [total for stage, _, total in reports if stage == dedup.COMPARING_PIXELS and total]
+    assert [r for r in reports if r[0] == Stage.FINDING_NEIGHBOURS] == \
+        [(Stage.FINDING_NEIGHBOURS, done, 11) for done in (0, 3, 6, 9, 11)]
+    judged = [total for stage, _, total in reports if stage == Stage.COMPARING_PIXELS and total]
     assert judged and judged[0] >= 3  # at least the three copy pairs were compared
-    assert [r for r in reports if r[0] == dedup.GROUPING] == \
-        [(dedup.GROUPING, done, len(dedup.Level)) for done in range(len(dedup.Level))]
+    assert [r for r in reports if r[0] == Stage.GROUPING] == \
+        [(Stage.GROUPING, done, len(Level)) for done in range(len(Level))]
 
 
-@pytest.mark.parametrize("stage", [search_module.READING_LIBRARY,
-                                   search_module.FINDING_NEIGHBOURS,
-                                   dedup.COMPARING_PIXELS, dedup.GROUPING])
+@pytest.mark.parametrize("stage", [Stage.READING_LIBRARY, Stage.FINDING_NEIGHBOURS,
+                                   Stage.COMPARING_PIXELS, Stage.GROUPING])
 def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
         with_copies: Library, tmp_path: Path, tiny_model: tuple[Path, Path],
-        monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+        monkeypatch: pytest.MonkeyPatch, stage: Stage) -> None:
     monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 3)
     token = CancelToken()
-    after: list[str] = []
+    after: list[Stage] = []
 
-    def report(now: str, done: int, total: int) -> None:
+    def report(now: Progress) -> None:
         if token.cancelled:
-            after.append(now)
-        elif now == stage and (stage != search_module.FINDING_NEIGHBOURS or done == 6):
+            after.append(now.stage)
+        elif now.stage == stage and (stage != Stage.FINDING_NEIGHBOURS or now.done == 6):
             token.cancel()  # in the middle of the neighbour search: two chunks answered
 
     with pytest.raises(Cancelled):
@@ -282,7 +281,7 @@ def test_a_cancelled_duplicate_search_stops_and_leaves_the_library_usable(
     monkeypatch.setattr(index, "query_batch", lambda vectors, *a, **kw: (
         asked.append(len(vectors)), real_query(vectors, *a, **kw))[1])
     groups = with_copies.duplicates(0.9)
-    if stage == search_module.FINDING_NEIGHBOURS:
+    if stage == Stage.FINDING_NEIGHBOURS:
         assert asked == [5]  # carried on from the two chunks stored before (6 of 11)
     fresh = Library.open(tmp_path / "data", model=str(tiny_model[0]),
                          model_spec=str(tiny_model[1]))

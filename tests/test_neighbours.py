@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from photosim.core import dedup, neighbours
-from photosim.core import duplicate_search as search_module
+from photosim.core.duplicates import neighbours, verdicts
+from photosim.core.duplicates import search as search_module
+from photosim.core.duplicates.gate import pixel_gate_scores
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.neighbours import NeighbourLists
+from photosim.core.duplicates.pairs import PairTable, QueryBatch
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.library import Library
-from photosim.core.neighbours import NeighbourLists
-from photosim.core.types import DuplicateKind
+from photosim.core.types import DuplicateKind, Progress, Stage
 from tests.library_fixtures import make_photo_folder, resized_copy
 
 CONTENT = {10: "a", 11: "b", 12: "c", 13: "d"}  # what each photo held when lists were found
@@ -32,8 +35,8 @@ def _lists(*rows: tuple[int, str, list[int], list[float]]) -> NeighbourLists:
         for owner, content, ids, sims in rows])
 
 
-def _pairs(found: neighbours.RowPairs) -> list[tuple[int, int, float, float]]:
-    return sorted(zip(found.lo.tolist(), found.hi.tolist(), found.sims.tolist(),
+def _pairs(found: PairTable) -> list[tuple[int, int, float, float]]:
+    return sorted(zip(found.a.tolist(), found.b.tolist(), found.scores.tolist(),
                       found.gates.tolist(), strict=True))
 
 
@@ -98,7 +101,7 @@ def test_gate_scores_are_those_of_each_owner_and_neighbour() -> None:
     gated = neighbours.with_gate_scores(found, prints)
     positions = [None, *prints]  # position 0 unused
     order = [positions.index(i) for i in (10, 11, 12)]
-    expected = dedup.pixel_gate_scores([None, *prints.values()], np.array(order[:1] * 2),
+    expected = pixel_gate_scores([None, *prints.values()], np.array(order[:1] * 2),
                                        np.array(order[1:]))
     np.testing.assert_allclose(gated[0].gates[:2], expected)
     assert np.isnan(gated[0].gates[2])  # no fingerprint
@@ -131,7 +134,7 @@ def searched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     owners: list[int] = []
     real = neighbours.find_lists
 
-    def recording(query_batch: dedup.QueryBatch, vectors: np.ndarray, found_for: np.ndarray,
+    def recording(query_batch: QueryBatch, vectors: np.ndarray, found_for: np.ndarray,
                   *rest: object) -> list[neighbours.FoundList]:
         owners.extend(found_for.tolist())
         return real(query_batch, vectors, found_for, *rest)  # type: ignore[arg-type]
@@ -185,7 +188,7 @@ def test_lists_lost_or_stale_are_found_again_by_the_duplicate_pass(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         expected = _groups(library)
-        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+        with library.catalog.transaction() as conn:  # as after an upgrade: no lists
             conn.execute("DELETE FROM neighbours")
     with _open(opened) as library:
         assert _groups(library) == expected
@@ -197,7 +200,7 @@ def test_a_rescan_finds_lists_missing_after_an_upgrade(
     make_photo_folder(tmp_path / "pics", count=4)
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
-        with library.catalog.db.transaction() as conn:  # as after an upgrade: no lists
+        with library.catalog.transaction() as conn:  # as after an upgrade: no lists
             conn.execute("DELETE FROM neighbours")
         searched.clear()
         assert library.index().embedded == 0  # nothing new, and yet
@@ -216,7 +219,7 @@ def test_a_damaged_list_counts_as_missing_and_is_found_again(
         expected = _groups(library)
         damaged = library.photo(paths[0])
         assert damaged is not None
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("UPDATE neighbours SET sims = substr(sims, 1, 6) WHERE photo_id = ?",
                          (damaged.id,))
     searched.clear()
@@ -241,13 +244,13 @@ def test_deleting_a_photo_drops_its_list(opened: tuple[Path, Path, Path],
 
 def _count_pixel_comparisons(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     compared: list[tuple[str, str]] = []
-    real = dedup.PairJudge._pixel_level
+    real = PairJudge._pixel_level
 
-    def counting(judge: dedup.PairJudge, i: int, j: int, *rest: object) -> object:
+    def counting(judge: PairJudge, i: int, j: int, *rest: object) -> object:
         compared.append(tuple(sorted(str(judge.candidates[x].photo.path.name) for x in (i, j))))
         return real(judge, i, j, *rest)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dedup.PairJudge, "_pixel_level", counting)
+    monkeypatch.setattr(PairJudge, "_pixel_level", counting)
     return compared
 
 
@@ -282,7 +285,7 @@ def test_a_damaged_verdict_is_judged_again(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         first = _groups(library)
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("UPDATE pixel_verdicts SET level = 42 WHERE level IS NOT NULL")
     compared = _count_pixel_comparisons(monkeypatch)
     with _open(opened) as library:
@@ -298,7 +301,7 @@ def test_verdicts_of_another_judge_are_not_taken(
         library.index([tmp_path / "pics"])
         first = _groups(library)
     compared = _count_pixel_comparisons(monkeypatch)
-    monkeypatch.setattr(dedup, "JUDGE_VERSION", dedup.JUDGE_VERSION + 1)
+    monkeypatch.setattr(verdicts, "JUDGE_VERSION", verdicts.JUDGE_VERSION + 1)
     with _open(opened) as library:
         assert _groups(library) == first
         assert ("photo_01.jpg", "small.jpg") in compared
@@ -317,12 +320,12 @@ def test_lists_found_a_few_at_a_time_give_the_pairs_found_all_at_once(
     def pairs_found(chunk: int) -> set[tuple[int, int]]:
         monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", chunk)
         with _open(opened) as library:
-            with library.catalog.db.transaction() as conn:
+            with library.catalog.transaction() as conn:
                 conn.execute("DELETE FROM neighbours")
             library.duplicates()
             found = library._duplicates._neighbours
             assert found is not None
-            return set(zip(found.lo.tolist(), found.hi.tolist(), strict=True))
+            return set(zip(found.a.tolist(), found.b.tolist(), strict=True))
 
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
@@ -367,14 +370,14 @@ def test_catalog_state_changes_with_any_commit_even_another_process(tmp_path: Pa
 
     ours, theirs = Catalog(tmp_path / "c.db"), Catalog(tmp_path / "c.db")
     try:
-        before = ours.db.state()
-        assert ours.db.state() == before  # reading changes nothing
+        before = ours.state()
+        assert ours.state() == before  # reading changes nothing
         ours.set_setting("a", "1")
-        after_ours = ours.db.state()
+        after_ours = ours.state()
         assert after_ours != before
         time.sleep(0.01)
         theirs.set_setting("b", "2")  # another connection, as another process would
-        assert ours.db.state() != after_ours
+        assert ours.state() != after_ours
     finally:
         ours.close()
         theirs.close()
@@ -384,8 +387,6 @@ def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
         opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         searched: list[int]) -> None:
     from photosim.core.cancel import CancelToken
-    from photosim.core.library import NEIGHBOURS_STAGE
-    from photosim.core.types import Progress
 
     monkeypatch.setattr(search_module, "NEIGHBOUR_CHUNK", 2)
     make_photo_folder(tmp_path / "pics", count=5)
@@ -394,13 +395,13 @@ def test_indexing_reports_finding_lists_and_a_cancel_there_keeps_what_was_found(
 
     def progress(p: Progress) -> None:
         stages.append(p)
-        if p.stage == NEIGHBOURS_STAGE and p.done == 2:
+        if p.stage == Stage.PREPARING_DUPLICATES and p.done == 2:
             token.cancel()  # one chunk of lists stored
 
     with _open(opened) as library:
         report = library.index([tmp_path / "pics"], progress=progress, cancel=token)
         assert report.cancelled and report.embedded == 5
-        assert [(p.done, p.total) for p in stages if p.stage == NEIGHBOURS_STAGE] == \
+        assert [(p.done, p.total) for p in stages if p.stage == Stage.PREPARING_DUPLICATES] == \
             [(0, 5), (2, 5)]
         assert len(_stored(library)) == 2
         searched.clear()
@@ -414,11 +415,11 @@ def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
 
     make_photo_folder(tmp_path / "pics", count=3)
     token = CancelToken()
-    heard: list[tuple[str, int, int]] = []
+    heard: list[tuple[Stage, int, int | None]] = []
 
-    def progress(stage: str, done: int, total: int) -> None:
-        heard.append((stage, done, total))
-        if stage == search_module.FINDING_NEIGHBOURS:
+    def progress(p: Progress) -> None:
+        heard.append((p.stage, p.done, p.total))
+        if p.stage == Stage.FINDING_NEIGHBOURS:
             token.cancel()
 
     with _open(opened) as library:
@@ -438,7 +439,7 @@ def test_a_pass_waiting_for_another_neighbour_search_says_so_and_hears_a_cancel(
             waiting.join(timeout=5)
             assert not waiting.is_alive()  # it did not wait for the other search to end
         assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
-        assert (search_module.FINDING_NEIGHBOURS, 0, 0) in heard
+        assert (Stage.FINDING_NEIGHBOURS, 0, None) in heard
         assert library.duplicates() is not None  # and it runs once the search is free
 
 
@@ -461,7 +462,7 @@ def test_lists_found_after_indexing_are_those_a_duplicate_pass_finds(
     with _open(opened) as library:
         library.index([tmp_path / "pics"])
         by_indexing = lists(library)
-        with library.catalog.db.transaction() as conn:
+        with library.catalog.transaction() as conn:
             conn.execute("DELETE FROM neighbours")
         library.duplicates()  # with every vector in memory
         assert lists(library) == by_indexing

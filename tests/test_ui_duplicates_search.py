@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.library import Library
+from photosim.core.types import Progress, Stage
 from tests.ui_library import open_indexed, shown_window
 
 pytestmark = pytest.mark.gui
@@ -35,7 +36,7 @@ class HeldSearch:
                  progress=None, cancel=None):
         assert progress is not None and cancel is not None
         self.asked.append((threshold, cancel))
-        progress("Comparing pixels", 120, 400)
+        progress(Progress(Stage.COMPARING_PIXELS, 120, 400))
         try:
             while not self.gate.wait(0.01):
                 check(cancel)

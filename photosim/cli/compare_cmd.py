@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # the model modules load onnxruntime: only when the command r
     from photosim.core.model_compare import ModelScore
     from photosim.core.models.spec import ModelSpec
     from photosim.core.models.store import ModelStore
-from photosim.core.types import Progress
+from photosim.core.types import Progress, Stage
 
 
 def register_compare(models: Any) -> None:
@@ -42,7 +42,7 @@ def _resolve(store: ModelStore, model: str, spec_name: str | None) -> tuple[str,
 
 def _reporter(ctx: CommandContext, name: str) -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
-        ctx.progress(Progress(name, done, total))
+        ctx.progress(Progress(Stage.COMPARING_MODELS, done, total, message=name))
     return report
 
 

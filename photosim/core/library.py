@@ -23,6 +23,7 @@ from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicates import policy
+from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     DecodeError,
@@ -40,7 +41,7 @@ from photosim.core.models.runtime import ModelSession, available_providers, choo
 from photosim.core.models.spec import ModelSpec
 from photosim.core.models.store import ModelStore, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
-from photosim.core.pipeline import IndexPipeline, IndexReport, ProgressCallback
+from photosim.core.pipeline import IndexPipeline, IndexReport
 from photosim.core.scanner import ScanProblem
 from photosim.core.types import (
     DuplicateGroup,
@@ -50,20 +51,34 @@ from photosim.core.types import (
     Photo,
     PhotoRow,
     Progress,
-    StageProgress,
+    ProgressCallback,
+    Stage,
 )
 
 if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant without them
-    from photosim.core.duplicate_search import DuplicateSearch
+    from photosim.core.duplicates.search import DuplicateSearch
     from photosim.core.fingerprint import Fingerprint
     from photosim.core.index import VectorIndex
+    from photosim.core.watcher import LibraryWatcher  # loads watchdog
 
 log = logging.getLogger(__name__)
 
-NEIGHBOURS_STAGE = "neighbours"  # indexing's last stage: neighbour lists for duplicates
 
-__all__ = ["CancelToken", "Cluster", "IndexReport", "Library", "LibraryStatus", "TrashAction",
-           "default_data_dir", "model_store"]
+__all__ = [
+    "PHOTO_SUFFIXES",
+    "CancelToken",
+    "Cluster",
+    "IndexReport",
+    "Library",
+    "LibraryStatus",
+    "TrashAction",
+    "WriterLock",
+    "default_data_dir",
+    "instance_lock",
+    "model_store",
+]
+
+PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
 
 @dataclass(frozen=True)
 class LibraryStatus:
@@ -115,6 +130,12 @@ def _create_data_folder(paths: LibraryPaths, read_only: bool) -> None:
         Catalog(paths.catalog).close()
 
 
+def instance_lock(data_dir: Path, holder: str) -> WriterLock:
+    """The writer lock an app holds on the library in ``data_dir`` for as long as it runs
+    (``holder`` names it to a refused second writer)."""
+    return WriterLock(LibraryPaths(data_dir).lock, holder)
+
+
 class Library:
     def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
                  provider: str | None, model_problem: str | None,
@@ -143,7 +164,7 @@ class Library:
     def _duplicates(self) -> DuplicateSearch:
         with self._lock:
             if self._duplicate_search is None:
-                from photosim.core.duplicate_search import DuplicateSearch
+                from photosim.core.duplicates.search import DuplicateSearch
 
                 self._duplicate_search = DuplicateSearch(self.catalog, self.spec,
                                                          self.visual_search, self.vector_index)
@@ -401,10 +422,10 @@ class Library:
         """Find the neighbour lists indexing left missing, now, in the background, so that the
         next duplicate pass need not: those of what this run embedded, or all of them after an
         upgrade (at 100k photos, a check that finds none missing reads the lists in 0.3 s).
-        Reported as the "neighbours" stage; a cancel keeps the lists found so far."""
-        def stage(_: str, done: int, total: int) -> None:
+        Reported as ``Stage.PREPARING_DUPLICATES``; a cancel keeps the lists found so far."""
+        def stage(found: Progress) -> None:
             if progress is not None:
-                progress(Progress(stage=NEIGHBOURS_STAGE, done=done, total=total or None))
+                progress(replace(found, stage=Stage.PREPARING_DUPLICATES))
 
         try:
             self._duplicates.update_neighbour_lists(stage, cancel)
@@ -431,7 +452,7 @@ class Library:
         if photo is None:
             return False
         st = Path(new).stat()
-        with self.catalog.db.transaction() as conn:
+        with self.catalog.transaction() as conn:
             self.catalog.move_photo(conn, photo.id, Path(new), st.st_size, st.st_mtime_ns)
         return True
 
@@ -443,7 +464,23 @@ class Library:
         self.catalog.set_folder_online(Path(root), True)
         self.index([Path(root)])
 
+    def watcher(self, on_change: Callable[[str, list[Path]], None],
+                on_error: Callable[[BaseException], None], polling: bool = False
+                ) -> LibraryWatcher:
+        """A watcher (not started) that keeps this library current with its folders, telling
+        ``on_change`` what it did (a ``Change`` and the paths) and ``on_error`` of a bug, on
+        its own thread."""
+        from photosim.core.watcher import LibraryWatcher
+
+        return LibraryWatcher(sink=self, roots=self.folders(), polling=polling,
+                              on_change=on_change, on_error=on_error)
+
     # -- reading ---------------------------------------------------------------------------
+    @staticmethod
+    def known_words() -> list[str]:
+        """Every word a text search understands, for completion in a search box."""
+        return labels.known_words()
+
     def photos(self, folder: Path | None = None) -> list[Photo]:
         return self.catalog.photos(Path(folder) if folder else None)
 
@@ -604,10 +641,10 @@ class Library:
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,
                    kinds: Collection[DuplicateKind] | None = None, *,
-                   progress: StageProgress | None = None,
+                   progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None) -> list[DuplicateGroup]:
         """Duplicate groups of the library's readable photos; see
-        :meth:`photosim.core.duplicate_search.DuplicateSearch.groups` for ``progress`` and
+        :meth:`photosim.core.duplicates.search.DuplicateSearch.groups` for ``progress`` and
         ``cancel``."""
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
@@ -615,7 +652,10 @@ class Library:
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
         """The duplicate passes' own judge on two library photos (default settings), from
         what indexing stored; None when either is not in the library."""
-        from photosim.core import dedup
+        from photosim.core.duplicates.grouping import describe_copy
+        from photosim.core.duplicates.judge import PairJudge
+        from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Snapshot
+        from photosim.core.duplicates.settings import DedupSettings
 
         photos = [self.photo(a), self.photo(b)]
         if photos[0] is None or photos[1] is None:
@@ -626,14 +666,14 @@ class Library:
         if self.visual_search and self.spec is not None:
             found, vectors = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim, ids)
             rows = {int(i): row for row, i in enumerate(found)}
-        candidates = [dedup.Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
+        candidates = [Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos if p is not None]
-        relation = dedup.PairJudge(candidates, vectors, dedup.DedupSettings())(0, 1)
+        relation = PairJudge(Snapshot(candidates, vectors), DedupSettings())(0, 1)
         if relation.level is None:
             return PairVerdict(None, "", relation.score)
-        return PairVerdict(dedup.KIND_OF_LEVEL[relation.level],
-                           dedup.describe_copy(candidates[0].photo, candidates[1].photo,
-                                               relation), relation.score)
+        return PairVerdict(KIND_OF_LEVEL[relation.level],
+                           describe_copy(candidates[0].photo, candidates[1].photo, relation),
+                           relation.score)
 
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])

@@ -26,9 +26,8 @@ from photosim.core.errors import DecodeError
 from photosim.core.fingerprint import fingerprint
 from photosim.core.index import content_key
 from photosim.core.scanner import FileStat, ScanProblem
-from photosim.core.types import ImageInfo, Progress
+from photosim.core.types import ImageInfo, Progress, ProgressCallback, Stage
 
-ProgressCallback = Callable[[Progress], None]
 # (photo ids, vectors, content keys of the bytes they were made from) → index
 VectorSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 RemovalSink = Callable[[Sequence[int]], None]
@@ -124,7 +123,7 @@ class IndexPipeline:
             for stat in walk.root(root):
                 found.add(str(stat.path))
                 self._classify(stat, known.pop(str(stat.path), None), jobs, counts)
-                _report(progress, "scanning", len(jobs) + counts.unchanged, None)
+                _report(progress, Stage.SCANNING, len(jobs) + counts.unchanged, None)
             vanished.update({path: row[0] for path, row in known.items()})
         vanished = {path: photo_id for path, photo_id in vanished.items() if path not in found}
         if cancel is not None and cancel.cancelled:
@@ -204,7 +203,7 @@ class IndexPipeline:
             if photo_id is None:
                 remaining.append(job)
                 continue
-            with self.catalog.db.transaction() as conn:
+            with self.catalog.transaction() as conn:
                 self.catalog.move_photo(conn, photo_id, job.stat.path, job.stat.size,
                                         job.stat.mtime_ns)
             vanished.pop(str(vanished_rows[photo_id].path), None)
@@ -275,7 +274,7 @@ class IndexPipeline:
         vectors, classes = self._embed(batch)
         counts.embedded += len(vectors)
         to_index: list[tuple[int, str | None, np.ndarray | None]] = []
-        with self.catalog.db.transaction() as conn:
+        with self.catalog.transaction() as conn:
             for result in batch:
                 job = result.job
                 photo_id = self.catalog.upsert_photo(
@@ -396,10 +395,10 @@ class _Meter:
         elapsed = max(time.monotonic() - self.start, 1e-6)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else None
-        _report(progress, "indexing", self.done, self.total, rate, eta)
+        _report(progress, Stage.INDEXING, self.done, self.total, rate, eta)
 
 
-def _report(progress: ProgressCallback | None, stage: str, done: int, total: int | None,
+def _report(progress: ProgressCallback | None, stage: Stage, done: int, total: int | None,
             rate: float | None = None, eta: float | None = None) -> None:
     if progress is not None:
         progress(Progress(stage=stage, done=done, total=total, rate=rate, eta_s=eta))

@@ -136,21 +136,45 @@ class NotDuplicate:
     second: tuple[Photo, ...]
 
 
+class Change(StrEnum):
+    """What a watched folder saw happen to some photos (the paths come with it)."""
+
+    INDEXED = "indexed"  # added or changed, and indexed
+    REMOVED = "removed"  # deleted from disk
+    MOVED = "moved"  # paths = [old, new], one report per move
+    OFFLINE = "offline"  # a folder became unavailable (photos kept)
+    ONLINE = "online"  # ... and came back
+
+
+class Stage(StrEnum):
+    """What a long piece of work is doing now. The UI says it in words; the core has none."""
+
+    SCANNING = "scanning"  # indexing: walking the folders for photos
+    INDEXING = "indexing"  # indexing: decoding and embedding new or changed photos
+    PREPARING_DUPLICATES = "neighbours"  # indexing's last: neighbour lists for duplicates
+    DOWNLOADING = "downloading"  # a model
+    READING_LIBRARY = "reading-library"  # a duplicate pass, from here on
+    FINDING_NEIGHBOURS = "finding-neighbours"
+    COMPARING_PIXELS = "comparing-pixels"
+    GROUPING = "grouping"
+    COMPARING_MODELS = "comparing-models"  # `models compare`: one model on labelled photos
+
+
 @dataclass(frozen=True)
 class Progress:
     """A progress report for long work; ``total`` may grow while a scan is still walking."""
 
-    stage: str  # "scanning", "embedding", "saving", "downloading", ...
+    stage: Stage
     done: int
-    total: int | None
+    total: int | None  # None: not known (yet)
     rate: float | None = None  # items (or bytes) per second
     eta_s: float | None = None
-    message: str = ""
+    message: str = ""  # what the stage works on (a model download: the file's name)
 
 
-# Progress of a long computation in stages: (what it does now, done, total; 0 if not known).
-StageProgress = Callable[[str, int, int], None]
+# Hears the progress of long work, on the thread that does it.
+ProgressCallback = Callable[[Progress], None]
 
 
-def no_progress(stage: str, done: int, total: int) -> None:
-    """A :data:`StageProgress` that nobody hears."""
+def no_progress(progress: Progress) -> None:
+    """A :data:`ProgressCallback` that nobody hears."""

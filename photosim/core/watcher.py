@@ -35,7 +35,7 @@ from watchdog.observers.polling import PollingObserver
 
 from photosim.core.errors import PhotosimError
 from photosim.core.scanner import is_photo_path
-from photosim.core.types import Photo
+from photosim.core.types import Change, Photo
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,9 @@ BURST_WAIT_S = 3.0  # a photo waits at most this long past settling for the rest
 MAX_BATCH = 100
 POLL_INTERVAL_S = 1.0  # default rescan period of the polling observer (network shares)
 
-# Change kinds passed to ``on_change``.
-INDEXED = "indexed"
-REMOVED = "removed"
-MOVED = "moved"  # paths = [old, new], one call per move
-OFFLINE = "offline"
-ONLINE = "online"
+# Change kinds passed to ``on_change`` (see ``Change``).
+INDEXED, REMOVED, MOVED = Change.INDEXED, Change.REMOVED, Change.MOVED
+OFFLINE, ONLINE = Change.OFFLINE, Change.ONLINE
 
 ChangeCallback = Callable[[str, list[Path]], None]
 ErrorCallback = Callable[[BaseException], None]

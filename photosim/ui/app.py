@@ -20,9 +20,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QStyleFactory
 from photosim.core import library as library_module
 from photosim.core.errors import PhotosimError
 from photosim.core.library import Library
-from photosim.core.lock import WriterLock
 from photosim.core.models.store import spec_for_file
-from photosim.core.paths import LibraryPaths
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
 from photosim.ui.mainwindow import MainWindow
@@ -83,7 +81,7 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     if hand_over(data_dir, message):
         log.info("handed the arguments to the running photosim")
         return None
-    lock = WriterLock(LibraryPaths(data_dir).lock, APP_HOLDER)
+    lock = library_module.instance_lock(data_dir, APP_HOLDER)
     lock.acquire()  # LibraryLockedError: e.g. `photosim watch` runs on it, or a hung instance
     try:
         settings = UiSettings.load(data_dir)

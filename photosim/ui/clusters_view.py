@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.cluster import Cluster
+from photosim.core.library import Cluster
 from photosim.core.types import Photo
 from photosim.ui.grid import PhotoGrid
 from photosim.ui.models import ClusterRole, CountRole, PhotoListModel

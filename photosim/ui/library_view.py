@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.labels import known_words
+from photosim.core.library import Library
 from photosim.ui.grid import PhotoGrid
 from photosim.ui.listing import PhotoListing
 from photosim.ui.models import PhotoFilterProxy, PhotoListModel
@@ -200,7 +200,7 @@ class LibraryView(QWidget):
     def _load_words(self) -> None:
         words = self.completer.model()
         if isinstance(words, QStringListModel) and not words.rowCount():
-            words.setStringList(known_words())  # a small bundled list, read once
+            words.setStringList(Library.known_words())  # a small bundled list, read once
 
     def _text_changed(self, text: str) -> None:
         if self.search_mode.currentIndex() != NAME_MODE:

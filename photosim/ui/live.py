@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from photosim.core.library import Library
-from photosim.core.watcher import LibraryWatcher
+
+if TYPE_CHECKING:
+    from photosim.core.watcher import LibraryWatcher
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +25,7 @@ log = logging.getLogger(__name__)
 class LiveLibrary(QObject):
     """Keeps a library current while the app runs; ``changed(kind, paths)`` on the GUI thread.
 
-    ``kind`` is one of the watcher's change kinds (``photosim.core.watcher.INDEXED``,
-    ``REMOVED``, ``MOVED`` with ``[old, new]``, ``OFFLINE``, ``ONLINE``).
+    ``kind`` is a :class:`photosim.core.types.Change` value (``MOVED`` with ``[old, new]``).
     """
 
     changed = Signal(str, list)
@@ -39,9 +41,7 @@ class LiveLibrary(QObject):
         library's tree, which stalled the window when done here)."""
         if self._watcher is not None:
             return
-        self._watcher = LibraryWatcher(sink=library, roots=library.folders(), polling=polling,
-                                       on_change=self._report_change,
-                                       on_error=self._report_error)
+        self._watcher = library.watcher(self._report_change, self._report_error, polling)
         self._watcher.start(wait=False)
         log.info("watching %d folders", len(self._watcher.roots()))
 

@@ -34,10 +34,8 @@ from PySide6.QtWidgets import (
 
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library, LibraryStatus
-from photosim.core.lock import WriterLock
-from photosim.core.types import DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
-from photosim.core.watcher import INDEXED, MOVED, OFFLINE, ONLINE, REMOVED
+from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryStatus, WriterLock
+from photosim.core.types import Change, DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
@@ -53,19 +51,15 @@ from photosim.ui.preview import PreviewDialog
 from photosim.ui.settings import UiSettings
 from photosim.ui.settings_dialog import SettingsDialog
 from photosim.ui.similar_view import SimilarView
+from photosim.ui.stage_words import stage_words
 from photosim.ui.tasks import Pool, ProgressBridge, TaskRunner
 from photosim.ui.thumbnails import ThumbnailCache
 from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff", ".bmp",
-                  ".gif", ".avif"}
 LIVE_REFRESH_MS = 3000  # while indexing, show newly found photos this often
 WATCH_COALESCE_MS = 300  # watched-folder changes this close together refresh the views once
-STAGE_WORDS = {"scanning": "Looking for photos", "embedding": "Indexing",
-               "hashing": "Reading", "saving": "Saving", "downloading": "Downloading model",
-               "neighbours": "Preparing the duplicate search"}
 
 
 class MainWindow(QMainWindow):
@@ -387,7 +381,7 @@ class MainWindow(QMainWindow):
             self._live_refresh.stop()
 
     def _show_progress(self, progress: Progress) -> None:
-        words = STAGE_WORDS.get(progress.stage, progress.stage.capitalize())
+        words = stage_words(progress.stage)
         if progress.total:
             self.progress.setRange(0, progress.total)
             self.progress.setValue(min(progress.done, progress.total))
@@ -468,13 +462,13 @@ class MainWindow(QMainWindow):
     def _watched_change(self, kind: str, paths: list[Path]) -> None:
         """GUI thread: the watcher changed the catalog. Gone photos leave the grids at once;
         everything else is refreshed from the catalog once the changes pause."""
-        gone = {REMOVED: paths, MOVED: paths[:1]}.get(kind, [])
+        gone = {Change.REMOVED: paths, Change.MOVED: paths[:1]}.get(Change(kind), [])
         if gone:
             self.library_view.remove_paths(gone)
             self.similar_view.remove_paths(gone)
             self.clusters_view.members.remove_paths(gone)
         self._stale = {"duplicates": True, "clusters": True}
-        self.say(_change_text(kind, paths))
+        self.say(_change_text(Change(kind), paths))
         self._watch_coalesce.start()
 
     def _refresh_after_changes(self) -> None:
@@ -487,7 +481,7 @@ class MainWindow(QMainWindow):
     def choose_query_file(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
             self, "Find photos similar to…", "",
-            "Images (" + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ")")
+            "Images (" + " ".join(f"*{s}" for s in sorted(PHOTO_SUFFIXES)) + ")")
         if chosen:
             self.find_similar(Path(chosen))
 
@@ -565,7 +559,7 @@ class MainWindow(QMainWindow):
     def handle_paths(self, paths: Sequence[Path]) -> None:
         """Dropped or handed over by another launch: folders are added, an image is a query."""
         folders = [p for p in paths if p.is_dir()]
-        images = [p for p in paths if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        images = [p for p in paths if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
         if folders:
             self.add_folders(folders)
         if images:
@@ -606,11 +600,8 @@ class MainWindow(QMainWindow):
         kinds: set[DuplicateKind] | None = {kind} if kind else None
         self.duplicates_view.set_busy(self.status.photos if self.status else None)
 
-        def report(stage: str, done: int, total: int) -> None:
-            bridge.report(Progress(stage, done, total))
-
         def find() -> tuple[list[DuplicateGroup], LibraryStatus]:
-            groups = library.duplicates(threshold, kinds, progress=report, cancel=token)
+            groups = library.duplicates(threshold, kinds, progress=bridge.report, cancel=token)
             return groups, library.status()
 
         self._duplicates_bridges[generation] = bridge
@@ -630,7 +621,7 @@ class MainWindow(QMainWindow):
 
     def _duplicates_progress(self, generation: int, progress: Progress) -> None:
         if generation == self._duplicates_generation and self._duplicates_token is not None:
-            self.duplicates_view.show_progress(progress.stage, progress.done,
+            self.duplicates_view.show_progress(stage_words(progress.stage), progress.done,
                                                progress.total or 0)
 
     def _search_over(self, generation: int) -> bool:
@@ -861,22 +852,23 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(icon)
 
 
-def _change_text(kind: str, paths: list[Path]) -> str:
+def _change_text(kind: Change, paths: list[Path]) -> str:
     """A status-bar line for one change the watcher made."""
     names = ", ".join(p.name for p in paths[:3]) + ("…" if len(paths) > 3 else "")
     count = len(paths)
     photos = f"{count} photo{'s' if count != 1 else ''}"
-    texts = {INDEXED: f"Added or updated {photos}: {names}",
-             REMOVED: f"Removed {photos} deleted from disk: {names}",
-             MOVED: f"Moved {paths[0].name} to {paths[-1].parent}",
-             OFFLINE: f"Folder unavailable (photos kept, shown again when it returns): {names}",
-             ONLINE: f"Folder available again: {names}"}
-    return texts.get(kind, f"{kind}: {names}")
+    texts = {Change.INDEXED: f"Added or updated {photos}: {names}",
+             Change.REMOVED: f"Removed {photos} deleted from disk: {names}",
+             Change.MOVED: f"Moved {paths[0].name} to {paths[-1].parent}",
+             Change.OFFLINE: f"Folder unavailable (photos kept, shown again when it returns): "
+                             f"{names}",
+             Change.ONLINE: f"Folder available again: {names}"}
+    return texts[kind]
 
 
 def _droppable(path: str) -> bool:
     candidate = Path(path)
-    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in IMAGE_SUFFIXES)
+    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in PHOTO_SUFFIXES)
 
 
 def _duration(seconds: float) -> str:

@@ -482,10 +482,6 @@ class DuplicateGroupModel(QAbstractListModel):
         del self._groups[row]
         self.endRemoveRows()
 
-    def replace_row(self, row: int, group: DuplicateGroup) -> None:
-        self._groups[row] = group
-        self.dataChanged.emit(self.index(row), self.index(row))
-
     def reclaimable(self) -> int:
         return sum(g.reclaimable_bytes for g in self._groups)
 

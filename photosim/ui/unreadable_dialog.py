@@ -27,7 +27,7 @@ from photosim.core.types import Photo
 from photosim.ui.grid import open_containing_folder
 
 PATH_COLUMN, REASON_COLUMN = 0, 1
-PathRole = Qt.ItemDataRole.UserRole
+_PATH_DATA = Qt.ItemDataRole.UserRole  # where each item keeps its file's path
 
 
 def unreadable_text(count: int) -> str:
@@ -76,7 +76,7 @@ class UnreadableDialog(QDialog):
         for path, reason in rows:
             shown = readable(path)  # a name that is not UTF-8 shows its odd bytes as U+FFFD
             item = QTreeWidgetItem([shown, reason])
-            item.setData(PATH_COLUMN, PathRole, path)
+            item.setData(PATH_COLUMN, _PATH_DATA, path)
             item.setToolTip(PATH_COLUMN, shown)
             item.setToolTip(REASON_COLUMN, reason)
             self.tree.addTopLevelItem(item)
@@ -98,12 +98,12 @@ class UnreadableDialog(QDialog):
 
     def rows(self) -> list[tuple[Path, str]]:
         """(path, reason) in the order shown."""
-        return [(item.data(PATH_COLUMN, PathRole), item.text(REASON_COLUMN))
+        return [(item.data(PATH_COLUMN, _PATH_DATA), item.text(REASON_COLUMN))
                 for item in self.items()]
 
     def selected_path(self) -> Path | None:
         items = self.tree.selectedItems()
-        return items[0].data(PATH_COLUMN, PathRole) if items else None
+        return items[0].data(PATH_COLUMN, _PATH_DATA) if items else None
 
     def open_folder(self) -> bool:
         path = self.selected_path()

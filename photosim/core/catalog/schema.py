@@ -71,7 +71,7 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     """,
     # 3: each photo's nearest neighbours, so that a duplicate pass searches only for photos
-    # added or changed since the last one (photosim/core/neighbours.py)
+    # added or changed since the last one (photosim/core/duplicates/neighbours.py)
     """
     CREATE TABLE neighbours (
         photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
@@ -82,12 +82,12 @@ MIGRATIONS: tuple[str, ...] = (
         gates BLOB NOT NULL,                     -- float32 their pixel-gate scores (NaN: none)
         checks BLOB NOT NULL                     -- uint32 CRC-32 of their content hashes then
     );
-    -- How the pixels of two contents relate, as the duplicate judge found (dedup.PairJudge),
+    -- How the pixels of two contents relate, as the duplicate judge found (judge.PairJudge),
     -- so that a new session does not compare the same grids again.
     CREATE TABLE pixel_verdicts (
         hash_a TEXT NOT NULL,                    -- hash_a < hash_b
         hash_b TEXT NOT NULL,
-        valid_for TEXT NOT NULL,                 -- dedup.PixelVerdicts.key: judge and settings
+        valid_for TEXT NOT NULL,                 -- PixelVerdicts.key: judge and settings
         level INTEGER,                           -- NULL: the pixels relate them in no way
         score REAL NOT NULL,
         reframed INTEGER NOT NULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -106,6 +107,14 @@ class Catalog:
     def close(self) -> None:
         self.db.close()
 
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """Writes that land together or not at all (see ``Database.transaction``)."""
+        return self.db.transaction()
+
+    def state(self) -> tuple[int, ...]:
+        """Changes whenever the catalog changes (see ``Database.state``)."""
+        return self.db.state()
+
     # -- folders ---------------------------------------------------------------------------
     def folders(self) -> list[Folder]:
         rows = self.db.connection().execute(
@@ -176,6 +185,7 @@ class Catalog:
                                     (*params, *chunk))
 
     def photos_by_hash(self, content_hash: str) -> list[Photo]:
+        """The photos holding this content (a "not a duplicate" decision is by content)."""
         rows = self.db.connection().execute(
             f"SELECT {PHOTO_COLUMNS} FROM photos WHERE content_hash = ?", (content_hash,))
         return [_photo(r) for r in rows]
@@ -364,11 +374,11 @@ class Catalog:
                                "WHERE content_hash IS NOT NULL)")
             return cur.rowcount
 
-    # -- nearest neighbours (photosim/core/neighbours.py) -----------------------------------
+    # -- nearest neighbours (photosim/core/duplicates/neighbours.py) ---------------------
     def neighbour_lists(self, search_key: str
                         ) -> list[tuple[int, str, bytes, bytes, bytes, bytes]]:
         """(photo id, content hash, ids, sims, gates, checks) of each stored list for the key
-        (photosim/core/neighbours.py)."""
+        (photosim/core/duplicates/neighbours.py)."""
         rows = self.db.connection().execute(
             "SELECT photo_id, content_hash, ids, sims, gates, checks FROM neighbours "
             "WHERE search_key = ?", (search_key,)).fetchall()

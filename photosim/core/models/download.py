@@ -16,7 +16,6 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -25,11 +24,10 @@ from photosim.core.cancel import CancelToken, check
 from photosim.core.errors import DownloadError, ModelIntegrityError
 from photosim.core.fsutil import fsync_dir
 from photosim.core.models.spec import check_download_url, check_model_filename
-from photosim.core.types import Progress
+from photosim.core.types import Progress, ProgressCallback, Stage
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[Progress], None]
 
 CHUNK_BYTES = 1 << 16
 PROGRESS_INTERVAL_S = 0.1  # at most ten progress reports a second, plus the last one
@@ -186,7 +184,7 @@ class _Fetcher:
         elapsed = max(now - self._started, 1e-6)
         rate = self._session_bytes / elapsed if self._session_bytes else None
         eta = (total - done) / rate if rate and total is not None else None
-        self.progress(Progress(stage="downloading", done=done, total=total, rate=rate,
+        self.progress(Progress(stage=Stage.DOWNLOADING, done=done, total=total, rate=rate,
                                eta_s=eta, message=self.target.name))
 
 

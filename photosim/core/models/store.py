@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,7 +33,7 @@ from photosim.core.labels import ClassifierHead
 from photosim.core.models import download as dl
 from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import POOLED, ModelSpec, builtin_specs, load_spec_file
-from photosim.core.types import Progress
+from photosim.core.types import ProgressCallback
 
 if TYPE_CHECKING:  # onnx costs ~1 s to import: loaded only when a model file is read
     import onnx
@@ -49,7 +48,6 @@ SAMPLE_BYTES = 1 << 16
 RECORD_SUFFIX = ".verified.json"  # beside each model file: what its verification found
 _VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
-ProgressCallback = Callable[[Progress], None]
 
 # How a model file's checksum stands (ModelState.checksum).
 VERIFIED = "verified"  # matches what its full sha256 check recorded

@@ -1,9 +1,10 @@
 """Finding a library's duplicate groups, for the ``Library`` facade.
 
 A pass reads the library's photos, fingerprints and vectors from the catalog; takes every
-photo's nearest neighbours from the lists stored in the catalog (photosim/core/neighbours.py),
-searching the index only for photos added or changed since; takes the pixel verdicts stored by
-earlier passes; and groups with :func:`photosim.core.dedup.find_groups`. What it read is kept a
+photo's nearest neighbours from the lists stored in the catalog
+(:mod:`~photosim.core.duplicates.neighbours`), searching the index only for photos added or
+changed since; takes the pixel verdicts stored by earlier passes; and groups with
+:func:`~photosim.core.duplicates.grouping.find_groups`. What it read is kept a
 while, so that a moved threshold regroups at once.
 """
 
@@ -18,14 +19,26 @@ from pathlib import Path
 
 import numpy as np
 
-from photosim.core import dedup, neighbours
 from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import Catalog
+from photosim.core.duplicates import neighbours
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
+from photosim.core.duplicates.pairs import PairTable, hash_pairs
+from photosim.core.duplicates.settings import DedupSettings
+from photosim.core.duplicates.verdicts import PixelCache, PixelVerdicts
 from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
 from photosim.core.models.spec import ModelSpec
-from photosim.core.types import DuplicateGroup, DuplicateKind, StageProgress, no_progress
+from photosim.core.types import (
+    DuplicateGroup,
+    DuplicateKind,
+    Progress,
+    ProgressCallback,
+    Stage,
+    no_progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +61,10 @@ NEIGHBOUR_CHUNK = 25_000
 # How long what a duplicate pass read from the catalog is kept for the next pass (a moved
 # threshold), unless the catalog changes first.
 INPUTS_KEPT_S = 120.0
-# Stages a duplicate search reports before dedup.find_groups' own.
-READING_LIBRARY = "Reading the library"
-FINDING_NEIGHBOURS = "Finding neighbours"
 
 
 # What a duplicate pass reads: candidates, vectors, photo id → row, row → photo id.
-_Inputs = tuple[list[dedup.Candidate], np.ndarray | None, dict[int, int], np.ndarray]
+_Inputs = tuple[list[Candidate], np.ndarray | None, dict[int, int], np.ndarray]
 
 
 class DuplicateSearch:
@@ -67,8 +77,8 @@ class DuplicateSearch:
         self._spec = spec
         self._visual_search = visual_search
         self._vector_index = vector_index
-        self._neighbours: neighbours.RowPairs | None = None  # cached for regrouping
-        self._pixel_verdicts = dedup.PixelVerdicts()  # likewise: regroup without pixel work
+        self._neighbours: PairTable | None = None  # of vector rows, cached for regrouping
+        self._pixel_verdicts = PixelVerdicts()  # likewise: regroup without pixel work
         self._neighbour_lock = threading.Lock()  # one search for neighbour lists at a time
         # What the last pass read, with the catalog state it read it in.
         self._inputs: tuple[tuple[int, ...], _Inputs] | None = None
@@ -87,38 +97,38 @@ class DuplicateSearch:
             self._inputs = None
 
     def groups(self, threshold: float | None, kinds: Collection[DuplicateKind] | None,
-               reference_folders: Sequence[Path], *, progress: StageProgress | None = None,
+               reference_folders: Sequence[Path], *, progress: ProgressCallback | None = None,
                cancel: CancelToken | None = None) -> list[DuplicateGroup]:
-        """Duplicate groups of the library's readable photos (see ``dedup.find_groups``).
+        """Duplicate groups of the library's readable photos (see ``grouping.find_groups``).
 
-        ``progress(stage, done, total)`` hears what the search does (``READING_LIBRARY``,
-        ``FINDING_NEIGHBOURS``, then ``dedup.COMPARING_PIXELS`` and ``dedup.GROUPING``; total
-        0 when not known), on the calling thread. A cancelled ``cancel`` stops the search at
-        the next stage or batch with ``Cancelled``; the neighbours found and the pixels judged
-        so far are kept, and the next search goes on from them.
+        ``progress`` hears what the search does (``Stage.READING_LIBRARY``, ``FINDING_NEIGHBOURS``,
+        ``COMPARING_PIXELS`` and ``GROUPING``), on the calling thread. A cancelled ``cancel`` stops
+        the search at the next stage or batch with ``Cancelled``; the neighbours found and the
+        pixels judged so far are kept, and the next search goes on from them.
         """
         report = progress or no_progress
-        report(READING_LIBRARY, 0, 0)
-        candidates, vectors, rows, row_ids = self._duplicate_inputs()
+        report(Progress(Stage.READING_LIBRARY, 0, None))
+        candidates, vectors, _, row_ids = self._duplicate_inputs()
         check(cancel)
-        pairs, gates = self._candidate_pairs(candidates, vectors, rows, row_ids, report, cancel)
+        pairs = self._candidate_pairs(candidates, vectors, row_ids, report, cancel)
         try:
-            settings = dedup.DedupSettings.from_threshold(threshold)
+            settings = DedupSettings.from_threshold(threshold)
         except ValueError as exc:
             raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
-        key = dedup.PixelVerdicts.key(settings, self._spec.id if self._spec and
+        key = PixelVerdicts.key(settings, self._spec.id if self._spec and
                                       vectors is not None else None)
         verdicts = self._stored_pixel_verdicts(key)
         try:
-            groups = dedup.find_groups(candidates, vectors, pairs, settings,
-                                       self._not_duplicate_ids(candidates), reference_folders,
-                                       verdicts, gates, progress=progress, cancel=cancel)
+            options = GroupingOptions(settings, self._not_duplicate_ids(candidates),
+                                      reference_folders, verdicts)
+            groups = find_groups(Snapshot(candidates, vectors), pairs, options,
+                                 progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
         return [g for g in groups if kinds is None or g.kinds() & set(kinds)]
 
-    def _stored_pixel_verdicts(self, key: str) -> dedup.PixelCache:
-        """The pixel verdicts kept for ``key`` (see ``dedup.PixelVerdicts.key``): in memory, or
+    def _stored_pixel_verdicts(self, key: str) -> PixelCache:
+        """The pixel verdicts kept for ``key`` (see ``PixelVerdicts.key``): in memory, or
         else from the catalog."""
         with self._lock:
             verdicts, fresh = self._pixel_verdicts.for_key(key)
@@ -127,8 +137,8 @@ class DuplicateSearch:
                     if level is None:
                         verdicts[(a, b)] = None
                     elif level in _PIXEL_LEVELS:  # else damaged: judged again
-                        verdicts[(a, b)] = dedup.Relation(dedup.Level(level), float(score),
-                                                          reframed, mirrored)
+                        verdicts[(a, b)] = Relation(Level(level), float(score), reframed,
+                                                    mirrored)
                 self._pixel_verdicts.all_saved()
         return verdicts
 
@@ -147,7 +157,7 @@ class DuplicateSearch:
 
         Kept for ``INPUTS_KEPT_S`` after a pass while the catalog stays unchanged, so that a
         moved threshold regroups without reading it again (at 100k photos, half a regroup)."""
-        state = self._catalog.db.state()
+        state = self._catalog.state()
         with self._lock:
             kept = self._inputs
         if kept is not None and kept[0] == state:
@@ -156,7 +166,7 @@ class DuplicateSearch:
             photos = [p for p in self._catalog.photos() if p.error is None and p.online]
             prints = self._catalog.fingerprints()
             vectors, rows, row_ids = self._embedded_vectors()
-            candidates = [dedup.Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
+            candidates = [Candidate(p, _fingerprint(prints.get(p.id)), rows.get(p.id))
                           for p in photos]
             inputs = (candidates, vectors, rows, row_ids)
         with self._lock:
@@ -173,11 +183,11 @@ class DuplicateSearch:
         """Write what duplicate passes derive from the catalog (neighbour lists, pixel
         verdicts) without making what the last pass read look stale: the catalog's state moves,
         but only by this write when nothing else moved it since the read."""
-        before = self._catalog.db.state()
+        before = self._catalog.state()
         write()
         with self._lock:
             if self._inputs is not None and self._inputs[0] == before:
-                self._inputs = (self._catalog.db.state(), self._inputs[1])
+                self._inputs = (self._catalog.state(), self._inputs[1])
 
     def _release_inputs(self) -> None:
         with self._lock:
@@ -190,16 +200,15 @@ class DuplicateSearch:
         ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
-    def _candidate_pairs(self, candidates: list[dedup.Candidate], vectors: np.ndarray | None,
-                         rows: dict[int, int], row_ids: np.ndarray,
-                         report: StageProgress, cancel: CancelToken | None
-                         ) -> tuple[list[dedup.Pair], np.ndarray | None]:
-        """(Pairs over candidate positions, their gate scores): every photo's nearest
+    def _candidate_pairs(self, candidates: list[Candidate], vectors: np.ndarray | None,
+                         row_ids: np.ndarray, report: ProgressCallback,
+                         cancel: CancelToken | None) -> PairTable:
+        """Pairs over candidate positions, with their gate scores: every photo's nearest
         neighbours (kept in the catalog, and here too, so a new threshold regroups without
         reading them again)."""
         if vectors is None:
-            return dedup.hash_pairs([c.fingerprint for c in candidates],
-                                    dedup.DedupSettings().hash_distance), None
+            return hash_pairs([c.fingerprint for c in candidates],
+                              DedupSettings().hash_distance)
         with self._lock:
             row_pairs = self._neighbours
         if row_pairs is None:
@@ -217,15 +226,14 @@ class DuplicateSearch:
         for i, c in enumerate(candidates):
             if c.vector_row is not None:
                 position[c.vector_row] = i
-        a, b = position[row_pairs.lo], position[row_pairs.hi]
+        a, b = position[row_pairs.a], position[row_pairs.b]
         keep = (a >= 0) & (b >= 0)
-        pairs = list(zip(a[keep].tolist(), b[keep].tolist(), row_pairs.sims[keep].tolist(),
-                         strict=True))
-        return pairs, row_pairs.gates[keep]
+        return PairTable(a[keep], b[keep], row_pairs.scores[keep], row_pairs.gates[keep])
 
     def _neighbour_lists(self, ids: np.ndarray, hashes: list[str], vectors: np.ndarray | None,
                          prints: dict[int, Fingerprint | None] | None = None,
-                         report: StageProgress | None = None, cancel: CancelToken | None = None
+                         report: ProgressCallback | None = None,
+                         cancel: CancelToken | None = None
                          ) -> tuple[neighbours.NeighbourLists, np.ndarray, list[str]]:
         """(Every stored neighbour list, ids, hashes) once the lists missing or stale for photos
         ``ids`` (with contents ``hashes``; "" for photos left out) are found and stored.
@@ -256,7 +264,7 @@ class DuplicateSearch:
             chunk = NEIGHBOUR_CHUNK if cancel is not None else len(stale)
             for start in range(0, len(stale), chunk):
                 if report is not None:
-                    report(FINDING_NEIGHBOURS, start, len(stale))
+                    report(Progress(Stage.FINDING_NEIGHBOURS, start, len(stale)))
                 check(cancel)
                 found = self._find_lists(ids, content, vectors, stale[start:start + chunk])
                 chunk_prints = prints if prints is not None else self._prints_of(found)
@@ -265,19 +273,19 @@ class DuplicateSearch:
                     self._catalog.put_neighbour_lists, key, [f.encoded() for f in found]))
             log.info("neighbour lists found for %d photos", len(stale))
             if report is not None:
-                report(FINDING_NEIGHBOURS, len(stale), len(stale))
+                report(Progress(Stage.FINDING_NEIGHBOURS, len(stale), len(stale)))
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             return stored, ids, hashes
 
     @contextlib.contextmanager
-    def _searching(self, report: StageProgress | None,
+    def _searching(self, report: ProgressCallback | None,
                    cancel: CancelToken | None) -> Iterator[None]:
         """Hold the neighbour search for this thread. Another thread's search (indexing finds
         the lists of a whole library after an upgrade) may hold it for a while: meanwhile this
         one says it finds neighbours, and a cancel is heard."""
         while not self._neighbour_lock.acquire(timeout=0.1):
             if report is not None:
-                report(FINDING_NEIGHBOURS, 0, 0)
+                report(Progress(Stage.FINDING_NEIGHBOURS, 0, None))
             check(cancel)
         try:
             yield
@@ -307,7 +315,7 @@ class DuplicateSearch:
             known=None if vectors is None else (ids, vectors))
         return neighbours.find_lists(query_batch, wanted, owners, content, NEIGHBOURS_K)
 
-    def update_neighbour_lists(self, progress: StageProgress | None = None,
+    def update_neighbour_lists(self, progress: ProgressCallback | None = None,
                                cancel: CancelToken | None = None) -> None:
         """Find the neighbour lists that are missing or stale (indexing calls this), with
         ``progress`` and ``cancel`` as in :meth:`groups`."""
@@ -315,7 +323,7 @@ class DuplicateSearch:
             self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None, None,
                                   progress, cancel)
 
-    def _not_duplicate_ids(self, candidates: list[dedup.Candidate]) -> set[frozenset[int]]:
+    def _not_duplicate_ids(self, candidates: list[Candidate]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}
         for p in (c.photo for c in candidates):
             if p.content_hash:
@@ -327,7 +335,7 @@ class DuplicateSearch:
         return pairs
 
 
-_PIXEL_LEVELS = frozenset(int(level) for level in dedup.Level)
+_PIXEL_LEVELS = frozenset(int(level) for level in Level)
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:

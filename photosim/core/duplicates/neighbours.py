@@ -23,7 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from photosim.core.cancel import CancelToken
-from photosim.core.dedup import QueryBatch, ids_to_rows, pixel_gate_scores, unique_pair_entries
+from photosim.core.duplicates.gate import pixel_gate_scores
+from photosim.core.duplicates.pairs import PairTable, QueryBatch, ids_to_rows, unique_pair_entries
 from photosim.core.fingerprint import Fingerprint
 
 # photo id, content hash, ids (int64), sims (float32), gate scores (float32), neighbour
@@ -39,8 +40,8 @@ def content_check(content_hash: str) -> int:
 @dataclass(frozen=True)
 class FoundList:
     """One photo's neighbours as just found: ids best first, their cosines, gate scores
-    (:func:`photosim.core.dedup.pixel_gate_scores`, NaN where a fingerprint is missing) and
-    content checks."""
+    (:func:`photosim.core.duplicates.gate.pixel_gate_scores`, NaN where a fingerprint is
+    missing) and content checks."""
 
     owner: int
     content_hash: str
@@ -86,16 +87,6 @@ class NeighbourLists:
 def _consistent(row: StoredList) -> bool:
     count = len(row[2]) // 8
     return len(row[2]) == 8 * count and all(len(part) == 4 * count for part in row[3:])
-
-
-@dataclass(frozen=True)
-class RowPairs:
-    """Unique pairs of rows ``lo < hi`` with their cosine and gate score."""
-
-    lo: NDArray[np.int64]
-    hi: NDArray[np.int64]
-    sims: NDArray[np.float32]
-    gates: NDArray[np.float32]
 
 
 def lists_to_find(stored: NeighbourLists, row_ids: NDArray[np.int64],
@@ -145,10 +136,10 @@ def with_gate_scores(found: Sequence[FoundList], fingerprints: Mapping[int, Fing
 
 
 def pairs_from_lists(stored: NeighbourLists, row_ids: NDArray[np.int64],
-                     row_hashes: Sequence[str], floor: float) -> RowPairs:
-    """Unique pairs of rows, ``cosine ≥ floor``, over the vectors held now (photo
-    ``row_ids[r]``, content ``row_hashes[r]``), from the lists that are current (see the
-    module's docstring)."""
+                     row_hashes: Sequence[str], floor: float) -> PairTable:
+    """Unique pairs of rows ``a < b`` with their cosines, ``cosine ≥ floor``, over the vectors
+    held now (photo ``row_ids[r]``, content ``row_hashes[r]``), from the lists that are
+    current (see the module's docstring)."""
     owner_rows = ids_to_rows(stored.owners, row_ids)
     current = owner_rows >= 0
     current[current] = [stored.hashes[i] == row_hashes[r]
@@ -162,5 +153,5 @@ def pairs_from_lists(stored: NeighbourLists, row_ids: NDArray[np.int64],
     keep[keep] = check_of_row[b[keep]] == stored.checks[keep]  # the neighbour is unchanged
     a, b, sims, gates = a[keep], b[keep], stored.sims[keep], stored.gates[keep]
     kept = unique_pair_entries(a, b, sims)
-    return RowPairs(np.minimum(a[kept], b[kept]), np.maximum(a[kept], b[kept]), sims[kept],
-                    gates[kept])
+    return PairTable(np.minimum(a[kept], b[kept]), np.maximum(a[kept], b[kept]), sims[kept],
+                     gates[kept])

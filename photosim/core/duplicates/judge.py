@@ -1,0 +1,314 @@
+"""How two photos relate: exact, same picture, edited, similar scene or not at all.
+
+How a pair of photos is judged (see :class:`PairJudge`):
+
+* **exact** — the same content hash.
+* **same picture** — pixel grids agree almost perfectly (normalised cross-correlation of the
+  small grayscale grids), the DCT hashes are close, the aspect ratio and the colours match.
+  Resizing, re-encoding, another format and EXIF rotation (already applied on decode) keep all
+  of these.
+* **edited** — one grid explains the other after a monotone tone curve (so brightness,
+  contrast, gamma, clipping, filters and grayscale cost nothing), leaving far less residual
+  than the picture shows against itself shifted by one cell; the worst few cells are left
+  out, where a watermark sits. A flip compares the mirrored grid; a crop is *contained*: the
+  smaller grid is found, at some scale and sub-cell offset, inside the larger one. A re-shot
+  scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
+  CNN must still agree (cosine above a floor), less so when the pixels are conclusive.
+* **similar scene** — only the CNN agrees (a burst, the same scene re-shot). Never mixed with
+  the kinds above; two photos whose EXIF capture times differ are never called copies.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from photosim.core.duplicates.geometry import (
+    CropFit,
+    aligned_residual,
+    aspect_close,
+    colour_balance,
+    containment,
+    crop_accepted,
+    match,
+    resize_grid,
+    same_colours,
+    standardise,
+)
+from photosim.core.duplicates.kinds import FloatGrid, Level, Relation, Snapshot
+from photosim.core.duplicates.pairs import PairTable
+from photosim.core.duplicates.settings import DedupSettings
+from photosim.core.duplicates.verdicts import PixelCache
+from photosim.core.fingerprint import Fingerprint, hamming
+from photosim.core.types import Photo
+
+
+class PairJudge:
+    """Decides how two candidates relate; verdicts are cached because grouping asks again."""
+
+    def __init__(self, snapshot: Snapshot, settings: DedupSettings,
+                 known: PairTable | None = None, pixel_cache: PixelCache | None = None) -> None:
+        """``known``: pairs with their cosines, for photos without a vector row; verdicts
+        go to and come from ``pixel_cache`` (see
+        :class:`~photosim.core.duplicates.verdicts.PixelVerdicts`)."""
+        self.snapshot = snapshot
+        self.candidates = snapshot.candidates
+        self.vectors = snapshot.vectors
+        self.settings = settings
+        self._pixel_cache = pixel_cache
+        self._no_pixels: set[tuple[int, int]] = set()
+        self._copies: dict[int, list[int]] = {}
+        self._known = known
+        self._cosines: dict[tuple[int, int], float] | None = None  # made on first need
+        self._cache: dict[tuple[int, int], Relation] = {}
+        self._grids: dict[int, FloatGrid] = {}
+        self._standard: dict[tuple[int, tuple[int, ...]], FloatGrid | None] = {}
+        self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
+        self._self_fits: dict[int, float] = {}
+        self._crop_sides: dict[tuple[int, int], int | None] = {}
+
+    def __call__(self, i: int, j: int) -> Relation:
+        key = (min(i, j), max(i, j))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._judge(*key)
+            self._cache[key] = found
+            if found.within(Level.EDITED):
+                self._copies.setdefault(i, []).append(j)
+                self._copies.setdefault(j, []).append(i)
+        return found
+
+    def copies_of(self, i: int) -> list[int]:
+        """The photos judged so far to be copies of ``i`` (exact, same picture or edited)."""
+        return self._copies.get(i, [])
+
+    def cosine(self, i: int, j: int) -> float | None:
+        ri, rj = self.candidates[i].vector_row, self.candidates[j].vector_row
+        if self.vectors is not None and ri is not None and rj is not None:
+            return float(np.dot(self.vectors[ri], self.vectors[rj]))
+        if self.vectors is None:
+            return None
+        if self._cosines is None:  # only photos without a row need it: rare, so made lazily
+            known = self._known.triples() if self._known is not None else []
+            self._cosines = {(min(a, b), max(a, b)): s for a, b, s in known}
+        return self._cosines.get((min(i, j), max(i, j)))
+
+    def _judge(self, i: int, j: int) -> Relation:
+        a, b = self.candidates[i], self.candidates[j]
+        if a.photo.content_hash and a.photo.content_hash == b.photo.content_hash:
+            return Relation(Level.EXACT, 1.0)
+        cos = self.cosine(i, j)
+        fa, fb = a.fingerprint, b.fingerprint
+        if fa is None or fb is None or (i, j) in self._no_pixels:
+            return self._similar_only(cos, None)
+        pixels = self._cached_pixel_level(i, j, fa, fb, cos)
+        if pixels is not None:
+            return pixels
+        return self._similar_only(cos, fa if cos is None else None, fb)
+
+    def settled(self, i: int, j: int) -> Relation:
+        """The verdict on a pair when merging groups: as judged if it was a candidate pair,
+        else on the CNN alone. Pixels are compared for candidate pairs only — neighbours in
+        the index or near in hash — so that merging large groups never starts a pixel
+        comparison per cross pair; a copy that far from the others in the CNN's view joins
+        through a member that shares its framing (see _related_through)."""
+        found = self.known(i, j)
+        if found is None:
+            key = (min(i, j), max(i, j))
+            self._no_pixels.add(key)
+            found = self(*key)
+        return found
+
+    def known(self, i: int, j: int) -> Relation | None:
+        """The verdict on a pair already judged, without judging it."""
+        return self._cache.get((min(i, j), max(i, j)))
+
+    def crop_side(self, a: int, b: int) -> int | None:
+        """Which of a reframed pair is the crop: the one that fits inside the other better
+        (None without fingerprints, or when neither does). Remembered: grouping asks again."""
+        key = (min(a, b), max(a, b))
+        if key not in self._crop_sides:
+            self._crop_sides[key] = self._find_crop_side(*key)
+        return self._crop_sides[key]
+
+    def _find_crop_side(self, a: int, b: int) -> int | None:
+        if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
+            return None
+        inside_a, inside_b = self._crop_fit(a, b).residual, self._crop_fit(b, a).residual
+        if inside_a == inside_b:
+            return None
+        return b if inside_a < inside_b else a
+
+    def rule_out_pixels(self, pairs: Iterable[tuple[int, int]]) -> None:
+        """Judge these pairs (``i < j``) on their CNN cosine alone: a bulk check
+        (:func:`pixel_gate`) found their pixels too far apart for any comparison to succeed."""
+        self._no_pixels.update(pairs)
+
+    def _cached_pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                            cos: float | None) -> Relation | None:
+        a, b = self.candidates[i].photo, self.candidates[j].photo
+        key = None
+        if self._pixel_cache is not None and a.content_hash and b.content_hash:
+            key = (min(a.content_hash, b.content_hash), max(a.content_hash, b.content_hash))
+            if key in self._pixel_cache:
+                return self._pixel_cache[key]
+        found = self._pixel_level(i, j, fa, fb, cos, _capture_differs(a, b, self.settings))
+        if key is not None and self._pixel_cache is not None:
+            self._pixel_cache[key] = found
+        return found
+
+    def _similar_only(self, cos: float | None, fa: Fingerprint | None,
+                      fb: Fingerprint | None = None) -> Relation:
+        if cos is not None:
+            level = Level.SIMILAR if cos >= self.settings.similar_cosine else None
+            return Relation(level, max(cos, 0.0))
+        if fa is not None and fb is not None:  # reduced mode: no vectors at all
+            close = hamming(fa.phash, fb.phash) <= self.settings.hash_distance
+            return Relation(Level.SIMILAR if close else None,
+                            1.0 - hamming(fa.phash, fb.phash) / 64)
+        return Relation(None, 0.0)
+
+    def _pixel_level(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                     cos: float | None, capture_differs: bool) -> Relation | None:
+        s = self.settings
+        if capture_differs:  # two shots, however alike
+            return None
+        same = self._same_picture(i, j, fa, fb, cos)
+        if same is not None:
+            return same
+        if cos is not None and cos < min(s.proof_cosine, s.edited_cosine):
+            return None  # too far apart in the CNN for any pixel evidence to matter
+        edit = self._edit_residual(i, j, fa, fb)
+        if edit is None:
+            return None
+        residual, reframed, mirrored = edit
+        floor = _edit_cosine_floor(residual, reframed, s)
+        if cos is not None and cos < floor:
+            return None
+        return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
+                        reframed, mirrored)
+
+    def _same_picture(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
+                      cos: float | None) -> Relation | None:
+        """SAME when the grids, hashes and colours agree almost perfectly."""
+        s = self.settings
+        if not aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            return None
+        if hamming(fa.phash, fb.phash) > s.same_hash_distance:
+            return None
+        shape = self._grid(i).shape
+        za, zb = self._standardised(i, shape), self._standardised(j, shape)
+        if za is None or zb is None:
+            return None  # a flat grid matches nothing (its correlation is undefined)
+        whole, worst = match(za, zb)
+        if worst >= s.same_ncc and \
+                same_colours(fa, fb, self._balance(i), self._balance(j), s):
+            return Relation(Level.SAME, cos if cos is not None else whole)
+        return None
+
+    def _standardised(self, i: int, shape: tuple[int, ...]) -> FloatGrid | None:
+        """Photo ``i``'s grid at ``shape``, standardised (see :func:`standardise`)."""
+        key = (i, shape)
+        if key not in self._standard:
+            self._standard[key] = standardise(resize_grid(self._grid(i), shape))
+        return self._standard[key]
+
+    def _balance(self, i: int) -> tuple[NDArray[np.float64], float]:
+        found = self._balances.get(i)
+        if found is None:
+            fp = self.candidates[i].fingerprint
+            assert fp is not None
+            found = self._balances[i] = colour_balance(fp)
+        return found
+
+    def _edit_residual(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint
+                       ) -> tuple[float, bool, bool] | None:
+        """(How far the pixels are from an edit of one another, lower is closer; whether the
+        edit is a crop; whether one is mirrored), or None for no edit.
+
+        An edit keeps the framing (tone curves, filters, grayscale, a watermark, a flip) or
+        keeps part of it (a crop). Either way one grid, after a monotone tone curve, explains
+        the other far better than the picture explains itself shifted by one cell; a re-shot
+        scene, moved by a few percent, does not.
+        """
+        s = self.settings
+        ga, gb = self._grid(i), self._grid(j)
+        if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            aligned, mirrored = aligned_residual(ga, resize_grid(gb, ga.shape), s.crop_blur,
+                                                  s.edited_trim)
+            if aligned <= s.edited_residual:
+                return aligned, False, mirrored
+        fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
+        crop = min(fits, key=lambda f: f.residual)
+        if crop_accepted(crop, s):
+            return crop.residual, True, crop.mirrored
+        return None
+
+    def _crop_fit(self, big: int, small: int) -> CropFit:
+        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor."""
+        s = self.settings
+        fit = containment(self._grid(big), self._grid(small), s.min_crop_fraction,
+                           s.crop_blur, s.crop_trim)
+        if math.isinf(fit.residual):
+            return fit  # no placement: the noise floor (a search of its own) is not needed
+        return replace(fit, noise=self._self_fit(big))
+
+    def _self_fit(self, i: int) -> float:
+        """The residual of a photo fitted inside itself: what resampling alone costs on it.
+
+        The search never tries the full size, so this is the residual of a 97 % view of the
+        picture — the floor a true crop can reach on this picture's texture."""
+        found = self._self_fits.get(i)
+        if found is None:
+            s = self.settings
+            grid = self._grid(i)
+            found = containment(grid, grid, s.min_crop_fraction, s.crop_blur,
+                                 s.crop_trim).residual
+            self._self_fits[i] = found
+        return found
+
+    def _grid(self, i: int) -> FloatGrid:
+        grid = self._grids.get(i)
+        if grid is None:
+            fp = self.candidates[i].fingerprint
+            assert fp is not None
+            grid = fp.grid.astype(np.float32)
+            self._grids[i] = grid
+        return grid
+
+
+def _edit_cosine_floor(residual: float, reframed: bool, s: DedupSettings) -> float:
+    """How much the CNN must agree that an edit keeps the picture.
+
+    Pixels that line up this well need less agreement (a crop of a grayscale copy can fall to
+    0.4 there); different photos never line up like this. An edit that keeps the framing but
+    whose pixels are not conclusive must look like the same picture to the CNN as well: a tone
+    edit, a filter or a watermark leaves the CNN's view nearly as it was, while the next shot
+    of a burst — the subject moved within the same frame — does not.
+    """
+    if residual <= s.proof_residual:
+        return s.proof_cosine
+    return s.edited_cosine if reframed else s.aligned_edit_cosine
+
+
+def _capture_differs(a: Photo, b: Photo, settings: DedupSettings) -> bool:
+    """True when both photos carry EXIF capture times that are too far apart to be one shot."""
+    ta, tb = _parse_time(a.date_taken), _parse_time(b.date_taken)
+    if ta is None or tb is None:
+        return False
+    return abs((ta - tb).total_seconds()) > settings.capture_gap_s
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=None)
