@@ -150,3 +150,21 @@ def test_a_cat_is_found_by_typing_cat(qtbot, real_library):
     assert "zzyzzx" in win.similar_view.detail.text()
     assert win.similar_view.model.rowCount() == 0
     win.runner.wait_for_done()
+
+
+def test_photo_shows_is_greyed_out_without_a_classifier(qtbot, tiny_window):
+    """The tiny model has no ImageNet classifier: "Photo shows" is greyed out, saying why."""
+    view = tiny_window.library_view
+    view.set_search_mode(WORD_MODE)
+    tiny_window.check_word_search()
+    qtbot.waitUntil(lambda: not view.word_search_available(), timeout=WAIT)
+    assert view.search_mode.currentIndex() == NAME_MODE
+    assert "classifier" in view.search_mode.model().item(WORD_MODE).toolTip()
+
+
+def test_photo_shows_is_offered_with_a_classifier(qtbot, real_library):
+    win = make_window(qtbot, real_library)
+    win.library_view.set_word_search_available(False)
+    win.check_word_search()
+    qtbot.waitUntil(win.library_view.word_search_available, timeout=WAIT)
+    win.runner.wait_for_done()

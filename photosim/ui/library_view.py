@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -40,6 +41,8 @@ NAME_MODE, WORD_MODE = 0, 1
 FILTER_DEBOUNCE_MS = 150
 SEARCH_MODES = [("File name", "Filter by file name (as you type)"),
                 ("Photo shows", "What is in the photo, e.g. dog, castle, beach — press Enter")]
+NO_WORD_SEARCH = ("Searching by what photos show needs a model with an ImageNet classifier: "
+                  "choose one in Settings → Models.")
 SORTS = [("Name", "name", Qt.SortOrder.AscendingOrder),
          ("Date taken (newest first)", "date", Qt.SortOrder.DescendingOrder),
          ("Date taken (oldest first)", "date", Qt.SortOrder.AscendingOrder),
@@ -85,6 +88,22 @@ class LibraryView(QWidget):
         self.count_label = QLabel()
         self._tree_shape: tuple[object, ...] | None = None  # what the folder tree shows
         self._build_layout()
+
+    def set_word_search_available(self, available: bool) -> None:
+        """Grey out "Photo shows" when the library's model has no classifier (or no model
+        is in use), saying why; leave that mode if it was chosen."""
+        model = self.search_mode.model()
+        item = model.item(WORD_MODE) if isinstance(model, QStandardItemModel) else None
+        if item is not None:
+            item.setEnabled(available)
+            item.setToolTip("" if available else NO_WORD_SEARCH)
+        if not available and self.search_mode.currentIndex() == WORD_MODE:
+            self.search_mode.setCurrentIndex(NAME_MODE)
+
+    def word_search_available(self) -> bool:
+        model = self.search_mode.model()
+        item = model.item(WORD_MODE) if isinstance(model, QStandardItemModel) else None
+        return item is None or item.isEnabled()
 
     def _build_layout(self) -> None:
         add = QToolButton()

@@ -234,6 +234,7 @@ class MainWindow(QMainWindow):
         self._scan_after_fill = True
         self.refresh_library()
         self.refresh_status()
+        self.check_word_search()
 
     def set_library(self, library: Library) -> None:
         """Switch to a re-opened library (e.g. after a model was downloaded)."""
@@ -242,6 +243,18 @@ class MainWindow(QMainWindow):
         self._stale = {"duplicates": True, "clusters": True}
         self.refresh_status()
         self.refresh_library()
+        self.check_word_search()
+
+    def check_word_search(self) -> None:
+        """Offer "Photo shows" only when the model has a classifier to answer it. Finding the
+        classifier reads a model file, so it happens on a worker."""
+        library = self.library
+
+        def found(head: object) -> None:
+            if library is self.library:
+                self.library_view.set_word_search_available(head is not None)
+
+        self.runner.run_task(library.classifier_head, found, lambda exc: found(None))
 
     def refresh_library(self) -> None:
         """Read and sort the photos on a worker; the grid then only swaps them in."""
