@@ -52,3 +52,26 @@ def test_processes_opening_a_new_catalog_together_migrate_it_once(tmp_path: Path
         go.touch()
         errors = [p.communicate(timeout=120)[1] for p in procs]
         assert all(p.returncode == 0 for p in procs), errors
+
+
+def test_a_reader_waits_for_a_writer_that_is_still_creating_the_catalog(tmp_path: Path) -> None:
+    """A reader that opens a catalog a writer has only just created (the file exists, the
+    migrations are still committing) waits for them instead of calling the catalog old."""
+    import threading
+
+    from photosim.core.catalog.db import Database
+
+    path = tmp_path / "catalog.sqlite3"
+    path.touch(mode=0o600)  # as a writer pre-creates it before SQLite opens it
+    opened: list[object] = []
+
+    def read() -> None:
+        opened.append(Database(path, read_only=True))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.3)
+    Database(path).close()  # the writer migrates now, while the reader waits
+    reader.join(timeout=30)
+    assert opened and isinstance(opened[0], Database)
+    opened[0].close()

@@ -122,8 +122,8 @@ class Database:
         if exists and self.schema_version() >= len(MIGRATIONS):
             return  # the common case: read-only, takes no write lock
         if self.read_only:
-            raise CatalogError(f"The catalog {self.path} was made by an older photosim: run "
-                               "'photosim index' once to upgrade it.")
+            self._wait_for_a_writer_migrating()
+            return
         with self.transaction():
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                          "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -136,6 +136,24 @@ class Database:
                         conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))",
                                  (version,))
+
+    def _wait_for_a_writer_migrating(self, patience_s: float = 5.0) -> None:
+        """A reader that finds the schema behind may have caught a writer creating or
+        upgrading the catalog (migrations commit one at a time): it waits a moment for them,
+        and only then calls the catalog old."""
+        deadline = time.monotonic() + patience_s
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if self._schema_current():
+                return
+        raise CatalogError(f"The catalog {self.path} was made by an older photosim: run "
+                           "'photosim index' once to upgrade it.")
+
+    def _schema_current(self) -> bool:
+        conn = self.connection()
+        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                              "name = 'schema_migrations'").fetchone()
+        return bool(exists) and self.schema_version() >= len(MIGRATIONS)
 
     def schema_version(self) -> int:
         row = self.connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
