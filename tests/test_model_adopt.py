@@ -252,3 +252,12 @@ def _photos(folder: Path) -> Path:
                 save(img.resize((int(img.width * factor), int(img.height * factor))),
                      folder / f"{name}_{i}.jpg", quality=80)
     return folder
+
+
+def test_the_cli_offers_every_normalisation_adopt_knows() -> None:
+    """`models add --preprocess` lists the choices without importing adopt (onnx): the two
+    lists must stay one."""
+    from photosim.cli.models_cmd import PREPROCESS_CHOICES
+    from photosim.core.models.adopt import NORMALISATIONS
+
+    assert tuple(n.key for n in NORMALISATIONS) == PREPROCESS_CHOICES

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QStandardItemModel
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -92,8 +92,7 @@ class LibraryView(QWidget):
     def set_word_search_available(self, available: bool) -> None:
         """Grey out "Photo shows" when the library's model has no classifier (or no model
         is in use), saying why; leave that mode if it was chosen."""
-        model = self.search_mode.model()
-        item = model.item(WORD_MODE) if isinstance(model, QStandardItemModel) else None
+        item = self._word_mode_item()
         if item is not None:
             item.setEnabled(available)
             item.setToolTip("" if available else NO_WORD_SEARCH)
@@ -101,9 +100,12 @@ class LibraryView(QWidget):
             self.search_mode.setCurrentIndex(NAME_MODE)
 
     def word_search_available(self) -> bool:
-        model = self.search_mode.model()
-        item = model.item(WORD_MODE) if isinstance(model, QStandardItemModel) else None
+        item = self._word_mode_item()
         return item is None or item.isEnabled()
+
+    def _word_mode_item(self) -> QStandardItem | None:
+        model = self.search_mode.model()
+        return model.item(WORD_MODE) if isinstance(model, QStandardItemModel) else None
 
     def _build_layout(self) -> None:
         add = QToolButton()

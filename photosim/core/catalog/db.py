@@ -117,9 +117,7 @@ class Database:
         """Apply missing migrations. Each is checked again inside its write transaction, so
         two processes opening a new catalog at the same moment never apply one twice."""
         conn = self.connection()
-        exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                              "name = 'schema_migrations'").fetchone()
-        if exists and self.schema_version() >= len(MIGRATIONS):
+        if self._schema_current():
             return  # the common case: read-only, takes no write lock
         if self.read_only:
             self._wait_for_a_writer_migrating()
