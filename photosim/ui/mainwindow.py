@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -407,6 +408,8 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(text)
 
     def _indexing_done(self, report: Any, bridge: ProgressBridge) -> None:
+        if not shiboken6.isValid(self):  # the window was closed while indexing ran
+            return
         bridge.deleteLater()
         self._index_token = None
         self._set_indexing(False)
@@ -442,6 +445,8 @@ class MainWindow(QMainWindow):
             self.find_similar(query)
 
     def _indexing_failed(self, exc: BaseException, bridge: ProgressBridge) -> None:
+        if not shiboken6.isValid(self):  # the window was closed while indexing ran
+            return
         bridge.deleteLater()
         self._index_token = None
         self._set_indexing(False)
