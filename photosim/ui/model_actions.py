@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
 from photosim.core import library as library_module
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library
-from photosim.core.models.store import ModelStore
+from photosim.core.library import Library, ModelStore
 from photosim.core.types import Progress
 from photosim.ui.model_file_dialog import ModelFileDialog
 from photosim.ui.tasks import Pool, ProgressBridge
@@ -67,7 +66,7 @@ class ModelActions(QObject):
 
     def default_model(self) -> str:
         """The model a download fetches when none is named: the default for this machine."""
-        from photosim.core.models.runtime import gpu_available
+        from photosim.core.library import gpu_available
 
         return self.store.default_model_id(gpu_available())
 
