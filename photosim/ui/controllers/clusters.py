@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 
-from photosim.core.errors import PhotosimError
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
-from photosim.ui.controllers.shell import Shell, TabController
+from photosim.ui.controllers.shell import Shell, TabController, show_failure
 from photosim.ui.tasks import LatestRequest
 
 
@@ -43,8 +42,5 @@ class ClustersController(TabController):
         self.loaded.emit()
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, PhotosimError):
-            self.clusters_view.set_unavailable(str(exc))
-        else:
-            self.shell.report_error(exc)
+        show_failure(self.shell, exc, self.clusters_view.set_unavailable)
         self.loaded.emit()

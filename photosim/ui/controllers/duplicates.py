@@ -9,10 +9,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from photosim.core.cancel import Cancelled
-from photosim.core.errors import PhotosimError
 from photosim.core.library import LibraryStatus
 from photosim.core.types import DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
-from photosim.ui.controllers.shell import Shell, TabController
+from photosim.ui.controllers.shell import Shell, TabController, show_failure
 from photosim.ui.controllers.trash import TrashController
 from photosim.ui.duplicates_view import DuplicatesView
 from photosim.ui.not_duplicates_dialog import NotDuplicatesDialog
@@ -85,11 +84,9 @@ class DuplicatesController(TabController):
     def _failed(self, exc: BaseException) -> None:
         if isinstance(exc, Cancelled):
             self.duplicates_view.set_stopped()
-        elif isinstance(exc, PhotosimError):
-            self.duplicates_view.set_stopped(str(exc))
         else:
-            self.duplicates_view.set_stopped("The duplicate search failed.")
-            self.shell.report_error(exc)
+            show_failure(self.shell, exc, self.duplicates_view.set_stopped,
+                         "The duplicate search failed.")
         self.stopped.emit()
 
     # -- decisions -------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QTabWidget, QWidget
 
+from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, LibraryStatus
 from photosim.ui.clusters_view import ClustersView
 from photosim.ui.duplicates_view import DuplicatesView
@@ -62,3 +64,16 @@ class TabController(QObject):
 
     def refresh(self) -> None:
         raise NotImplementedError
+
+
+def show_failure(shell: Shell, exc: BaseException, show: Callable[[str], None],
+                 bug_text: str | None = None) -> None:
+    """A task of a tab failed. A known failure (a ``PhotosimError``: no model, a damaged
+    index) is shown in the tab with its message; a bug reaches the error dialog, and the tab
+    shows ``bug_text`` if given."""
+    if isinstance(exc, PhotosimError):
+        show(str(exc))
+        return
+    if bug_text is not None:
+        show(bug_text)
+    shell.report_error(exc)

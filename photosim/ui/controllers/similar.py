@@ -11,10 +11,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from photosim.core.errors import PhotosimError
 from photosim.core.library import PHOTO_SUFFIXES
 from photosim.core.types import Photo
-from photosim.ui.controllers.shell import Shell
+from photosim.ui.controllers.shell import Shell, show_failure
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.tasks import LatestRequest
 
@@ -88,11 +87,7 @@ class SimilarController(QObject):
         self.finished.emit()
 
     def _failed(self, exc: BaseException) -> None:
-        if isinstance(exc, PhotosimError):
-            self.view.show_failure(str(exc))
-        else:
-            self.view.show_failure("The search failed.")
-            self.shell.report_error(exc)
+        show_failure(self.shell, exc, self.view.show_failure, "The search failed.")
         self.finished.emit()
 
     # -- a search that waits for indexing ----------------------------------------------------
