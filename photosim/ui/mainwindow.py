@@ -79,8 +79,8 @@ class MainWindow(QMainWindow):
         self._build_controllers()
         self._build_status_bar()
         self._build_actions()
-        self.model_actions = ModelActions(self)
-        self.model_banner = attach_model_banner(self, self.model_actions)
+        self.model_actions = ModelActions(self, self)
+        self.model_banner = attach_model_banner(self, self.model_actions, self.status_shown)
         self.resize(1280, 820)
 
     # -- construction ----------------------------------------------------------------------
