@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from photosim.core import decode, labels, scanner, trash
+from photosim.core import decode, labels, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.catalog.pathcodec import readable
@@ -35,6 +35,7 @@ from photosim.core.errors import (
     ProtectedFileError,
     TrashError,
 )
+from photosim.core.frame_search import FrameSearch, with_video_times
 from photosim.core.fsutil import atomic_writer
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
@@ -155,6 +156,7 @@ class Library:
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
         self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
+        self._frames: FrameSearch | None = None  # see _frame_search
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
@@ -531,19 +533,30 @@ class Library:
                 + (self._model_problem or "Visual search needs the ResNet-50 model: run "
                                           "'photosim models download'."))
 
-    def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
+    def thumbnail_path(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
-        moved or copied file keeps its thumbnail."""
+        moved or copied file keeps its thumbnail. ``time``: a video's frame at that time."""
         key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
-        return self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+        at = "" if time is None else f"-t{round(time * 1000)}"
+        return self.paths.thumbnails / key[:2] / f"{key}{at}-{size}.jpg"
 
-    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
-        target = self.thumbnail_path(photo, size)
+    def thumbnail(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
+        """A photo's thumbnail; a video's poster frame, or its frame at ``time``."""
+        target = self.thumbnail_path(photo, size, time)
         if not target.exists():
-            image = decode.make_thumbnail(photo.path, size)
+            image = (video.thumbnail(photo.path, self._video_time(photo, time), size)
+                     if video.is_video(photo.path) else decode.make_thumbnail(photo.path, size))
             with atomic_writer(target) as handle:
                 image.save(handle, "JPEG", quality=85)
         return target
+
+    def _video_time(self, photo: Photo, time: float | None) -> float:
+        facts = self.catalog.videos.facts_of(photo.content_hash) if photo.content_hash else None
+        return time if time is not None else facts.poster_time if facts else 0.0
+
+    def video_durations(self) -> dict[str, float]:
+        """By content hash, the length in seconds of every video in the library."""
+        return {h: f.duration for h, f in self.catalog.videos.facts().items()}
 
     # -- search ----------------------------------------------------------------------------
     def _require_model(self) -> tuple[Embedder, VectorIndex]:
@@ -576,8 +589,20 @@ class Library:
         exclude = {photo.id} if photo else set()
         with self._lock:
             hits = index.query(vector, k, exclude=exclude)
-        photos = self.catalog.photos_by_ids(i for i, _ in hits)
-        return [Match(photos[i], float(s)) for i, s in hits if i in photos and s >= min_score]
+        frame_hits = self._frame_search().best_per_video(vector, k, exclude)
+        photos = self.catalog.photos_by_ids([*(i for i, _ in hits),
+                                             *(h.photo_id for h in frame_hits)])
+        matches = [Match(photos[i], float(s)) for i, s in hits if i in photos]
+        return [m for m in with_video_times(matches, frame_hits, photos, k)
+                if m.score >= min_score]
+
+    def _frame_search(self) -> FrameSearch:
+        """Videos by their frames (see photosim/core/frame_search.py)."""
+        assert self.spec is not None
+        with self._lock:
+            if self._frames is None:
+                self._frames = FrameSearch(self.catalog, self.spec.id, self.spec.dim)
+            return self._frames
 
     def compare(self, a: Path, b: Path) -> float:
         va, _ = self.vector_of(a)

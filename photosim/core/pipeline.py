@@ -27,6 +27,8 @@ from photosim.core.fingerprint import fingerprint
 from photosim.core.index import content_key
 from photosim.core.scanner import FileStat, ScanProblem
 from photosim.core.types import ImageInfo, Progress, ProgressCallback, Stage
+from photosim.core.video import is_video
+from photosim.core.video_index import PreparedVideo, prepare_video
 
 # (photo ids, vectors, content keys of the bytes they were made from) → index
 VectorSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
@@ -81,6 +83,7 @@ class _Result:
     tensor: np.ndarray | None = None  # set when the picture still needs the model
     vector: np.ndarray | None = None  # raw features, when the worker already ran the model
     error: str | None = None
+    video: PreparedVideo | None = None  # set for a video file: its frames and facts
 
 
 class IndexPipeline:
@@ -255,6 +258,9 @@ class IndexPipeline:
             if known_info is not None and not needs_vector:
                 result.info, result.fingerprint = known_info, known_print
                 return result
+            if is_video(job.stat.path):
+                self._prepare_video(result, needs_vector)
+                return result
             decoded = decode.load_rgb(job.stat.path, self.min_side)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
@@ -267,6 +273,17 @@ class IndexPipeline:
         except OSError as exc:
             result.error = f"cannot read the file: {exc.strerror or exc}"
         return result
+
+    def _prepare_video(self, result: _Result, needs_vector: bool) -> None:
+        """A video is sampled and its frames embedded here; its poster frame then goes through
+        the batch like a photo, so the video has a vector, a fingerprint and a thumbnail."""
+        video = prepare_video(result.job.stat.path, self.embedder if needs_vector else None,
+                              self._cancel)
+        result.video, result.info, result.fingerprint = video, video.info, video.fingerprint
+        if video.poster_tensor is not None:
+            result.tensor = video.poster_tensor
+            if self.infer_in_workers:
+                result.vector = video.poster_features
 
     def _flush(self, batch: list[_Result], counts: _Counts) -> None:
         if not batch:
@@ -287,6 +304,10 @@ class IndexPipeline:
                     if id(result) in classes:
                         self.catalog.put_classes(conn, result.content_hash, self.model_id,
                                                  *classes[id(result)])
+                if result.video is not None and result.content_hash:
+                    self.catalog.videos.put(conn, result.content_hash, result.video.facts,
+                                            self.model_id, result.video.times,
+                                            result.video.vectors)
                 if result.error is None:
                     to_index.append((photo_id, result.content_hash, vector))
         self._publish(to_index)

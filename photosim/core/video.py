@@ -18,6 +18,8 @@ from photosim.core.errors import DecodeError
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".3gp"})
 # Mean absolute difference (0..255) of 32x32 greyscale thumbnails that counts as a new scene.
 SCENE_CHANGE = 18.0
+# Greyscale standard deviation below which a frame counts as blank (black, a fade) for a poster.
+POSTER_MIN_STD = 8.0
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,34 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     return image.transpose(transpose) if transpose is not None else image
 
 
+@dataclass(frozen=True)
+class SampledVideo:
+    """What indexing keeps of a video: its sampled frames (upright) and what its header says."""
+
+    frames: list[VideoFrame]
+    duration: float  # seconds
+    created: str | None  # ISO 8601 creation time from the container's metadata, if any
+
+    @property
+    def poster(self) -> VideoFrame:
+        """The frame that stands for the video in the grid and as its vector: the first that
+        is not nearly uniform (clips often open on black)."""
+        for frame in self.frames:
+            if float(np.asarray(frame.image.convert("L"), np.float32).std()) > POSTER_MIN_STD:
+                return frame
+        return self.frames[0]
+
+
 def sample_frames(path: Path, interval_s: float = 2.0, max_frames: int = 120,
                   cancel: CancelToken | None = None) -> list[VideoFrame]:
     """Frames at scene changes and at least every ``interval_s``; ``DecodeError`` when the file
     is not a readable video (the caller records it with the reason, like a bad image)."""
+    return sample_video(path, interval_s, max_frames, cancel).frames
+
+
+def sample_video(path: Path, interval_s: float = 2.0, max_frames: int = 120,
+                 cancel: CancelToken | None = None) -> SampledVideo:
+    """:func:`sample_frames` with the duration and creation time, from one opening."""
     import av  # imported here: only indexing needs ffmpeg loaded
 
     try:
@@ -55,11 +81,55 @@ def sample_frames(path: Path, interval_s: float = 2.0, max_frames: int = 120,
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             frames = _pick(container.decode(stream), interval_s, max_frames, cancel)
+            duration = float(container.duration or 0) / 1_000_000  # av.time_base: microseconds
+            created = _iso_time(container.metadata.get("creation_time"))
     except av.error.FFmpegError as exc:
         raise DecodeError(f"{path.name}: not a readable video ({exc})") from exc
     if not frames:
         raise DecodeError(f"{path.name}: the video has no decodable frames")
-    return frames
+    return SampledVideo(frames, max(duration, frames[-1].time), created)
+
+
+def frame_at(path: Path, time: float) -> Image.Image:
+    """The upright frame shown at ``time`` seconds (a thumbnail for a search hit or a poster):
+    seeks to the key frame before it and decodes forward."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DecodeError(f"{path.name}: no video stream")
+            stream = container.streams.video[0]
+            if time > 0 and stream.time_base:
+                container.seek(int(time / stream.time_base), stream=stream)
+            image: Image.Image | None = None
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                image = _upright(frame.to_image(), int(getattr(frame, "rotation", 0) or 0))  # type: ignore[no-untyped-call]
+                if frame.time >= time - 1e-3:
+                    break
+    except av.error.FFmpegError as exc:
+        raise DecodeError(f"{path.name}: not a readable video ({exc})") from exc
+    if image is None:
+        raise DecodeError(f"{path.name}: the video has no decodable frames")
+    return image
+
+
+def thumbnail(path: Path, time: float, size: int) -> Image.Image:
+    """The frame at ``time`` fitted into ``size`` x ``size`` (a video's grid or result tile)."""
+    if size <= 0:
+        raise ValueError(f"thumbnail size must be positive, not {size}")
+    picture = frame_at(path, time)
+    picture.thumbnail((size, size), Image.Resampling.BICUBIC)
+    return picture
+
+
+def _iso_time(value: str | None) -> str | None:
+    """"2024-05-01T12:00:00.000000Z" → "2024-05-01T12:00:00" (the catalog's date_taken form)."""
+    if not value or len(value) < 19 or value[4] != "-" or value[10] not in "T ":
+        return None
+    return value[:10] + "T" + value[11:19]
 
 
 def _pick(frames: object, interval_s: float, max_frames: int,
