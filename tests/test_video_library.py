@@ -17,7 +17,7 @@ from PIL import Image
 from photosim.cli.main import main
 from photosim.core.cancel import CancelToken
 from photosim.core.library import Library
-from photosim.core.video import sample_video
+from photosim.core.video import frame_at, is_video, sample_video
 from photosim.core.video_index import INTERVAL_S
 from tests.videogen import encode, mark_rotated_clockwise, mean_difference, sample_photos
 
@@ -212,3 +212,36 @@ def test_watcher_adds_and_removes_a_video(tiny_library: Library, tmp_path: Path)
     finally:
         watcher.stop()
     assert ("error", []) not in changes
+
+
+@pytest.mark.realmodel
+def test_copies_of_a_video_group_and_a_grabbed_still_is_related_not_deletable(
+        real_library: Library, tmp_path: Path) -> None:
+    photos = sample_photos()
+    lib = tmp_path / "lib"
+    scenes = [(photos[name], seconds) for name, seconds in SCENES]
+    clip = encode(lib / "clip.mp4", scenes)
+    reencoded = encode(lib / "copies" / "clip-small.mkv", scenes, codec="libx264",
+                       size=(224, 168))
+    trimmed = encode(lib / "copies" / "clip-trimmed.mp4", [(photos["astronaut"], 1.0),
+                                                          *scenes[1:]])
+    still = lib / "stills" / "coffee-grab.jpg"
+    still.parent.mkdir(parents=True)
+    frame_at(clip, 6.0).save(still, quality=92)  # a still grabbed from the clip
+    _photo_of("rocket", lib / "rocket.jpg")
+    real_library.add_folder(lib)
+    real_library.index()
+
+    groups = [g for g in real_library.duplicates() if clip in {m.path for m in g.members}]
+    assert len(groups) == 1
+    group = groups[0]
+    assert {m.path for m in group.members} == {clip, reencoded, trimmed, still}
+    assert is_video(group.keeper.path)
+    suggestions = {m.path: group.suggestion_for(m) for m in group.members}
+    assert suggestions[still] == "review"  # related to the video, never offered for deletion
+    assert group.relation_of(next(m for m in group.members if m.path == still)) == \
+        "a still from this video"
+    # the copies of the video are copies: one is kept, the others are offered
+    assert sorted(suggestions[p] for p in (clip, reencoded, trimmed)) == \
+        ["keep", "trash", "trash"]
+    assert still not in {p.path for p in group.suggested_trash()}

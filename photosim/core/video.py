@@ -54,12 +54,14 @@ class SampledVideo:
 
     @property
     def poster(self) -> VideoFrame:
-        """The frame that stands for the video in the grid and as its vector: the first that
+        """The frame that stands for the video when nothing better is known: the first that
         is not nearly uniform (clips often open on black)."""
-        for frame in self.frames:
-            if float(np.asarray(frame.image.convert("L"), np.float32).std()) > POSTER_MIN_STD:
-                return frame
-        return self.frames[0]
+        return next((f for f in self.frames if not is_blank(f.image)), self.frames[0])
+
+
+def is_blank(image: Image.Image) -> bool:
+    """Nearly uniform (black, a fade): no use as a poster."""
+    return float(np.asarray(image.convert("L"), np.float32).std()) <= POSTER_MIN_STD
 
 
 def sample_frames(path: Path, interval_s: float = 2.0, max_frames: int = 120,
