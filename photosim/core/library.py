@@ -80,6 +80,7 @@ __all__ = [
 ]
 
 PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
+VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)
 
 @dataclass(frozen=True)
 class LibraryStatus:
@@ -553,6 +554,13 @@ class Library:
     def _video_time(self, photo: Photo, time: float | None) -> float:
         facts = self.catalog.videos.facts_of(photo.content_hash) if photo.content_hash else None
         return time if time is not None else facts.poster_time if facts else 0.0
+
+    def video_duration(self, photo: Photo) -> float | None:
+        """A video's length in seconds (None for a photo, or a video not indexed yet)."""
+        if not photo.content_hash or not video.is_video(photo.path):
+            return None
+        facts = self.catalog.videos.facts_of(photo.content_hash)
+        return facts.duration if facts else None
 
     def video_durations(self) -> dict[str, float]:
         """By content hash, the length in seconds of every video in the library."""
