@@ -16,6 +16,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 
 from photosim.core.library import Library
 from photosim.core.types import Match
+from photosim.ui.compare_view import load_picture
 from photosim.ui.grid import PhotoGrid
 from photosim.ui.models import DurationRole, PhotoListModel, TimeRole
 from photosim.ui.tasks import SyncTaskRunner
@@ -63,6 +64,8 @@ def test_a_video_result_shows_its_time_its_frame_and_its_length(qtbot, library: 
     qtbot.addWidget(grid)
     grid.show()
     qtbot.waitExposed(grid)
+    card = load_picture(clip)  # the duplicate review's card, and the preview, of a video
+    assert card is not None and (card.width(), card.height()) == (320, 240)
     menu = grid.context_menu_at(grid.visualRect(index).center())
     assert menu is not None
     assert "Play from 0:04" in [a.text() for a in menu.actions()]

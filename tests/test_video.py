@@ -59,9 +59,9 @@ def test_a_corrupt_video_is_one_decode_error(tmp_path: Path) -> None:
     clip = _encode(tmp_path / "good.mp4", [(_photos()[0], 1.0)])
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(clip.read_bytes()[:300])
-    with pytest.raises(DecodeError, match=r"broken\.mp4"):
+    with pytest.raises(DecodeError, match=r"^not a readable video \(invalid data found"):
         sample_frames(broken)
     text = tmp_path / "notes.mov"
     text.write_text("not a video\n")
-    with pytest.raises(DecodeError, match=r"notes\.mov"):
+    with pytest.raises(DecodeError, match=r"^not a readable video"):
         sample_frames(text)

@@ -16,6 +16,7 @@ from PIL import Image
 
 from photosim.cli.main import main
 from photosim.core.cancel import CancelToken
+from photosim.core.errors import DecodeError
 from photosim.core.library import Library
 from photosim.core.video import frame_at, is_video, sample_video
 from photosim.core.video_index import INTERVAL_S
@@ -245,3 +246,16 @@ def test_copies_of_a_video_group_and_a_grabbed_still_is_related_not_deletable(
     assert sorted(suggestions[p] for p in (clip, reencoded, trimmed)) == \
         ["keep", "trash", "trash"]
     assert still not in {p.path for p in group.suggested_trash()}
+
+
+def test_a_video_outside_the_library_can_be_the_query(tiny_library: Library,
+                                                      tmp_path: Path) -> None:
+    clip = _clip(tmp_path / "lib" / "clip.mp4")
+    tiny_library.add_folder(tmp_path / "lib")
+    tiny_library.index()
+    outside = _clip(tmp_path / "elsewhere" / "same-clip.mp4")
+    assert [m.photo.path for m in tiny_library.similar(outside)] == [clip]
+    broken = tmp_path / "elsewhere" / "broken.mov"
+    broken.write_bytes(outside.read_bytes()[:300])
+    with pytest.raises(DecodeError, match=r"broken\.mov: not a readable video"):
+        tiny_library.similar(broken)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 from photosim.core import decode, labels, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
@@ -480,6 +481,13 @@ class Library:
 
     # -- reading ---------------------------------------------------------------------------
     @staticmethod
+    def video_still(path: Path, size: int = 1600) -> Image.Image:
+        """A picture of a video file for showing it large (a comparison card, a preview): its
+        frame a third of the way in, which is past any opening black. ``DecodeError`` when
+        it is not a readable video."""
+        return video.thumbnail(path, video.duration_s(path) / 3, size)
+
+    @staticmethod
     def known_words() -> list[str]:
         """Every word a text search understands, for completion in a search box."""
         return labels.known_words()
@@ -585,7 +593,8 @@ class Library:
         if not Path(path).exists():  # decoding would call it "vanished while reading"
             raise DecodeError(f"{path}: no such file.")
         try:
-            image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+            image = (self.video_still(Path(path)) if video.is_video(Path(path)) else
+                     decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image)
         except DecodeError as exc:  # decode's reasons ("not an image") do not name the file
             raise DecodeError(f"{path}: {exc}") from exc
         return embedder.embed_images([image])[0], photo

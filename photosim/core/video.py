@@ -67,7 +67,8 @@ def is_blank(image: Image.Image) -> bool:
 def sample_frames(path: Path, interval_s: float = 2.0, max_frames: int = 120,
                   cancel: CancelToken | None = None) -> list[VideoFrame]:
     """Frames at scene changes and at least every ``interval_s``; ``DecodeError`` when the file
-    is not a readable video (the caller records it with the reason, like a bad image)."""
+    is not a readable video (its reason, like a bad image's, does not name the file: the
+    caller shows the path with it)."""
     return sample_video(path, interval_s, max_frames, cancel).frames
 
 
@@ -79,16 +80,16 @@ def sample_video(path: Path, interval_s: float = 2.0, max_frames: int = 120,
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise DecodeError(f"{path.name}: no video stream")
+                raise DecodeError("not a readable video (it has no video stream)")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             frames = _pick(container.decode(stream), interval_s, max_frames, cancel)
             duration = float(container.duration or 0) / 1_000_000  # av.time_base: microseconds
             created = _iso_time(container.metadata.get("creation_time"))
     except av.error.FFmpegError as exc:
-        raise DecodeError(f"{path.name}: not a readable video ({exc})") from exc
+        raise DecodeError(_unreadable(exc)) from exc
     if not frames:
-        raise DecodeError(f"{path.name}: the video has no decodable frames")
+        raise DecodeError("not a readable video (no frame could be decoded)")
     return SampledVideo(frames, max(duration, frames[-1].time), created)
 
 
@@ -100,7 +101,7 @@ def frame_at(path: Path, time: float) -> Image.Image:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise DecodeError(f"{path.name}: no video stream")
+                raise DecodeError("not a readable video (it has no video stream)")
             stream = container.streams.video[0]
             if time > 0 and stream.time_base:
                 container.seek(int(time / stream.time_base), stream=stream)
@@ -112,9 +113,9 @@ def frame_at(path: Path, time: float) -> Image.Image:
                 if frame.time >= time - 1e-3:
                     break
     except av.error.FFmpegError as exc:
-        raise DecodeError(f"{path.name}: not a readable video ({exc})") from exc
+        raise DecodeError(_unreadable(exc)) from exc
     if image is None:
-        raise DecodeError(f"{path.name}: the video has no decodable frames")
+        raise DecodeError("not a readable video (no frame could be decoded)")
     return image
 
 
@@ -125,6 +126,13 @@ def thumbnail(path: Path, time: float, size: int) -> Image.Image:
     picture = frame_at(path, time)
     picture.thumbnail((size, size), Image.Resampling.BICUBIC)
     return picture
+
+
+def _unreadable(exc: Exception) -> str:
+    """ffmpeg's reason in words, without its error number and the path (the caller shows
+    the path, as for a bad image)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return f"not a readable video ({str(reason).rstrip('.').lower()})"
 
 
 def _iso_time(value: str | None) -> str | None:
@@ -163,4 +171,4 @@ def duration_s(path: Path) -> float:
         with av.open(str(path)) as container:
             return float(container.duration or 0) / 1_000_000  # av.time_base: microseconds
     except av.error.FFmpegError as exc:
-        raise DecodeError(f"{path.name}: not a readable video ({exc})") from exc
+        raise DecodeError(_unreadable(exc)) from exc
