@@ -67,6 +67,14 @@ def main() -> None:
 
 
 def library_throughput(seconds: int) -> None:
+    took, frames, megabytes = time_library_index(seconds)
+    print(f"Library.index of a 1080p {seconds}s clip ({megabytes:.1f} MB, {frames} frames "
+          f"kept): {took:.2f}s, {seconds / took:.1f} video s per wall s")
+
+
+def time_library_index(seconds: int) -> tuple[float, int, float]:
+    """(wall seconds, frames kept, clip MB) of Library.index over a folder holding one
+    1080p clip of ``seconds``, with the shared EfficientNet-Lite0."""
     from photosim.core.library import Library
 
     model = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"))
@@ -82,11 +90,7 @@ def library_throughput(seconds: int) -> None:
             assert library.spec is not None
             frames = library.catalog.videos.frame_vectors(library.spec.id, library.spec.dim)
         assert report.added == 1, report
-        megabytes = clip.stat().st_size / 1e6
-    print(f"Library.index of a 1080p {seconds}s clip ({megabytes:.1f} MB, "
-          f"{len(frames.times)} frames kept): {took:.2f}s, {seconds / took:.1f} video s per "
-          "wall s")
-
+        return took, len(frames.times), clip.stat().st_size / 1e6
 
 if __name__ == "__main__":
     main()
