@@ -551,10 +551,13 @@ class Library:
 
     def thumbnail(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """A photo's thumbnail; a video's poster frame, or its frame at ``time``."""
+        if video.is_video(photo.path):  # the poster by its time: a new model may pick another
+            time = self._video_time(photo, time)
         target = self.thumbnail_path(photo, size, time)
         if not target.exists():
-            image = (video.thumbnail(photo.path, self._video_time(photo, time), size)
-                     if video.is_video(photo.path) else decode.make_thumbnail(photo.path, size))
+            image = (video.thumbnail(photo.path, time, size)
+                     if video.is_video(photo.path) and time is not None
+                     else decode.make_thumbnail(photo.path, size))
             with atomic_writer(target) as handle:
                 image.save(handle, "JPEG", quality=85)
         return target
@@ -569,10 +572,6 @@ class Library:
             return None
         facts = self.catalog.videos.facts_of(photo.content_hash)
         return facts.duration if facts else None
-
-    def video_durations(self) -> dict[str, float]:
-        """By content hash, the length in seconds of every video in the library."""
-        return {h: f.duration for h, f in self.catalog.videos.facts().items()}
 
     # -- search ----------------------------------------------------------------------------
     def _require_model(self) -> tuple[Embedder, VectorIndex]:

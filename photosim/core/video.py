@@ -20,6 +20,9 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".3
 SCENE_CHANGE = 18.0
 # Greyscale standard deviation below which a frame counts as blank (black, a fade) for a poster.
 POSTER_MIN_STD = 8.0
+# Kept frames are scaled to at most this on their shorter side: the model wants 224-256 px and
+# fingerprints 256, and 120 full 4K frames would hold 3 GB.
+KEPT_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,10 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
 class SampledVideo:
     """What indexing keeps of a video: its sampled frames (upright) and what its header says."""
 
-    frames: list[VideoFrame]
+    frames: list[VideoFrame]  # at most KEPT_SIDE on their shorter side
     duration: float  # seconds
     created: str | None  # ISO 8601 creation time from the container's metadata, if any
+    size: tuple[int, int]  # (width, height) of the video as shown, i.e. upright
 
     @property
     def poster(self) -> VideoFrame:
@@ -79,14 +83,14 @@ def sample_video(path: Path, interval_s: float = 2.0, max_frames: int = 120,
                 raise DecodeError("not a readable video (it has no video stream)")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            frames = _pick(container.decode(stream), interval_s, max_frames, cancel)
+            frames, size = _pick(container.decode(stream), interval_s, max_frames, cancel)
             duration = float(container.duration or 0) / 1_000_000  # av.time_base: microseconds
             created = _iso_time(container.metadata.get("creation_time"))
     except av.error.FFmpegError as exc:
         raise DecodeError(_unreadable(exc)) from exc
     if not frames:
         raise DecodeError("not a readable video (no frame could be decoded)")
-    return SampledVideo(frames, max(duration, frames[-1].time), created)
+    return SampledVideo(frames, max(duration, frames[-1].time), created, size)
 
 
 def frame_at(path: Path, time: float) -> Image.Image:
@@ -139,8 +143,10 @@ def _iso_time(value: str | None) -> str | None:
 
 
 def _pick(frames: object, interval_s: float, max_frames: int,
-          cancel: CancelToken | None) -> list[VideoFrame]:
+          cancel: CancelToken | None) -> tuple[list[VideoFrame], tuple[int, int]]:
+    """The frames to keep, and the video's upright size."""
     kept: list[VideoFrame] = []
+    size = (0, 0)
     last_time = -interval_s
     last_signature: np.ndarray | None = None
     for frame in frames:  # type: ignore[attr-defined]
@@ -151,13 +157,25 @@ def _pick(frames: object, interval_s: float, max_frames: int,
         changed = (last_signature is not None
                    and float(np.abs(signature - last_signature).mean()) > SCENE_CHANGE)
         if changed or frame.time - last_time >= interval_s:
-            image = _upright(frame.to_image(), int(getattr(frame, "rotation", 0) or 0))
-            kept.append(VideoFrame(float(frame.time), image))
+            rotation = int(getattr(frame, "rotation", 0) or 0)
+            size = (frame.height, frame.width) if rotation % 180 else (frame.width, frame.height)
+            kept.append(VideoFrame(float(frame.time), _upright(_kept_image(frame), rotation)))
             last_time = float(frame.time)
             if len(kept) >= max_frames:
                 break
         last_signature = signature
-    return kept
+    return kept, size
+
+
+def _kept_image(frame: object) -> Image.Image:
+    """The frame as RGB, scaled by ffmpeg to at most KEPT_SIDE on its shorter side."""
+    width, height = frame.width, frame.height  # type: ignore[attr-defined]
+    scale = min(1.0, KEPT_SIDE / max(1, min(width, height)))
+    if scale < 1.0:
+        frame = frame.reformat(width=max(2, round(width * scale)),  # type: ignore[attr-defined]
+                               height=max(2, round(height * scale)), format="rgb24")
+    image: Image.Image = frame.to_image()  # type: ignore[attr-defined]
+    return image
 
 
 def _signature(frame: object) -> np.ndarray:

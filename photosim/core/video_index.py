@@ -53,7 +53,7 @@ def prepare_video(path: Path, embedder: Embedder | None,
         vectors = l2_normalise(raw)
         poster = sampled.frames[_most_typical(vectors, [is_blank(f.image)
                                                         for f in sampled.frames])]
-    info = ImageInfo(width=poster.image.width, height=poster.image.height,
+    info = ImageInfo(width=sampled.size[0], height=sampled.size[1],
                      format=path.suffix.lstrip(".").upper(), date_taken=sampled.created)
     at = sampled.frames.index(poster)
     return PreparedVideo(info, fingerprint(poster.image).to_bytes(),

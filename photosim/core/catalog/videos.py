@@ -59,23 +59,11 @@ class VideoStore:
             conn.execute(f"DELETE FROM {table} WHERE NOT EXISTS (SELECT 1 FROM photos p "
                          f"WHERE p.content_hash = {table}.content_hash)")
 
-    def facts(self) -> dict[str, VideoFacts]:
-        """By content hash, every video's duration and poster time."""
-        rows = self.db.connection().execute(
-            "SELECT content_hash, duration, poster_time FROM videos")
-        return {r[0]: VideoFacts(float(r[1]), float(r[2])) for r in rows}
-
     def facts_of(self, content_hash: str) -> VideoFacts | None:
         row = self.db.connection().execute(
             "SELECT duration, poster_time FROM videos WHERE content_hash = ?",
             (content_hash,)).fetchone()
         return VideoFacts(float(row[0]), float(row[1])) if row else None
-
-    def has_frames(self, content_hash: str, model_id: str) -> bool:
-        row = self.db.connection().execute(
-            "SELECT 1 FROM video_frames WHERE content_hash = ? AND model_id = ? LIMIT 1",
-            (content_hash, model_id)).fetchone()
-        return row is not None
 
     def frame_vectors(self, model_id: str, dim: int) -> FrameVectors:
         """The frames of every readable video file (a copy's frames appear once per file)."""
