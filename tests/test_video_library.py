@@ -18,6 +18,7 @@ from photosim.cli.main import main
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import DecodeError
 from photosim.core.library import Library
+from photosim.core.types import Progress, Stage
 from photosim.core.video import frame_at, is_video, sample_video
 from photosim.core.video_index import INTERVAL_S
 from tests.videogen import encode, mark_rotated_clockwise, mean_difference, sample_photos
@@ -258,3 +259,14 @@ def test_a_video_outside_the_library_can_be_the_query(tiny_library: Library,
     broken.write_bytes(outside.read_bytes()[:300])
     with pytest.raises(DecodeError, match=r"broken\.mov: not a readable video"):
         tiny_library.similar(broken)
+
+
+def test_progress_says_how_far_into_a_long_video(tiny_library: Library, tmp_path: Path) -> None:
+    _clip(tmp_path / "lib" / "clip.mp4")
+    tiny_library.add_folder(tmp_path / "lib")
+    heard: list[Progress] = []
+    tiny_library.index(progress=heard.append)
+    inside = [p for p in heard if p.message]
+    assert [p.message for p in inside][-1] == "clip.mp4 at 0:11"  # the last sampled frame
+    assert "clip.mp4 at 0:04" in [p.message for p in inside]  # the cut to the coffee
+    assert all(p.stage == Stage.INDEXING and (p.done, p.total) == (0, 1) for p in inside)

@@ -6,6 +6,7 @@ A frame is kept at each scene change and at least every ``interval_s`` seconds, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,10 @@ def sample_frames(path: Path, interval_s: float = 2.0, max_frames: int = 120,
 
 
 def sample_video(path: Path, interval_s: float = 2.0, max_frames: int = 120,
-                 cancel: CancelToken | None = None) -> SampledVideo:
-    """:func:`sample_frames` with the duration and creation time, from one opening."""
+                 cancel: CancelToken | None = None,
+                 on_frame: Callable[[float], None] | None = None) -> SampledVideo:
+    """:func:`sample_frames` with the duration and creation time, from one opening;
+    ``on_frame`` hears the time of each frame kept (progress through a long clip)."""
     import av  # imported here: only indexing needs ffmpeg loaded
 
     try:
@@ -83,7 +86,8 @@ def sample_video(path: Path, interval_s: float = 2.0, max_frames: int = 120,
                 raise DecodeError("not a readable video (it has no video stream)")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            frames, size = _pick(container.decode(stream), interval_s, max_frames, cancel)
+            frames, size = _pick(container.decode(stream), interval_s, max_frames, cancel,
+                                 on_frame)
             duration = float(container.duration or 0) / 1_000_000  # av.time_base: microseconds
             created = _iso_time(container.metadata.get("creation_time"))
     except av.error.FFmpegError as exc:
@@ -142,8 +146,9 @@ def _iso_time(value: str | None) -> str | None:
     return value[:10] + "T" + value[11:19]
 
 
-def _pick(frames: object, interval_s: float, max_frames: int,
-          cancel: CancelToken | None) -> tuple[list[VideoFrame], tuple[int, int]]:
+def _pick(frames: object, interval_s: float, max_frames: int, cancel: CancelToken | None,
+          on_frame: Callable[[float], None] | None = None
+          ) -> tuple[list[VideoFrame], tuple[int, int]]:
     """The frames to keep, and the video's upright size."""
     kept: list[VideoFrame] = []
     size = (0, 0)
@@ -161,6 +166,8 @@ def _pick(frames: object, interval_s: float, max_frames: int,
             size = (frame.height, frame.width) if rotation % 180 else (frame.width, frame.height)
             kept.append(VideoFrame(float(frame.time), _upright(_kept_image(frame), rotation)))
             last_time = float(frame.time)
+            if on_frame is not None:
+                on_frame(last_time)
             if len(kept) >= max_frames:
                 break
         last_signature = signature

@@ -8,6 +8,7 @@ the photos batched behind it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,12 +40,13 @@ class PreparedVideo:
     poster_features: np.ndarray | None  # its raw (not normalised) features
 
 
-def prepare_video(path: Path, embedder: Embedder | None,
-                  cancel: CancelToken | None = None) -> PreparedVideo:
+def prepare_video(path: Path, embedder: Embedder | None, cancel: CancelToken | None = None,
+                  on_frame: Callable[[float], None] | None = None) -> PreparedVideo:
     """Sample, fingerprint and (with ``embedder``) embed one video; ``DecodeError`` when it is
     not a readable video, ``Cancelled`` when ``cancel`` fires. With a model, the poster is
-    the video's most typical frame; without, its first frame that is not blank."""
-    sampled = sample_video(path, INTERVAL_S, MAX_FRAMES, cancel)
+    the video's most typical frame; without, its first frame that is not blank.
+    ``on_frame`` hears how far into the video sampling is (seconds)."""
+    sampled = sample_video(path, INTERVAL_S, MAX_FRAMES, cancel, on_frame)
     times = tuple(f.time for f in sampled.frames)
     raw = vectors = None
     poster = sampled.poster
