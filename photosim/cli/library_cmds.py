@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
 
 if TYPE_CHECKING:
     from photosim.core.library import Library
+    from photosim.core.pipeline import IndexReport
 
 
 def register(sub: Any) -> None:
@@ -73,32 +74,63 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
     if not library.folders():
         ctx.error("No folders yet: run 'photosim index FOLDER'.")
         return 2
+    folders = args.folders or library.folders()
+    failed_before = {p.path: (p.size, p.mtime_ns) for p in _unreadable_under(library, folders)}
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     try:
         report = library.index(args.folders or None, progress=ctx.progress, cancel=cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
+    outcome = _IndexOutcome.of(report, _unreadable_under(library, folders), failed_before)
     text = (f"{report.added} added, {report.updated} updated, {report.moved} moved, "
-            f"{report.removed} removed, {report.unchanged} unchanged, {report.failed} unreadable")
+            f"{report.removed} removed, {outcome.unchanged} unchanged, "
+            f"{outcome.failed} unreadable")
+    if outcome.known:
+        text += f" ({len(outcome.known)} of them unchanged since they failed before)"
     if report.cancelled:
         text += "\nStopped: what was done is saved; run the same command to resume."
     for problem in report.problems:
         text += f"\nskipped {problem}"
-    unreadable = _unreadable_under(library, args.folders or library.folders())
-    for photo in unreadable:
-        text += f"\nunreadable {photo.path}: {photo.error}"
+    for photo in outcome.unreadable:
+        still = "still " if photo.path in outcome.known else ""
+        text += f"\n{still}unreadable {photo.path}: {photo.error}"
     if not library.visual_search:
         text += "\n" + library.status().message
-    data = {**asdict(report),
-            "unreadable_files": [{"path": str(p.path), "error": p.error} for p in unreadable]}
+    data = {**asdict(report), "unchanged": outcome.unchanged, "failed": outcome.failed,
+            "failed_before": len(outcome.known),
+            "problems": [*report.problems,
+                         *(f"{p.path}: {p.error}" for p in outcome.unreadable)],
+            "unreadable_files": [{"path": str(p.path), "error": p.error,
+                                  "failed_before": p.path in outcome.known}
+                                 for p in outcome.unreadable]}
     ctx.emit(data, text)
     return 130 if report.cancelled else 0
 
 
+@dataclass(frozen=True)
+class _IndexOutcome:
+    """What a run means for the user's files. The pipeline counts a file that failed before
+    and has not changed since as "unchanged" (it is not read again); to the user it is still
+    unreadable, so it moves from the unchanged count to the unreadable one, with its reason."""
+
+    unchanged: int
+    failed: int
+    unreadable: list[Photo]
+    known: frozenset[Path]  # unreadable files that failed before and did not change since
+
+    @classmethod
+    def of(cls, report: IndexReport, unreadable: list[Photo],
+           failed_before: dict[Path, tuple[int, int]]) -> _IndexOutcome:
+        known = frozenset(p.path for p in unreadable
+                          if failed_before.get(p.path) == (p.size, p.mtime_ns))
+        return cls(unchanged=max(report.unchanged - len(known), 0),
+                   failed=report.failed + len(known), unreadable=unreadable, known=known)
+
+
 def _unreadable_under(library: Library, folders: list[Path]) -> list[Photo]:
     """The library's unreadable files in ``folders``: those that failed now, and those that
-    failed before and did not change since (which a rerun counts as unchanged)."""
+    failed before and did not change since (which a rerun does not read again)."""
     roots = [Path(f).expanduser().resolve() for f in folders]
     return [p for p in library.errors() if any(p.path.is_relative_to(r) for r in roots)]
 
@@ -172,11 +204,12 @@ def run_clusters(args: argparse.Namespace, ctx: CommandContext) -> int:
                          for c in clusters]}
     lines = []
     for c in clusters:
-        shown = c.member_ids if args.members else c.representative_ids
+        shown = [photos[i] for i in (c.member_ids if args.members else c.representative_ids)
+                 if i in photos]
         sample = "" if len(shown) >= c.size else \
-            f", showing {len(shown)}; --members lists all"
+            f", showing {len(shown)} of {c.size}; --members lists all"
         lines.append(f"#{c.id} {c.name} ({c.size} photos{sample})")
-        lines += [f"    {photos[i]}" for i in shown if i in photos]
+        lines += [f"    {path}" for path in shown]
     ctx.emit(data, "\n".join(lines) or "No clusters: index some photos with a model first.")
     return 0
 
