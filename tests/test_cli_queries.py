@@ -130,6 +130,27 @@ def test_index_names_the_unreadable_file_now_and_on_the_rerun(
     assert f"still unreadable {broken}: not an image" in text
 
 
+def test_watch_catch_up_names_a_file_still_unreadable(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=2)
+    broken = tmp_path / "pics" / "broken.jpg"
+    broken.write_bytes(b"not a JPEG at all")
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec), "watch", str(tmp_path / "pics"), "--seconds", "0"]
+    assert main(options) == 0
+    capsys.readouterr()
+    assert main(["--json", *options]) == 0
+    caught_up = json_lines(capsys.readouterr().out)[0]
+    assert (caught_up["unchanged"], caught_up["failed"], caught_up["failed_before"]) == (2, 1, 1)
+    assert caught_up["unreadable_files"] == [
+        {"path": str(broken), "error": "not an image (unrecognised format)",
+         "failed_before": True}]
+    assert main(options) == 0
+    out = capsys.readouterr().out
+    assert "2 unchanged, 1 unreadable" in out and f"still unreadable {broken}: not an image" in out
+
+
 def test_clusters_says_how_many_of_its_photos_it_lists(
         tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     model, spec = tiny_model

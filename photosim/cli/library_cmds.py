@@ -6,18 +6,15 @@ import argparse
 import signal
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from photosim.cli.context import CommandContext
+from photosim.cli.index_outcome import index_and_account
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
-
-if TYPE_CHECKING:
-    from photosim.core.library import Library
-    from photosim.core.pipeline import IndexReport
 
 
 def register(sub: Any) -> None:
@@ -74,31 +71,25 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
     if not library.folders():
         ctx.error("No folders yet: run 'photosim index FOLDER'.")
         return 2
-    folders = args.folders or library.folders()
-    failed_before = {p.path: (p.size, p.mtime_ns) for p in _unreadable_under(library, folders)}
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     try:
-        report = library.index(args.folders or None, progress=ctx.progress, cancel=cancel)
+        outcome = index_and_account(library, args.folders, ctx.progress, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
-    outcome = _IndexOutcome.of(report, _unreadable_under(library, folders), failed_before)
-    text = (f"{report.added} added, {report.updated} updated, {report.moved} moved, "
-            f"{report.removed} removed, {outcome.unchanged} unchanged, "
-            f"{outcome.failed} unreadable")
-    if outcome.known:
-        text += f" ({len(outcome.known)} of them unchanged since they failed before)"
+    report = outcome.report
+    text = outcome.counts_text()
     if report.cancelled:
         text += "\nStopped: what was done is saved; run the same command to resume."
     for problem in report.problems:
         text += f"\nskipped {problem}"
-    for photo in outcome.unreadable:
-        still = "still " if photo.path in outcome.known else ""
-        text += f"\n{still}unreadable {photo.path}: {photo.error}"
+    for line in outcome.unreadable_lines():
+        text += f"\n{line}"
     if not library.visual_search:
         text += "\n" + library.status().message
     data = {**asdict(report), "unchanged": outcome.unchanged, "failed": outcome.failed,
             "failed_before": len(outcome.known),
+            # every problem in words: what the scan could not look at, and each unreadable file
             "problems": [*report.problems,
                          *(f"{p.path}: {p.error}" for p in outcome.unreadable)],
             "unreadable_files": [{"path": str(p.path), "error": p.error,
@@ -106,33 +97,6 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
                                  for p in outcome.unreadable]}
     ctx.emit(data, text)
     return 130 if report.cancelled else 0
-
-
-@dataclass(frozen=True)
-class _IndexOutcome:
-    """What a run means for the user's files. The pipeline counts a file that failed before
-    and has not changed since as "unchanged" (it is not read again); to the user it is still
-    unreadable, so it moves from the unchanged count to the unreadable one, with its reason."""
-
-    unchanged: int
-    failed: int
-    unreadable: list[Photo]
-    known: frozenset[Path]  # unreadable files that failed before and did not change since
-
-    @classmethod
-    def of(cls, report: IndexReport, unreadable: list[Photo],
-           failed_before: dict[Path, tuple[int, int]]) -> _IndexOutcome:
-        known = frozenset(p.path for p in unreadable
-                          if failed_before.get(p.path) == (p.size, p.mtime_ns))
-        return cls(unchanged=max(report.unchanged - len(known), 0),
-                   failed=report.failed + len(known), unreadable=unreadable, known=known)
-
-
-def _unreadable_under(library: Library, folders: list[Path]) -> list[Photo]:
-    """The library's unreadable files in ``folders``: those that failed now, and those that
-    failed before and did not change since (which a rerun does not read again)."""
-    roots = [Path(f).expanduser().resolve() for f in folders]
-    return [p for p in library.errors() if any(p.path.is_relative_to(r) for r in roots)]
 
 
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
