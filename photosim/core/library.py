@@ -23,7 +23,6 @@ from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicates import policy
-from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     DecodeError,
