@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,18 @@ def test_compare_gives_the_verdict_dupes_gives(
     assert json.loads(capsys.readouterr().out)["relation"] == "identical file"
     assert main([*options, "compare", str(photos[0]), str(outside)]) == 0
     assert "library photos only" in capsys.readouterr().out
+
+
+def test_a_reader_closing_the_pipe_early_gets_no_traceback(
+        indexed: tuple[list[str], list[Path]]) -> None:
+    """`photosim --json similar - < list | head -1`: the pipe closes under the writer."""
+    options, photos = indexed
+    paths = "".join(f"{p}\n" for p in photos * 200).encode()
+    proc = subprocess.Popen([sys.executable, "-m", "photosim", "--json", *options, "similar",
+                             "-k", "4", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdout.close()  # before the command writes its first line
+    _, err = proc.communicate(paths, timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
