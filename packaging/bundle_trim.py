@@ -16,24 +16,18 @@ from pathlib import Path
 Entry = tuple[str, str, str]  # PyInstaller's (destination in the bundle, source file, kind)
 Imports = Callable[[str], Iterable[str]]  # a library's link-time dependencies, by file name
 
-# Qt's translations: photosim installs no QTranslator. Qt plugins for setups a desktop photo app
-# does not run on (framebuffer, EGL and VNC platforms, and the input plugins they use), the
-# network-information and TLS back ends (downloads go through Python, not Qt), and the GTK3
-# theme, which would bring the build machine's cairo, pango and gdk-pixbuf to sit beside the
-# user's GTK; Qt then uses the XDG portal's dialogs or its own. Platforms kept: xcb, wayland,
-# offscreen and minimal (and the system's own on Windows and macOS).
+# Qt's translations: photosim installs no QTranslator. Qt's network-information and TLS back
+# ends (downloads go through Python, not Qt), the EGL-without-display platform nobody starts
+# photosim on, and the GTK3 theme, which would bring the build machine's cairo, pango and
+# gdk-pixbuf to sit beside the user's GTK; Qt then uses the XDG portal's dialogs or its own.
+# Kept: every platform photosim.__main__ accepts (xcb, wayland, offscreen, minimal, and for
+# remote viewers and kiosks vnc, eglfs, linuxfb, vkkhrdisplay with their input plugins).
 UNUSED_QT = (
     "PySide6/Qt/translations/",
-    "PySide6/Qt/plugins/egldeviceintegrations/",
-    "PySide6/Qt/plugins/generic/",
     "PySide6/Qt/plugins/networkinformation/",
     "PySide6/Qt/plugins/tls/",
     "PySide6/Qt/plugins/platformthemes/libqgtk3",
-    "PySide6/Qt/plugins/platforms/libqeglfs",
-    "PySide6/Qt/plugins/platforms/libqlinuxfb",
     "PySide6/Qt/plugins/platforms/libqminimalegl",
-    "PySide6/Qt/plugins/platforms/libqvnc",
-    "PySide6/Qt/plugins/platforms/libqvkkhrdisplay",
 )
 # onnxruntime's C-API library: on Linux the Python module (onnxruntime_pybind11_state) holds the
 # whole runtime and does not link it (readelf -d). Execution provider libraries (CUDA, TensorRT)
