@@ -136,7 +136,7 @@ def photos_12mp(folder: Path, count: int) -> list[Path]:
 
 def int8_model(work: Path) -> tuple[Path, Path]:
     """EfficientNet-Lite0 quantised as the app quantises it, calibrated on real photos."""
-    model, spec_path = work / "efficientnet_lite0_int8.onnx", work / "effl0_int8.json"
+    model, spec_path = work / "effl0_int8_overhead.onnx", work / "effl0_int8_overhead.json"
     spec_path.write_text(json.dumps(EFFICIENTNET))
     if not model.exists():
         calibration = _pictures(MATE, (".jpg",))[::2] or _pictures(OPENCV_DATA, (".jpg",))[::3]
@@ -291,6 +291,10 @@ def _print_profile(label: str, profiler: cProfile.Profile) -> None:
     print(out.getvalue())
 
 
+LABELS = {"small": "small real photos (0.05-1.4 MP JPEG/PNG)",
+          "12mp": "12-MP JPEGs scaled up from real photos"}
+
+
 def photo_sets(work: Path, names: Sequence[str], count_12mp: int) -> dict[str, list[Path]]:
     sets = {}
     if "small" in names:
@@ -298,6 +302,18 @@ def photo_sets(work: Path, names: Sequence[str], count_12mp: int) -> dict[str, l
     if "12mp" in names:
         sets["12mp"] = photos_12mp(work / f"real12mp_{count_12mp}", count_12mp)
     return sets
+
+
+def rows(work: Path, count_12mp: int, repeat: int) -> list[tuple[str, str, str, bool]]:
+    """(figure, target, measured, passed) for benchmarks/run_all.py, one per photo set."""
+    model, spec = int8_model(work)
+    found = []
+    for name, photos in photo_sets(work, ("small", "12mp"), count_12mp).items():
+        result = measure(name, photos, model, spec, repeat)
+        found.append((f"index CPU per photo / (decode + model alone), {LABELS[name]}, "
+                      f"EfficientNet-Lite0 int8 (median of {repeat})",
+                      f"<= {TARGET_RATIO}", result.summary(), result.ratio <= TARGET_RATIO))
+    return found
 
 
 def main() -> None:
