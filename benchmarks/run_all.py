@@ -44,6 +44,7 @@ from benchmarks import (
     index_bench,
     index_overhead,
     startup_bench,
+    video_throughput,
 )
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
@@ -334,6 +335,14 @@ def memory_figures(table: Table, work: Path) -> None:
                   bool(row["passed"]))
 
 
+def video_figures(table: Table, seconds: int = 20) -> None:
+    """Indexing a 1080p30 clip through the real Library (video_throughput.py --library)."""
+    took, frames, _ = video_throughput.time_library_index(seconds)
+    table.add(f"video indexing, 1080p30 {seconds} s clip ({frames} frames)",
+              ">= 1 video s per wall s", f"{seconds / took:.1f} video s per wall s",
+              seconds / took >= 1.0)
+
+
 def startup_figures(table: Table, runs: int) -> None:
     """CLI start-up as whole processes, as a ratio to importing numpy and Pillow."""
     for name, seconds, ratio in startup_bench.startup_rows(runs):
@@ -349,8 +358,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,overhead,index,dedup,cluster,gui,"
-                             "memory")
+                        help="comma list: startup,pipeline,overhead,video,index,dedup,cluster,"
+                             "gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -368,6 +377,8 @@ def main() -> None:
         pipeline_figures(table, models, jpegs, args.repeat)
     if "overhead" not in skip:
         overhead_figures(table, args.work, 16 if args.quick else 48, args.repeat)
+    if "video" not in skip:
+        video_figures(table)
     with tempfile.TemporaryDirectory(dir=args.work) as folder:
         if "index" not in skip:
             index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)
