@@ -27,7 +27,6 @@ import math
 import os
 import pstats
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import real_library
+from photosim.core.duplicates import workers
 from photosim.core.library import Library
 from photosim.core.models.spec import ModelSpec
 
@@ -79,9 +79,13 @@ def cpu_seconds() -> float:
 
 
 def timed(work: object) -> tuple[object, Timing]:
+    """The result of ``work()`` and its wall and CPU time, its worker processes included
+    (stopped at the end so that their CPU counts: the next pass starts them again, as a new
+    ``photosim dupes`` process does)."""
     assert callable(work)
     wall, cpu = time.perf_counter(), cpu_seconds()
     result = work()
+    workers.shutdown()
     return result, Timing(time.perf_counter() - wall, cpu_seconds() - cpu)
 
 
