@@ -1,6 +1,6 @@
 """Time to a duplicate list on real photos: index, first and later duplicate pass, and a peer.
 
-    python benchmarks/real_dupes.py [--files 3000] [--quick] [--work DIR] [--profile]
+    python benchmarks/real_dupes.py [--quick] [--work DIR] [--profile]
 
 On the real-photo library of benchmarks/real_library.py (built once, kept in the cache),
 with EfficientNet-Lite0 int8 (quantized here from /work/shared/models, calibrated on the
@@ -9,9 +9,10 @@ pass (no verdicts stored yet; neighbour lists stored by indexing, as the app doe
 later pass in a new session (what ``photosim dupes`` meets the next time). Wall time and CPU
 time (this process and its worker processes) for each, the passes as a share of indexing.
 
-The first pass is measured at three library sizes (a quarter, half and all of the scenes,
-each with all its files), and its growth extrapolated to 100k photos: a power law fitted
-to the two largest sizes.
+The passes are measured at three library sizes (a quarter, half and all of the 3000-file
+library's scenes, each with all its files; ``--quick``: a sixteenth, an eighth and a
+quarter), and the first pass's growth extrapolated to 100k photos: a power law fitted to the
+two largest sizes.
 
 A peer run on the same files in the same run: the ``czkawka`` PyO3 binding (``pip install
 czkawka``; not a dependency of photosim, installed only for this benchmark) with its default
@@ -165,57 +166,73 @@ def growth(runs: list[Run], target: int = 100_000) -> tuple[float, float]:
     return b, big.first.wall * (target / big.photos) ** b
 
 
-def rows(files: int, work: Path, profile: bool = False) -> list[tuple[str, str]]:
-    """(figure, measured) rows for run_all.py and this script's own table."""
+FULL_SHARES = (0.25, 0.5, 1.0)  # of the library's scenes: three sizes, to see growth
+QUICK_SHARES = (0.0625, 0.125, 0.25)
+
+# (figure, target, measured, passed: None when informative)
+Row = tuple[str, str, str, bool | None]
+
+
+def rows(work: Path, shares: tuple[float, ...] = FULL_SHARES, files: int = 3000,
+         profile: bool = False) -> list[Row]:
+    """The table's rows (for run_all.py too): the library, the passes at its largest size
+    measured here, their growth, and the peer."""
     library = real_library.CACHE / f"real-library-{files}-0"
     real_library.build(library, files, 0)
     work.mkdir(parents=True, exist_ok=True)
     photos = sorted((library / "photos").rglob("*.jpg"))
     model, spec = int8_model(work, photos)
-    out: list[tuple[str, str]] = [("real-photo library", real_library.summary(library))]
+    out: list[Row] = [("real-photo library (benchmarks/real_library.py)", "-",
+                       real_library.summary(library), None)]
     runs = []
-    for share in (0.25, 0.5, 1.0):
+    for share in shares:
         folder = subset(library, share, work / f"subsets-{files}") if share < 1 else \
             library / "photos"
         run = measure(folder, model, spec,
-                      work / "first_pass.prof" if profile and share == 1 else None)
+                      work / "first_pass.prof" if profile and share == shares[-1] else None)
         runs.append(run)
         print(f"  {run.photos} photos: index {run.index}; first pass {run.first}; later "
               f"{run.later}; {run.groups} groups; {run.ratios()}", flush=True)
     full = runs[-1]
-    out.append((f"first / later duplicate pass vs index, {full.photos} real photos, "
-                f"EfficientNet-Lite0 int8, {os.cpu_count()} cores",
-                f"index {full.index}; first pass {full.first}; later {full.later}; "
-                f"{full.ratios()}"))
+    label = f"{full.photos} real photos, EfficientNet-Lite0 int8, {os.cpu_count()} cores"
+    out.append((f"first duplicate pass vs index, {label}", "<= 10 % of index",
+                f"index {full.index}; first pass {full.first} = "
+                f"{full.first.wall / full.index.wall:.0%} of index wall, "
+                f"{full.first.cpu / full.index.cpu:.0%} of its CPU",
+                full.first.wall <= 0.1 * full.index.wall))
+    out.append((f"later duplicate pass (new session) vs index, {label}", "-",
+                f"{full.later} = {full.later.wall / full.index.wall:.0%} of index wall", None))
     b, at_100k = growth(runs)
-    sizes = ", ".join(f"{r.photos}: {r.first.wall:.2f} s" for r in runs)
-    out.append(("first pass growth, extrapolated to 100k real photos",
-                f"{sizes}; grows as n^{b:.2f} → ~{at_100k:.0f} s at 100k"))
-    found = peer(library / "photos")
+    sizes = ", ".join(f"{r.photos}: {r.first.wall:.1f} s" for r in runs)
+    out.append(("first pass growth, extrapolated to 100k real photos", "-",
+                f"{sizes}; grows as n^{b:.2f} (two largest) -> ~{at_100k / 60:.0f} min at 100k",
+                None))
+    found = peer(library / "photos" if shares[-1] == 1 else
+                 subset(library, shares[-1], work / f"subsets-{files}"))
     if isinstance(found, str):
-        out.append(("time to a duplicate list vs czkawka (same files)", found))
+        out.append(("time to a duplicate list vs czkawka", "-", found, None))
     else:
         timing, groups = found
         mine = full.index.wall + full.first.wall
-        out.append(("time to a duplicate list vs czkawka (same files, same run)",
-                    f"photosim index + first dupes {mine:.1f} s ({full.groups} groups) vs "
-                    f"czkawka {timing} ({groups} groups) = {mine / timing.wall:.1f}x"))
+        out.append((f"time to a duplicate list vs czkawka, same {full.photos} files, same run",
+                    "-", f"photosim index + first dupes {mine:.1f} s ({full.groups} groups) vs "
+                    f"czkawka {timing} ({groups} groups) = {mine / timing.wall:.1f}x", None))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=3000)
-    parser.add_argument("--quick", action="store_true", help="an 800-file library")
+    parser.add_argument("--quick", action="store_true",
+                        help="a sixteenth, an eighth and a quarter of the library")
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-real-dupes")
     parser.add_argument("--profile", action="store_true",
                         help="profile the first pass at full size into WORK/first_pass.prof")
     args = parser.parse_args()
-    files = 800 if args.quick else args.files
     print(f"load {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
-    for figure, measured in rows(files, args.work, args.profile):
-        print(f"{figure}: {measured}")
+    for figure, target, measured, _ in rows(args.work, QUICK_SHARES if args.quick else
+                                            FULL_SHARES, profile=args.profile):
+        print(f"{figure} [{target}]: {measured}")
     print(f"load {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
     if args.profile:
         pstats.Stats(str(args.work / "first_pass.prof")).sort_stats("cumulative").print_stats(40)

@@ -37,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import onnx
 
-from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench, startup_bench
+from benchmarks import (
+    cluster_eval,
+    decode_memory,
+    dedup_scale,
+    index_bench,
+    real_dupes,
+    startup_bench,
+)
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
 from photosim.core.index import VectorIndex
@@ -288,6 +295,14 @@ def duplicate_figures(table: Table, n: int, work: Path) -> None:
                   f"({label.split(':')[0]})", "-", figures.summary(), None)
 
 
+def real_photo_figures(table: Table, work: Path, quick: bool) -> None:
+    """Index and duplicate passes on real photos (benchmarks/real_dupes.py), and a peer on
+    the same files, in this run."""
+    shares = real_dupes.QUICK_SHARES if quick else real_dupes.FULL_SHARES
+    for figure, target, measured, passed in real_dupes.rows(work / "real-dupes", shares):
+        table.add(figure, target, measured, passed)
+
+
 def cluster_figures(table: Table, n: int) -> None:
     vectors, _ = cluster_eval.synthetic(n, groups=300)
     result, seconds = timed(lambda: cluster_vectors(np.arange(n), vectors))
@@ -335,7 +350,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,index,dedup,cluster,gui,memory")
+                        help="comma list: startup,pipeline,index,dedup,realdupes,cluster,gui,"
+                             "memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -356,6 +372,8 @@ def main() -> None:
             index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)
     if "dedup" not in skip:
         duplicate_figures(table, 100_000, args.work)
+    if "realdupes" not in skip:
+        real_photo_figures(table, args.work, args.quick)
     if "cluster" not in skip:
         cluster_figures(table, 100_000)
     if "gui" not in skip:

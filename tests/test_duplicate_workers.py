@@ -4,6 +4,10 @@ the calling process, keeps the pixel verdicts, and hears a cancel."""
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +117,35 @@ def test_a_cancelled_pool_keeps_what_it_judged(monkeypatch: pytest.MonkeyPatch) 
     for i, j in judged:  # ...and what it judged holds
         assert judge.known(i, j) == PairJudge(Snapshot(candidates, vectors),
                                               DedupSettings())(i, j)
+
+
+def test_workers_leave_when_their_app_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import sys, time\n"
+        "from photosim.core.duplicates import workers\n"
+        "if __name__ == '__main__':\n"
+        "    pool = workers._shared_pool(2)\n"
+        "    pool.submit(time.sleep, 0).result()\n"
+        "    print(' '.join(str(p) for p in pool._processes), flush=True)\n"
+        "    time.sleep(60)\n")
+    app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert app.stdout is not None
+    pids = [int(p) for p in app.stdout.readline().split()]
+    assert pids
+    app.kill()
+    app.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
