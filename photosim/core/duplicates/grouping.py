@@ -112,13 +112,15 @@ def _edges(judge: PairJudge, pairs: PairTable, blocked: set[tuple[int, int]],
     """Related pairs from the given neighbours, hash-near pairs and same-content files; the
     pairs whose pixels must be compared are judged on every core first."""
     lo, hi = worth_judging(judge, pairs, cancel)
-    workers.judge_pairs(judge, [(i, j) for i, j in zip(lo.tolist(), hi.tolist(), strict=True)
-                                if (i, j) not in blocked], report, cancel, pixel_cache)
+    pooled = workers.judge_pairs(
+        judge, [(i, j) for i, j in zip(lo.tolist(), hi.tolist(), strict=True)
+                if (i, j) not in blocked], report, cancel, pixel_cache)
     edges = []
     for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
         if done % _REPORT_EVERY == 0:
             check(cancel)
-            report(Progress(Stage.COMPARING_PIXELS, done, len(lo)))
+            # the pooled pairs were counted already, and are judged here at once
+            report(Progress(Stage.COMPARING_PIXELS, min(pooled + done, len(lo)), len(lo)))
         if (i, j) in blocked:
             continue
         relation = judge(i, j)

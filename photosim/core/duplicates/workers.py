@@ -63,13 +63,14 @@ def workers() -> int:
 
 def judge_pairs(judge: PairJudge, pairs: Sequence[Pair],
                 report: ProgressCallback = no_progress, cancel: CancelToken | None = None,
-                pixel_cache: PixelCache | None = None) -> None:
-    """Judge in worker processes the ``pairs`` whose verdict needs pixels, and hand
-    their verdicts and crop sides to ``judge`` (pixel verdicts to ``pixel_cache``, the one
-    ``judge`` keeps its own in). Nothing happens with one core or few such pairs: the caller
-    judges them as it always does."""
+                pixel_cache: PixelCache | None = None) -> int:
+    """Judge in worker processes the ``pairs`` whose verdict needs pixels, and hand their
+    verdicts and crop sides to ``judge`` (pixel verdicts to ``pixel_cache``, the one ``judge``
+    keeps its own in); how many were judged so. Nothing happens with one core or few such
+    pairs: the caller judges them as it always does. ``report`` hears the pairs judged out
+    of all ``pairs``."""
     wanted = [(i, j) for i, j in pairs if judge.needs_pixels(i, j)]
-    _run(judge, wanted, [], report, cancel, pixel_cache)
+    return _run(judge, wanted, [], report, cancel, pixel_cache, len(pairs))
 
 
 def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
@@ -78,7 +79,7 @@ def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
     worker processes: grouping asks for them, and each costs two crop searches."""
     wanted = [(i, j) for i, j in pairs
               if _reframed_copy(judge.known(i, j)) and not judge.crop_side_known(i, j)]
-    _run(judge, [], wanted, no_progress, cancel, None)
+    _run(judge, [], wanted, no_progress, cancel, None, len(wanted))
 
 
 def _reframed_copy(relation: Relation | None) -> bool:
@@ -87,27 +88,28 @@ def _reframed_copy(relation: Relation | None) -> bool:
 
 def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair],
          report: ProgressCallback, cancel: CancelToken | None,
-         pixel_cache: PixelCache | None) -> None:
+         pixel_cache: PixelCache | None, out_of: int) -> int:
     total = len(to_judge) + len(to_side)
     count = workers()
     if count < 2 or total < POOL_ABOVE:
-        return
+        return 0
     size = max(8, min(_CHUNK_MAX, -(-total // (count * _CHUNKS_PER_WORKER))))
     keep = pixel_cache is not None
     jobs = [_job(judge, keep, to_judge[s:s + size], [])
             for s in range(0, len(to_judge), size)]
     jobs += [_job(judge, keep, [], to_side[s:s + size]) for s in range(0, len(to_side), size)]
     try:
-        _judge_in(_shared_pool(count), judge, jobs, total, report, cancel, pixel_cache)
+        _judge_in(_shared_pool(count), judge, jobs, out_of, report, cancel, pixel_cache)
     except BrokenProcessPool as exc:
         # A worker died (killed, out of memory, or a script that starts a pass on import
         # without a ``__main__`` guard): the caller judges what is left itself.
         log.warning("duplicate workers stopped (%s); judging in this process", exc)
         _drop_pool()
+    return total
 
 
 def _judge_in(pool: ProcessPoolExecutor, judge: PairJudge, jobs: list[tuple[_Job, list[int]]],
-              total: int, report: ProgressCallback, cancel: CancelToken | None,
+              out_of: int, report: ProgressCallback, cancel: CancelToken | None,
               pixel_cache: PixelCache | None) -> None:
     pending: dict[Future[_Done], list[int]] = {}
     for job, positions in jobs:
@@ -125,7 +127,7 @@ def _judge_in(pool: ProcessPoolExecutor, judge: PairJudge, jobs: list[tuple[_Job
                 if pixel_cache is not None:
                     pixel_cache.update(pixels)
                 done_pairs += len(verdicts) + len(sides)
-                report(Progress(Stage.COMPARING_PIXELS, done_pairs, total))
+                report(Progress(Stage.COMPARING_PIXELS, min(done_pairs, out_of), out_of))
             check(cancel)
     finally:
         for future in pending:
