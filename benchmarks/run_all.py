@@ -43,6 +43,7 @@ from benchmarks import (
     dedup_scale,
     index_bench,
     index_overhead,
+    real_dupes,
     startup_bench,
     video_throughput,
 )
@@ -303,6 +304,14 @@ def duplicate_figures(table: Table, n: int, work: Path) -> None:
                   f"({label.split(':')[0]})", "-", figures.summary(), None)
 
 
+def real_photo_figures(table: Table, work: Path, quick: bool) -> None:
+    """Index and duplicate passes on real photos (benchmarks/real_dupes.py), and a peer on
+    the same files, in this run."""
+    shares = real_dupes.QUICK_SHARES if quick else real_dupes.FULL_SHARES
+    for figure, target, measured, passed in real_dupes.rows(work / "real-dupes", shares):
+        table.add(figure, target, measured, passed)
+
+
 def cluster_figures(table: Table, n: int) -> None:
     vectors, _ = cluster_eval.synthetic(n, groups=300)
     result, seconds = timed(lambda: cluster_vectors(np.arange(n), vectors))
@@ -358,8 +367,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,overhead,video,index,dedup,cluster,"
-                             "gui,memory")
+                        help="comma list: startup,pipeline,overhead,video,index,dedup,realdupes,"
+                             "cluster,gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -384,6 +393,8 @@ def main() -> None:
             index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)
     if "dedup" not in skip:
         duplicate_figures(table, 100_000, args.work)
+    if "realdupes" not in skip:
+        real_photo_figures(table, args.work, args.quick)
     if "cluster" not in skip:
         cluster_figures(table, 100_000)
     if "gui" not in skip:
