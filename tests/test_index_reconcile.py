@@ -83,5 +83,6 @@ def test_orphans_are_dropped_from_the_saved_index_and_the_catalog(
     shutil.copytree(saved_before, data / "index")
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         lib.vector_index()  # reconciles, and saves what it dropped at once
-    reopened = VectorIndex.load(data / "index", "tiny-test", 32)
+        key = lib.spec.vector_key if lib.spec else ""
+    reopened = VectorIndex.load(data / "index", key, 32)
     assert reopened is not None and len(reopened) == 5

@@ -39,7 +39,7 @@ from photosim.core.fsutil import atomic_writer
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
-from photosim.core.models.store import ModelStore, resolve_model
+from photosim.core.models.store import ModelStore, is_pinned_file, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport
 from photosim.core.scanner import ScanProblem
@@ -159,6 +159,8 @@ class Library:
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
+        if spec is not None and not read_only:
+            self.catalog.claim_unkeyed_vectors(spec.id, spec.vector_key, is_pinned_file(spec))
 
     @property
     def _duplicates(self) -> DuplicateSearch:
@@ -281,17 +283,17 @@ class Library:
     def _load_index(self, spec: ModelSpec) -> VectorIndex:
         from photosim.core.index import VectorIndex, content_keys
 
-        index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
+        index = VectorIndex.load(self.paths.index_dir, spec.vector_key, spec.dim)
         if index is None:
-            ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
-            index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
+            ids, vectors = self.catalog.embedded_photos(spec.vector_key, spec.dim)
+            index = VectorIndex.build(spec.vector_key, spec.dim, ids, vectors)
         index.repair = functools.partial(self._catalog_vectors, spec)
         # Reconcile by id and by content: an entry whose photo is gone is dropped, and one made
         # from bytes the catalog no longer has for its photo (a crash after the catalog took a
         # changed file's new vector but before the index was saved) is replaced. Only the
         # vectors that are missing or stale are fetched: at a million photos, all vectors as
         # float32 would not fit in memory.
-        wanted, hashes = self.catalog.embedded_hashes(spec.id)
+        wanted, hashes = self.catalog.embedded_hashes(spec.vector_key)
         present = index.ids()
         orphans = np.setdiff1d(present, wanted)
         index.remove(orphans.tolist())
@@ -310,7 +312,8 @@ class Library:
         """(ids, vectors, content keys) of these photos from the catalog, for the index."""
         from photosim.core.index import content_keys
 
-        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.id, spec.dim, ids)
+        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.vector_key, spec.dim,
+                                                                     ids)
         return found, vectors, content_keys(hashes)
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray,
@@ -357,7 +360,7 @@ class Library:
         embedder = self.embedder()
         head = self.classifier_head() if embedder else None
         classify = (lambda vectors, norms: head.top_classes(vectors, norms)) if head else None
-        return IndexPipeline(self.catalog, embedder, self.spec.id if embedder and self.spec
+        return IndexPipeline(self.catalog, embedder, self.spec.vector_key if embedder and self.spec
                              else None, self._index_add, self._index_remove, classify=classify,
                              infer_in_workers=self._runs_on_cpu())
 
@@ -411,7 +414,7 @@ class Library:
         self.catalog.db.check()
         if self.spec is None or not self.visual_search:
             return ""
-        damaged = self.catalog.drop_damaged_vectors(self.spec.id, self.spec.dim)
+        damaged = self.catalog.drop_damaged_vectors(self.spec.vector_key, self.spec.dim)
         if not damaged:
             return ""
         log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
@@ -506,7 +509,8 @@ class Library:
         if check:
             self.catalog.db.check()
         model_id = self.spec.id if self.spec else None
-        total, embedded, errors = self.catalog.counts(model_id)
+        total, embedded, errors = self.catalog.counts(self.spec.vector_key if self.spec
+                                                      else None)
         folders = self.catalog.folders()
         provider = self._session.provider if self._session else self._expected_provider()
         return LibraryStatus(
@@ -520,8 +524,10 @@ class Library:
             model_problem=None if self.visual_search else self._model_problem)
 
     def photos_to_embed(self, model_id: str) -> int:
-        """How many photos a switch to ``model_id`` would embed: those without its vector."""
-        total, embedded, _ = self.catalog.counts(model_id)
+        """How many photos a switch to ``model_id`` (installed in the store) would embed:
+        those without a vector from its file."""
+        spec = ModelStore(self.paths.models).bound_spec(model_id)
+        total, embedded, _ = self.catalog.counts(spec.vector_key)
         return total - embedded
 
     def _status_message(self) -> str:
@@ -558,7 +564,8 @@ class Library:
         assert self.spec is not None
         photo = self.photo(path)
         if photo and photo.content_hash:
-            stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.id, self.spec.dim)
+            stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.vector_key,
+                                                  self.spec.dim)
             if stored is not None:
                 return stored, photo
         if not Path(path).exists():  # decoding would call it "vanished while reading"
@@ -589,18 +596,18 @@ class Library:
         """The library grouped by visual content; ids stay stable as photos come and go."""
         if not self.visual_search or self.spec is None:
             return []
-        ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
+        ids, vectors = self.catalog.embedded_photos(self.spec.vector_key, self.spec.dim)
         if len(ids) == 0:
             return []
         key = round(float(granularity), 3)
         previous = self._cluster_state(key)
         found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
-        self.catalog.save_cluster_state(self.spec.id, key, state.to_bytes())
+        self.catalog.save_cluster_state(self.spec.vector_key, key, state.to_bytes())
         return found
 
     def _cluster_state(self, granularity: float) -> ClusterState | None:
         assert self.spec is not None
-        data = self.catalog.cluster_state(self.spec.id, granularity)
+        data = self.catalog.cluster_state(self.spec.vector_key, granularity)
         try:
             return ClusterState.from_bytes(data) if data else None
         except ClusterStateError:  # unreadable (older version): cluster afresh
@@ -608,7 +615,7 @@ class Library:
 
     def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
         assert self.spec is not None
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
         if len(ids) == 0:
             return None
         row_of = {int(i): row for row, i in enumerate(ids)}
@@ -624,8 +631,8 @@ class Library:
         """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""
         if not self.visual_search or self.spec is None:
             raise ModelNotAvailableError(self._status_message())
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
-        if len(ids) == 0 and self.catalog.counts(self.spec.id)[1] == 0:
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
+        if len(ids) == 0 and self.catalog.counts(self.spec.vector_key)[1] == 0:
             raise PhotosimError(f"No photos are indexed with {self.spec.name} yet: run "
                                 "'photosim index FOLDER' first.")
         if len(ids) == 0:
@@ -664,7 +671,8 @@ class Library:
         prints = self.catalog.fingerprints_of(ids)
         vectors, rows = None, {}
         if self.visual_search and self.spec is not None:
-            found, vectors = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim, ids)
+            found, vectors = self.catalog.vectors_for_ids(self.spec.vector_key, self.spec.dim,
+                                                          ids)
             rows = {int(i): row for row, i in enumerate(found)}
         candidates = [Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos if p is not None]
