@@ -26,6 +26,7 @@ from photosim.core.duplicates import policy
 from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
+    CatalogError,
     DecodeError,
     FileChangedError,
     ModelError,
@@ -70,6 +71,7 @@ __all__ = [
     "Cluster",
     "IndexReport",
     "Library",
+    "LibraryHealth",
     "LibraryStatus",
     "TrashAction",
     "WriterLock",
@@ -94,6 +96,27 @@ class LibraryStatus:
     message: str
     scan_problems: int = 0  # files and folders the scans could not look at (scan_problems())
     model_problem: str | None = None  # why there is no visual search, when a model failed
+    # Vector index rows whose checksum failed since the library was opened (each healed from
+    # the catalog or dropped), and how many rows a full check read (None: none was run).
+    index_damaged_rows: int = 0
+    index_healed_rows: int = 0
+    index_rows_checked: int | None = None
+    index_problem: str | None = None  # the damage above, in words
+
+
+@dataclass(frozen=True)
+class LibraryHealth:
+    """What a full check of the stored data found (``Library.check_health``)."""
+
+    catalog_problem: str | None  # SQLite's quick check failed: what to do, in words
+    index_rows_checked: int
+    index_damaged_rows: int
+    index_healed_rows: int
+    index_problem: str | None  # damaged vector rows, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.catalog_problem is None and self.index_problem is None
 
 
 @dataclass(frozen=True)
@@ -394,10 +417,10 @@ class Library:
             if root not in self.folders():
                 self.add_folder(root)
         with self._run_lock:
-            repaired = self._check_catalog()
+            repaired = [r for r in (self._check_catalog(), self._check_index()) if r]
             report = self._pipeline().index_folders(roots, progress, cancel)
             if repaired:
-                report = replace(report, problems=(*report.problems, repaired))
+                report = replace(report, problems=(*report.problems, *repaired))
             if not report.cancelled and set(roots) >= set(self.folders()):
                 # Vectors of content no photo has any more (changed or deleted files, also
                 # after killed runs): dropped once every folder has been looked at.
@@ -419,6 +442,15 @@ class Library:
             return ""
         log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
         return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
+
+    def _check_index(self) -> str:
+        """Before a run: read every vector index row, healing damaged ones from the catalog
+        (the run saves them). Returns what was repaired, in words ("" when nothing was)."""
+        index = self._index
+        before = index.damaged_rows if index else 0
+        self._verify_index()
+        index = self._index
+        return (self._index_problem() or "") if index and index.damaged_rows > before else ""
 
     def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
                               cancel: CancelToken | None) -> IndexReport:
@@ -503,11 +535,51 @@ class Library:
         loops, unreadable folders), kept until a scan finds them fixed."""
         return [ScanProblem(path, reason) for path, reason in self.catalog.scan_problems()]
 
+    def check_health(self) -> LibraryHealth:
+        """Check every stored byte that can be checked: SQLite's quick check over the whole
+        catalog, then (when it passes) the checksum of every vector index row, healing
+        damaged rows from the catalog (a writer saves them at once). Reads everything: run it
+        in the background."""
+        try:
+            self.catalog.db.check()
+        except CatalogError as exc:
+            return LibraryHealth(str(exc), 0, 0, 0, None)
+        checked = self._verify_index()
+        index = self._index
+        damaged, healed = (index.damaged_rows, index.healed_rows) if index else (0, 0)
+        return LibraryHealth(None, checked, damaged, healed, self._index_problem())
+
+    def _verify_index(self) -> int:
+        """Check every row of the vector index; returns how many rows were read."""
+        index = self.vector_index() if self.visual_search else None
+        if index is None:
+            return 0
+        rows = len(index)
+        if index.verify():
+            self.save_index()  # the healed rows replace the damaged ones on disk
+        return rows
+
+    def _index_problem(self) -> str | None:
+        index = self._index
+        if index is None or not index.damaged_rows:
+            return None
+        dropped = index.damaged_rows - index.healed_rows
+        text = (f"vector index: {index.damaged_rows} damaged row(s) found (checksum); "
+                f"{index.healed_rows} fetched again from the catalog")
+        if dropped:
+            text += f", {dropped} left out until 'photosim index' computes them again"
+        if self.read_only:
+            text += "; run 'photosim index' to rewrite the index file"
+        return text
+
     def status(self, check: bool = False) -> LibraryStatus:
         """Counts and model. ``check``: first run SQLite's quick check over the whole catalog
-        (reads every page), raising ``CatalogError`` when it is damaged."""
+        (reads every page), raising ``CatalogError`` when it is damaged, then check every
+        vector index row (``index_rows_checked``)."""
+        checked: int | None = None
         if check:
             self.catalog.db.check()
+            checked = self._verify_index()
         model_id = self.spec.id if self.spec else None
         total, embedded, errors = self.catalog.counts(self.spec.vector_key if self.spec
                                                       else None)
@@ -521,7 +593,10 @@ class Library:
             model_name=self.spec.name if self.spec and self.visual_search else None,
             provider=provider, visual_search=self.visual_search,
             message=self._status_message(), scan_problems=len(self.catalog.scan_problems()),
-            model_problem=None if self.visual_search else self._model_problem)
+            model_problem=None if self.visual_search else self._model_problem,
+            index_damaged_rows=self._index.damaged_rows if self._index else 0,
+            index_healed_rows=self._index.healed_rows if self._index else 0,
+            index_rows_checked=checked, index_problem=self._index_problem())
 
     def photos_to_embed(self, model_id: str) -> int:
         """How many photos a switch to ``model_id`` (installed in the store) would embed:
