@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 
 from photosim.core import decode, labels, scanner, trash
 from photosim.core.cancel import Cancelled, CancelToken
-from photosim.core.catalog import ActionItem, Catalog
+from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicates import policy
@@ -27,6 +29,7 @@ from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     CatalogError,
+    DamagedCatalogError,
     DecodeError,
     FileChangedError,
     ModelError,
@@ -108,7 +111,7 @@ class LibraryStatus:
 class LibraryHealth:
     """What a full check of the stored data found (``Library.check_health``)."""
 
-    catalog_problem: str | None  # SQLite's quick check failed: what to do, in words
+    catalog_problem: str | None  # SQLite's quick check failed: what it found, in words
     index_rows_checked: int
     index_damaged_rows: int
     index_healed_rows: int
@@ -542,12 +545,55 @@ class Library:
         in the background."""
         try:
             self.catalog.db.check()
-        except CatalogError as exc:
-            return LibraryHealth(str(exc), 0, 0, 0, None)
+        except DamagedCatalogError as exc:
+            return LibraryHealth(exc.summary, 0, 0, 0, None)
         checked = self._verify_index()
         index = self._index
         damaged, healed = (index.damaged_rows, index.healed_rows) if index else (0, 0)
         return LibraryHealth(None, checked, damaged, healed, self._index_problem())
+
+    def set_aside_damaged_catalog(self) -> Path:
+        """The recovery for a damaged catalog, as its error message tells a CLI user: the
+        catalog's files and the vector index move to ``<data>/damaged-<time>/`` (kept, not
+        deleted), and a new catalog takes their place with the same folders as far as they
+        can still be read. The caller then indexes: everything is computed again from the
+        photos; "not a duplicate" decisions and the trash history stay in the old file.
+        Returns the folder the damaged files went to."""
+        if self.read_only:
+            raise CatalogError("The catalog is open read-only here; close this photosim and "
+                               "rebuild it from the app or as the damage message says.")
+        with self._run_lock, self._lock:
+            folders = self._readable_folders()
+            if self._duplicate_search is not None:
+                self._duplicate_search.close()
+                self._duplicate_search = None
+            self._index = None
+            self.catalog.close()
+            aside = self._move_aside_damaged()
+            self.paths.ensure()
+            self.catalog = Catalog(self.paths.catalog)
+            for folder in folders:
+                self.catalog.add_folder(folder.path, folder.reference)
+        log.warning("damaged catalog moved to %s; rebuilding", aside)
+        return aside
+
+    def _readable_folders(self) -> list[Folder]:
+        try:
+            return self.catalog.folders()
+        except (CatalogError, sqlite3.DatabaseError) as exc:
+            log.warning("the damaged catalog's folders could not be read: %s", exc)
+            return []
+
+    def _move_aside_damaged(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.paths.root / f"damaged-{stamp}"
+        aside.mkdir(mode=0o700)
+        catalog = self.paths.catalog
+        for path in (catalog, *(catalog.with_name(catalog.name + s) for s in ("-wal", "-shm")),
+                     self.paths.index_dir):
+            if path.exists():
+                os.replace(path, aside / path.name)
+        return aside
 
     def _verify_index(self) -> int:
         """Check every row of the vector index; returns how many rows were read."""
