@@ -37,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import onnx
 
-from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench, startup_bench
+from benchmarks import (
+    cancel_latency,
+    cluster_eval,
+    decode_memory,
+    dedup_scale,
+    index_bench,
+    startup_bench,
+)
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
 from photosim.core.index import VectorIndex
@@ -316,6 +323,9 @@ def memory_figures(table: Table, work: Path) -> None:
     """Peak RSS decoding the worst pictures under the pixel limit (decode_memory.py), each
     in its own process."""
     for row in decode_memory.rows(work / "bombs", 13000):
+        table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
+                  bool(row["passed"]))
+    for row in cancel_latency.rows(work, 13000):  # Ctrl-C while decoding those pictures
         table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
                   bool(row["passed"]))
 

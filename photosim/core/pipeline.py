@@ -255,7 +255,7 @@ class IndexPipeline:
             if known_info is not None and not needs_vector:
                 result.info, result.fingerprint = known_info, known_print
                 return result
-            decoded = decode.load_rgb(job.stat.path, self.min_side)
+            decoded = decode.load_rgb(job.stat.path, self.min_side, self._cancel)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
             if needs_vector and self.embedder is not None:
