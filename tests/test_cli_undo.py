@@ -61,3 +61,4 @@ def test_every_command_the_launcher_hands_to_the_cli_exists() -> None:
     with contextlib.redirect_stdout(help_text), contextlib.suppress(SystemExit):
         photosim_main(["--help"])
     assert "undo" in help_text.getvalue()
+

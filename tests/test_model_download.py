@@ -221,7 +221,7 @@ def test_a_redirect_that_leaves_https_or_this_machine_is_refused(
     server.state.redirect_to = where.format(port=port)
     redirect = server.url.replace("/model.onnx", "/redirect")
     started = time.perf_counter()
-    with pytest.raises(DownloadError, match="(?i)redirect") as caught:
+    with pytest.raises(DownloadError, match=r"(?i)redirect") as caught:
         dl.download(redirect, tmp_path / "m.onnx", sha256=_sha(server.state.body),
                     timeout_s=3)
     assert server.state.redirect_to in str(caught.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -714,7 +715,11 @@ class Library:
 
     # -- clusters and word search ------------------------------------------------------------
     def clusters(self, granularity: float = 0.5) -> list[Cluster]:
-        """The library grouped by visual content; ids stay stable as photos come and go."""
+        """The library grouped by visual content; ids stay stable as photos come and go.
+        ``granularity`` runs from 0 (broad) to 1 (tight); values beyond are taken as 0 or 1."""
+        if not math.isfinite(granularity):  # NaN would pass the clamp and cut nowhere
+            raise PhotosimError(f"The granularity must be a number from 0 to 1, not "
+                                f"{granularity}.")
         if not self.visual_search or self.spec is None:
             return []
         ids, vectors = self.catalog.embedded_photos(self.spec.vector_key, self.spec.dim)

@@ -150,6 +150,9 @@ def load_spec_file(path: Path) -> ModelSpec:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"Cannot read model spec {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:  # a binary file (e.g. the model given as its spec)
+        raise ModelError(f"Model spec {path} is not JSON text (byte {exc.start} is not "
+                         "UTF-8)") from exc
     except json.JSONDecodeError as exc:
         raise ModelError(f"Model spec {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
