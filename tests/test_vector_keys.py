@@ -94,11 +94,15 @@ def test_a_pinned_file_adopts_the_vectors_stored_under_its_bare_id(tmp_path: Pat
             catalog.put_vector(conn, content, "resnet50-v1-12", vector)
         conn.execute("INSERT INTO vectors VALUES (?, ?, ?)",
                      ("c" * 64, "other-model", encode_vector(vector)))
+        conn.execute("INSERT INTO video_frames VALUES (?, ?, ?, ?)",
+                     ("e" * 64, "resnet50-v1-12", 1.5, encode_vector(vector)))
     assert catalog.claim_unkeyed_vectors("resnet50-v1-12", "resnet50-v1-12@3f03fdef724b2294",
                                          adopt=True) == 2
     assert catalog.has_vector("a" * 64, "resnet50-v1-12@3f03fdef724b2294")
     assert not catalog.has_vector("a" * 64, "resnet50-v1-12")
     assert catalog.has_vector("c" * 64, "other-model")  # another model's are left alone
+    frames = catalog.db.connection().execute("SELECT model_id FROM video_frames").fetchall()
+    assert [r[0] for r in frames] == ["resnet50-v1-12@3f03fdef724b2294"]  # video frames too
     # Done once: vectors written under the bare id later (an older photosim) stay put.
     with catalog.transaction() as conn:
         catalog.put_vector(conn, "d" * 64, "resnet50-v1-12", vector)

@@ -17,6 +17,7 @@ import numpy as np
 
 from photosim.core.catalog.db import Database
 from photosim.core.catalog.pathcodec import from_db, text_from_db, to_db
+from photosim.core.catalog.videos import VideoStore
 from photosim.core.types import ImageInfo, Photo, PhotoRow, photo_from_row
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ _IDS_PER_QUERY = 500
 class Catalog:
     def __init__(self, db_path: Path, read_only: bool = False) -> None:
         self.db = Database(db_path, read_only)
+        self.videos = VideoStore(self.db)
 
     @property
     def read_only(self) -> bool:
@@ -135,6 +137,7 @@ class Catalog:
                 (to_db(path), _prefix_pattern(path)))]
             conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM folders WHERE path = ?", (to_db(path),))
+            VideoStore.drop_orphans(conn)
         return ids
 
     def set_folder_online(self, path: Path, online: bool) -> None:
@@ -227,6 +230,7 @@ class Catalog:
     def delete_photos(self, ids: Sequence[int]) -> None:
         with self.db.transaction() as conn:
             conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
+            VideoStore.drop_orphans(conn)
 
     def known_info(self, content_hash: str) -> tuple[ImageInfo | None, bytes | None]:
         """Metadata and fingerprint of another file with the same bytes, to skip decoding."""
@@ -369,13 +373,14 @@ class Catalog:
         keyed by the model file's content) move to ``vector_key`` when ``adopt`` (the file is
         the one the spec pins, so no other file can have made them), else they are deleted
         (no one can tell which file made them; indexing computes them again). Their class
-        guesses and cluster state go the same way. Returns how many vectors moved or went.
+        guesses, cluster state and video frame vectors go the same way. Returns how many
+        vectors moved or went.
 
         A marker in ``settings`` makes later opens free: the statements scan the tables."""
         marker = f"vectors keyed by file:{model_id}"
         if self.read_only or vector_key == model_id or self.get_setting(marker) is not None:
             return 0
-        tables = ("vectors", "classes", "cluster_state")  # each keyed by model_id
+        tables = ("vectors", "classes", "cluster_state", "video_frames")  # keyed by model_id
         with self.db.transaction() as conn:
             changed = 0
             for table in tables:
