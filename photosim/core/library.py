@@ -191,7 +191,15 @@ class Library:
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
         if spec is not None and not read_only:
+            self._claim_unkeyed_vectors(spec)
+
+    def _claim_unkeyed_vectors(self, spec: ModelSpec) -> None:
+        """See ``Catalog.claim_unkeyed_vectors``. A damaged catalog still opens (the GUI then
+        offers its rebuild): the claim waits for a healthy one."""
+        try:
             self.catalog.claim_unkeyed_vectors(spec.id, spec.vector_key, is_pinned_file(spec))
+        except DamagedCatalogError as exc:
+            log.warning("vectors of %s not claimed: %s", spec.id, exc.summary)
 
     @property
     def _duplicates(self) -> DuplicateSearch:
