@@ -43,6 +43,7 @@ from benchmarks import (
     decode_memory,
     dedup_scale,
     index_bench,
+    index_overhead,
     startup_bench,
     video_throughput,
 )
@@ -240,6 +241,13 @@ def pipeline_figures(table: Table, models: dict[str, tuple[str, str]], jpegs: Pa
                   rate >= target if target else None)
 
 
+def overhead_figures(table: Table, work: Path, count_12mp: int, repeat: int) -> None:
+    """Index CPU per real photo against decoding it and running the model alone
+    (benchmarks/index_overhead.py), small photos and 12-MP ones."""
+    for figure, target, measured, passed in index_overhead.rows(work, count_12mp, repeat):
+        table.add(figure, target, measured, passed)
+
+
 # -- scale -----------------------------------------------------------------------------------
 
 def timed(work: Callable[[], object]) -> tuple[object, float]:
@@ -354,8 +362,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,video,index,dedup,cluster,gui,"
-                             "memory")
+                        help="comma list: startup,pipeline,overhead,video,index,dedup,cluster,"
+                             "gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -371,6 +379,8 @@ def main() -> None:
         models = {**resnet_models(args.work, photos),
                   **efficientnet_models(args.work, photos, table)}
         pipeline_figures(table, models, jpegs, args.repeat)
+    if "overhead" not in skip:
+        overhead_figures(table, args.work, 16 if args.quick else 48, args.repeat)
     if "video" not in skip:
         video_figures(table)
     with tempfile.TemporaryDirectory(dir=args.work) as folder:
