@@ -38,6 +38,7 @@ import numpy as np
 import onnx
 
 from benchmarks import (
+    cancel_latency,
     cluster_eval,
     decode_memory,
     dedup_scale,
@@ -340,6 +341,9 @@ def memory_figures(table: Table, work: Path) -> None:
     """Peak RSS decoding the worst pictures under the pixel limit (decode_memory.py), each
     in its own process."""
     for row in decode_memory.rows(work / "bombs", 13000):
+        table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
+                  bool(row["passed"]))
+    for row in cancel_latency.rows(work, 13000):  # Ctrl-C while decoding those pictures
         table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
                   bool(row["passed"]))
 

@@ -196,6 +196,8 @@ def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
              f"model: {status.model_name or 'none'}  provider: {status.provider or '-'}"]
     if status.message:
         lines.append(status.message)
+    if status.index_problem:
+        lines.append(status.index_problem)
     if args.errors:
         errors = library.errors()
         data["error_files"] = [{"path": str(p.path), "error": p.error} for p in errors]

@@ -264,7 +264,7 @@ class IndexPipeline:
             if is_video(job.stat.path):
                 self._prepare_video(result, needs_vector)
                 return result
-            decoded = decode.load_rgb(job.stat.path, self.min_side)
+            decoded = decode.load_rgb(job.stat.path, self.min_side, self._cancel)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
             if needs_vector and self.embedder is not None:
