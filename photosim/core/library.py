@@ -189,8 +189,20 @@ class Library:
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
-        if spec is not None and not read_only:
+        if spec is not None and read_only:
+            self.spec = self._spec_for_reading(spec)
+        elif spec is not None:
             self._claim_unkeyed_vectors(spec)
+
+    def _spec_for_reading(self, spec: ModelSpec) -> ModelSpec:
+        """``spec``, or, while vectors of an older photosim still wait under the bare id for
+        a writer to claim them, ``spec`` keyed by that id: a reader sees the library as it
+        was instead of an empty one."""
+        try:
+            waiting = self.catalog.unkeyed_vectors_wait(spec.id, spec.vector_key)
+        except DamagedCatalogError:
+            return spec
+        return replace(spec, file_sha256=None) if waiting else spec
 
     def _claim_unkeyed_vectors(self, spec: ModelSpec) -> None:
         """See ``Catalog.claim_unkeyed_vectors``. A damaged catalog still opens (the GUI then
