@@ -51,11 +51,13 @@ class LocalChange:
 
     patch_cells: int  # the largest patch of strong change, half-resolution cells
     sidedness: float  # 0: changed places hold as many edges in each picture, 1: in one only
-
-    registered_cells: int | None = None  # the same, once one is turned and scaled onto the other
+    # The largest patch left once one is turned, scaled and shifted onto the other (None:
+    # not needed, the change was small or one-sided)
+    registered_cells: int | None = None
 
     @property
     def another_moment(self) -> bool:
+        """A large two-sided change that no small turn, scale or shift explains."""
         if self.patch_cells < _PATCH_CELLS or self.sidedness >= MIN_SIDEDNESS:
             return False
         return self.registered_cells is None or self.registered_cells >= _PATCH_CELLS
@@ -64,6 +66,7 @@ class LocalChange:
 def fine_grid(path: Path) -> FineGrid | None:
     """The photo's grayscale grid for :func:`local_change`, or None when it cannot be read
     again (moved, deleted or damaged since it was indexed)."""
+    decode.register_plugins()  # a HEIC copy is read as the index read it
     try:
         image = decode.load_rgb(path, _DECODE_SIDE).image.convert("L")
     except (DecodeError, OSError):
