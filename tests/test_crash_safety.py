@@ -47,6 +47,8 @@ def _check_consistent(data: Path, model: Path, spec: Path) -> int:
     """After any run, finished or killed: the catalog passes its integrity check, and the
     (reconciled) index holds exactly the embedded photos, each with the vector of the
     content the catalog has for it now."""
+    if not data.exists():  # killed before the CLI made its data folder (a slow start-up)
+        return 0
     catalog = Catalog(data / "catalog.sqlite3")
     try:
         assert catalog.db.integrity_ok()
