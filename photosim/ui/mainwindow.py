@@ -21,9 +21,10 @@ from PySide6.QtGui import (
     QIcon,
     QKeySequence,
 )
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QToolButton, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToolButton, QWidget
 
-from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryStatus, WriterLock
+from photosim.core.errors import DamagedCatalogError
+from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryHealth, LibraryStatus, WriterLock
 from photosim.core.types import Photo
 from photosim.ui.clusters_view import ClustersView
 from photosim.ui.controllers.clusters import ClustersController
@@ -36,6 +37,7 @@ from photosim.ui.controllers.watching import WatchingController
 from photosim.ui.duplicates_view import DuplicatesView
 from photosim.ui.error_dialog import show_error
 from photosim.ui.format import provider_label
+from photosim.ui.health import check_health, offer_catalog_recovery
 from photosim.ui.library_view import LibraryView
 from photosim.ui.model_actions import ModelActions
 from photosim.ui.model_banner import attach_model_banner
@@ -72,6 +74,8 @@ class MainWindow(QMainWindow):
         self.status: LibraryStatus | None = None
         self.unreadable_dialog: UnreadableDialog | None = None
         self.instance_lock: WriterLock | None = None  # held by the app for its data folder
+        self.health: LibraryHealth | None = None  # what the start-up check found (ui.health)
+        self.catalog_recovery: QMessageBox | None = None  # the dialog that offers a rebuild
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
         self.setAcceptDrops(True)
@@ -201,6 +205,9 @@ class MainWindow(QMainWindow):
     # -- errors and messages ---------------------------------------------------------------
     def report_error(self, exc: BaseException) -> None:
         self.last_error = exc
+        if isinstance(exc, DamagedCatalogError):  # offer the rebuild, not only the words
+            offer_catalog_recovery(self, exc.summary)
+            return
         show_error(self, exc)
 
     def say(self, message: str, timeout_ms: int = 8000) -> None:
@@ -212,6 +219,7 @@ class MainWindow(QMainWindow):
         self.library_grid.fill_then_scan()
         self.refresh_status()
         self.check_word_search()
+        check_health(self)
 
     def set_library(self, library: Library) -> None:
         """Switch to a re-opened library (e.g. after a model was downloaded)."""

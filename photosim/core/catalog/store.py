@@ -95,6 +95,11 @@ _INSIDE = "CAST(path AS TEXT) LIKE CAST(? AS TEXT) ESCAPE '\\'"
 _IDS_PER_QUERY = 500
 
 
+
+def _claimed_marker(model_id: str) -> str:
+    """The ``settings`` key recording that the bare-id vectors of ``model_id`` were claimed."""
+    return f"vectors keyed by file:{model_id}"
+
 class Catalog:
     def __init__(self, db_path: Path, read_only: bool = False) -> None:
         self.db = Database(db_path, read_only)
@@ -361,6 +366,42 @@ class Catalog:
                                  [(h, model_id) for h in damaged])
         return len(damaged)
 
+    def claim_unkeyed_vectors(self, model_id: str, vector_key: str, adopt: bool) -> int:
+        """Once per model id: vectors stored under the bare ``model_id`` (before vectors were
+        keyed by the model file's content) move to ``vector_key`` when ``adopt`` (the file is
+        the one the spec pins, so no other file can have made them), else they are deleted
+        (no one can tell which file made them; indexing computes them again). Their class
+        guesses, cluster state and video frame vectors go the same way. Returns how many
+        vectors moved or went.
+
+        A marker in ``settings`` makes later opens free: the statements scan the tables."""
+        if self.read_only or not self.unkeyed_vectors_wait(model_id, vector_key):
+            return 0
+        tables = ("vectors", "classes", "cluster_state", "video_frames")  # keyed by model_id
+        with self.db.transaction() as conn:
+            changed = 0
+            for table in tables:
+                if adopt:  # OR IGNORE: a row already under the new key wins
+                    count = conn.execute(f"UPDATE OR IGNORE {table} SET model_id = ? "
+                                         "WHERE model_id = ?", (vector_key, model_id)).rowcount
+                    changed += count if table == "vectors" else 0
+                count = conn.execute(f"DELETE FROM {table} WHERE model_id = ?",
+                                     (model_id,)).rowcount
+                changed += count if table == "vectors" else 0
+            conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                         (_claimed_marker(model_id), vector_key))
+        return changed
+
+    def unkeyed_vectors_wait(self, model_id: str, vector_key: str) -> bool:
+        """Whether ``claim_unkeyed_vectors`` has still to run for ``model_id`` and finds
+        vectors under the bare id: a reader, which may not claim them, then reads them under
+        that id, as the photosim that stored them did, until a writer opens the library."""
+        if vector_key == model_id or self.get_setting(_claimed_marker(model_id)) is not None:
+            return False
+        row = self.db.connection().execute(
+            "SELECT 1 FROM vectors WHERE model_id = ? LIMIT 1", (model_id,)).fetchone()
+        return row is not None
+
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library (kept: content of
         trashed files, which ``undo`` may bring back)."""
@@ -534,6 +575,11 @@ class Catalog:
         return [(from_db(r["path"]), str(r["reason"])) for r in rows]
 
     # -- settings --------------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        row = self.db.connection().execute(
+            "SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
     def set_setting(self, key: str, value: str) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))

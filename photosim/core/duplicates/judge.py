@@ -14,6 +14,10 @@ How a pair of photos is judged (see :class:`PairJudge`):
   smaller grid is found, at some scale and sub-cell offset, inside the larger one. A re-shot
   scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
   CNN must still agree (cosine above a floor), less so when the pixels are conclusive.
+* A pair of one framing called same picture or edited is looked at once more, decoded on a
+  finer grid (:mod:`~photosim.core.duplicates.detail`): another moment of a static view (the
+  next video frame, a tripod burst) changes a few places with edges on both sides, which the
+  coarse grid took for a watermark.
 * **similar scene** — only the CNN agrees (a burst, the same scene re-shot). Never mixed with
   the kinds above; two photos whose EXIF capture times differ are never called copies.
 """
@@ -28,6 +32,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from photosim.core.duplicates.detail import FineGrid, fine_grid, local_change
 from photosim.core.duplicates.geometry import (
     CropFit,
     aligned_residual,
@@ -71,17 +76,45 @@ class PairJudge:
         self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
         self._crop_sides: dict[tuple[int, int], int | None] = {}
+        self._crop_fits: dict[tuple[int, int], CropFit] = {}  # judging and crop_side both ask
+        self._fine: dict[int, FineGrid | None] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
         found = self._cache.get(key)
         if found is None:
             found = self._judge(*key)
-            self._cache[key] = found
-            if found.within(Level.EDITED):
-                self._copies.setdefault(i, []).append(j)
-                self._copies.setdefault(j, []).append(i)
+            self._remember(key, found)
         return found
+
+    def _remember(self, key: tuple[int, int], found: Relation) -> None:
+        self._cache[key] = found
+        if found.within(Level.EDITED):
+            self._copies.setdefault(key[0], []).append(key[1])
+            self._copies.setdefault(key[1], []).append(key[0])
+
+    def needs_pixels(self, i: int, j: int) -> bool:
+        """Whether judging this pair would compare its pixels (the costly part of judging,
+        worth doing in another process): not judged yet, not the same file, both
+        fingerprinted, not ruled out, no pixel verdict kept."""
+        key = (min(i, j), max(i, j))
+        a, b = self.candidates[key[0]], self.candidates[key[1]]
+        if key in self._cache or key in self._no_pixels or a.fingerprint is None or \
+                b.fingerprint is None or (a.photo.content_hash and
+                                          a.photo.content_hash == b.photo.content_hash):
+            return False
+        ha, hb = a.photo.content_hash, b.photo.content_hash
+        return self._pixel_cache is None or not ha or not hb or \
+            (min(ha, hb), max(ha, hb)) not in self._pixel_cache
+
+    def take(self, verdicts: dict[tuple[int, int], Relation],
+             crop_sides: dict[tuple[int, int], int | None]) -> None:
+        """Verdicts and crop sides (pairs ``i < j``) found by another judge over the same
+        candidates, vectors and settings (in a worker process), as if found here."""
+        for key, found in verdicts.items():
+            if key not in self._cache:
+                self._remember(key, found)
+        self._crop_sides.update(crop_sides)
 
     def copies_of(self, i: int) -> list[int]:
         """The photos judged so far to be copies of ``i`` (exact, same picture or edited)."""
@@ -136,6 +169,9 @@ class PairJudge:
             self._crop_sides[key] = self._find_crop_side(*key)
         return self._crop_sides[key]
 
+    def crop_side_known(self, a: int, b: int) -> bool:
+        return (min(a, b), max(a, b)) in self._crop_sides
+
     def _find_crop_side(self, a: int, b: int) -> int | None:
         if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
             return None
@@ -180,7 +216,7 @@ class PairJudge:
             return None
         same = self._same_picture(i, j, fa, fb, cos)
         if same is not None:
-            return same
+            return None if self._another_moment(i, j, mirrored=False) else same
         if cos is not None and cos < min(s.proof_cosine, s.edited_cosine):
             return None  # too far apart in the CNN for any pixel evidence to matter
         edit = self._edit_residual(i, j, fa, fb)
@@ -189,6 +225,8 @@ class PairJudge:
         residual, reframed, mirrored = edit
         floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
+            return None
+        if not reframed and self._another_moment(i, j, mirrored):
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
                         reframed, mirrored)
@@ -210,6 +248,20 @@ class PairJudge:
                 same_colours(fa, fb, self._balance(i), self._balance(j), s):
             return Relation(Level.SAME, cos if cos is not None else whole)
         return None
+
+    def _another_moment(self, i: int, j: int, mirrored: bool) -> bool:
+        """Whether a pair of one framing, a copy to the fingerprints, shows another moment of
+        the view on a finer look (see :mod:`~photosim.core.duplicates.detail`); False when
+        either photo cannot be read again."""
+        a, b = self._fine_grid(i), self._fine_grid(j)
+        if a is None or b is None:
+            return False
+        return local_change(a, b, mirrored).another_moment
+
+    def _fine_grid(self, i: int) -> FineGrid | None:
+        if i not in self._fine:
+            self._fine[i] = fine_grid(self.candidates[i].photo.path)
+        return self._fine[i]
 
     def _standardised(self, i: int, shape: tuple[int, ...]) -> FloatGrid | None:
         """Photo ``i``'s grid at ``shape``, standardised (see :func:`standardise`)."""
@@ -250,7 +302,14 @@ class PairJudge:
         return None
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
-        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor."""
+        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor.
+        Remembered: judging a pair and telling its crop side ask for the same fits."""
+        found = self._crop_fits.get((big, small))
+        if found is None:
+            found = self._crop_fits[(big, small)] = self._find_crop_fit(big, small)
+        return found
+
+    def _find_crop_fit(self, big: int, small: int) -> CropFit:
         s = self.settings
         fit = containment(self._grid(big), self._grid(small), s.min_crop_fraction,
                            s.crop_blur, s.crop_trim)
