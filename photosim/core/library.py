@@ -6,10 +6,8 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
-import math
 import os
 import sqlite3
 import threading
@@ -23,33 +21,29 @@ import numpy as np
 from PIL import Image
 
 from photosim.core import decode, labels, scanner, trash, video
+from photosim.core.by_content import check_granularity, content_clusters, word_matches
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import readable
-from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
+from photosim.core.cluster import Cluster
+from photosim.core.deletion import TrashAction, action_to_undo, check_deletable, trash_actions
 from photosim.core.duplicates import policy
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     CatalogError,
     DamagedCatalogError,
     DecodeError,
-    FileChangedError,
     ModelError,
     ModelNotAvailableError,
-    NotInLibraryError,
     PhotosimError,
-    ProtectedFileError,
     TrashError,
 )
 from photosim.core.frame_search import FrameSearch, with_video_times
 from photosim.core.fsutil import atomic_writer
+from photosim.core.health import LibraryHealth, LibraryStatus, index_problem, library_status
+from photosim.core.library_model import LibraryModel
 from photosim.core.lock import WriterLock
-from photosim.core.models.runtime import (
-    ModelSession,
-    available_providers,
-    choose_providers,
-    gpu_available,
-)
+from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import ModelSpec, load_spec_file
 from photosim.core.models.store import (
     DAMAGED,
@@ -62,7 +56,6 @@ from photosim.core.models.store import (
 )
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport
-from photosim.core.scanner import ScanProblem
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -152,43 +145,7 @@ def __getattr__(name: str) -> Any:
 
 PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
 VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)
-
-@dataclass(frozen=True)
-class LibraryStatus:
-    photos: int
-    embedded: int
-    errors: int
-    folders: list[Path]
-    reference_folders: list[Path]
-    model_id: str | None
-    model_name: str | None
-    provider: str | None
-    visual_search: bool
-    message: str
-    scan_problems: int = 0  # files and folders the scans could not look at (scan_problems())
-    model_problem: str | None = None  # why there is no visual search, when a model failed
-    # Vector index rows whose checksum failed since the library was opened (each healed from
-    # the catalog or dropped), and how many rows a full check read (None: none was run).
-    index_damaged_rows: int = 0
-    index_healed_rows: int = 0
-    index_rows_checked: int | None = None
-    index_problem: str | None = None  # the damage above, in words
-
-
-@dataclass(frozen=True)
-class LibraryHealth:
-    """What a full check of the stored data found (``Library.check_health``)."""
-
-    catalog_problem: str | None  # SQLite's quick check failed: what it found, in words
-    index_rows_checked: int
-    index_damaged_rows: int
-    index_healed_rows: int
-    index_problem: str | None  # damaged vector rows, in words
-
-    @property
-    def ok(self) -> bool:
-        return self.catalog_problem is None and self.index_problem is None
-
+ScanProblem = scanner.ScanProblem  # a file or folder a scan could not look at
 
 @dataclass(frozen=True)
 class PairVerdict:
@@ -198,14 +155,6 @@ class PairVerdict:
     kind: DuplicateKind | None
     relation: str
     score: float
-
-
-@dataclass(frozen=True)
-class TrashAction:
-    id: int
-    when: str
-    paths: tuple[Path, ...]
-    undone: bool
 
 
 def model_store(data_dir: Path | None = None) -> ModelStore:
@@ -240,13 +189,6 @@ class Library:
         self.catalog = Catalog(self.paths.catalog, read_only)
         self._writer: WriterLock | None = None
         self.spec = spec
-        self._model_path = model_path
-        self._provider = provider
-        self._model_problem = model_problem
-        self._model_source = model_source  # the file as given (before any feature cut)
-        self._head: labels.ClassifierHead | bool | None = False  # False: not looked for yet
-        self._embedder: Embedder | None = None
-        self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
         self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
         self._frames: FrameSearch | None = None  # see _frame_search
@@ -258,6 +200,7 @@ class Library:
             self.spec = self._spec_for_reading(spec)
         elif spec is not None:
             self._claim_unkeyed_vectors(spec)
+        self._model = LibraryModel(self.spec, model_path, provider, model_problem, model_source)
 
     def _spec_for_reading(self, spec: ModelSpec) -> ModelSpec:
         """``spec``, or, while vectors of an older photosim still wait under the bare id for
@@ -357,79 +300,21 @@ class Library:
     # -- model and index, loaded on first use ----------------------------------------------
     @property
     def visual_search(self) -> bool:
-        return self.spec is not None and self._model_path is not None
+        return self._model.visual_search
 
     def embedder(self) -> Embedder | None:
-        with self._lock:
-            if self._embedder is None and self.spec is not None and self._model_path:
-                # On the CPU, workers that each decode and infer with one thread beat one
-                # multi-threaded session fed by a decode pool (benchmarks/run_all.py).
-                threads = 1 if self._runs_on_cpu() else None
-                try:
-                    self._session = ModelSession(self._model_path, self.spec, self._provider,
-                                                 threads)
-                except ModelError as exc:  # a model that will not start: reduced mode, say why
-                    log.warning("model %s failed to start: %s", self.spec.id, exc)
-                    self._model_path, self._model_problem = None, str(exc)
-                    return None
-                self._embedder = Embedder(self.spec, self._session)
-                log.info("model %s on %s", self.spec.id, self._session.provider)
-            return self._embedder
-
-    def _expected_provider(self) -> str | None:
-        """The provider a session would ask for first, without starting one (which loads the
-        model): `status` stays instant. The session's own answer replaces it once it runs."""
-        if not self.visual_search:
-            return None
-        return choose_providers(available_providers(), self._provider)[0]
-
-    def _runs_on_cpu(self) -> bool:
-        return choose_providers(available_providers(), self._provider)[0] == \
-            "CPUExecutionProvider"
+        return self._model.embedder()
 
     def vector_index(self) -> VectorIndex | None:
         """The vector index, loaded from disk and reconciled with the catalog (which is the
         source of truth: a missing, corrupt or stale index is rebuilt from stored vectors)."""
         with self._lock:
             if self._index is None and self.spec is not None:
-                self._index = self._load_index(self.spec)
+                from photosim.core.index_sync import load_index
+
+                self._index = load_index(self.catalog, self.paths.index_dir, self.spec,
+                                         self.read_only)
             return self._index
-
-    def _load_index(self, spec: ModelSpec) -> VectorIndex:
-        from photosim.core.index import VectorIndex, content_keys
-
-        index = VectorIndex.load(self.paths.index_dir, spec.vector_key, spec.dim)
-        if index is None:
-            ids, vectors = self.catalog.embedded_photos(spec.vector_key, spec.dim)
-            index = VectorIndex.build(spec.vector_key, spec.dim, ids, vectors)
-        index.repair = functools.partial(self._catalog_vectors, spec)
-        # Reconcile by id and by content: an entry whose photo is gone is dropped, and one made
-        # from bytes the catalog no longer has for its photo (a crash after the catalog took a
-        # changed file's new vector but before the index was saved) is replaced. Only the
-        # vectors that are missing or stale are fetched: at a million photos, all vectors as
-        # float32 would not fit in memory.
-        wanted, hashes = self.catalog.embedded_hashes(spec.vector_key)
-        present = index.ids()
-        orphans = np.setdiff1d(present, wanted)
-        index.remove(orphans.tolist())
-        refresh = np.union1d(np.setdiff1d(wanted, present),
-                             index.stale_ids(wanted, content_keys(hashes)))
-        if len(refresh):
-            index.add(*self._catalog_vectors(spec, refresh.tolist()))
-        changed = len(refresh) or len(orphans) or not index.saved_in(self.paths.index_dir)
-        if changed and not self.read_only:
-            # Saved at once: until its first save the index keeps new vectors in memory.
-            index.save(self.paths.index_dir)
-        return index
-
-    def _catalog_vectors(self, spec: ModelSpec, ids: list[int]
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(ids, vectors, content keys) of these photos from the catalog, for the index."""
-        from photosim.core.index import content_keys
-
-        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.vector_key, spec.dim,
-                                                                     ids)
-        return found, vectors, content_keys(hashes)
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray,
                    keys: np.ndarray | None = None) -> None:
@@ -477,28 +362,11 @@ class Library:
         classify = (lambda vectors, norms: head.top_classes(vectors, norms)) if head else None
         return IndexPipeline(self.catalog, embedder, self.spec.vector_key if embedder and self.spec
                              else None, self._index_add, self._index_remove, classify=classify,
-                             infer_in_workers=self._runs_on_cpu())
+                             infer_in_workers=self._model.runs_on_cpu())
 
     def classifier_head(self) -> labels.ClassifierHead | None:
-        """The model's ImageNet classifier (names clusters, enables word search), if it has
-        one: in the model file itself (the zoo's ResNet-50) or in the spec's ``head_file``."""
-        with self._lock:
-            if self._head is False:
-                self._head = self._find_head()
-            return self._head if isinstance(self._head, labels.ClassifierHead) else None
-
-    def _find_head(self) -> labels.ClassifierHead | None:
-        if self.spec is None or self.spec.labels != "imagenet" or self._model_source is None:
-            return None
-        candidates = [self._model_source]
-        if self.spec.head_file:
-            candidates.append(self._model_source.parent / self.spec.head_file)
-        for path in candidates:
-            if path.is_file():
-                head = labels.ClassifierHead.from_onnx(path)
-                if head is not None and head.feature_dim == self.spec.dim:
-                    return head
-        return None
+        """The model's ImageNet classifier (names clusters, enables word search), if any."""
+        return self._model.classifier_head()
 
     def index(self, folders: Sequence[Path] | None = None,
                       progress: ProgressCallback | None = None,
@@ -542,7 +410,9 @@ class Library:
         before = index.damaged_rows if index else 0
         self._verify_index()
         index = self._index
-        return (self._index_problem() or "") if index and index.damaged_rows > before else ""
+        if index and index.damaged_rows > before:
+            return index_problem(index, self.read_only) or ""
+        return ""
 
     def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
                               cancel: CancelToken | None) -> IndexReport:
@@ -646,7 +516,7 @@ class Library:
         checked = self._verify_index()
         index = self._index
         damaged, healed = (index.damaged_rows, index.healed_rows) if index else (0, 0)
-        return LibraryHealth(None, checked, damaged, healed, self._index_problem())
+        return LibraryHealth(None, checked, damaged, healed, index_problem(index, self.read_only))
 
     def set_aside_damaged_catalog(self) -> Path:
         """The recovery for a damaged catalog, as its error message tells a CLI user: the
@@ -701,19 +571,6 @@ class Library:
             self.save_index()  # the healed rows replace the damaged ones on disk
         return rows
 
-    def _index_problem(self) -> str | None:
-        index = self._index
-        if index is None or not index.damaged_rows:
-            return None
-        dropped = index.damaged_rows - index.healed_rows
-        text = (f"vector index: {index.damaged_rows} damaged row(s) found (checksum); "
-                f"{index.healed_rows} fetched again from the catalog")
-        if dropped:
-            text += f", {dropped} left out until 'photosim index' computes them again"
-        if self.read_only:
-            text += "; run 'photosim index' to rewrite the index file"
-        return text
-
     def status(self, check: bool = False) -> LibraryStatus:
         """Counts and model. ``check``: first run SQLite's quick check over the whole catalog
         (reads every page), raising ``CatalogError`` when it is damaged, then check every
@@ -722,23 +579,7 @@ class Library:
         if check:
             self.catalog.db.check()
             checked = self._verify_index()
-        model_id = self.spec.id if self.spec else None
-        total, embedded, errors = self.catalog.counts(self.spec.vector_key if self.spec
-                                                      else None)
-        folders = self.catalog.folders()
-        provider = self._session.provider if self._session else self._expected_provider()
-        return LibraryStatus(
-            photos=total, embedded=embedded if self.visual_search else 0, errors=errors,
-            folders=[f.path for f in folders],
-            reference_folders=[f.path for f in folders if f.reference],
-            model_id=model_id if self.visual_search else None,
-            model_name=self.spec.name if self.spec and self.visual_search else None,
-            provider=provider, visual_search=self.visual_search,
-            message=self._status_message(), scan_problems=len(self.catalog.scan_problems()),
-            model_problem=None if self.visual_search else self._model_problem,
-            index_damaged_rows=self._index.damaged_rows if self._index else 0,
-            index_healed_rows=self._index.healed_rows if self._index else 0,
-            index_rows_checked=checked, index_problem=self._index_problem())
+        return library_status(self.catalog, self._model, self._index, checked, self.read_only)
 
     def photos_to_embed(self, model_id: str) -> int:
         """How many photos a switch to ``model_id`` (installed in the store) would embed:
@@ -746,13 +587,6 @@ class Library:
         spec = ModelStore(self.paths.models).bound_spec(model_id)
         total, embedded, _ = self.catalog.counts(spec.vector_key)
         return total - embedded
-
-    def _status_message(self) -> str:
-        if self.visual_search:
-            return ""
-        return ("Reduced mode: exact and look-alike (perceptual hash) duplicates only. "
-                + (self._model_problem or "Visual search needs the ResNet-50 model: run "
-                                          "'photosim models download'."))
 
     def thumbnail_path(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
@@ -789,7 +623,7 @@ class Library:
     def _require_model(self) -> tuple[Embedder, VectorIndex]:
         embedder, index = self.embedder(), self.vector_index()
         if embedder is None or index is None:
-            raise ModelNotAvailableError(self._status_message())
+            raise ModelNotAvailableError(self._model.reduced_mode_message())
         return embedder, index
 
     def vector_of(self, path: Path) -> tuple[np.ndarray, Photo | None]:
@@ -842,59 +676,16 @@ class Library:
     def clusters(self, granularity: float = 0.5) -> list[Cluster]:
         """The library grouped by visual content; ids stay stable as photos come and go.
         ``granularity`` runs from 0 (broad) to 1 (tight); values beyond are taken as 0 or 1."""
-        if not math.isfinite(granularity):  # NaN would pass the clamp and cut nowhere
-            raise PhotosimError(f"The granularity must be a number from 0 to 1, not "
-                                f"{granularity}.")
+        check_granularity(granularity)
         if not self.visual_search or self.spec is None:
             return []
-        ids, vectors = self.catalog.embedded_photos(self.spec.vector_key, self.spec.dim)
-        if len(ids) == 0:
-            return []
-        key = round(float(granularity), 3)
-        previous = self._cluster_state(key)
-        found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
-        self.catalog.save_cluster_state(self.spec.vector_key, key, state.to_bytes())
-        return found
-
-    def _cluster_state(self, granularity: float) -> ClusterState | None:
-        assert self.spec is not None
-        data = self.catalog.cluster_state(self.spec.vector_key, granularity)
-        try:
-            return ClusterState.from_bytes(data) if data else None
-        except ClusterStateError:  # unreadable (older version): cluster afresh
-            return None
-
-    def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
-        assert self.spec is not None
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
-        if len(ids) == 0:
-            return None
-        row_of = {int(i): row for row, i in enumerate(ids)}
-
-        def name(member_ids: np.ndarray) -> str:
-            rows = [row_of[int(i)] for i in member_ids if int(i) in row_of]
-            if not rows:
-                return labels.NEUTRAL_NAME
-            return labels.cluster_name(labels.dense_probs(class_ids[rows], probs[rows]))
-        return name
+        return content_clusters(self.catalog, self.spec, granularity)
 
     def search_words(self, text: str, limit: int = 200) -> list[Match]:
         """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""
         if not self.visual_search or self.spec is None:
-            raise ModelNotAvailableError(self._status_message())
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
-        if len(ids) == 0 and self.catalog.counts(self.spec.vector_key)[1] == 0:
-            raise PhotosimError(f"No photos are indexed with {self.spec.name} yet: run "
-                                "'photosim index FOLDER' first.")
-        if len(ids) == 0:
-            raise PhotosimError("Word search needs a model with an ImageNet classifier; "
-                                "this library's model has none.")
-        order = labels.rank_by_word_top(text, class_ids, probs)[:limit]
-        scores = labels.word_scores_top(text, class_ids[order], probs[order])
-        photos = self.catalog.photos_by_ids(int(ids[r]) for r in order)
-        return [Match(photos[int(ids[r])], float(score)) for r, score in zip(order, scores,
-                                                                            strict=True)
-                if int(ids[r]) in photos]
+            raise ModelNotAvailableError(self._model.reduced_mode_message())
+        return word_matches(self.catalog, self.spec, text, limit)
 
     # -- duplicates ------------------------------------------------------------------------
     def duplicates(self, threshold: float | None = None,
@@ -954,7 +745,7 @@ class Library:
     def trash(self, photos: Sequence[Photo]) -> TrashAction:
         """Move photos to the system trash, after checking that each is safe to move."""
         for photo in photos:
-            self._check_deletable(photo)
+            check_deletable(self.catalog, photo, self.reference_folders())
         items: list[ActionItem] = []
         try:
             for photo in photos:
@@ -969,60 +760,9 @@ class Library:
             raise TrashError("Nothing was moved to the trash.")
         return self._action(action_id)
 
-    def _check_deletable(self, photo: Photo) -> None:
-        if (ref := policy.protecting_folder(photo, self.reference_folders())) is not None:
-            raise ProtectedFileError(f"{readable(photo.path)} is in the reference folder "
-                                     f"{readable(ref)}; "
-                                     "photosim never deletes from it.")
-        try:
-            st = photo.path.stat()
-        except FileNotFoundError as exc:
-            raise FileChangedError(f"{readable(photo.path)} is no longer there.") from exc
-        current = self.catalog.photo_by_path(photo.path)
-        if current is None:
-            raise NotInLibraryError(f"{readable(photo.path)} is not in the library.")
-        if (st.st_size, st.st_mtime_ns) != (current.size, current.mtime_ns) or \
-                (photo.size, photo.mtime_ns) != (current.size, current.mtime_ns):
-            raise FileChangedError(f"{readable(photo.path)} changed since it was shown; "
-                                   "it was left alone. Review it again.")
-        self._check_not_another_name(photo, st)
-        self._check_content(photo, current)
-
-    def _check_not_another_name(self, photo: Photo, st: os.stat_result) -> None:
-        """Trashing one name of a file takes every name with it: the "copy" would go too."""
-        if not photo.content_hash:
-            return
-        for other in self.catalog.photos_by_hash(photo.content_hash):
-            if other.path == photo.path:
-                continue
-            try:
-                other_st = other.path.stat()
-            except OSError:
-                continue
-            if (other_st.st_dev, other_st.st_ino) == (st.st_dev, st.st_ino):
-                raise ProtectedFileError(
-                    f"{readable(photo.path)} and {readable(other.path)} are the same file "
-                    "(a link); trashing one would remove both. It was left alone.")
-
-    @staticmethod
-    def _check_content(photo: Photo, current: Photo) -> None:
-        """Size and mtime can be kept by an edit; the bytes cannot."""
-        try:
-            now = scanner.content_hash(photo.path)
-        except OSError as exc:
-            raise FileChangedError(f"{readable(photo.path)} cannot be read now "
-                                   f"({exc.strerror}); it was left alone.") from exc
-        if now != current.content_hash or now != (photo.content_hash or now):
-            raise FileChangedError(f"{readable(photo.path)}: its content changed since it was "
-                                   "shown (same size and date); it was left alone. "
-                                   "Review it again.")
-
     def undo(self, action_id: int | None = None) -> list[Path]:
         """Restore the files of a trash action (default: the latest not yet undone)."""
-        open_actions = [a for a in self.catalog.actions() if not a.undone]
-        chosen = next((a for a in open_actions if action_id in (None, a.id)), None)
-        if chosen is None:
-            raise PhotosimError("There is nothing to undo.")
+        chosen = action_to_undo(self.catalog, action_id)
         restored = []
         for item in chosen.items:
             trash.restore(item.trash_path, item.original_path)
@@ -1032,8 +772,7 @@ class Library:
         return restored
 
     def actions(self) -> list[TrashAction]:
-        return [TrashAction(a.id, a.at, tuple(i.original_path for i in a.items), a.undone)
-                for a in self.catalog.actions()]
+        return trash_actions(self.catalog)
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
