@@ -3,15 +3,19 @@ check of its stored data found (``LibraryHealth``), put in words for the facade.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from photosim.core.catalog import Catalog
 from photosim.core.library_model import LibraryModel
+from photosim.core.models.spec import ModelSpec
 
 if TYPE_CHECKING:  # loaded on first use by the facade: `status` stays instant without it
     from photosim.core.index import VectorIndex
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ class LibraryHealth:
     @property
     def ok(self) -> bool:
         return self.catalog_problem is None and self.index_problem is None
+
+
+def drop_damaged_vectors(catalog: Catalog, spec: ModelSpec) -> str:
+    """Drop ``spec``'s stored vectors that fail their checksum, so that the next run computes
+    them again; returns what was repaired, in words ("" when nothing was)."""
+    damaged = catalog.drop_damaged_vectors(spec.vector_key, spec.dim)
+    if not damaged:
+        return ""
+    log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
+    return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
 
 
 def index_problem(index: VectorIndex | None, read_only: bool) -> str | None:

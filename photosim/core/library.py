@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -21,11 +22,10 @@ import numpy as np
 from PIL import Image
 
 from photosim.core import decode, labels, scanner, trash, video
-from photosim.core.by_content import check_granularity, content_clusters, word_matches
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import readable
-from photosim.core.cluster import Cluster
+from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.deletion import TrashAction, action_to_undo, check_deletable, trash_actions
 from photosim.core.duplicates import policy
 from photosim.core.embedder import Embedder
@@ -33,15 +33,19 @@ from photosim.core.errors import (
     CatalogError,
     DamagedCatalogError,
     DecodeError,
-    ModelError,
     ModelNotAvailableError,
     PhotosimError,
     TrashError,
 )
 from photosim.core.frame_search import FrameSearch, with_video_times
-from photosim.core.fsutil import atomic_writer
-from photosim.core.health import LibraryHealth, LibraryStatus, index_problem, library_status
-from photosim.core.library_model import LibraryModel
+from photosim.core.health import (
+    LibraryHealth,
+    LibraryStatus,
+    drop_damaged_vectors,
+    index_problem,
+    library_status,
+)
+from photosim.core.library_model import LibraryModel, choose_model
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import gpu_available
 from photosim.core.models.spec import ModelSpec, load_spec_file
@@ -51,11 +55,11 @@ from photosim.core.models.store import (
     ModelState,
     ModelStore,
     is_pinned_file,
-    resolve_model,
     spec_for_file,
 )
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport
+from photosim.core.thumbnails import thumbnail, thumbnail_path
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -67,6 +71,7 @@ from photosim.core.types import (
     ProgressCallback,
     Stage,
 )
+from photosim.core.word_search import word_matches
 
 if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant without them
     from photosim.core.duplicates.search import DuplicateSearch
@@ -265,20 +270,9 @@ class Library:
     def _open_locked(cls, root: Path, paths: LibraryPaths, model: str | None,
                      model_spec: str | None, provider: str | None, read_only: bool,
                      reduced_on_error: bool) -> Library:
-        spec: ModelSpec | None = None
-        model_path: Path | None = None
-        problem: str | None = None
-        store = ModelStore(paths.models)
-        source: Path | None = None
-        try:
-            spec, model_path = resolve_model(store, model, model_spec)
-            source = Path(model) if model and Path(model).is_file() else \
-                store.model_path(spec.id)
-        except ModelError as exc:
-            if model is not None and not reduced_on_error:
-                raise
-            spec, model_path, problem = None, None, str(exc)
-        return cls(root, spec, model_path, provider, problem, source, read_only)
+        chosen = choose_model(ModelStore(paths.models), model, model_spec, reduced_on_error)
+        return cls(root, chosen.spec, chosen.path, provider, chosen.problem, chosen.source,
+                   read_only)
 
     def close(self) -> None:
         if self._duplicate_search is not None:
@@ -397,11 +391,7 @@ class Library:
         self.catalog.db.check()
         if self.spec is None or not self.visual_search:
             return ""
-        damaged = self.catalog.drop_damaged_vectors(self.spec.vector_key, self.spec.dim)
-        if not damaged:
-            return ""
-        log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
-        return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
+        return drop_damaged_vectors(self.catalog, self.spec)
 
     def _check_index(self) -> str:
         """Before a run: read every vector index row, healing damaged ones from the catalog
@@ -591,26 +581,12 @@ class Library:
     def thumbnail_path(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
         moved or copied file keeps its thumbnail. ``time``: a video's frame at that time."""
-        key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
-        at = "" if time is None else f"-t{round(time * 1000)}"
-        return self.paths.thumbnails / key[:2] / f"{key}{at}-{size}.jpg"
+        return thumbnail_path(self.paths.thumbnails, photo, size, time)
 
     def thumbnail(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """A photo's thumbnail; a video's poster frame, or its frame at ``time``."""
-        if video.is_video(photo.path):  # the poster by its time: a new model may pick another
-            time = self._video_time(photo, time)
-        target = self.thumbnail_path(photo, size, time)
-        if not target.exists():
-            image = (video.thumbnail(photo.path, time, size)
-                     if video.is_video(photo.path) and time is not None
-                     else decode.make_thumbnail(photo.path, size))
-            with atomic_writer(target) as handle:
-                image.save(handle, "JPEG", quality=85)
-        return target
-
-    def _video_time(self, photo: Photo, time: float | None) -> float:
-        facts = self.catalog.videos.facts_of(photo.content_hash) if photo.content_hash else None
-        return time if time is not None else facts.poster_time if facts else 0.0
+        return thumbnail(self.paths.thumbnails, self.catalog.videos, photo, size,
+                                    time)
 
     def video_duration(self, photo: Photo) -> float | None:
         """A video's length in seconds (None for a photo, or a video not indexed yet)."""
@@ -676,10 +652,41 @@ class Library:
     def clusters(self, granularity: float = 0.5) -> list[Cluster]:
         """The library grouped by visual content; ids stay stable as photos come and go.
         ``granularity`` runs from 0 (broad) to 1 (tight); values beyond are taken as 0 or 1."""
-        check_granularity(granularity)
+        if not math.isfinite(granularity):  # NaN would pass the clamp and cut nowhere
+            raise PhotosimError(f"The granularity must be a number from 0 to 1, not "
+                                f"{granularity}.")
         if not self.visual_search or self.spec is None:
             return []
-        return content_clusters(self.catalog, self.spec, granularity)
+        ids, vectors = self.catalog.embedded_photos(self.spec.vector_key, self.spec.dim)
+        if len(ids) == 0:
+            return []
+        key = round(float(granularity), 3)
+        previous = self._cluster_state(key)
+        found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
+        self.catalog.save_cluster_state(self.spec.vector_key, key, state.to_bytes())
+        return found
+
+    def _cluster_state(self, granularity: float) -> ClusterState | None:
+        assert self.spec is not None
+        data = self.catalog.cluster_state(self.spec.vector_key, granularity)
+        try:
+            return ClusterState.from_bytes(data) if data else None
+        except ClusterStateError:  # unreadable (older version): cluster afresh
+            return None
+
+    def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
+        assert self.spec is not None
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
+        if len(ids) == 0:
+            return None
+        row_of = {int(i): row for row, i in enumerate(ids)}
+
+        def name(member_ids: np.ndarray) -> str:
+            rows = [row_of[int(i)] for i in member_ids if int(i) in row_of]
+            if not rows:
+                return labels.NEUTRAL_NAME
+            return labels.cluster_name(labels.dense_probs(class_ids[rows], probs[rows]))
+        return name
 
     def search_words(self, text: str, limit: int = 200) -> list[Match]:
         """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""

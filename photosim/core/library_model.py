@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from photosim.core import labels
@@ -16,6 +17,7 @@ from photosim.core.embedder import Embedder
 from photosim.core.errors import ModelError
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
+from photosim.core.models.store import ModelStore, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +107,29 @@ class LibraryModel:
                 if head is not None and head.feature_dim == spec.dim:
                     return head
         return None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a library opens with: its spec and file (None: reduced mode, ``problem``
+    says why), and ``source``, the file as given (before any feature cut)."""
+
+    spec: ModelSpec | None
+    path: Path | None
+    problem: str | None
+    source: Path | None
+
+
+def choose_model(store: ModelStore, model: str | None, model_spec: str | None,
+                 reduced_on_error: bool) -> ModelChoice:
+    """The model named by ``model`` / ``model_spec`` (default: the store's), see
+    ``resolve_model``. One that cannot be used leaves the library in reduced mode, unless it
+    was asked for by name and not ``reduced_on_error``: then its ``ModelError`` is raised."""
+    try:
+        spec, path = resolve_model(store, model, model_spec)
+    except ModelError as exc:
+        if model is not None and not reduced_on_error:
+            raise
+        return ModelChoice(None, None, str(exc), None)
+    source = Path(model) if model and Path(model).is_file() else store.model_path(spec.id)
+    return ModelChoice(spec, path, None, source)
