@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,13 +26,13 @@ from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
+from photosim.core.data_folder import claim_data_folder
 from photosim.core.deletion import TrashAction, action_to_undo, check_deletable, trash_actions
 from photosim.core.duplicates import policy
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
     CatalogError,
     DamagedCatalogError,
-    DecodeError,
     ModelNotAvailableError,
     PhotosimError,
     TrashError,
@@ -58,8 +58,8 @@ from photosim.core.models.store import (
     spec_for_file,
 )
 from photosim.core.paths import LibraryPaths, default_data_dir
+from photosim.core.pictures import picture_to_embed, thumbnail, thumbnail_path, video_still
 from photosim.core.pipeline import IndexPipeline, IndexReport
-from photosim.core.thumbnails import thumbnail, thumbnail_path
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -71,11 +71,10 @@ from photosim.core.types import (
     ProgressCallback,
     Stage,
 )
-from photosim.core.word_search import word_matches
+from photosim.core.words import cluster_namer, word_matches
 
 if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant without them
     from photosim.core.duplicates.search import DuplicateSearch
-    from photosim.core.fingerprint import Fingerprint
     from photosim.core.index import VectorIndex
     from photosim.core.model_compare import ModelScore, load_results
     from photosim.core.models.adopt import (
@@ -88,6 +87,7 @@ if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant with
         spec_for_unknown,
         try_model,
     )
+    from photosim.core.pair_verdict import PairVerdict
     from photosim.core.watcher import LibraryWatcher  # loads watchdog
 
 log = logging.getLogger(__name__)
@@ -152,30 +152,9 @@ PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photo
 VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)
 ScanProblem = scanner.ScanProblem  # a file or folder a scan could not look at
 
-@dataclass(frozen=True)
-class PairVerdict:
-    """How a duplicate pass judges two library photos: the kind of group it would put them
-    in (None: not duplicates) and how the second differs from the first ("cropped")."""
-
-    kind: DuplicateKind | None
-    relation: str
-    score: float
-
-
 def model_store(data_dir: Path | None = None) -> ModelStore:
     """The model store of a data directory (for `photosim models ...` and the GUI's model page)."""
     return ModelStore(LibraryPaths(data_dir or default_data_dir()).models)
-
-
-def _create_data_folder(paths: LibraryPaths, read_only: bool) -> None:
-    """The data folder and, for a reader of a library not made yet, an empty catalog (as
-    any two processes may, at once: see ``Database._migrate``)."""
-    try:
-        paths.ensure()
-    except OSError as exc:
-        raise PhotosimError(f"Cannot use the data folder {paths.root}: {exc.strerror}") from exc
-    if read_only:
-        Catalog(paths.catalog).close()
 
 
 def instance_lock(data_dir: Path, holder: str) -> WriterLock:
@@ -251,11 +230,7 @@ class Library:
         only, beside a writer: the catalog and the index files are never written."""
         root = Path(data_dir) if data_dir else default_data_dir()
         paths = LibraryPaths(root)
-        if not (read_only and paths.catalog.is_file()):
-            _create_data_folder(paths, read_only)
-        writer = None if read_only else WriterLock(paths.lock, holder)
-        if writer is not None:
-            writer.acquire()
+        writer = claim_data_folder(paths, read_only, holder)
         try:
             library = cls._open_locked(root, paths, model, model_spec, provider, read_only,
                                        reduced_on_error)
@@ -468,7 +443,7 @@ class Library:
         """A picture of a video file for showing it large (a comparison card, a preview): its
         frame a third of the way in, which is past any opening black. ``DecodeError`` when
         it is not a readable video."""
-        return video.thumbnail(path, video.duration_s(path) / 3, size)
+        return video_still(path, size)
 
     @staticmethod
     def known_words() -> list[str]:
@@ -612,13 +587,7 @@ class Library:
                                                   self.spec.dim)
             if stored is not None:
                 return stored, photo
-        if not Path(path).exists():  # decoding would call it "vanished while reading"
-            raise DecodeError(f"{path}: no such file.")
-        try:
-            image = (self.video_still(Path(path)) if video.is_video(Path(path)) else
-                     decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image)
-        except DecodeError as exc:  # decode's reasons ("not an image") do not name the file
-            raise DecodeError(f"{path}: {exc}") from exc
+        image = picture_to_embed(Path(path), self.spec.preprocess.resize_shorter)
         return embedder.embed_images([image])[0], photo
 
     def similar(self, path: Path, k: int = 20, min_score: float = 0.0) -> list[Match]:
@@ -662,7 +631,8 @@ class Library:
             return []
         key = round(float(granularity), 3)
         previous = self._cluster_state(key)
-        found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
+        namer = cluster_namer(self.catalog, self.spec)
+        found, state = cluster_vectors(ids, vectors, key, previous, namer)
         self.catalog.save_cluster_state(self.spec.vector_key, key, state.to_bytes())
         return found
 
@@ -673,20 +643,6 @@ class Library:
             return ClusterState.from_bytes(data) if data else None
         except ClusterStateError:  # unreadable (older version): cluster afresh
             return None
-
-    def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
-        assert self.spec is not None
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
-        if len(ids) == 0:
-            return None
-        row_of = {int(i): row for row, i in enumerate(ids)}
-
-        def name(member_ids: np.ndarray) -> str:
-            rows = [row_of[int(i)] for i in member_ids if int(i) in row_of]
-            if not rows:
-                return labels.NEUTRAL_NAME
-            return labels.cluster_name(labels.dense_probs(class_ids[rows], probs[rows]))
-        return name
 
     def search_words(self, text: str, limit: int = 200) -> list[Match]:
         """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""
@@ -708,29 +664,13 @@ class Library:
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
         """The duplicate passes' own judge on two library photos (default settings), from
         what indexing stored; None when either is not in the library."""
-        from photosim.core.duplicates.grouping import describe_copy
-        from photosim.core.duplicates.judge import PairJudge
-        from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Snapshot
-        from photosim.core.duplicates.settings import DedupSettings
+        from photosim.core.pair_verdict import judge_pair
 
-        photos = [self.photo(a), self.photo(b)]
-        if photos[0] is None or photos[1] is None:
+        first, second = self.photo(a), self.photo(b)
+        if first is None or second is None:
             return None
-        ids = [p.id for p in photos if p is not None]
-        prints = self.catalog.fingerprints_of(ids)
-        vectors, rows = None, {}
-        if self.visual_search and self.spec is not None:
-            found, vectors = self.catalog.vectors_for_ids(self.spec.vector_key, self.spec.dim,
-                                                          ids)
-            rows = {int(i): row for row, i in enumerate(found)}
-        candidates = [Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
-                      for p in photos if p is not None]
-        relation = PairJudge(Snapshot(candidates, vectors), DedupSettings())(0, 1)
-        if relation.level is None:
-            return PairVerdict(None, "", relation.score)
-        return PairVerdict(KIND_OF_LEVEL[relation.level],
-                           describe_copy(candidates[0].photo, candidates[1].photo, relation),
-                           relation.score)
+        return judge_pair(self.catalog, self.spec if self.visual_search else None, first,
+                          second)
 
     def mark_not_duplicate(self, photos: Sequence[Photo]) -> None:
         self.catalog.add_not_duplicate([p.content_hash for p in photos if p.content_hash])
@@ -783,15 +723,6 @@ class Library:
 
     def _action(self, action_id: int) -> TrashAction:
         return next(a for a in self.actions() if a.id == action_id)
-
-
-def _stored_fingerprint(data: bytes | None) -> Fingerprint | None:
-    from photosim.core.fingerprint import Fingerprint
-
-    try:
-        return Fingerprint.from_bytes(data) if data is not None else None
-    except ValueError:  # written by an older version: judged without pixels
-        return None
 
 
 def with_keeper(group: DuplicateGroup, keeper: Photo) -> DuplicateGroup:

@@ -1,6 +1,11 @@
-"""Word search for the facade: photos whose stored ImageNet classes match a word."""
+"""What the stored ImageNet classes of photos say, for the facade: the photos that match a
+word (word search), and a name for a cluster of photos."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
 
 from photosim.core import labels
 from photosim.core.catalog import Catalog
@@ -23,3 +28,18 @@ def word_matches(catalog: Catalog, spec: ModelSpec, text: str, limit: int) -> li
     photos = catalog.photos_by_ids(int(ids[r]) for r in order)
     return [Match(photos[int(ids[r])], float(score))
             for r, score in zip(order, scores, strict=True) if int(ids[r]) in photos]
+
+
+def cluster_namer(catalog: Catalog, spec: ModelSpec) -> Callable[[np.ndarray], str] | None:
+    """A function naming a cluster by its members' classes (None: no photo has classes)."""
+    ids, class_ids, probs = catalog.photo_classes(spec.vector_key)
+    if len(ids) == 0:
+        return None
+    row_of = {int(i): row for row, i in enumerate(ids)}
+
+    def name(member_ids: np.ndarray) -> str:
+        rows = [row_of[int(i)] for i in member_ids if int(i) in row_of]
+        if not rows:
+            return labels.NEUTRAL_NAME
+        return labels.cluster_name(labels.dense_probs(class_ids[rows], probs[rows]))
+    return name

@@ -1,0 +1,33 @@
+"""The data folder a library lives in, made ready for ``Library.open``: created when new,
+and held with the writer lock by a writer."""
+
+from __future__ import annotations
+
+from photosim.core.catalog import Catalog
+from photosim.core.errors import PhotosimError
+from photosim.core.lock import WriterLock
+from photosim.core.paths import LibraryPaths
+
+
+def claim_data_folder(paths: LibraryPaths, read_only: bool, holder: str) -> WriterLock | None:
+    """Make the data folder ready and, for a writer, take its lock (``LibraryLockedError``
+    names the process that holds it; ``holder`` is how this one is named) and return it,
+    for the caller to release. A reader takes no lock: None."""
+    if not (read_only and paths.catalog.is_file()):
+        _create_data_folder(paths, read_only)
+    if read_only:
+        return None
+    writer = WriterLock(paths.lock, holder)
+    writer.acquire()
+    return writer
+
+
+def _create_data_folder(paths: LibraryPaths, read_only: bool) -> None:
+    """The data folder and, for a reader of a library not made yet, an empty catalog (as
+    any two processes may, at once: see ``Database._migrate``)."""
+    try:
+        paths.ensure()
+    except OSError as exc:
+        raise PhotosimError(f"Cannot use the data folder {paths.root}: {exc.strerror}") from exc
+    if read_only:
+        Catalog(paths.catalog).close()
