@@ -32,10 +32,8 @@ class LibraryModel:
     def __init__(self, spec: ModelSpec | None, path: Path | None, provider: str | None,
                  problem: str | None, source: Path | None) -> None:
         self.spec = spec
-        self.problem = problem
-        self._path = path
-        self._provider = provider
-        self._source = source
+        self.problem = problem  # why there is no visual search (None while there is)
+        self._path, self._provider, self._source = path, provider, source
         self._session: ModelSession | None = None
         self._embedder: Embedder | None = None
         self._head: labels.ClassifierHead | bool | None = False  # False: not looked for yet
