@@ -147,6 +147,5 @@ def tell_rebuilt(window: MainWindow, done: CatalogSetAside) -> QMessageBox:
     box.setModal(False)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.buttonClicked.connect(lambda button: window.choose_folder() if button is add else None)
-    window.say(f"The damaged catalog was moved to {done.aside}.", 0)
     box.show()
     return box
