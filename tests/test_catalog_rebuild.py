@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from photosim.cli.main import main as cli_main
+from photosim.__main__ import main as cli_main  # the launcher: `repair` reaches the CLI
 from photosim.core.errors import CatalogError, DamagedCatalogError
 from photosim.core.library import Library, set_aside_damaged_catalog
 
