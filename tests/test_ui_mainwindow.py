@@ -245,12 +245,12 @@ def test_start_fills_the_grid_before_the_catch_up_scan(qtbot, library):
 def test_refresh_while_indexing_reads_the_photos_only_when_their_count_changed(
         qtbot, window, library):
     reads = []
-    window.refresh_library = lambda: reads.append(True)
-    window._refresh_while_indexing()
+    window.library_grid.refresh = lambda: reads.append(True)
+    window.library_grid.refresh_if_grown()
     qtbot.waitUntil(lambda: not window.runner.busy(), timeout=WAIT)
     assert reads == []
     new = library.folders()[0] / "later.jpg"
     imagegen.save(imagegen.scene(40), new, quality=90)
     library.index_paths([new])
-    window._refresh_while_indexing()
+    window.library_grid.refresh_if_grown()
     qtbot.waitUntil(lambda: reads == [True], timeout=WAIT)
