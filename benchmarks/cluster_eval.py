@@ -91,11 +91,12 @@ def labelled_set(folder: Path | None, variants: int) -> tuple[list[Image.Image],
                                                                list[str]]:
     rng = np.random.default_rng(7)
     images, labels, names = [], [], []
-    for label, (name, photo) in enumerate(source_photos(folder)):
-        names.append(name)
+    for name, photo in source_photos(folder):
+        if name not in names:  # with --photos, every photo of a sub-folder shares its label
+            names.append(name)
         for index in range(variants):
             images.append(variant(photo, index, rng))
-            labels.append(label)
+            labels.append(names.index(name))
     return images, np.asarray(labels), names
 
 

@@ -104,6 +104,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     parser.add_argument("--models-only", action="store_true",
                         help="only the model screens (failed download, banner, Models page)")
+    parser.add_argument("--real-library", type=Path, metavar="DIR",
+                        help="only the shots of a real library: the labelled photos that "
+                        "scripts/build_photo_set.py writes (its photos folder)")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no X server (use xvfb-run for a real one)
@@ -114,6 +117,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.models_only:
         return model_screenshots(args.out)
+    if args.real_library:
+        return real_library_screenshots(args.real_library, args.out)
     with tempfile.TemporaryDirectory(prefix="photosim-shots-") as temp:
         root = Path(temp)
         photos = root / "Pictures"
@@ -303,6 +308,36 @@ def shoot_weak_line(app, window, query: Path, out: Path) -> None:
         view.set_min_similarity(view.all_matches[min(3, len(view.all_matches) - 1)].score)
     shoot(app, window, out / "screenshot-similar-weak-line.png")
     view.set_min_similarity(window.settings.similar_min_score)
+
+
+def real_library_screenshots(photos: Path, out: Path) -> int:
+    """Clusters of a real library (467 labelled photos and wallpapers) at the default
+    granularity, and its Similar page with the weak-match line, for issue 21's review."""
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    with tempfile.TemporaryDirectory(prefix="photosim-real-") as temp:
+        library = open_library(Path(temp))
+        app = ensure_app()
+        app.setWindowIcon(app_icon())
+        window = MainWindow(library, UiSettings(first_run_done=True))
+        window.resize(1280, 800)
+        window.show()
+        window.add_folders([photos])
+        settle(app, 0.5)
+        wait_for(app, lambda: not window.is_indexing(), timeout=1800)
+        window.tabs.setCurrentWidget(window.clusters_view)
+        wait_for(app, lambda: window.clusters_view.model.rowCount() > 0)
+        shoot(app, window, out / "screenshot-clusters-real-library.png", settle_s=3.0)
+        query = next(iter(sorted((photos / "birds").glob("*.jpg"))))
+        window.find_similar(query)
+        wait_for(app, lambda: window.similar_view.model.rowCount() > 0
+                 and window.similar_view.query == query)
+        shoot(app, window, out / "screenshot-similar-real-library.png", settle_s=3.0)
+        window.close()
+        library.close()
+    return 0
 
 
 def shoot_model_compare(app, data_dir: Path, path: Path) -> None:
