@@ -37,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import onnx
 
-from benchmarks import cluster_eval, decode_memory, dedup_scale, index_bench, startup_bench
+from benchmarks import (
+    cluster_eval,
+    decode_memory,
+    dedup_scale,
+    index_bench,
+    startup_bench,
+    video_throughput,
+)
 from benchmarks.index_throughput import SHARED, make_12mp_jpegs, model_args
 from photosim.core.cluster import cluster_vectors
 from photosim.core.index import VectorIndex
@@ -320,6 +327,14 @@ def memory_figures(table: Table, work: Path) -> None:
                   bool(row["passed"]))
 
 
+def video_figures(table: Table, seconds: int = 20) -> None:
+    """Indexing a 1080p30 clip through the real Library (video_throughput.py --library)."""
+    took, frames, _ = video_throughput.time_library_index(seconds)
+    table.add(f"video indexing, 1080p30 {seconds} s clip ({frames} frames)",
+              ">= 1 video s per wall s", f"{seconds / took:.1f} video s per wall s",
+              seconds / took >= 1.0)
+
+
 def startup_figures(table: Table, runs: int) -> None:
     """CLI start-up as whole processes, as a ratio to importing numpy and Pillow."""
     for name, seconds, ratio in startup_bench.startup_rows(runs):
@@ -335,7 +350,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,index,dedup,cluster,gui,memory")
+                        help="comma list: startup,pipeline,video,index,dedup,cluster,gui,"
+                             "memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -351,6 +367,8 @@ def main() -> None:
         models = {**resnet_models(args.work, photos),
                   **efficientnet_models(args.work, photos, table)}
         pipeline_figures(table, models, jpegs, args.repeat)
+    if "video" not in skip:
+        video_figures(table)
     with tempfile.TemporaryDirectory(dir=args.work) as folder:
         if "index" not in skip:
             index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)

@@ -43,7 +43,13 @@ def encode_1080p(path: Path, seconds: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--library", action="store_true",
+                        help="time the product's path instead: Library.index of a folder "
+                             "holding the clip (hash, sample, embed, store, index)")
     args = parser.parse_args()
+    if args.library:
+        library_throughput(args.seconds)
+        return
     model_dir = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"))
     spec = builtin_specs()["efficientnet-lite0"]
     session = ModelSession(model_dir / "efficientnet_lite0_embed.onnx", spec, "cpu")
@@ -59,6 +65,32 @@ def main() -> None:
           f"{sampled - began:.2f}s, embed {done - sampled:.2f}s, "
           f"{args.seconds / (done - began):.1f} video s per wall s on {session.provider}")
 
+
+def library_throughput(seconds: int) -> None:
+    took, frames, megabytes = time_library_index(seconds)
+    print(f"Library.index of a 1080p {seconds}s clip ({megabytes:.1f} MB, {frames} frames "
+          f"kept): {took:.2f}s, {seconds / took:.1f} video s per wall s")
+
+
+def time_library_index(seconds: int) -> tuple[float, int, float]:
+    """(wall seconds, frames kept, clip MB) of Library.index over a folder holding one
+    1080p clip of ``seconds``, with the shared EfficientNet-Lite0."""
+    from photosim.core.library import Library
+
+    model = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"))
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp) / "videos"
+        folder.mkdir()
+        clip = encode_1080p(folder / "clip.mp4", seconds)
+        with Library.open(Path(temp) / "data", model=str(model / "efficientnet_lite0_embed.onnx"),
+                          model_spec="efficientnet-lite0") as library:
+            began = time.perf_counter()
+            report = library.index([folder])
+            took = time.perf_counter() - began
+            assert library.spec is not None
+            frames = library.catalog.videos.frame_vectors(library.spec.id, library.spec.dim)
+        assert report.added == 1, report
+        return took, len(frames.times), clip.stat().st_size / 1e6
 
 if __name__ == "__main__":
     main()

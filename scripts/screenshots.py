@@ -104,6 +104,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     parser.add_argument("--models-only", action="store_true",
                         help="only the model screens (failed download, banner, Models page)")
+    parser.add_argument("--videos-only", action="store_true",
+                        help="only the video screens (grid with posters, a result at a time)")
     parser.add_argument("--real-library", type=Path, metavar="DIR",
                         help="only the shots of a real library: the labelled photos that "
                         "scripts/build_photo_set.py writes (its photos folder)")
@@ -117,6 +119,8 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.models_only:
         return model_screenshots(args.out)
+    if args.videos_only:
+        return video_screenshots(args.out)
     if args.real_library:
         return real_library_screenshots(args.real_library, args.out)
     with tempfile.TemporaryDirectory(prefix="photosim-shots-") as temp:
@@ -159,6 +163,7 @@ def main() -> int:
         shoot_review(app, window, photos, args.out)
         window.close()
         library.close()
+    video_screenshots(args.out)
     return model_screenshots(args.out)
 
 
@@ -308,6 +313,60 @@ def shoot_weak_line(app, window, query: Path, out: Path) -> None:
         view.set_min_similarity(view.all_matches[min(3, len(view.all_matches) - 1)].score)
     shoot(app, window, out / "screenshot-similar-weak-line.png")
     view.set_min_similarity(window.settings.similar_min_score)
+
+
+def encode_clip(path: Path, scenes: list[tuple[Image.Image, float]], fps: int = 15) -> None:
+    """A short clip showing each picture for its seconds, encoded with PyAV (H.264)."""
+    import av
+
+    width, height = 640, 480
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for picture, seconds in scenes:
+            frame = av.VideoFrame.from_image(picture.convert("RGB").resize((width, height)))
+            for _ in range(round(seconds * fps)):
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def video_screenshots(out: Path) -> int:
+    """Videos in the library: the grid with posters and lengths, and "find similar" from a
+    photo answering with a clip at the time the photo's scene is on screen."""
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    with tempfile.TemporaryDirectory(prefix="photosim-video-shots-") as temp:
+        root = Path(temp)
+        photos = root / "Phone"
+        photos.mkdir()
+        pictures = sample_photos(root / "Phone")
+        for name in SAMPLES[6:]:
+            (photos / f"{name}.jpg").unlink()  # a small library: the photos, and two clips
+        encode_clip(photos / "holiday.mp4", [(pictures["astronaut"], 9), (pictures["coffee"], 8),
+                                             (pictures["chelsea"], 6)])
+        encode_clip(photos / "launch.mov", [(pictures["rocket"], 14), (pictures["moon"], 5)])
+        query = root / "coffee_from_a_friend.jpg"
+        coffee = pictures["coffee"]
+        coffee.crop((40, 20, coffee.width - 40, coffee.height - 20)).save(query, quality=85)
+        library = open_library(root)
+        app = ensure_app()
+        app.setWindowIcon(app_icon())
+        window = MainWindow(library, UiSettings(first_run_done=True))
+        window.resize(1280, 800)
+        window.show()
+        window.add_folders([photos])
+        settle(app, 0.5)
+        wait_for(app, lambda: not window.is_indexing())
+        wait_for(app, lambda: window.library_view.model.rowCount() > 0)
+        shoot(app, window, out / "screenshot-library-videos.png", settle_s=2.5)
+        window.find_similar(query)
+        wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
+        shoot(app, window, out / "screenshot-similar-video.png", settle_s=2.5)
+        window.close()
+        library.close()
+    return 0
 
 
 def real_library_screenshots(photos: Path, out: Path) -> int:

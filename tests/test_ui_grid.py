@@ -149,9 +149,12 @@ class ThumbnailMaker:
         self.thumb = thumb
         self.asked: list[Path] = []
 
-    def thumbnail(self, photo: Photo, size: int) -> Path:
+    def thumbnail(self, photo: Photo, size: int, time: float | None = None) -> Path:
         self.asked.append(photo.path)
         return self.thumb
+
+    def video_duration(self, photo: Photo) -> float | None:
+        return None
 
 
 def test_thumbnails_on_screen_now_load_before_those_scrolled_past(qtbot, tmp_path):

@@ -100,7 +100,8 @@ def format_progress(p: Progress, width: int = 30) -> str:
     bar = "█" * filled + "░" * (width - filled)
     rate = f" {p.rate:.1f}/s" if p.rate else ""
     eta = f" ETA {_duration(p.eta_s)}" if p.eta_s is not None and p.done < p.total else ""
-    return f"{p.stage} {bar} {p.done}/{p.total}{rate}{eta}"
+    doing = f" · {p.message}" if p.message else ""  # e.g. how far into a long video
+    return f"{p.stage} {bar} {p.done}/{p.total}{rate}{eta}{doing}"
 
 
 def _duration(seconds: float) -> str:

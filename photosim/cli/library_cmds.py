@@ -14,6 +14,7 @@ from photosim.cli.context import CommandContext
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
+from photosim.core.units import clock
 
 if TYPE_CHECKING:
     from photosim.core.library import Library
@@ -118,7 +119,7 @@ def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
             failed += 1
             ctx.error(str(exc), query=str(path))
             continue
-        lines = "\n".join(f"{m.score:.3f}  {m.photo.path}" for m in matches) or "No results."
+        lines = "\n".join(f"{m.score:.3f}  {_match_text(m)}" for m in matches) or "No results."
         ctx.emit_line({"query": str(path), "results": [_match_json(m) for m in matches]},
                       lines if len(queries) == 1 else f"== {path}\n{lines}\n")
     return 1 if failed else 0
@@ -215,7 +216,15 @@ def _photo_json(photo: Photo) -> dict[str, Any]:
 
 
 def _match_json(match: Match) -> dict[str, Any]:
-    return {"path": str(match.photo.path), "score": round(match.score, 6)}
+    found = {"path": str(match.photo.path), "score": round(match.score, 6)}
+    if match.time is not None:  # a video, found by its frame at this time (seconds)
+        found["time"] = round(match.time, 3)
+    return found
+
+
+def _match_text(match: Match) -> str:
+    """The path; for a video found by one of its frames, "clip.mp4 at 0:42"."""
+    return str(match.photo.path) + ("" if match.time is None else f" at {clock(match.time)}")
 
 
 def _group_json(group: DuplicateGroup) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
-from photosim.core import decode, labels, ranking, scanner, trash
+from photosim.core import decode, labels, ranking, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog
 from photosim.core.catalog.pathcodec import readable
@@ -35,6 +36,7 @@ from photosim.core.errors import (
     ProtectedFileError,
     TrashError,
 )
+from photosim.core.frame_search import FrameSearch, with_video_times
 from photosim.core.fsutil import atomic_writer
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
@@ -79,6 +81,7 @@ __all__ = [
 ]
 
 PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
+VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)
 
 @dataclass(frozen=True)
 class LibraryStatus:
@@ -156,6 +159,7 @@ class Library:
         self._index: VectorIndex | None = None
         self._ranking: ranking.RankingFit | None = None  # learned on first use (core/ranking.py)
         self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
+        self._frames: FrameSearch | None = None  # see _frame_search
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
@@ -478,6 +482,13 @@ class Library:
 
     # -- reading ---------------------------------------------------------------------------
     @staticmethod
+    def video_still(path: Path, size: int = 1600) -> Image.Image:
+        """A picture of a video file for showing it large (a comparison card, a preview): its
+        frame a third of the way in, which is past any opening black. ``DecodeError`` when
+        it is not a readable video."""
+        return video.thumbnail(path, video.duration_s(path) / 3, size)
+
+    @staticmethod
     def known_words() -> list[str]:
         """Every word a text search understands, for completion in a search box."""
         return labels.known_words()
@@ -532,19 +543,36 @@ class Library:
                 + (self._model_problem or "Visual search needs the ResNet-50 model: run "
                                           "'photosim models download'."))
 
-    def thumbnail_path(self, photo: Photo, size: int = 256) -> Path:
+    def thumbnail_path(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
         """Where the cached thumbnail of ``photo`` lives (made or not): keyed by content, so a
-        moved or copied file keeps its thumbnail."""
+        moved or copied file keeps its thumbnail. ``time``: a video's frame at that time."""
         key = photo.content_hash or f"id{photo.id}-{photo.mtime_ns}"
-        return self.paths.thumbnails / key[:2] / f"{key}-{size}.jpg"
+        at = "" if time is None else f"-t{round(time * 1000)}"
+        return self.paths.thumbnails / key[:2] / f"{key}{at}-{size}.jpg"
 
-    def thumbnail(self, photo: Photo, size: int = 256) -> Path:
-        target = self.thumbnail_path(photo, size)
+    def thumbnail(self, photo: Photo, size: int = 256, time: float | None = None) -> Path:
+        """A photo's thumbnail; a video's poster frame, or its frame at ``time``."""
+        if video.is_video(photo.path):  # the poster by its time: a new model may pick another
+            time = self._video_time(photo, time)
+        target = self.thumbnail_path(photo, size, time)
         if not target.exists():
-            image = decode.make_thumbnail(photo.path, size)
+            image = (video.thumbnail(photo.path, time, size)
+                     if video.is_video(photo.path) and time is not None
+                     else decode.make_thumbnail(photo.path, size))
             with atomic_writer(target) as handle:
                 image.save(handle, "JPEG", quality=85)
         return target
+
+    def _video_time(self, photo: Photo, time: float | None) -> float:
+        facts = self.catalog.videos.facts_of(photo.content_hash) if photo.content_hash else None
+        return time if time is not None else facts.poster_time if facts else 0.0
+
+    def video_duration(self, photo: Photo) -> float | None:
+        """A video's length in seconds (None for a photo, or a video not indexed yet)."""
+        if not photo.content_hash or not video.is_video(photo.path):
+            return None
+        facts = self.catalog.videos.facts_of(photo.content_hash)
+        return facts.duration if facts else None
 
     # -- search ----------------------------------------------------------------------------
     def _require_model(self) -> tuple[Embedder, VectorIndex]:
@@ -565,7 +593,8 @@ class Library:
         if not Path(path).exists():  # decoding would call it "vanished while reading"
             raise DecodeError(f"{path}: no such file.")
         try:
-            image = decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image
+            image = (self.video_still(Path(path)) if video.is_video(Path(path)) else
+                     decode.load_rgb(Path(path), self.spec.preprocess.resize_shorter).image)
         except DecodeError as exc:  # decode's reasons ("not an image") do not name the file
             raise DecodeError(f"{path}: {exc}") from exc
         return embedder.embed_images([image])[0], photo
@@ -580,8 +609,20 @@ class Library:
             found, scores = ranking.rerank(vector, pool_ids, pool_vectors,
                                            self._ranking_fit(index), k)
         hits = list(zip(found.tolist(), scores.tolist(), strict=True))
-        photos = self.catalog.photos_by_ids(i for i, _ in hits)
-        return [Match(photos[i], float(s)) for i, s in hits if i in photos and s >= min_score]
+        frame_hits = self._frame_search().best_per_video(vector, k, exclude)
+        photos = self.catalog.photos_by_ids([*(i for i, _ in hits),
+                                             *(h.photo_id for h in frame_hits)])
+        matches = [Match(photos[i], float(s)) for i, s in hits if i in photos]
+        return [m for m in with_video_times(matches, frame_hits, photos, k)
+                if m.score >= min_score]
+
+    def _frame_search(self) -> FrameSearch:
+        """Videos by their frames (see photosim/core/frame_search.py)."""
+        assert self.spec is not None
+        with self._lock:
+            if self._frames is None:
+                self._frames = FrameSearch(self.catalog, self.spec.id, self.spec.dim)
+            return self._frames
 
     def _ranking_fit(self, index: VectorIndex) -> ranking.RankingFit | None:
         """The ranking learned on this library, refitted (and saved, by a writer) when the

@@ -27,6 +27,9 @@ from photosim.core.fingerprint import fingerprint
 from photosim.core.index import content_key
 from photosim.core.scanner import FileStat, ScanProblem
 from photosim.core.types import ImageInfo, Progress, ProgressCallback, Stage
+from photosim.core.units import clock
+from photosim.core.video import is_video
+from photosim.core.video_index import PreparedVideo, prepare_video
 
 # (photo ids, vectors, content keys of the bytes they were made from) → index
 VectorSink = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
@@ -81,6 +84,7 @@ class _Result:
     tensor: np.ndarray | None = None  # set when the picture still needs the model
     vector: np.ndarray | None = None  # raw features, when the worker already ran the model
     error: str | None = None
+    video: PreparedVideo | None = None  # set for a video file: its frames and facts
 
 
 class IndexPipeline:
@@ -97,6 +101,7 @@ class IndexPipeline:
         self.on_removed = on_removed
         self.classify = classify
         self._cancel: CancelToken | None = None
+        self._progress: tuple[ProgressCallback, _Meter] | None = None  # for long videos
         self._lacking: set[int] | None = None  # readable photos without a vector, loaded once
         # Each worker runs the model on its own picture (batch of 1) right after decoding it.
         # With a single-threaded session (intra_op_num_threads=1) this beats one thread pool
@@ -229,6 +234,7 @@ class IndexPipeline:
         meter = _Meter(len(jobs))
         batch: list[_Result] = []
         self._cancel = cancel  # read by the workers' hashing, between 1 MiB chunks
+        self._progress = (progress, meter) if progress is not None else None
         with ThreadPoolExecutor(self.workers, thread_name_prefix="photosim-decode") as pool:
             try:
                 for result in _bounded_map(pool, self._prepare, jobs, 2 * self.batch_size,
@@ -255,6 +261,9 @@ class IndexPipeline:
             if known_info is not None and not needs_vector:
                 result.info, result.fingerprint = known_info, known_print
                 return result
+            if is_video(job.stat.path):
+                self._prepare_video(result, needs_vector)
+                return result
             decoded = decode.load_rgb(job.stat.path, self.min_side)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
@@ -267,6 +276,29 @@ class IndexPipeline:
         except OSError as exc:
             result.error = f"cannot read the file: {exc.strerror or exc}"
         return result
+
+    def _prepare_video(self, result: _Result, needs_vector: bool) -> None:
+        """A video is sampled and its frames embedded here; its poster frame then goes through
+        the batch like a photo, so the video has a vector, a fingerprint and a thumbnail."""
+        video = prepare_video(result.job.stat.path, self.embedder if needs_vector else None,
+                              self._cancel, self._video_progress(result.job.stat.path))
+        result.video, result.info, result.fingerprint = video, video.info, video.fingerprint
+        if video.poster_tensor is not None:
+            result.tensor = video.poster_tensor
+            if self.infer_in_workers:
+                result.vector = video.poster_features
+
+    def _video_progress(self, path: Path) -> Callable[[float], None] | None:
+        """Progress from inside a long video (heard on its worker thread): the count of
+        files stays, the message says which video and how far in."""
+        if self._progress is None:
+            return None
+        progress, meter = self._progress
+
+        def report(at: float) -> None:
+            _report(progress, Stage.INDEXING, meter.done, meter.total,
+                    message=f"{path.name} at {clock(at)}")
+        return report
 
     def _flush(self, batch: list[_Result], counts: _Counts) -> None:
         if not batch:
@@ -287,6 +319,10 @@ class IndexPipeline:
                     if id(result) in classes:
                         self.catalog.put_classes(conn, result.content_hash, self.model_id,
                                                  *classes[id(result)])
+                if result.video is not None and result.content_hash:
+                    self.catalog.videos.put(conn, result.content_hash, result.video.facts,
+                                            self.model_id, result.video.times,
+                                            result.video.vectors)
                 if result.error is None:
                     to_index.append((photo_id, result.content_hash, vector))
         self._publish(to_index)
@@ -399,6 +435,7 @@ class _Meter:
 
 
 def _report(progress: ProgressCallback | None, stage: Stage, done: int, total: int | None,
-            rate: float | None = None, eta: float | None = None) -> None:
+            rate: float | None = None, eta: float | None = None, message: str = "") -> None:
     if progress is not None:
-        progress(Progress(stage=stage, done=done, total=total, rate=rate, eta_s=eta))
+        progress(Progress(stage=stage, done=done, total=total, rate=rate, eta_s=eta,
+                          message=message))

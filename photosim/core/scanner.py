@@ -26,6 +26,7 @@ from pathlib import Path
 from photosim.core import cancel
 from photosim.core.cancel import CancelToken
 from photosim.core.decode import SUPPORTED_SUFFIXES
+from photosim.core.video import is_video
 
 # Folders made by operating systems, NAS boxes and archivers; they hold caches and previews.
 _SYSTEM_DIRS = frozenset(
@@ -59,8 +60,9 @@ class ScanProblem:
 
 
 def is_photo_path(path: Path) -> bool:
-    """Whether the name says photo (case-insensitive suffix); the content is checked later."""
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+    """Whether the name says photo or video (case-insensitive suffix); the content is checked
+    later. A video is indexed by its frames (photosim/core/video_index.py)."""
+    return path.suffix.lower() in SUPPORTED_SUFFIXES or is_video(path)
 
 
 def walk_photos(

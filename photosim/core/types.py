@@ -68,6 +68,7 @@ class Match:
 
     photo: Photo
     score: float
+    time: float | None = None  # a video found by one of its frames: that frame's time (s)
 
 
 class DuplicateKind(StrEnum):

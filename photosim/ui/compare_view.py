@@ -37,9 +37,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.errors import PhotosimError
+from photosim.core.library import Library
 from photosim.core.types import DuplicateGroup, Photo
 from photosim.ui.format import human_size, resolution
 from photosim.ui.tasks import TaskRunner
+from photosim.ui.video_player import is_video
 
 MAX_SIDE = 2400  # decode big photos at most this large: plenty for comparing on screen
 KEEP, TRASH, PROTECTED = "keep", "trash", "protected"
@@ -421,7 +424,10 @@ def _default_decision(photo: Photo, group: DuplicateGroup, protected: Sequence[P
 
 
 def load_picture(path: Path) -> QImage | None:
-    """Worker thread: decode, honour EXIF orientation, and cap the size."""
+    """Worker thread: decode, honour EXIF orientation, and cap the size; for a video, a
+    frame of it."""
+    if is_video(path):
+        return _video_still(path)
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     size = reader.size()
@@ -429,3 +435,13 @@ def load_picture(path: Path) -> QImage | None:
         reader.setScaledSize(size.scaled(MAX_SIDE, MAX_SIDE, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     return None if image.isNull() else image
+
+
+def _video_still(path: Path) -> QImage | None:
+    try:
+        still = Library.video_still(path, MAX_SIDE).convert("RGB")
+    except PhotosimError:
+        return None
+    data = still.tobytes()
+    image = QImage(data, still.width, still.height, 3 * still.width, QImage.Format.Format_RGB888)
+    return image.copy()  # its own pixels: ``data`` goes away with this frame

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from photosim.core.types import Photo
-from photosim.core.units import human_size
+from photosim.core.units import clock, human_size
 
-__all__ = ["human_size", "resolution"]
+__all__ = ["at_time", "clock", "human_size", "resolution"]
+
+
+def at_time(name: str, time: float | None) -> str:
+    """A file name, and for a video found by one of its frames, where: "clip.mp4 at 0:42"."""
+    return name if time is None else f"{name} at {clock(time)}"
 
 
 def resolution(photo: Photo) -> str:

@@ -1,6 +1,7 @@
 """The thumbnail grid every view uses: a virtualised QListView with a delegate that draws the
-thumbnail (aspect kept), the file name elided, and a similarity badge when there is a score.
-An empty grid says what to do instead of showing a blank pane."""
+thumbnail (aspect kept), the file name elided, a similarity badge when there is a score, and
+for a video its length (a search hit: "clip.mp4 at 0:42"). Activating a video plays it, from
+the time it was found at. An empty grid says what to do instead of showing a blank pane."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.ui.models import PathRole, PhotoRole, ScoreRole
+from photosim.ui.format import at_time, clock
+from photosim.ui.models import DurationRole, PathRole, PhotoRole, ScoreRole, TimeRole
+from photosim.ui.video_player import is_video, play
 
 Index = QModelIndex | QPersistentModelIndex
 LABEL_HEIGHT = 22
@@ -68,6 +71,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         score = index.data(ScoreRole)
         if score is not None:
             _draw_badge(painter, drawn, f"{score:.0%}")
+        path = index.data(PathRole)
+        if path is not None and is_video(path):
+            duration = index.data(DurationRole)
+            _draw_badge(painter, drawn, "▶ " + (clock(duration) if duration else "video"),
+                        bottom_right=True)
         painter.restore()
 
     def _fitted(self, pixmap: QPixmap, ratio: float) -> QPixmap:
@@ -94,7 +102,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
         role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
         painter.setPen(palette.color(role))
         path = index.data(PathRole)
-        name = path.name if path is not None else str(index.data() or "")
+        name = at_time(path.name, index.data(TimeRole)) if path is not None \
+            else str(index.data() or "")
         text_rect = QRect(rect.x() + 4, rect.bottom() - LABEL_HEIGHT - 1, rect.width() - 8,
                           LABEL_HEIGHT)
         metrics = option.fontMetrics
@@ -110,12 +119,14 @@ def _draw_centred(painter: QPainter, pixmap: QPixmap, box: QRect) -> QRect:
     return target
 
 
-def _draw_badge(painter: QPainter, box: QRect, text: str) -> None:
+def _draw_badge(painter: QPainter, box: QRect, text: str, bottom_right: bool = False) -> None:
     font = QFont(painter.font())
     font.setBold(True)
     painter.setFont(font)
     width = painter.fontMetrics().horizontalAdvance(text) + 12
     badge = QRect(box.x() + 4, box.y() + 4, width, painter.fontMetrics().height() + 4)
+    if bottom_right:
+        badge.moveBottomRight(box.bottomRight() - QPoint(4, 4))
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor(20, 20, 20, 190))
     painter.drawRoundedRect(badge, 8, 8)
@@ -164,7 +175,9 @@ class PhotoGrid(QListView):
 
     def _activated(self, index: QModelIndex) -> None:
         photo = index.data(PhotoRole)
-        if photo is not None:
+        if photo is not None and is_video(photo.path):
+            play(photo.path, index.data(TimeRole))  # a player, not the photo preview
+        elif photo is not None:
             self.activated_photo.emit(photo)
 
     def context_menu_at(self, pos: QPoint) -> QMenu | None:
@@ -178,7 +191,12 @@ class PhotoGrid(QListView):
         menu = QMenu(self)
         similar = menu.addAction("Find similar photos", lambda: self.similar_requested.emit(photo))
         similar.setEnabled(self.can_search)
-        menu.addAction("Preview", lambda: self.activated_photo.emit(photo))
+        if is_video(photo.path):
+            at = index.data(TimeRole)
+            menu.addAction(f"Play from {clock(at)}" if at else "Play",
+                           lambda: play(photo.path, at))
+        else:
+            menu.addAction("Preview", lambda: self.activated_photo.emit(photo))
         menu.addSeparator()
         menu.addAction("Open with default app", lambda: open_with_default_app(photo.path))
         menu.addAction("Open containing folder", lambda: open_containing_folder(photo.path))

@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
             text = f"{words}: {progress.done:,}"
         if progress.eta_s is not None and progress.eta_s > 1:
             text += f" · about {_duration(progress.eta_s)} left"
+        if progress.message:  # e.g. how far into a long video
+            text += f" · {progress.message}"
         self.progress_label.setText(text)
 
     def _indexing_done(self, report: Any, bridge: ProgressBridge) -> None:

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QIcon
 
 from photosim.core.types import DuplicateGroup, Match, Photo
-from photosim.ui.format import human_size
+from photosim.ui.format import at_time, human_size
 from photosim.ui.listing import (
     FilterColumns,
     LazyPhotos,
@@ -48,10 +48,13 @@ ReclaimRole = Qt.ItemDataRole.UserRole + 8
 CountRole = Qt.ItemDataRole.UserRole + 9
 ClusterRole = Qt.ItemDataRole.UserRole + 10
 KeeperRole = Qt.ItemDataRole.UserRole + 11
+TimeRole = Qt.ItemDataRole.UserRole + 12  # a video search hit: the time of its frame (s)
+DurationRole = Qt.ItemDataRole.UserRole + 13  # a video: its length (s), once known
 
 ROLE_NAMES = {PhotoRole: b"photo", PathRole: b"path", ScoreRole: b"score", SizeRole: b"size",
               DateRole: b"date", NameRole: b"name", GroupRole: b"group", ReclaimRole: b"reclaim",
-              CountRole: b"count", ClusterRole: b"cluster", KeeperRole: b"keeper"}
+              CountRole: b"count", ClusterRole: b"cluster", KeeperRole: b"keeper",
+              TimeRole: b"time", DurationRole: b"duration"}
 
 
 class PhotoListModel(QAbstractListModel):
@@ -61,6 +64,7 @@ class PhotoListModel(QAbstractListModel):
         super().__init__(parent)
         self._photos: MutableSequence[Photo] = []  # the library's: a LazyPhotos
         self._scores: list[float | None] = []
+        self._times: dict[Path, float] = {}  # videos found at a time (search results)
         self._row_map: dict[str, int] | None = {}  # path → row; None: rebuilt when asked
         self._generation = 0  # counts changes, so a listing made from a snapshot can tell
         self._sorted_by = ("name", False)
@@ -73,9 +77,11 @@ class PhotoListModel(QAbstractListModel):
 
     # -- filling -------------------------------------------------------------------------
     def set_photos(self, photos: Sequence[Photo]) -> None:
+        self._times = {}
         self._replace(list(photos), [None] * len(photos))
 
     def set_matches(self, matches: Sequence[Match]) -> None:
+        self._times = {m.photo.path: m.time for m in matches if m.time is not None}
         self._replace([m.photo for m in matches], [m.score for m in matches])
 
     def _replace(self, photos: MutableSequence[Photo], scores: list[float | None],
@@ -247,12 +253,18 @@ class PhotoListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._photos):
             return None
         photo, score = self._photos[index.row()], self._scores[index.row()]
+        time = self._times.get(photo.path)
         if role == Qt.ItemDataRole.DisplayRole:
-            return photo.path.name if score is None else f"{score:.0%}  {photo.path.name}"
+            name = at_time(photo.path.name, time)
+            return name if score is None else f"{score:.0%}  {name}"
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbnails.pixmap(photo) if self._thumbnails else None
+            return self._thumbnails.pixmap(photo, time) if self._thumbnails else None
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(photo, score)
+        if role == TimeRole:
+            return time
+        if role == DurationRole:
+            return self._thumbnails.duration(photo.path) if self._thumbnails else None
         return _photo_role(photo, score, role)
 
     def _thumbnails_ready(self, paths: list[Path]) -> None:

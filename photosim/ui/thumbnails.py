@@ -6,6 +6,10 @@ that a screenful of thumbnails arriving together costs one repaint, not fifty. R
 in a bounded queue, newest first, with only a few handed to the pool at a time: scrolling fast
 through 100k photos asks for thousands that are gone from the screen a moment later, and the
 ones on screen now must not wait behind them.
+
+A video's thumbnail is its poster frame, or (for a search hit at a time) its frame at that
+time: thumbnails are kept by (path, time), and ``ready`` names the path either way. The
+cache also remembers each video's length, read with its thumbnail, for the grid's badge.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from photosim.ui.tasks import Pool, TaskRunner
 
 DISK_SIZE = 256  # the size of the cached JPEG; views scale it down
 COALESCE_MS = 40
+Key = tuple[Path, float | None]  # a file, and for a video's frame its time
 IN_FLIGHT = 4  # jobs handed to the thumbnail pool at once: its threads' work, and the next
 WAITING_LIMIT = 400  # requests kept; the oldest are dropped (asked again if shown again)
 
@@ -37,13 +42,14 @@ class ThumbnailCache(QObject):
         self._library = library
         self._runner = runner
         self._capacity = capacity
-        self._pixmaps: OrderedDict[Path, QPixmap] = OrderedDict()
-        self._pending: set[Path] = set()  # waiting or loading
-        self._waiting: OrderedDict[Path, Photo] = OrderedDict()  # newest last
+        self._pixmaps: OrderedDict[Key, QPixmap] = OrderedDict()
+        self._pending: set[Key] = set()  # waiting or loading
+        self._waiting: OrderedDict[Key, Photo] = OrderedDict()  # newest last
+        self._durations: dict[Path, float] = {}  # videos' lengths, read with their thumbnails
         self._loading = 0
         self._starting = False
         self._stopped = False
-        self._failed: set[Path] = set()
+        self._failed: set[Key] = set()
         self._arrived: list[Path] = []
         self._flush = QTimer(self, singleShot=True, interval=COALESCE_MS)
         self._flush.timeout.connect(self._emit_ready)
@@ -63,24 +69,30 @@ class ThumbnailCache(QObject):
         self._stopped = True
         self._waiting.clear()
 
-    def pixmap(self, photo: Photo) -> QPixmap:
-        cached = self._pixmaps.get(photo.path)
+    def pixmap(self, photo: Photo, time: float | None = None) -> QPixmap:
+        """The thumbnail of ``photo`` (of a video: its poster, or its frame at ``time``)."""
+        key = (photo.path, time)
+        cached = self._pixmaps.get(key)
         if cached is not None:
-            self._pixmaps.move_to_end(photo.path)
+            self._pixmaps.move_to_end(key)
             return cached
-        if photo.path in self._failed or photo.error:
+        if key in self._failed or photo.error:
             return self._broken
-        self._request(photo)
+        self._request(key, photo)
         return self._placeholder
 
     def has(self, path: Path) -> bool:
-        return path in self._pixmaps
+        return (path, None) in self._pixmaps
 
-    def _request(self, photo: Photo) -> None:
-        if photo.path in self._pending or self._library is None or self._stopped:
+    def duration(self, path: Path) -> float | None:
+        """A video's length in seconds, once its thumbnail was loaded; None for a photo."""
+        return self._durations.get(path)
+
+    def _request(self, key: Key, photo: Photo) -> None:
+        if key in self._pending or self._library is None or self._stopped:
             return
-        self._pending.add(photo.path)
-        self._waiting[photo.path] = photo
+        self._pending.add(key)
+        self._waiting[key] = photo
         if len(self._waiting) > WAITING_LIMIT:
             stale, _ = self._waiting.popitem(last=False)
             self._pending.discard(stale)
@@ -94,32 +106,34 @@ class ThumbnailCache(QObject):
         self._starting = True
         try:
             while self._loading < IN_FLIGHT and self._waiting:
-                _, photo = self._waiting.popitem(last=True)
-                self._load_in_pool(photo)
+                key, photo = self._waiting.popitem(last=True)
+                self._load_in_pool(key, photo)
         finally:
             self._starting = False
 
-    def _load_in_pool(self, photo: Photo) -> None:
+    def _load_in_pool(self, key: Key, photo: Photo) -> None:
         self._loading += 1
         library = self._library
         self._runner.run_task(
-            lambda: _load(library, photo),
-            lambda image: self._arrive(photo.path, image),
-            lambda exc: self._arrive(photo.path, None),
+            lambda: _load(library, photo, key[1]),
+            lambda loaded: self._arrive(key, *loaded),
+            lambda exc: self._arrive(key, None, None),
             pool=Pool.THUMBNAILS)
 
-    def _arrive(self, path: Path, image: QImage | None) -> None:
+    def _arrive(self, key: Key, image: QImage | None, duration: float | None) -> None:
         if self._stopped:
             return
         self._loading -= 1
-        self._pending.discard(path)
+        self._pending.discard(key)
+        if duration is not None:
+            self._durations[key[0]] = duration
         if image is None or image.isNull():
-            self._failed.add(path)
+            self._failed.add(key)
         else:
-            self._pixmaps[path] = QPixmap.fromImage(image)
+            self._pixmaps[key] = QPixmap.fromImage(image)
             while len(self._pixmaps) > self._capacity:
                 self._pixmaps.popitem(last=False)
-        self._arrived.append(path)
+        self._arrived.append(key[0])
         if not self._flush.isActive():
             self._flush.start()
         self._start_loading()
@@ -129,14 +143,17 @@ class ThumbnailCache(QObject):
         self.ready.emit(arrived)
 
 
-def _load(library: object, photo: Photo) -> QImage | None:
-    """Worker thread: have the library make (or find) the cached JPEG, then decode it."""
+def _load(library: object, photo: Photo,
+          time: float | None) -> tuple[QImage | None, float | None]:
+    """Worker thread: have the library make (or find) the cached JPEG, then decode it; and
+    for a video, read its length."""
     try:
-        path = library.thumbnail(photo, DISK_SIZE)  # type: ignore[attr-defined]
+        path = library.thumbnail(photo, DISK_SIZE, time)  # type: ignore[attr-defined]
+        duration = library.video_duration(photo)  # type: ignore[attr-defined]
     except PhotosimError:
-        return None
+        return None, None
     image = QImage(str(path))
-    return None if image.isNull() else image
+    return (None if image.isNull() else image), duration
 
 
 def _placeholder(colour: QColor) -> QPixmap:

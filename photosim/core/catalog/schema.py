@@ -105,4 +105,21 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at TEXT NOT NULL
     );
     """,
+    # 5: videos. The video's own row in photos carries its poster frame (vector, fingerprint,
+    # thumbnail); these hold its length and the vectors of all its sampled frames, keyed by
+    # content like vectors, so a moved or copied video is not decoded again
+    """
+    CREATE TABLE videos (
+        content_hash TEXT NOT NULL PRIMARY KEY,
+        duration REAL NOT NULL,                  -- seconds
+        poster_time REAL NOT NULL                -- the frame that stands for the video
+    ) WITHOUT ROWID;
+    CREATE TABLE video_frames (
+        content_hash TEXT NOT NULL,
+        model_id TEXT NOT NULL,
+        time REAL NOT NULL,                      -- seconds from the start
+        vector BLOB NOT NULL,                    -- as in vectors: float16 + CRC-32
+        PRIMARY KEY (content_hash, model_id, time)
+    ) WITHOUT ROWID;
+    """,
 )

@@ -17,6 +17,7 @@ import numpy as np
 
 from photosim.core.catalog.db import Database
 from photosim.core.catalog.pathcodec import from_db, text_from_db, to_db
+from photosim.core.catalog.videos import VideoStore
 from photosim.core.types import ImageInfo, Photo, PhotoRow, photo_from_row
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ _IDS_PER_QUERY = 500
 class Catalog:
     def __init__(self, db_path: Path, read_only: bool = False) -> None:
         self.db = Database(db_path, read_only)
+        self.videos = VideoStore(self.db)
 
     @property
     def read_only(self) -> bool:
@@ -135,6 +137,7 @@ class Catalog:
                 (to_db(path), _prefix_pattern(path)))]
             conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
             conn.execute("DELETE FROM folders WHERE path = ?", (to_db(path),))
+            VideoStore.drop_orphans(conn)
         return ids
 
     def set_folder_online(self, path: Path, online: bool) -> None:
@@ -227,6 +230,7 @@ class Catalog:
     def delete_photos(self, ids: Sequence[int]) -> None:
         with self.db.transaction() as conn:
             conn.executemany("DELETE FROM photos WHERE id = ?", [(i,) for i in ids])
+            VideoStore.drop_orphans(conn)
 
     def known_info(self, content_hash: str) -> tuple[ImageInfo | None, bytes | None]:
         """Metadata and fingerprint of another file with the same bytes, to skip decoding."""

@@ -3,7 +3,7 @@
 Rules in a fixed order; the first that tells the members apart decides, and the reason names
 it (see :func:`choose_keeper`):
 
-1. in a reference folder,
+1. in a reference folder, then a video over a still grabbed from it,
 2. full framing over a crop,
 3. unedited over a tone, colour, flip or watermark edit,
 4. the original format over a re-encode (RAW, then a camera's HEIC or JPEG, ... PNG/WebP),
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from photosim.core.types import DuplicateKind, Photo
+from photosim.core.video import is_video
 
 RAW_FORMATS = frozenset({"DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RW2", "RAF", "PEF", "SRW"})
 HEIF_FORMATS = frozenset({"HEIF", "HEIC", "AVIF"})
@@ -123,6 +124,8 @@ def _rules(members: Sequence[Photo], links: Links,
     edits = _times_derived(members, links, _edit_of(members, links))
     return [
         Rule("in a reference folder", lambda p: float(is_protected(p, reference_folders))),
+        # a still grabbed from a clip is never the video's keeper (see policy.crosses_media)
+        Rule("a video (the others are its copies or stills)", lambda p: float(is_video(p.path))),
         Rule("full framing (the others are crops of it)", lambda p: -float(crops[p.id])),
         Rule("unedited (the others are edits of it)", lambda p: -float(edits[p.id])),
         Rule("original format", lambda p: float(format_rank(p))),

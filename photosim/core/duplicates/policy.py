@@ -16,6 +16,7 @@ from pathlib import Path
 
 from photosim.core.duplicates.keeper import in_folder, is_protected
 from photosim.core.types import DuplicateGroup, DuplicateKind, Photo
+from photosim.core.video import is_video
 
 # Kinds whose members may be suggested for the trash; SIMILAR (another shot) never is.
 DELETABLE_KINDS = frozenset({DuplicateKind.EXACT, DuplicateKind.SAME, DuplicateKind.EDITED})
@@ -41,7 +42,12 @@ def may_suggest_trash(group: DuplicateGroup, photo: Photo,
     """Whether ``photo`` is suggested for the trash: a copy of the keeper (identical, same
     picture or edited), not the keeper, not in a reference folder."""
     return member_kind(group, photo) in DELETABLE_KINDS and \
-        not is_protected(photo, reference_folders)
+        not is_protected(photo, reference_folders) and not crosses_media(group, photo)
+
+
+def crosses_media(group: DuplicateGroup, photo: Photo) -> bool:
+    """A video in a photo's group, or a photo in a video's: related, never a copy to trash."""
+    return is_video(photo.path) != is_video(group.keeper.path)
 
 
 def suggestion(group: DuplicateGroup, photo: Photo, reference_folders: Sequence[Path]) -> str:
@@ -50,14 +56,27 @@ def suggestion(group: DuplicateGroup, photo: Photo, reference_folders: Sequence[
         return PROTECTED
     if photo.id == group.keeper.id:
         return KEEP
+    if crosses_media(group, photo):
+        return REVIEW
     return TRASH if member_kind(group, photo) in DELETABLE_KINDS else REVIEW
 
 
 def with_suggestions(group: DuplicateGroup, reference_folders: Sequence[Path]
                      ) -> DuplicateGroup:
-    """The group with what the core suggests for each member (see :func:`suggestion`)."""
-    return replace(group, suggestions=tuple(suggestion(group, p, reference_folders)
-                                            for p in group.members))
+    """The group with what the core suggests for each member (see :func:`suggestion`), and
+    a video's stills (or a still's video) worded as such."""
+    return _with_media_relations(replace(group, suggestions=tuple(
+        suggestion(group, p, reference_folders) for p in group.members)))
+
+
+def _with_media_relations(group: DuplicateGroup) -> DuplicateGroup:
+    if not any(crosses_media(group, p) for p in group.members):
+        return group
+    relations = [group.relation_of(p) for p in group.members]
+    return replace(group, relations=tuple(
+        ("a video showing this picture" if is_video(p.path) else "a still from this video")
+        if crosses_media(group, p) else relation
+        for p, relation in zip(group.members, relations, strict=True)))
 
 
 def suggested_trash(group: DuplicateGroup, reference_folders: Sequence[Path]) -> list[Photo]:
