@@ -12,6 +12,16 @@ Near-duplicate hit@5: an edited copy of each photo (cropped, downscaled, JPEG) q
 library of originals; a hit when its original ranks in the top 5.
 ``--overhead N``: per-query time of the index's plain query against the ranked one (pool,
 re-ranking) on N synthetic 1280-d vectors, single thread (OMP_NUM_THREADS=1).
+
+Measured (467 photos, 71 fine / 13 coarse labels; shared 2-core VM):
+
+    method     part      fine mAP   P@10  coarse mAP   P@10  dup hit@5
+    cosine     tune         0.423  0.402       0.464  0.641      1.000
+    cosine     heldout      0.579  0.467       0.592  0.748      1.000
+    ranking    tune         0.455  0.405       0.491  0.654      1.000
+    ranking    heldout      0.594  0.471       0.616  0.764      1.000
+
+    --overhead 100000: plain k=20 CPU p50 1.11 ms / p99 1.85 ms; ranked 2.53 / 6.30 ms
 """
 
 from __future__ import annotations
