@@ -100,6 +100,14 @@ def test_library_learns_the_ranking_saves_it_and_refits_as_it_grows(
         assert len(saved) == 1
         fit = ranking.load_fit(saved[0], library.spec.dim if library.spec else 0)
         assert fit is not None and fit.photos == ranking.MIN_PHOTOS + 10
+        # Library.similar answers in the ranking's order (not re-sorted by the cosine shown).
+        index = library.vector_index()
+        assert index is not None
+        vector, photo = library.vector_of(photos[5])
+        assert photo is not None
+        pool = index.neighbourhood(vector, ranking.pool_size(20), {photo.id})
+        expected, _ = ranking.rerank(vector, *pool, fit, 20)
+        assert [m.photo.id for m in library.similar(photos[5], k=20)] == expected.tolist()
         make_photo_folder(tmp_path / "more", count=20, size=(96, 72))
         library.index([tmp_path / "more"])
         library.similar(photos[0], k=5)
@@ -107,3 +115,15 @@ def test_library_learns_the_ranking_saves_it_and_refits_as_it_grows(
         assert refitted is not None and refitted.photos == ranking.MIN_PHOTOS + 30
     finally:
         library.close()
+
+
+def test_video_hits_join_the_ranked_photos_without_re_sorting_them() -> None:
+    from photosim.core.frame_search import FrameHit, with_video_times
+    from photosim.core.types import Match, Photo
+
+    photos = {i: Photo(i, Path(f"/p/{i}.jpg"), 1, 1, None) for i in range(5)}
+    ranked = [Match(photos[0], 0.7), Match(photos[1], 0.4), Match(photos[2], 0.6),
+              Match(photos[3], 0.3)]
+    merged = with_video_times(ranked, [FrameHit(4, 0.5, 12.0)], photos, 4)
+    assert [(m.photo.id, m.score) for m in merged] == [(0, 0.7), (4, 0.5), (1, 0.4), (2, 0.6)]
+    assert merged[1].time == 12.0
