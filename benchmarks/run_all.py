@@ -38,10 +38,13 @@ import numpy as np
 import onnx
 
 from benchmarks import (
+    cancel_latency,
     cluster_eval,
     decode_memory,
     dedup_scale,
     index_bench,
+    index_overhead,
+    real_dupes,
     startup_bench,
     video_throughput,
 )
@@ -239,6 +242,13 @@ def pipeline_figures(table: Table, models: dict[str, tuple[str, str]], jpegs: Pa
                   rate >= target if target else None)
 
 
+def overhead_figures(table: Table, work: Path, count_12mp: int, repeat: int) -> None:
+    """Index CPU per real photo against decoding it and running the model alone
+    (benchmarks/index_overhead.py), small photos and 12-MP ones."""
+    for figure, target, measured, passed in index_overhead.rows(work, count_12mp, repeat):
+        table.add(figure, target, measured, passed)
+
+
 # -- scale -----------------------------------------------------------------------------------
 
 def timed(work: Callable[[], object]) -> tuple[object, float]:
@@ -295,6 +305,14 @@ def duplicate_figures(table: Table, n: int, work: Path) -> None:
                   f"({label.split(':')[0]})", "-", figures.summary(), None)
 
 
+def real_photo_figures(table: Table, work: Path, quick: bool) -> None:
+    """Index and duplicate passes on real photos (benchmarks/real_dupes.py), and a peer on
+    the same files, in this run."""
+    shares = real_dupes.QUICK_SHARES if quick else real_dupes.FULL_SHARES
+    for figure, target, measured, passed in real_dupes.rows(work / "real-dupes", shares):
+        table.add(figure, target, measured, passed)
+
+
 def cluster_figures(table: Table, n: int) -> None:
     vectors, _ = cluster_eval.synthetic(n, groups=300)
     result, seconds = timed(lambda: cluster_vectors(np.arange(n), vectors))
@@ -325,6 +343,9 @@ def memory_figures(table: Table, work: Path) -> None:
     for row in decode_memory.rows(work / "bombs", 13000):
         table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
                   bool(row["passed"]))
+    for row in cancel_latency.rows(work, 13000):  # Ctrl-C while decoding those pictures
+        table.add(str(row["figure"]), str(row["target"]), str(row["measured"]),
+                  bool(row["passed"]))
 
 
 def video_figures(table: Table, seconds: int = 20) -> None:
@@ -350,8 +371,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-bench")
     parser.add_argument("--skip", default="",
-                        help="comma list: startup,pipeline,video,index,dedup,cluster,gui,"
-                             "memory")
+                        help="comma list: startup,pipeline,overhead,video,index,dedup,realdupes,"
+                             "cluster,gui,memory")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     n_vectors, n_jpegs = (100_000, 32) if args.quick else (1_000_000, 200)
@@ -367,6 +388,8 @@ def main() -> None:
         models = {**resnet_models(args.work, photos),
                   **efficientnet_models(args.work, photos, table)}
         pipeline_figures(table, models, jpegs, args.repeat)
+    if "overhead" not in skip:
+        overhead_figures(table, args.work, 16 if args.quick else 48, args.repeat)
     if "video" not in skip:
         video_figures(table)
     with tempfile.TemporaryDirectory(dir=args.work) as folder:
@@ -374,6 +397,8 @@ def main() -> None:
             index_figures(table, n_vectors, Path(folder), 200 if args.quick else 300)
     if "dedup" not in skip:
         duplicate_figures(table, 100_000, args.work)
+    if "realdupes" not in skip:
+        real_photo_figures(table, args.work, args.quick)
     if "cluster" not in skip:
         cluster_figures(table, 100_000)
     if "gui" not in skip:

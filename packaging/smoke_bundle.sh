@@ -2,7 +2,8 @@
 # Smoke-test a built bundle the way a user without Python would run it: a clean environment,
 # a fresh data dir, a small generated photo library. It checks that
 #   1. both executables start and report the version,
-#   2. `photosim-cli index DIR` indexes the library with a real model,
+#   2. `photosim-cli index DIR` indexes the library (JPEGs, a HEIC, a video) with a real model,
+#      and `photosim-cli status` counts it,
 #   3. `photosim-cli similar FILE --json` ranks the copies of a photo above the other photos,
 #   4. the desktop app starts offscreen on the similar photos of a file and stays up, and a
 #      second launch (`photosim similar --gui FILE`) hands its file over to it and exits.
@@ -43,6 +44,15 @@ original = scene(3)
 # A smaller re-encoded copy in the library, and a cropped one outside it as the query.
 save(original.resize((320, 240)), work / "library" / "scene3_small.jpg", quality=75)
 save(original.crop((16, 12, 624, 468)), work / "query" / "scene3_crop.jpg", quality=85)
+# A HEIC photo: the bundle's libheif (and its codecs' libraries) must load and decode.
+import pillow_heif  # noqa: E402
+
+pillow_heif.register_heif_opener()
+scene(9).save(work / "library" / "scene9.heic", quality=80)
+# A video: the bundle's PyAV and FFmpeg libraries must load and decode its frames.
+from tests.videogen import encode  # noqa: E402
+
+encode(work / "library" / "clip.mp4", [(scene(10), 2.0), (scene(11), 2.0)])
 EOF
 
 MODEL_DIR="${PHOTOSIM_SMOKE_MODEL_DIR:-$REPO/../shared/models}"
@@ -78,11 +88,16 @@ from pathlib import Path
 
 work = Path(sys.argv[1])
 report = json.loads((work / "index.json").read_text())
-assert report["embedded"] >= 9, f"expected 9 photos embedded, got {report}"
+assert report["embedded"] == 11 and report["failed"] == 0, f"expected 11 embedded: {report}"
 top = [Path(r["path"]).name for r in json.loads((work / "similar.json").read_text())["results"]]
 assert sorted(top[:2]) == ["scene3.jpg", "scene3_small.jpg"], top
 print("similar OK:", top)
 EOF
+
+echo "== status"
+run_bundled "$BUNDLE/photosim-cli" "${MODEL[@]}" status | tee "$WORK/status.txt"
+grep -q "^photos: 11 (11 embedded, 0 unreadable)" "$WORK/status.txt" \
+  || fail "status did not count the 10 photos and the video"
 
 echo "== desktop app, offscreen"
 # The app opens on the photos similar to the query; a second launch, as a file manager's

@@ -74,11 +74,11 @@ def test_a_wrong_stored_vector_is_found_and_computed_again(
     shutil.rmtree(data / "index")  # so the index is rebuilt from the stored vectors
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         assert lib.spec is not None
-        ids, _ = lib.catalog.embedded_photos(lib.spec.id, lib.spec.dim)
+        ids, _ = lib.catalog.embedded_photos(lib.spec.vector_key, lib.spec.dim)
         assert len(ids) == len(files) - 1  # the damaged one is left out, never used
         report = lib.index()
         assert report.embedded == 1 and any("damaged" in p for p in report.problems)
-        ids, _ = lib.catalog.embedded_photos(lib.spec.id, lib.spec.dim)
+        ids, _ = lib.catalog.embedded_photos(lib.spec.vector_key, lib.spec.dim)
         assert len(ids) == len(files)
 
 

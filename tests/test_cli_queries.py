@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,15 +111,66 @@ def test_index_names_the_unreadable_file_now_and_on_the_rerun(
     make_photo_folder(tmp_path / "pics", count=2)
     broken = tmp_path / "pics" / "broken.jpg"
     broken.write_bytes(b"not a JPEG at all")
-    options = ["--json", "--data-dir", str(tmp_path / "data"), "--model", str(model),
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
                "--model-spec", str(spec), "index", str(tmp_path / "pics")]
     for run in ("first", "rerun"):
         capsys.readouterr()
-        assert main(options) == 0
+        assert main(["--json", *options]) == 0
         report = json.loads(capsys.readouterr().out)
-        assert report["failed"] == (1 if run == "first" else 0)
+        # Still failing on the rerun: counted as unreadable, not as unchanged, and named.
+        assert report["failed"] == 1, run
+        assert report["unchanged"] == (0 if run == "first" else 2), run
+        assert report["failed_before"] == (0 if run == "first" else 1), run
         assert [f["path"] for f in report["unreadable_files"]] == [str(broken)], run
+        assert report["unreadable_files"][0]["failed_before"] == (run == "rerun")
         assert "not an image" in report["unreadable_files"][0]["error"]
+        assert len(report["problems"]) == report["failed"]
+        assert report["problems"][0].startswith(f"{broken}: not an image"), run
+    assert main(options) == 0
+    text = capsys.readouterr().out
+    assert "2 unchanged, 1 unreadable (1 of them unchanged since they failed before)" in text
+    assert f"still unreadable {broken}: not an image" in text
+
+
+def test_watch_catch_up_names_a_file_still_unreadable(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=2)
+    broken = tmp_path / "pics" / "broken.jpg"
+    broken.write_bytes(b"not a JPEG at all")
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec), "watch", str(tmp_path / "pics"), "--seconds", "0"]
+    assert main(options) == 0
+    capsys.readouterr()
+    assert main(["--json", *options]) == 0
+    caught_up = json_lines(capsys.readouterr().out)[0]
+    assert (caught_up["unchanged"], caught_up["failed"], caught_up["failed_before"]) == (2, 1, 1)
+    assert caught_up["unreadable_files"] == [
+        {"path": str(broken), "error": "not an image (unrecognised format)",
+         "failed_before": True}]
+    assert main(options) == 0
+    out = capsys.readouterr().out
+    assert "2 unchanged, 1 unreadable" in out and f"still unreadable {broken}: not an image" in out
+
+
+def test_clusters_says_how_many_of_its_photos_it_lists(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=14)
+    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+               "--model-spec", str(spec)]
+    assert main([*options, "index", str(tmp_path / "pics")]) == 0
+    capsys.readouterr()
+    assert main([*options, "clusters", "--granularity", "0"]) == 0
+    samples = 0
+    for block in capsys.readouterr().out.split("\n#")[:]:
+        header, *listed = block.strip().splitlines()
+        size = int(header.split("(")[1].split(" photos")[0])
+        if len(listed) < size:
+            samples += 1
+            assert f"{size} photos, showing {len(listed)} of {size}; --members lists all" \
+                in header
+    assert samples, "no cluster was big enough to be shown as a sample"
 
 
 def test_compare_gives_the_verdict_dupes_gives(
@@ -160,3 +213,18 @@ def test_compare_gives_the_verdict_dupes_gives(
     assert json.loads(capsys.readouterr().out)["relation"] == "identical file"
     assert main([*options, "compare", str(photos[0]), str(outside)]) == 0
     assert "library photos only" in capsys.readouterr().out
+
+
+def test_a_reader_closing_the_pipe_early_gets_no_traceback(
+        indexed: tuple[list[str], list[Path]]) -> None:
+    """`photosim --json similar - < list | head -1`: the pipe closes under the writer."""
+    options, photos = indexed
+    paths = "".join(f"{p}\n" for p in photos * 200).encode()
+    proc = subprocess.Popen([sys.executable, "-m", "photosim", "--json", *options, "similar",
+                             "-k", "4", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdout.close()  # before the command writes its first line
+    _, err = proc.communicate(paths, timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

@@ -15,7 +15,9 @@ import pytest
 
 from tests.library_fixtures import make_photo_folder
 
-HEAVY = ("onnx", "ml_dtypes", "onnxruntime", "scipy", "hnswlib", "PySide6", "watchdog")
+HEAVY = ("onnx", "ml_dtypes", "onnxruntime", "scipy", "hnswlib", "PySide6", "watchdog",
+         # not heavy in itself, but ~0.3 s of modules that only `dupes` and the review need
+         "photosim.core.duplicates.search")
 
 # Runs the CLI in this process, then prints which heavy modules it imported.
 PROBE = f"""
@@ -53,7 +55,7 @@ def test_importing_the_cli_imports_nothing_heavy() -> None:
 def test_status_loads_neither_onnx_nor_the_model(tmp_path: Path,
                                                  tiny_model: tuple[Path, Path]) -> None:
     """`status` reads counts: it needs onnxruntime to name the provider, not onnx (~1 s to
-    import), scipy, Qt or a model session."""
+    import), scipy, Qt, the duplicate search or a model session."""
     model, spec = tiny_model
     make_photo_folder(tmp_path / "pics", count=2)
     options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
@@ -62,4 +64,5 @@ def test_status_loads_neither_onnx_nor_the_model(tmp_path: Path,
                             str(tmp_path / "pics")], capture_output=True, text=True, timeout=120)
     assert index.returncode == 0, index.stderr
     heavy = imported_heavy(*options, "status")
-    assert not {"onnx", "ml_dtypes", "scipy", "PySide6", "watchdog"} & set(heavy), heavy
+    assert not {"onnx", "ml_dtypes", "scipy", "PySide6", "watchdog",
+                "photosim.core.duplicates.search"} & set(heavy), heavy

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import shutil
 from pathlib import Path
 
@@ -83,5 +86,60 @@ def test_orphans_are_dropped_from_the_saved_index_and_the_catalog(
     shutil.copytree(saved_before, data / "index")
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         lib.vector_index()  # reconciles, and saves what it dropped at once
-    reopened = VectorIndex.load(data / "index", "tiny-test", 32)
+        key = lib.spec.vector_key if lib.spec else ""
+    reopened = VectorIndex.load(data / "index", key, 32)
     assert reopened is not None and len(reopened) == 5
+
+
+def _damage_one_row(data: Path) -> None:
+    """Eight random bytes in the middle of the first row of the saved index's segment."""
+    segment = next((data / "index").glob("vectors-*.f16"))
+    with open(segment, "r+b") as handle:
+        handle.seek(16)
+        handle.write(np.random.default_rng(8).bytes(8))
+
+
+def test_status_reads_every_index_row_and_reports_the_damage(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    """Damage is found by a full check, not only when a query happens to read the row, and
+    it reaches the user: `status` (and --json) says how many rows were damaged and healed."""
+    from photosim.cli.main import main
+
+    model, spec = tiny_model
+    pics = tmp_path / "pics"
+    make_photo_folder(pics, count=6)
+    data = tmp_path / "data"
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        lib.index([pics])
+    _damage_one_row(data)
+    argv = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--json", "status"]) == 0
+    status = json.loads(out.getvalue())
+    assert status["index_rows_checked"] == 6
+    assert status["index_damaged_rows"] == 1 and status["index_healed_rows"] == 1
+    assert "1 damaged row" in status["index_problem"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "status"]) == 0
+    assert "vector index: 1 damaged row(s) found" in out.getvalue()
+    assert "run 'photosim index'" in out.getvalue()  # status only reads: index rewrites
+
+
+def test_index_repairs_a_damaged_row_it_never_queried_and_says_so(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    model, spec = tiny_model
+    pics = tmp_path / "pics"
+    make_photo_folder(pics, count=6)
+    data = tmp_path / "data"
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        lib.index([pics])
+    _damage_one_row(data)
+    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
+        report = lib.index([pics])
+        assert any("1 damaged row" in p for p in report.problems)
+        assert lib.status().index_damaged_rows == 1
+    with Library.open(data, model=str(model), model_spec=str(spec), read_only=True) as lib:
+        health = lib.check_health()
+        assert health.ok and health.index_rows_checked == 6  # rewritten on disk

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import io
 import socket
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +30,7 @@ class ServerState:
     honour_range: bool = True
     status: int = 200
     requests: list[str | None] = field(default_factory=list)  # the Range header of each
+    redirect_to: str | None = None  # where /redirect sends the client (302)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,6 +39,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         state = self.server.state  # type: ignore[attr-defined]
         state.requests.append(self.headers.get("Range"))
+        if self.path == "/redirect" and state.redirect_to is not None:
+            self.send_response(302)
+            self.send_header("Location", state.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if state.status != 200:
             self.send_error(state.status)
             return
@@ -191,3 +202,41 @@ def test_cancel_keeps_the_part_file_for_later(server: Server, tmp_path: Path) ->
     assert dl.part_path(target).stat().st_size == 3 * dl.CHUNK_BYTES
     result = dl.download(server.url, target, sha256=_sha(body), size=len(body))
     assert result.resumed and target.read_bytes() == body
+
+
+def test_a_redirect_on_this_machine_is_followed(server: Server, tmp_path: Path) -> None:
+    server.state.redirect_to = server.url
+    redirect = server.url.replace("/model.onnx", "/redirect")
+    result = dl.download(redirect, tmp_path / "m.onnx", sha256=_sha(server.state.body))
+    assert result.path.read_bytes() == server.state.body
+
+
+@pytest.mark.parametrize("where", ["ftp://127.0.0.1:{port}/model.onnx", "file:///etc/passwd",
+                                   "http://192.0.2.1/model.onnx", "data:,model"])
+def test_a_redirect_that_leaves_https_or_this_machine_is_refused(
+        server: Server, tmp_path: Path, where: str) -> None:
+    """urllib follows ftp and plain http anywhere: a mirror could hand the download to them.
+    (file: and data: urllib refuses itself, in its own words.)"""
+    port = server.url.split(":")[2].split("/")[0]
+    server.state.redirect_to = where.format(port=port)
+    redirect = server.url.replace("/model.onnx", "/redirect")
+    started = time.perf_counter()
+    with pytest.raises(DownloadError, match=r"(?i)redirect") as caught:
+        dl.download(redirect, tmp_path / "m.onnx", sha256=_sha(server.state.body),
+                    timeout_s=3)
+    assert server.state.redirect_to in str(caught.value)
+    assert time.perf_counter() - started < 2  # refused before any connection is tried
+    assert server.state.requests == [None]  # one request: the redirect, never followed
+    assert not (tmp_path / "m.onnx").exists() and not dl.part_path(tmp_path / "m.onnx").exists()
+
+
+def test_https_never_redirects_down_to_http() -> None:
+    handler = dl._CheckedRedirects()
+    request = urllib.request.Request("https://models.example.org/model.onnx")
+    with pytest.raises(DownloadError, match="redirected it to"):
+        handler.redirect_request(request, io.BytesIO(), 302, "Found", http.client.HTTPMessage(),
+                                 "http://127.0.0.1:8000/model.onnx")
+    followed = handler.redirect_request(request, io.BytesIO(), 302, "Found",
+                                        http.client.HTTPMessage(),
+                                        "https://mirror.example.net/model.onnx")
+    assert followed is not None and followed.full_url == "https://mirror.example.net/model.onnx"

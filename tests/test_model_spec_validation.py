@@ -55,3 +55,21 @@ def test_download_refuses_a_file_url_and_touches_nothing(tmp_path: Path) -> None
         dl.download(victim.as_uri(), tmp_path / "store" / "m.onnx", sha256=GOOD_SHA)
     assert victim.read_text() == "precious"
     assert not (tmp_path / "store").exists()
+
+
+def test_a_binary_file_given_as_the_spec_is_one_clear_error(tmp_path: Path,
+                                                            tiny_model: tuple[Path, Path]
+                                                            ) -> None:
+    """Issue 17: a binary --model-spec (the .onnx itself, say) ended in a UnicodeDecodeError
+    traceback, under --json too."""
+    import subprocess
+    import sys
+
+    model, _ = tiny_model
+    for json_flag in ([], ["--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "photosim", *json_flag, "--data-dir", str(tmp_path / "d"),
+             "--model", str(model), "--model-spec", str(model), "status"],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "not JSON text" in done.stderr

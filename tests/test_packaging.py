@@ -270,3 +270,92 @@ def test_pyinstaller_spec_is_valid_python_and_uses_the_launcher() -> None:
     for needed in ("onnxruntime", "pillow_heif", "hnswlib", "photosim.model_specs",
                    "photosim.resources", 'copy_metadata("photosim")'):
         assert needed in spec, f"the spec no longer collects {needed}"
+
+
+def _bundle_trim():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        import bundle_trim
+    finally:
+        sys.path.remove(str(PACKAGING))
+    return bundle_trim
+
+
+def _readelf_needed(path: str) -> list[str]:
+    out = run(require_tool("readelf", "binutils"), "-d", path).stdout
+    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
+
+
+def test_bundle_trim_strips_symbol_tables_into_copies(tmp_path: Path) -> None:
+    trim = _bundle_trim()
+    require_tool("strip", "binutils")
+    import hnswlib  # built here from source (HNSWLIB_NO_NATIVE), so it keeps its symbols
+
+    source = Path(hnswlib.__file__)
+    if not trim.has_symbol_table(source):
+        pytest.skip("this hnswlib build carries no symbol table")
+    [(dest, copy, kind)] = trim.stripped([("hnswlib.so", str(source), "EXTENSION")],
+                                         tmp_path, platform="linux")
+    assert (dest, kind) == ("hnswlib.so", "EXTENSION") and Path(copy).parent == tmp_path
+    assert not trim.has_symbol_table(copy) and trim.has_symbol_table(source)
+    assert trim.segments_aligned(copy)
+    assert Path(copy).stat().st_size < source.stat().st_size
+    assert _readelf_needed(copy) == _readelf_needed(str(source))  # links the same
+    assert not trim.has_symbol_table(PACKAGING / "launcher.py")  # not ELF at all
+
+
+def test_bundle_trim_keeps_a_library_that_stripping_would_misalign(tmp_path: Path) -> None:
+    """numpy's OpenBLAS, rewritten by patchelf: stripped, its added segments lose their page
+    alignment and the loader refuses it, which is how a first trimmed bundle died."""
+    trim = _bundle_trim()
+    require_tool("strip", "binutils")
+    libs = sorted((Path(np.__file__).parent.parent / "numpy.libs").glob("libscipy_openblas*"))
+    if not libs or not trim.has_symbol_table(libs[0]):
+        pytest.skip("no numpy OpenBLAS with a symbol table here")
+    [(_, used, _)] = trim.stripped([("numpy.libs/" + libs[0].name, str(libs[0]), "BINARY")],
+                                   tmp_path, platform="linux")
+    copy = tmp_path / "numpy.libs" / libs[0].name
+    assert copy.is_file() and not trim.segments_aligned(copy)
+    assert used == str(libs[0]) and trim.segments_aligned(used)
+
+
+def test_bundle_trim_leaves_out_the_gtk_theme_and_what_only_it_needs() -> None:
+    trim = _bundle_trim()
+    qt = Path(__import__("PySide6").__file__).parent / "Qt"
+    system = Path("/usr/lib/x86_64-linux-gnu")
+    if not (system / "libcairo.so.2").is_file() or not (qt / "plugins/platformthemes").is_dir():
+        pytest.skip("needs a Linux PySide6 wheel and the system's cairo")
+    names = [
+        "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+        "PySide6/Qt/plugins/platforms/libqxcb.so",
+        "PySide6/Qt/lib/libQt6Core.so.6",
+        "PySide6/Qt/lib/libQt6Gui.so.6",
+        "libcairo.so.2",  # needed by the GTK3 theme only
+        "libpixman-1.so.0",  # needed by cairo only
+        "libglib-2.0.so.0",  # needed by QtCore too
+    ]
+    entries = [(name, str(qt / name.removeprefix("PySide6/Qt/") if "/" in name
+                          else system / name), "BINARY") for name in names]
+    kept = trim.without_unused(entries, _readelf_needed, platform="linux")
+    assert [d for d, _, _ in kept] == [
+        "PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/lib/libQt6Core.so.6",
+        "PySide6/Qt/lib/libQt6Gui.so.6", "libglib-2.0.so.0"]
+
+
+def test_bundle_trim_keeps_what_execution_providers_need() -> None:
+    trim = _bundle_trim()
+    assert trim.is_unused("onnxruntime/capi/libonnxruntime.so.1.32.0", platform="linux")
+    assert trim.is_unused("PySide6/Qt/translations/qtbase_de.qm", platform="win32")
+    assert not trim.is_unused("onnxruntime/capi/libonnxruntime.so.1.32.0", platform="win32")
+    for kept in ("onnxruntime/capi/libonnxruntime_providers_shared.so",
+                 "onnxruntime/capi/libonnxruntime_providers_cuda.so",
+                 "onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so",
+                 "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+                 "PySide6/Qt/plugins/platforms/libqwayland.so",
+                 "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
+                 # platforms photosim.__main__ accepts without a display (remote viewers)
+                 "PySide6/Qt/plugins/platforms/libqvnc.so",
+                 "PySide6/Qt/plugins/platforms/libqeglfs.so",
+                 "PySide6/Qt/plugins/platforms/libqlinuxfb.so",
+                 "PySide6/Qt/plugins/generic/libqevdevkeyboardplugin.so"):
+        assert not trim.is_unused(kept, platform="linux"), kept

@@ -147,7 +147,7 @@ def test_move_change_and_removal_of_a_video(tiny_library: Library, tmp_path: Pat
     assert first is not None
     spec = tiny_library.spec
     assert spec is not None
-    frames = tiny_library.catalog.videos.frame_vectors(spec.id, spec.dim)
+    frames = tiny_library.catalog.videos.frame_vectors(spec.vector_key, spec.dim)
     assert len(frames.times) >= 3 and set(frames.photo_ids.tolist()) == {first.id}
 
     moved = clip.rename(tmp_path / "lib" / "renamed.mp4")

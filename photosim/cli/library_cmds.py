@@ -8,16 +8,14 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from photosim.cli.context import CommandContext
+from photosim.cli.index_outcome import index_and_account
 from photosim.core.cancel import CancelToken
 from photosim.core.errors import PhotosimError
 from photosim.core.types import DuplicateGroup, DuplicateKind, Match, Photo
 from photosim.core.units import clock
-
-if TYPE_CHECKING:
-    from photosim.core.library import Library
 
 
 def register(sub: Any) -> None:
@@ -77,31 +75,29 @@ def run_index(args: argparse.Namespace, ctx: CommandContext) -> int:
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
     try:
-        report = library.index(args.folders or None, progress=ctx.progress, cancel=cancel)
+        outcome = index_and_account(library, args.folders, ctx.progress, cancel)
     finally:
         signal.signal(signal.SIGINT, previous)
-    text = (f"{report.added} added, {report.updated} updated, {report.moved} moved, "
-            f"{report.removed} removed, {report.unchanged} unchanged, {report.failed} unreadable")
+    report = outcome.report
+    text = outcome.counts_text()
     if report.cancelled:
         text += "\nStopped: what was done is saved; run the same command to resume."
     for problem in report.problems:
         text += f"\nskipped {problem}"
-    unreadable = _unreadable_under(library, args.folders or library.folders())
-    for photo in unreadable:
-        text += f"\nunreadable {photo.path}: {photo.error}"
+    for line in outcome.unreadable_lines():
+        text += f"\n{line}"
     if not library.visual_search:
         text += "\n" + library.status().message
-    data = {**asdict(report),
-            "unreadable_files": [{"path": str(p.path), "error": p.error} for p in unreadable]}
+    data = {**asdict(report), "unchanged": outcome.unchanged, "failed": outcome.failed,
+            "failed_before": len(outcome.known),
+            # every problem in words: what the scan could not look at, and each unreadable file
+            "problems": [*report.problems,
+                         *(f"{p.path}: {p.error}" for p in outcome.unreadable)],
+            "unreadable_files": [{"path": str(p.path), "error": p.error,
+                                  "failed_before": p.path in outcome.known}
+                                 for p in outcome.unreadable]}
     ctx.emit(data, text)
     return 130 if report.cancelled else 0
-
-
-def _unreadable_under(library: Library, folders: list[Path]) -> list[Photo]:
-    """The library's unreadable files in ``folders``: those that failed now, and those that
-    failed before and did not change since (which a rerun counts as unchanged)."""
-    roots = [Path(f).expanduser().resolve() for f in folders]
-    return [p for p in library.errors() if any(p.path.is_relative_to(r) for r in roots)]
 
 
 def run_similar(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -173,11 +169,12 @@ def run_clusters(args: argparse.Namespace, ctx: CommandContext) -> int:
                          for c in clusters]}
     lines = []
     for c in clusters:
-        shown = c.member_ids if args.members else c.representative_ids
+        shown = [photos[i] for i in (c.member_ids if args.members else c.representative_ids)
+                 if i in photos]
         sample = "" if len(shown) >= c.size else \
-            f", showing {len(shown)}; --members lists all"
+            f", showing {len(shown)} of {c.size}; --members lists all"
         lines.append(f"#{c.id} {c.name} ({c.size} photos{sample})")
-        lines += [f"    {photos[i]}" for i in shown if i in photos]
+        lines += [f"    {path}" for path in shown]
     ctx.emit(data, "\n".join(lines) or "No clusters: index some photos with a model first.")
     return 0
 
@@ -199,6 +196,8 @@ def run_status(args: argparse.Namespace, ctx: CommandContext) -> int:
              f"model: {status.model_name or 'none'}  provider: {status.provider or '-'}"]
     if status.message:
         lines.append(status.message)
+    if status.index_problem:
+        lines.append(status.index_problem)
     if args.errors:
         errors = library.errors()
         data["error_files"] = [{"path": str(p.path), "error": p.error} for p in errors]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,8 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         ctx.error("Interrupted; work done so far is saved and the next run resumes.")
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     finally:
         ctx.close()
+
+
+def _reader_went_away() -> int:
+    """The output's reader closed it (``photosim similar - | head``): stop quietly, as other
+    command-line tools do, instead of a traceback. Later writes, and Python's own flush at
+    exit, go to the null device."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer whose pipe closed
 
 
 if __name__ == "__main__":

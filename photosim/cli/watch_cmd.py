@@ -50,14 +50,20 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def catch_up(library: Library, roots: list[Path], ctx: CommandContext) -> None:
-    """What changed while photosim was not running (size+mtime: unchanged files are not read)."""
-    report = library.index(roots, progress=ctx.progress)
-    text = (f"Caught up: {report.added} added, {report.updated} updated, {report.moved} moved, "
-            f"{report.removed} removed, {report.unchanged} unchanged, "
-            f"{report.failed} unreadable")
+    """What changed while photosim was not running (size+mtime: unchanged files are not read).
+    Files that stay unreadable are named, as `index` names them."""
+    from photosim.cli.index_outcome import index_and_account
+
+    outcome = index_and_account(library, roots, ctx.progress)
+    report = outcome.report
     print_line(ctx, {"event": "caught_up", "added": report.added, "updated": report.updated,
                      "moved": report.moved, "removed": report.removed,
-                     "unchanged": report.unchanged, "failed": report.failed}, text)
+                     "unchanged": outcome.unchanged, "failed": outcome.failed,
+                     "failed_before": len(outcome.known),
+                     "unreadable_files": [{"path": str(p.path), "error": p.error,
+                                           "failed_before": p.path in outcome.known}
+                                          for p in outcome.unreadable]},
+               "\n".join(["Caught up: " + outcome.counts_text(), *outcome.unreadable_lines()]))
 
 
 def print_change(ctx: CommandContext, kind: str, paths: list[Path]) -> None:

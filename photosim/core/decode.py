@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
 import math
 import os
@@ -25,11 +26,13 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from photosim.core.cancel import CancelToken
+from photosim.core.cancel import check as check_cancel
 from photosim.core.errors import DecodeError
 from photosim.core.types import ImageInfo
 
@@ -114,14 +117,19 @@ def read_info(path: Path) -> ImageInfo:
         return _info_of(im)
 
 
-def load_rgb(path: Path, min_side: int) -> DecodedImage:
+def load_rgb(path: Path, min_side: int, cancel: CancelToken | None = None) -> DecodedImage:
     """Decode ``path`` to upright RGB with the shorter side at least ``min_side`` pixels.
 
     The picture is decoded only as large as needed (never more than about twice ``min_side`` on
     its shorter side, unless the original is smaller); ``min_side <= 0`` means full size.
     ``info`` describes the original, full-size picture as displayed.
+
+    ``cancel`` stops the decode with ``Cancelled`` at the decoder's next read of the file
+    (every 64 KiB) or the next strip of the conversion: a 169 MP picture takes 10-15 s, and
+    Ctrl-C must not wait for it. (A TIFF that libtiff decodes is read in one call: that part
+    runs to its end.)
     """
-    return _decode(path, lambda w, h: min_side)
+    return _decode(path, lambda w, h: min_side, cancel)
 
 
 def make_thumbnail(path: Path, size: int) -> Image.Image:
@@ -140,15 +148,16 @@ def make_thumbnail(path: Path, size: int) -> Image.Image:
 # -- decoding -------------------------------------------------------------------------------
 
 
-def _decode(path: Path, shorter_side_for: Callable[[int, int], int]) -> DecodedImage:
+def _decode(path: Path, shorter_side_for: Callable[[int, int], int],
+            cancel: CancelToken | None = None) -> DecodedImage:
     """Decode ``path``, asking ``shorter_side_for(width, height)`` how small it may come out."""
-    with _open_image(path) as im, _reasons(path, im.format):
+    with _open_image(path, cancel) as im, _reasons(path, im.format):
         info = _info_of(im)
         wanted = shorter_side_for(im.width, im.height)
         _request_smaller_decode(im, wanted)
         im.load()
         still_to_turn = 1 if _decoder_uprights(im) else info.orientation
-        picture = _small_rgb(im, wanted)
+        picture = _small_rgb(im, wanted, cancel)
     return DecodedImage(_upright(picture, still_to_turn), info)
 
 
@@ -172,7 +181,8 @@ def _reduce_factor(size: tuple[int, int], min_side: int) -> int:
     return max(1, min(size) // min_side) if min_side > 0 else 1
 
 
-def _small_rgb(im: Image.Image, min_side: int) -> Image.Image:
+def _small_rgb(im: Image.Image, min_side: int, cancel: CancelToken | None = None
+               ) -> Image.Image:
     """The decoded picture as 8-bit RGB, box-reduced while its shorter side stays at least
     ``min_side``, converted and reduced a strip of rows at a time.
 
@@ -185,10 +195,11 @@ def _small_rgb(im: Image.Image, min_side: int) -> Image.Image:
     if width * height <= _STRIP_PIXELS:
         picture = _to_rgb(im)
         return picture.reduce(factor) if factor >= 2 else picture
-    grey_scale = _grey_scale(im) if _is_high_depth(im.mode) else None
+    grey_scale = _grey_scale(im, cancel) if _is_high_depth(im.mode) else None
     rows = max(factor, _STRIP_PIXELS // width // factor * factor)  # whole boxes per strip
     out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
     for top in range(0, height, rows):
+        check_cancel(cancel)
         strip = im.crop((0, top, width, min(height, top + rows)))
         strip_rgb = _to_rgb(strip, grey_scale)
         del strip
@@ -237,7 +248,7 @@ def _is_high_depth(mode: str) -> bool:
     return mode.startswith("I") or mode == "F"
 
 
-def _grey_scale(im: Image.Image) -> float:
+def _grey_scale(im: Image.Image, cancel: CancelToken | None = None) -> float:
     """The factor that maps 16-bit and 32-bit grey (I;16, I, F) onto 0..255 by scaling, not
     clipping: floats in 0..1 are stretched, values beyond 8 bits divided by 257. Read a strip
     at a time: the picture's own extremes, without a full-size copy."""
@@ -245,6 +256,7 @@ def _grey_scale(im: Image.Image) -> float:
     rows = max(1, _STRIP_PIXELS // max(width, 1))
     peak = -math.inf
     for top in range(0, height, rows):
+        check_cancel(cancel)
         values = np.asarray(im.crop((0, top, width, min(height, top + rows))))
         if values.size:
             finite = values[~np.isnan(values)] if im.mode == "F" else values
@@ -367,20 +379,56 @@ def _sub_ifd(exif: Image.Exif, tag: int) -> dict[int, object]:
 
 
 @contextlib.contextmanager
-def _open_image(path: Path) -> Iterator[Image.Image]:
-    """Open ``path`` lazily (header only) among the allowed formats; close it afterwards."""
+def _open_image(path: Path, cancel: CancelToken | None = None) -> Iterator[Image.Image]:
+    """Open ``path`` lazily (header only) among the allowed formats; close it afterwards.
+    With ``cancel``, every read the decoder makes first checks it (``_CancellableFile``)."""
     register_plugins()
-    with _reasons(path, None):
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):  # opening a pipe would block, a device never ends
-            raise DecodeError("not a regular file")
-        if st.st_size == 0:
-            raise DecodeError("empty file (0 bytes)")
-        _check_jpeg_frame_header(path)
-        im = Image.open(path, formats=_ALLOWED_FORMATS)
-    with im:
-        _check_pixels(im.size)
-        yield im
+    with contextlib.ExitStack() as stack:
+        with _reasons(path, None):
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # opening a pipe would block, a device never ends
+                raise DecodeError("not a regular file")
+            if st.st_size == 0:
+                raise DecodeError("empty file (0 bytes)")
+            _check_jpeg_frame_header(path)
+            source: Path | IO[bytes] = path
+            if cancel is not None:  # a file in all that Pillow asks of one
+                source = cast("IO[bytes]", _CancellableFile(stack.enter_context(open(path, "rb")),
+                                                            cancel))
+            im = Image.open(source, formats=_ALLOWED_FORMATS)
+            if cancel is not None and im.format == "PNG" and isinstance(im, ImageFile.ImageFile):
+                # Each read is decoded in one call: 64 KiB of a well-compressed PNG inflate to
+                # ~60 MB, a second of work before the next check; 8 KiB keeps it near 0.1 s.
+                # (JPEG inflates ~10x: its default blocks decode in milliseconds, and smaller
+                # ones cost it 25 % more time.)
+                im.decodermaxblock = _CANCELLABLE_BLOCK
+        with im:
+            _check_pixels(im.size)
+            yield im
+
+
+_CANCELLABLE_BLOCK = 8192
+
+
+class _CancellableFile:
+    """A file whose reads raise ``Cancelled`` once the token is cancelled. Pillow's decoders
+    pull their input a block at a time through ``read``, so a cancel lands within one block
+    of decoding; everything else is the file's own."""
+
+    def __init__(self, handle: io.BufferedReader, cancel: CancelToken) -> None:
+        self._handle = handle
+        self._cancel = cancel
+
+    def read(self, size: int = -1) -> bytes:
+        check_cancel(self._cancel)
+        return self._handle.read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        check_cancel(self._cancel)
+        return self._handle.readinto(buffer)
+
+    def __getattr__(self, name: str) -> object:  # seek, tell, fileno, name ...
+        return getattr(self._handle, name)
 
 
 _JPEG_SOI = b"\xff\xd8"

@@ -20,24 +20,35 @@ class FeatureRunner(Protocol):
 
 
 def resize_and_crop(image: Image.Image, pre: Preprocess) -> Image.Image:
-    """Shorter side → ``resize_shorter``, then a centred ``size`` x ``size`` crop."""
+    """Shorter side → ``resize_shorter``, then a centred ``size`` x ``size`` crop.
+
+    Only the cropped square is resampled (Pillow's ``box``): the same source window and filter
+    as resizing the whole picture and cropping afterwards, without filtering the columns or
+    rows the crop throws away (a quarter of the work for a 4:3 picture)."""
     w, h = image.size
     scale = pre.resize_shorter / min(w, h)
     new_w, new_h = max(pre.size, round(w * scale)), max(pre.size, round(h * scale))
-    resized = image.resize((new_w, new_h), _RESAMPLE.get(pre.interpolation,
-                                                         Image.Resampling.BILINEAR))
     left, top = (new_w - pre.size) // 2, (new_h - pre.size) // 2
-    return resized.crop((left, top, left + pre.size, top + pre.size))
+    x_step, y_step = w / new_w, h / new_h  # source pixels per resized pixel
+    box = (left * x_step, top * y_step, (left + pre.size) * x_step, (top + pre.size) * y_step)
+    return image.resize((pre.size, pre.size),
+                        _RESAMPLE.get(pre.interpolation, Image.Resampling.BILINEAR), box=box)
 
 
 def to_input(image: Image.Image, pre: Preprocess) -> np.ndarray:
     """An RGB picture → one normalised float32 tensor (C,H,W) or (H,W,C) without batch axis."""
-    pixels = np.asarray(resize_and_crop(image.convert("RGB"), pre), dtype=np.float32)
-    scaled: np.ndarray = (pixels - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std,
-                                                                                  np.float32)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    pixels = np.asarray(resize_and_crop(rgb, pre))
     if pre.layout == "NCHW":
-        scaled = scaled.transpose(2, 0, 1)
-    return np.ascontiguousarray(scaled, dtype=np.float32)
+        pixels = pixels.transpose(2, 0, 1)
+        shape: tuple[int, ...] = (3, 1, 1)
+    else:
+        shape = (1, 1, 3)
+    mean = np.asarray(pre.mean, np.float32).reshape(shape)
+    std = np.asarray(pre.std, np.float32).reshape(shape)
+    scaled: np.ndarray = np.subtract(pixels, mean, dtype=np.float32, order="C")  # final layout
+    np.divide(scaled, std, out=scaled)
+    return scaled
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

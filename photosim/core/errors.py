@@ -40,6 +40,15 @@ class CatalogError(PhotosimError):
     """The catalog database could not be opened or written."""
 
 
+class DamagedCatalogError(CatalogError):
+    """SQLite finds the catalog damaged: ``Library.set_aside_damaged_catalog`` recovers.
+    ``summary`` says what happened without the steps (for a dialog that offers them)."""
+
+    def __init__(self, message: str, summary: str) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 class LibraryLockedError(PhotosimError):
     """Another photosim instance holds this data directory."""
 

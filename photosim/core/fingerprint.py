@@ -93,10 +93,8 @@ def hamming(a: int, b: int) -> int:
 
 
 def _bits_to_int(bits: NDArray[np.bool_]) -> int:
-    value = 0
-    for bit in bits.ravel():
-        value = (value << 1) | int(bit)
-    return value
+    """The bits, first one most significant, as an integer (packed by numpy, not a loop)."""
+    return int.from_bytes(np.packbits(bits.ravel()).tobytes(), "big")
 
 
 def _phash_pair(gray: Image.Image) -> tuple[int, int]:

@@ -132,6 +132,7 @@ class VectorIndex:
         self._key_of: dict[int, int] = {}  # live photo id -> content key (0: unknown)
         self.repair: RepairSource | None = None  # where damaged rows are fetched again from
         self.damaged_rows = 0  # rows found damaged (and healed or dropped) since opened
+        self.healed_rows = 0  # of those, rows fetched again from ``repair``
         self._graph_deleted: set[int] = set()  # ids the graph still holds, marked deleted
         self._projection: FloatArray | None = None  # (dim, reduced_dim) once reduced
         self._folder: Path | None = None  # where it was last saved or loaded from
@@ -340,6 +341,7 @@ class VectorIndex:
         if self.repair is not None:
             healed_ids, vectors, keys = self.repair(damaged.tolist())
             if len(healed_ids):
+                self.healed_rows += len(healed_ids)
                 self.add(healed_ids, vectors, keys)
                 by_id = dict(zip(np.asarray(healed_ids).tolist(), range(len(healed_ids)),
                                  strict=True))
@@ -349,6 +351,20 @@ class VectorIndex:
                         full[position] = vectors[row]
                         intact[position] = True
         return ids[intact], full[intact]
+
+    def verify(self) -> int:
+        """Check the checksum of every live row (reads them all, a chunk at a time, so that
+        queries go on in between); a damaged row is healed or dropped as on any read, and
+        is written again by the next ``save``. Returns how many rows were damaged."""
+        with self._lock:
+            before = self.damaged_rows
+            table = self._slot_table()
+        order = table[np.argsort(table[:, 1], kind="stable"), 0]  # in file order
+        for start in range(0, len(order), _ROW_CHUNK):
+            with self._lock:
+                live = [i for i in order[start:start + _ROW_CHUNK].tolist() if i in self._slot_of]
+                self._full_rows(np.array(live, np.int64))
+        return self.damaged_rows - before
 
     def vectors(self, ids: Sequence[int] | np.ndarray) -> tuple[IdArray, FloatArray]:
         """The full vectors this index holds for those of ``ids`` it holds (checked rows)."""

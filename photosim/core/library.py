@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,13 +23,14 @@ from PIL import Image
 
 from photosim.core import decode, labels, ranking, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
-from photosim.core.catalog import ActionItem, Catalog
+from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicates import policy
-from photosim.core.duplicates.search import DuplicateSearch
 from photosim.core.embedder import Embedder
 from photosim.core.errors import (
+    CatalogError,
+    DamagedCatalogError,
     DecodeError,
     FileChangedError,
     ModelError,
@@ -41,7 +45,7 @@ from photosim.core.fsutil import atomic_writer
 from photosim.core.lock import WriterLock
 from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
 from photosim.core.models.spec import ModelSpec
-from photosim.core.models.store import ModelStore, resolve_model
+from photosim.core.models.store import ModelStore, is_pinned_file, resolve_model
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport
 from photosim.core.scanner import ScanProblem
@@ -72,6 +76,7 @@ __all__ = [
     "Cluster",
     "IndexReport",
     "Library",
+    "LibraryHealth",
     "LibraryStatus",
     "TrashAction",
     "WriterLock",
@@ -97,6 +102,27 @@ class LibraryStatus:
     message: str
     scan_problems: int = 0  # files and folders the scans could not look at (scan_problems())
     model_problem: str | None = None  # why there is no visual search, when a model failed
+    # Vector index rows whose checksum failed since the library was opened (each healed from
+    # the catalog or dropped), and how many rows a full check read (None: none was run).
+    index_damaged_rows: int = 0
+    index_healed_rows: int = 0
+    index_rows_checked: int | None = None
+    index_problem: str | None = None  # the damage above, in words
+
+
+@dataclass(frozen=True)
+class LibraryHealth:
+    """What a full check of the stored data found (``Library.check_health``)."""
+
+    catalog_problem: str | None  # SQLite's quick check failed: what it found, in words
+    index_rows_checked: int
+    index_damaged_rows: int
+    index_healed_rows: int
+    index_problem: str | None  # damaged vector rows, in words
+
+    @property
+    def ok(self) -> bool:
+        return self.catalog_problem is None and self.index_problem is None
 
 
 @dataclass(frozen=True)
@@ -164,6 +190,16 @@ class Library:
         # indexing run at a time without blocking searches while it goes on.
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
+        if spec is not None and not read_only:
+            self._claim_unkeyed_vectors(spec)
+
+    def _claim_unkeyed_vectors(self, spec: ModelSpec) -> None:
+        """See ``Catalog.claim_unkeyed_vectors``. A damaged catalog still opens (the GUI then
+        offers its rebuild): the claim waits for a healthy one."""
+        try:
+            self.catalog.claim_unkeyed_vectors(spec.id, spec.vector_key, is_pinned_file(spec))
+        except DamagedCatalogError as exc:
+            log.warning("vectors of %s not claimed: %s", spec.id, exc.summary)
 
     @property
     def _duplicates(self) -> DuplicateSearch:
@@ -286,17 +322,17 @@ class Library:
     def _load_index(self, spec: ModelSpec) -> VectorIndex:
         from photosim.core.index import VectorIndex, content_keys
 
-        index = VectorIndex.load(self.paths.index_dir, spec.id, spec.dim)
+        index = VectorIndex.load(self.paths.index_dir, spec.vector_key, spec.dim)
         if index is None:
-            ids, vectors = self.catalog.embedded_photos(spec.id, spec.dim)
-            index = VectorIndex.build(spec.id, spec.dim, ids, vectors)
+            ids, vectors = self.catalog.embedded_photos(spec.vector_key, spec.dim)
+            index = VectorIndex.build(spec.vector_key, spec.dim, ids, vectors)
         index.repair = functools.partial(self._catalog_vectors, spec)
         # Reconcile by id and by content: an entry whose photo is gone is dropped, and one made
         # from bytes the catalog no longer has for its photo (a crash after the catalog took a
         # changed file's new vector but before the index was saved) is replaced. Only the
         # vectors that are missing or stale are fetched: at a million photos, all vectors as
         # float32 would not fit in memory.
-        wanted, hashes = self.catalog.embedded_hashes(spec.id)
+        wanted, hashes = self.catalog.embedded_hashes(spec.vector_key)
         present = index.ids()
         orphans = np.setdiff1d(present, wanted)
         index.remove(orphans.tolist())
@@ -315,7 +351,8 @@ class Library:
         """(ids, vectors, content keys) of these photos from the catalog, for the index."""
         from photosim.core.index import content_keys
 
-        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.id, spec.dim, ids)
+        found, vectors, hashes = self.catalog.vectors_and_hashes_for_ids(spec.vector_key, spec.dim,
+                                                                     ids)
         return found, vectors, content_keys(hashes)
 
     def _index_add(self, ids: np.ndarray, vectors: np.ndarray,
@@ -362,7 +399,7 @@ class Library:
         embedder = self.embedder()
         head = self.classifier_head() if embedder else None
         classify = (lambda vectors, norms: head.top_classes(vectors, norms)) if head else None
-        return IndexPipeline(self.catalog, embedder, self.spec.id if embedder and self.spec
+        return IndexPipeline(self.catalog, embedder, self.spec.vector_key if embedder and self.spec
                              else None, self._index_add, self._index_remove, classify=classify,
                              infer_in_workers=self._runs_on_cpu())
 
@@ -396,10 +433,10 @@ class Library:
             if root not in self.folders():
                 self.add_folder(root)
         with self._run_lock:
-            repaired = self._check_catalog()
+            repaired = [r for r in (self._check_catalog(), self._check_index()) if r]
             report = self._pipeline().index_folders(roots, progress, cancel)
             if repaired:
-                report = replace(report, problems=(*report.problems, repaired))
+                report = replace(report, problems=(*report.problems, *repaired))
             if not report.cancelled and set(roots) >= set(self.folders()):
                 # Vectors of content no photo has any more (changed or deleted files, also
                 # after killed runs): dropped once every folder has been looked at.
@@ -416,11 +453,20 @@ class Library:
         self.catalog.db.check()
         if self.spec is None or not self.visual_search:
             return ""
-        damaged = self.catalog.drop_damaged_vectors(self.spec.id, self.spec.dim)
+        damaged = self.catalog.drop_damaged_vectors(self.spec.vector_key, self.spec.dim)
         if not damaged:
             return ""
         log.warning("%d damaged stored vector(s) dropped; computing them again", damaged)
         return f"catalog: {damaged} damaged stored vector(s) found; computed again from the photos"
+
+    def _check_index(self) -> str:
+        """Before a run: read every vector index row, healing damaged ones from the catalog
+        (the run saves them). Returns what was repaired, in words ("" when nothing was)."""
+        index = self._index
+        before = index.damaged_rows if index else 0
+        self._verify_index()
+        index = self._index
+        return (self._index_problem() or "") if index and index.damaged_rows > before else ""
 
     def _find_neighbour_lists(self, report: IndexReport, progress: ProgressCallback | None,
                               cancel: CancelToken | None) -> IndexReport:
@@ -512,13 +558,97 @@ class Library:
         loops, unreadable folders), kept until a scan finds them fixed."""
         return [ScanProblem(path, reason) for path, reason in self.catalog.scan_problems()]
 
+    def check_health(self) -> LibraryHealth:
+        """Check every stored byte that can be checked: SQLite's quick check over the whole
+        catalog, then (when it passes) the checksum of every vector index row, healing
+        damaged rows from the catalog (a writer saves them at once). Reads everything: run it
+        in the background."""
+        try:
+            self.catalog.db.check()
+        except DamagedCatalogError as exc:
+            return LibraryHealth(exc.summary, 0, 0, 0, None)
+        checked = self._verify_index()
+        index = self._index
+        damaged, healed = (index.damaged_rows, index.healed_rows) if index else (0, 0)
+        return LibraryHealth(None, checked, damaged, healed, self._index_problem())
+
+    def set_aside_damaged_catalog(self) -> Path:
+        """The recovery for a damaged catalog, as its error message tells a CLI user: the
+        catalog's files and the vector index move to ``<data>/damaged-<time>/`` (kept, not
+        deleted), and a new catalog takes their place with the same folders as far as they
+        can still be read. The caller then indexes: everything is computed again from the
+        photos; "not a duplicate" decisions and the trash history stay in the old file.
+        Returns the folder the damaged files went to."""
+        if self.read_only:
+            raise CatalogError("The catalog is open read-only here; close this photosim and "
+                               "rebuild it from the app or as the damage message says.")
+        with self._run_lock, self._lock:
+            folders = self._readable_folders()
+            if self._duplicate_search is not None:
+                self._duplicate_search.close()
+                self._duplicate_search = None
+            self._index = None
+            self.catalog.close()
+            aside = self._move_aside_damaged()
+            self.paths.ensure()
+            self.catalog = Catalog(self.paths.catalog)
+            for folder in folders:
+                self.catalog.add_folder(folder.path, folder.reference)
+        log.warning("damaged catalog moved to %s; rebuilding", aside)
+        return aside
+
+    def _readable_folders(self) -> list[Folder]:
+        try:
+            return self.catalog.folders()
+        except (CatalogError, sqlite3.DatabaseError) as exc:
+            log.warning("the damaged catalog's folders could not be read: %s", exc)
+            return []
+
+    def _move_aside_damaged(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.paths.root / f"damaged-{stamp}"
+        aside.mkdir(mode=0o700)
+        catalog = self.paths.catalog
+        for path in (catalog, *(catalog.with_name(catalog.name + s) for s in ("-wal", "-shm")),
+                     self.paths.index_dir):
+            if path.exists():
+                os.replace(path, aside / path.name)
+        return aside
+
+    def _verify_index(self) -> int:
+        """Check every row of the vector index; returns how many rows were read."""
+        index = self.vector_index() if self.visual_search else None
+        if index is None:
+            return 0
+        rows = len(index)
+        if index.verify():
+            self.save_index()  # the healed rows replace the damaged ones on disk
+        return rows
+
+    def _index_problem(self) -> str | None:
+        index = self._index
+        if index is None or not index.damaged_rows:
+            return None
+        dropped = index.damaged_rows - index.healed_rows
+        text = (f"vector index: {index.damaged_rows} damaged row(s) found (checksum); "
+                f"{index.healed_rows} fetched again from the catalog")
+        if dropped:
+            text += f", {dropped} left out until 'photosim index' computes them again"
+        if self.read_only:
+            text += "; run 'photosim index' to rewrite the index file"
+        return text
+
     def status(self, check: bool = False) -> LibraryStatus:
         """Counts and model. ``check``: first run SQLite's quick check over the whole catalog
-        (reads every page), raising ``CatalogError`` when it is damaged."""
+        (reads every page), raising ``CatalogError`` when it is damaged, then check every
+        vector index row (``index_rows_checked``)."""
+        checked: int | None = None
         if check:
             self.catalog.db.check()
+            checked = self._verify_index()
         model_id = self.spec.id if self.spec else None
-        total, embedded, errors = self.catalog.counts(model_id)
+        total, embedded, errors = self.catalog.counts(self.spec.vector_key if self.spec
+                                                      else None)
         folders = self.catalog.folders()
         provider = self._session.provider if self._session else self._expected_provider()
         return LibraryStatus(
@@ -529,11 +659,16 @@ class Library:
             model_name=self.spec.name if self.spec and self.visual_search else None,
             provider=provider, visual_search=self.visual_search,
             message=self._status_message(), scan_problems=len(self.catalog.scan_problems()),
-            model_problem=None if self.visual_search else self._model_problem)
+            model_problem=None if self.visual_search else self._model_problem,
+            index_damaged_rows=self._index.damaged_rows if self._index else 0,
+            index_healed_rows=self._index.healed_rows if self._index else 0,
+            index_rows_checked=checked, index_problem=self._index_problem())
 
     def photos_to_embed(self, model_id: str) -> int:
-        """How many photos a switch to ``model_id`` would embed: those without its vector."""
-        total, embedded, _ = self.catalog.counts(model_id)
+        """How many photos a switch to ``model_id`` (installed in the store) would embed:
+        those without a vector from its file."""
+        spec = ModelStore(self.paths.models).bound_spec(model_id)
+        total, embedded, _ = self.catalog.counts(spec.vector_key)
         return total - embedded
 
     def _status_message(self) -> str:
@@ -587,7 +722,8 @@ class Library:
         assert self.spec is not None
         photo = self.photo(path)
         if photo and photo.content_hash:
-            stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.id, self.spec.dim)
+            stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.vector_key,
+                                                  self.spec.dim)
             if stored is not None:
                 return stored, photo
         if not Path(path).exists():  # decoding would call it "vanished while reading"
@@ -621,7 +757,7 @@ class Library:
         assert self.spec is not None
         with self._lock:
             if self._frames is None:
-                self._frames = FrameSearch(self.catalog, self.spec.id, self.spec.dim)
+                self._frames = FrameSearch(self.catalog, self.spec.vector_key, self.spec.dim)
             return self._frames
 
     def _ranking_fit(self, index: VectorIndex) -> ranking.RankingFit | None:
@@ -653,21 +789,25 @@ class Library:
 
     # -- clusters and word search ------------------------------------------------------------
     def clusters(self, granularity: float = 0.5) -> list[Cluster]:
-        """The library grouped by visual content; ids stay stable as photos come and go."""
+        """The library grouped by visual content; ids stay stable as photos come and go.
+        ``granularity`` runs from 0 (broad) to 1 (tight); values beyond are taken as 0 or 1."""
+        if not math.isfinite(granularity):  # NaN would pass the clamp and cut nowhere
+            raise PhotosimError(f"The granularity must be a number from 0 to 1, not "
+                                f"{granularity}.")
         if not self.visual_search or self.spec is None:
             return []
-        ids, vectors = self.catalog.embedded_photos(self.spec.id, self.spec.dim)
+        ids, vectors = self.catalog.embedded_photos(self.spec.vector_key, self.spec.dim)
         if len(ids) == 0:
             return []
         key = round(float(granularity), 3)
         previous = self._cluster_state(key)
         found, state = cluster_vectors(ids, vectors, key, previous, self._cluster_namer())
-        self.catalog.save_cluster_state(self.spec.id, key, state.to_bytes())
+        self.catalog.save_cluster_state(self.spec.vector_key, key, state.to_bytes())
         return found
 
     def _cluster_state(self, granularity: float) -> ClusterState | None:
         assert self.spec is not None
-        data = self.catalog.cluster_state(self.spec.id, granularity)
+        data = self.catalog.cluster_state(self.spec.vector_key, granularity)
         try:
             return ClusterState.from_bytes(data) if data else None
         except ClusterStateError:  # unreadable (older version): cluster afresh
@@ -675,7 +815,7 @@ class Library:
 
     def _cluster_namer(self) -> Callable[[np.ndarray], str] | None:
         assert self.spec is not None
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
         if len(ids) == 0:
             return None
         row_of = {int(i): row for row, i in enumerate(ids)}
@@ -691,8 +831,8 @@ class Library:
         """Photos whose ImageNet classes match a word ("dog", "castle"), best first."""
         if not self.visual_search or self.spec is None:
             raise ModelNotAvailableError(self._status_message())
-        ids, class_ids, probs = self.catalog.photo_classes(self.spec.id)
-        if len(ids) == 0 and self.catalog.counts(self.spec.id)[1] == 0:
+        ids, class_ids, probs = self.catalog.photo_classes(self.spec.vector_key)
+        if len(ids) == 0 and self.catalog.counts(self.spec.vector_key)[1] == 0:
             raise PhotosimError(f"No photos are indexed with {self.spec.name} yet: run "
                                 "'photosim index FOLDER' first.")
         if len(ids) == 0:
@@ -731,7 +871,8 @@ class Library:
         prints = self.catalog.fingerprints_of(ids)
         vectors, rows = None, {}
         if self.visual_search and self.spec is not None:
-            found, vectors = self.catalog.vectors_for_ids(self.spec.id, self.spec.dim, ids)
+            found, vectors = self.catalog.vectors_for_ids(self.spec.vector_key, self.spec.dim,
+                                                          ids)
             rows = {int(i): row for row, i in enumerate(found)}
         candidates = [Candidate(p, _stored_fingerprint(prints.get(p.id)), rows.get(p.id))
                       for p in photos if p is not None]

@@ -108,7 +108,7 @@ class IndexPipeline:
         # decoding for a multi-threaded model on 2 cores: no core waits for the other at the
         # end of every batch (ResNet-50 fp32, 12-MP JPEGs: ~11 -> ~16 images/s).
         self.infer_in_workers = infer_in_workers
-        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.workers = workers or default_workers()
         self.batch_size = batch_size
         self.min_side = embedder.spec.preprocess.resize_shorter if embedder else 256
         self.min_side = max(self.min_side, 256)  # fingerprints want at least 256 px
@@ -264,7 +264,7 @@ class IndexPipeline:
             if is_video(job.stat.path):
                 self._prepare_video(result, needs_vector)
                 return result
-            decoded = decode.load_rgb(job.stat.path, self.min_side)
+            decoded = decode.load_rgb(job.stat.path, self.min_side, self._cancel)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
             if needs_vector and self.embedder is not None:
@@ -382,6 +382,11 @@ class IndexPipeline:
             counts.problems.append(f"{problem.path}: {problem.reason}")
             counts.scan_problems.append((problem.path, problem.reason))
         return record
+
+
+def default_workers() -> int:
+    """Decode (and, on a CPU, inference) threads a run uses: one a core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _another_name_inside(path: Path, library: Sequence[str]) -> bool:

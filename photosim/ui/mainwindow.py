@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QTabWidget,
     QToolButton,
@@ -34,13 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.cancel import Cancelled, CancelToken
-from photosim.core.errors import PhotosimError
-from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryStatus, WriterLock
+from photosim.core.errors import DamagedCatalogError, PhotosimError
+from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryHealth, LibraryStatus, WriterLock
 from photosim.core.types import Change, DuplicateGroup, DuplicateKind, NotDuplicate, Photo, Progress
 from photosim.ui.clusters_view import ClusterEntry, ClustersView, entries_from_clusters
 from photosim.ui.duplicates_view import ConfirmTrashDialog, DuplicatesView
 from photosim.ui.error_dialog import show_error
 from photosim.ui.format import provider_label
+from photosim.ui.health import check_health, offer_catalog_recovery
 from photosim.ui.library_view import LibraryView
 from photosim.ui.listing import PhotoListing, prepare_listing
 from photosim.ui.live import LiveLibrary
@@ -94,6 +96,8 @@ class MainWindow(QMainWindow):
         self._duplicates_token: CancelToken | None = None  # of the search running, if any
         self._duplicates_bridges: dict[int, ProgressBridge] = {}  # of the searches running
         self.instance_lock: WriterLock | None = None  # held by the app for its data folder
+        self.health: LibraryHealth | None = None  # what the start-up check found (ui.health)
+        self.catalog_recovery: QMessageBox | None = None  # the dialog that offers a rebuild
         self.thumbnails = ThumbnailCache(library, self.runner, parent=self)
         self.setWindowTitle("photosim")
         self.setAcceptDrops(True)
@@ -222,6 +226,9 @@ class MainWindow(QMainWindow):
     # -- errors ----------------------------------------------------------------------------
     def report_error(self, exc: BaseException) -> None:
         self.last_error = exc
+        if isinstance(exc, DamagedCatalogError):  # offer the rebuild, not only the words
+            offer_catalog_recovery(self, exc.summary)
+            return
         show_error(self, exc)
 
     def say(self, message: str, timeout_ms: int = 8000) -> None:
@@ -236,6 +243,7 @@ class MainWindow(QMainWindow):
         self.refresh_library()
         self.refresh_status()
         self.check_word_search()
+        check_health(self)
 
     def set_library(self, library: Library) -> None:
         """Switch to a re-opened library (e.g. after a model was downloaded)."""

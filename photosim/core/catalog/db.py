@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from photosim.core.catalog.schema import MIGRATIONS
-from photosim.core.errors import CatalogError
+from photosim.core.errors import CatalogError, DamagedCatalogError
 
 
 class Database:
@@ -177,13 +177,15 @@ class Database:
 
 
 def damaged_catalog(path: Path, detail: object) -> CatalogError:
-    """What a user with a damaged catalog reads: what happened and what to do."""
-    return CatalogError(
-        f"The catalog {path} is damaged ({detail}). Your photos are not affected. To rebuild "
+    """What a user with a damaged catalog reads: what happened and what to do (the GUI
+    offers to do it: ``Library.set_aside_damaged_catalog``)."""
+    summary = f"The catalog {path} is damaged ({detail})."
+    return DamagedCatalogError(
+        f"{summary} Your photos are not affected. To rebuild "
         f"it, close photosim, move {path.name} (and any {path.name}-wal / -shm beside it) out "
         f"of {path.parent}, and run 'photosim index' on your folders again: everything is "
         "recomputed from the photos, but 'not a duplicate' decisions and the trash history "
-        "are lost. Restore a backup of that folder instead if you have one.")
+        "are lost. Restore a backup of that folder instead if you have one.", summary)
 
 
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:

@@ -368,6 +368,32 @@ class Catalog:
                                  [(h, model_id) for h in damaged])
         return len(damaged)
 
+    def claim_unkeyed_vectors(self, model_id: str, vector_key: str, adopt: bool) -> int:
+        """Once per model id: vectors stored under the bare ``model_id`` (before vectors were
+        keyed by the model file's content) move to ``vector_key`` when ``adopt`` (the file is
+        the one the spec pins, so no other file can have made them), else they are deleted
+        (no one can tell which file made them; indexing computes them again). Their class
+        guesses, cluster state and video frame vectors go the same way. Returns how many
+        vectors moved or went.
+
+        A marker in ``settings`` makes later opens free: the statements scan the tables."""
+        marker = f"vectors keyed by file:{model_id}"
+        if self.read_only or vector_key == model_id or self.get_setting(marker) is not None:
+            return 0
+        tables = ("vectors", "classes", "cluster_state", "video_frames")  # keyed by model_id
+        with self.db.transaction() as conn:
+            changed = 0
+            for table in tables:
+                if adopt:  # OR IGNORE: a row already under the new key wins
+                    count = conn.execute(f"UPDATE OR IGNORE {table} SET model_id = ? "
+                                         "WHERE model_id = ?", (vector_key, model_id)).rowcount
+                    changed += count if table == "vectors" else 0
+                count = conn.execute(f"DELETE FROM {table} WHERE model_id = ?",
+                                     (model_id,)).rowcount
+                changed += count if table == "vectors" else 0
+            conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (marker, vector_key))
+        return changed
+
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library (kept: content of
         trashed files, which ``undo`` may bring back)."""

@@ -7,6 +7,7 @@ Pure functions over the small grayscale grids and colour grids of two fingerprin
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,11 +53,26 @@ def colour_balance(fp: Fingerprint) -> tuple[NDArray[np.float64], float]:
 
 
 def resize_grid(grid: FloatGrid, shape: tuple[int, ...]) -> FloatGrid:
+    """``grid`` at ``shape`` (read-only: it may be shared). Kept a while: a crop search
+    resizes each photo to the same dozen shapes for every photo it is compared with."""
     if grid.shape == shape:
         return grid
-    # Area averaging, like the fingerprint's own grid, so both sides are equally blurred.
-    image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]), Image.Resampling.BOX)
-    return np.asarray(image, np.float32)
+    key = (grid.shape, shape, grid.tobytes())
+    found = _resized.get(key)
+    if found is None:
+        # Area averaging, like the fingerprint's own grid, so both sides are equally blurred.
+        image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]),
+                                                       Image.Resampling.BOX)
+        found = np.array(image, np.float32)
+        found.setflags(write=False)
+        if len(_resized) >= _RESIZED_KEPT:
+            _resized.clear()
+        _resized[key] = found
+    return found
+
+
+_RESIZED_KEPT = 5000  # resized grids kept (each a few KB with its key)
+_resized: dict[tuple[tuple[int, ...], tuple[int, ...], bytes], FloatGrid] = {}
 
 
 def match(za: FloatGrid, zb: FloatGrid) -> tuple[float, float]:
@@ -141,8 +157,8 @@ def containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
         if cols < 4 or rows < 4 or rows > bh or rows < min_fraction * bh:
             continue
         patch = resize_grid(small, (rows, cols))
-        for mirrored in (False, True):
-            score, y, x = _best_window(big, patch[:, ::-1] if mirrored else patch)
+        found = _best_windows(big, (patch, patch[:, ::-1]))
+        for mirrored, (score, y, x) in zip((False, True), found, strict=True):
             if best is None or score > best[0]:
                 best = (score, y, x, rows, cols, mirrored)
     if best is None or best[0] < _CROP_GATE:
@@ -277,15 +293,28 @@ def _worst_strips(windows: FloatGrid, patch: FloatGrid) -> list[float]:
     return (1.0 - np.minimum(worst / 2.0, 1.0)).tolist()  # type: ignore[no-any-return]
 
 
-def _best_window(big: FloatGrid, patch: FloatGrid) -> tuple[float, int, int]:
-    """Highest normalised cross-correlation of ``patch`` over every window of ``big``."""
-    windows = np.lib.stride_tricks.sliding_window_view(big, patch.shape)
-    n = patch.size
+def _best_windows(big: FloatGrid, patches: Sequence[FloatGrid]
+                  ) -> list[tuple[float, int, int]]:
+    """Per patch (all of one shape), the highest normalised cross-correlation over every
+    window of ``big``, and where. The windows are centred and measured once for all of them
+    (a patch and its mirror: half of a crop search's work)."""
+    rows, cols = patches[0].shape
+    windows = np.lib.stride_tricks.as_strided(
+        big, (big.shape[0] - rows + 1, big.shape[1] - cols + 1, rows, cols), big.strides * 2,
+        writeable=False)
+    n = rows * cols
     flat = windows.reshape(windows.shape[0], windows.shape[1], n)
     w_centred = flat - flat.mean(axis=2, keepdims=True)
+    w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
+    return [_best_window(w_centred, w_norm, patch) for patch in patches]
+
+
+def _best_window(w_centred: FloatGrid, w_norm: FloatGrid, patch: FloatGrid
+                 ) -> tuple[float, int, int]:
+    """Highest normalised cross-correlation of ``patch`` over windows centred and measured
+    (see :func:`_best_windows`), and where."""
     p = (patch - patch.mean()).ravel()
     p_norm = float(np.sqrt((p * p).sum()))
-    w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
     if p_norm < 1e-6:
         return 0.0, 0, 0
     scores = (w_centred @ p) / np.maximum(w_norm * p_norm, 1e-6)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core.cancel import CancelToken, check
+from photosim.core.duplicates import workers
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Level, Relation, Snapshot
@@ -75,7 +76,8 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     report(Progress(Stage.COMPARING_PIXELS, 0, None))
     judge = PairJudge(snapshot, options.settings, pairs, options.pixel_cache)
     blocked = _blocked_pairs(snapshot.candidates, options.not_duplicates)
-    edges = _edges(judge, pairs, blocked, report, cancel)
+    edges = _edges(judge, pairs, blocked, report, cancel, options.pixel_cache)
+    workers.find_crop_sides(judge, [(i, j) for i, j, _ in edges], cancel)
     clusters = []
     for done, level in enumerate(Level):
         check(cancel)
@@ -105,15 +107,20 @@ def _blocked_pairs(candidates: Sequence[Candidate],
 
 
 def _edges(judge: PairJudge, pairs: PairTable, blocked: set[tuple[int, int]],
-           report: ProgressCallback = no_progress,
-           cancel: CancelToken | None = None) -> list[Edge]:
-    """Related pairs from the given neighbours, hash-near pairs and same-content files."""
+           report: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+           pixel_cache: PixelCache | None = None) -> list[Edge]:
+    """Related pairs from the given neighbours, hash-near pairs and same-content files; the
+    pairs whose pixels must be compared are judged on every core first."""
     lo, hi = worth_judging(judge, pairs, cancel)
+    pooled = workers.judge_pairs(
+        judge, [(i, j) for i, j in zip(lo.tolist(), hi.tolist(), strict=True)
+                if (i, j) not in blocked], report, cancel, pixel_cache)
     edges = []
     for done, (i, j) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
         if done % _REPORT_EVERY == 0:
             check(cancel)
-            report(Progress(Stage.COMPARING_PIXELS, done, len(lo)))
+            # the pooled pairs were counted already, and are judged here at once
+            report(Progress(Stage.COMPARING_PIXELS, min(pooled + done, len(lo)), len(lo)))
         if (i, j) in blocked:
             continue
         relation = judge(i, j)

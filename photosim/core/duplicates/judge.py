@@ -71,17 +71,44 @@ class PairJudge:
         self._balances: dict[int, tuple[NDArray[np.float64], float]] = {}
         self._self_fits: dict[int, float] = {}
         self._crop_sides: dict[tuple[int, int], int | None] = {}
+        self._crop_fits: dict[tuple[int, int], CropFit] = {}  # judging and crop_side both ask
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
         found = self._cache.get(key)
         if found is None:
             found = self._judge(*key)
-            self._cache[key] = found
-            if found.within(Level.EDITED):
-                self._copies.setdefault(i, []).append(j)
-                self._copies.setdefault(j, []).append(i)
+            self._remember(key, found)
         return found
+
+    def _remember(self, key: tuple[int, int], found: Relation) -> None:
+        self._cache[key] = found
+        if found.within(Level.EDITED):
+            self._copies.setdefault(key[0], []).append(key[1])
+            self._copies.setdefault(key[1], []).append(key[0])
+
+    def needs_pixels(self, i: int, j: int) -> bool:
+        """Whether judging this pair would compare its pixels (the costly part of judging,
+        worth doing in another process): not judged yet, not the same file, both
+        fingerprinted, not ruled out, no pixel verdict kept."""
+        key = (min(i, j), max(i, j))
+        a, b = self.candidates[key[0]], self.candidates[key[1]]
+        if key in self._cache or key in self._no_pixels or a.fingerprint is None or \
+                b.fingerprint is None or (a.photo.content_hash and
+                                          a.photo.content_hash == b.photo.content_hash):
+            return False
+        ha, hb = a.photo.content_hash, b.photo.content_hash
+        return self._pixel_cache is None or not ha or not hb or \
+            (min(ha, hb), max(ha, hb)) not in self._pixel_cache
+
+    def take(self, verdicts: dict[tuple[int, int], Relation],
+             crop_sides: dict[tuple[int, int], int | None]) -> None:
+        """Verdicts and crop sides (pairs ``i < j``) found by another judge over the same
+        candidates, vectors and settings (in a worker process), as if found here."""
+        for key, found in verdicts.items():
+            if key not in self._cache:
+                self._remember(key, found)
+        self._crop_sides.update(crop_sides)
 
     def copies_of(self, i: int) -> list[int]:
         """The photos judged so far to be copies of ``i`` (exact, same picture or edited)."""
@@ -135,6 +162,9 @@ class PairJudge:
         if key not in self._crop_sides:
             self._crop_sides[key] = self._find_crop_side(*key)
         return self._crop_sides[key]
+
+    def crop_side_known(self, a: int, b: int) -> bool:
+        return (min(a, b), max(a, b)) in self._crop_sides
 
     def _find_crop_side(self, a: int, b: int) -> int | None:
         if self.candidates[a].fingerprint is None or self.candidates[b].fingerprint is None:
@@ -250,7 +280,14 @@ class PairJudge:
         return None
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
-        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor."""
+        """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor.
+        Remembered: judging a pair and telling its crop side ask for the same fits."""
+        found = self._crop_fits.get((big, small))
+        if found is None:
+            found = self._crop_fits[(big, small)] = self._find_crop_fit(big, small)
+        return found
+
+    def _find_crop_fit(self, big: int, small: int) -> CropFit:
         s = self.settings
         fit = containment(self._grid(big), self._grid(small), s.min_crop_fraction,
                            s.crop_blur, s.crop_trim)

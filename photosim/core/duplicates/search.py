@@ -115,7 +115,7 @@ class DuplicateSearch:
             settings = DedupSettings.from_threshold(threshold)
         except ValueError as exc:
             raise PhotosimError(f"Invalid similarity threshold: {exc}") from exc
-        key = PixelVerdicts.key(settings, self._spec.id if self._spec and
+        key = PixelVerdicts.key(settings, self._spec.vector_key if self._spec and
                                       vectors is not None else None)
         verdicts = self._stored_pixel_verdicts(key)
         try:
@@ -197,7 +197,7 @@ class DuplicateSearch:
         """(vectors, photo id → row, row → photo id) of the embedded photos."""
         if not self._visual_search or self._spec is None:
             return None, {}, np.zeros(0, np.int64)
-        ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
+        ids, vectors = self._catalog.embedded_photos(self._spec.vector_key, self._spec.dim)
         return vectors, {int(i): row for row, i in enumerate(ids)}, ids
 
     def _candidate_pairs(self, candidates: list[Candidate], vectors: np.ndarray | None,
@@ -245,14 +245,15 @@ class DuplicateSearch:
         ``NEIGHBOUR_CHUNK`` photos at a time, with progress and a look at ``cancel`` between
         chunks: a cancelled search leaves what it stored for the next."""
         assert self._spec is not None
-        key = f"{self._spec.id} k={NEIGHBOURS_K}"
+        key = f"{self._spec.vector_key} k={NEIGHBOURS_K}"
         with self._searching(report, cancel):
             stored = neighbours.NeighbourLists.from_rows(self._catalog.neighbour_lists(key))
             stale = neighbours.lists_to_find(stored, ids, hashes)
             if vectors is None and len(stale) > NEIGHBOUR_BULK_ABOVE and \
                     len(ids) * self._spec.dim * 4 <= NEIGHBOUR_BULK_MAX_BYTES:
                 content = dict(zip(ids.tolist(), hashes, strict=True))
-                ids, vectors = self._catalog.embedded_photos(self._spec.id, self._spec.dim)
+                ids, vectors = self._catalog.embedded_photos(self._spec.vector_key,
+                                                             self._spec.dim)
                 hashes = [content.get(i, "") for i in ids.tolist()]
                 stale = neighbours.lists_to_find(stored, ids, hashes)
             if len(stale) == 0:
@@ -306,8 +307,8 @@ class DuplicateSearch:
         index = self._vector_index()
         assert index is not None
         if vectors is None:
-            owners, wanted = self._catalog.vectors_for_ids(self._spec.id, self._spec.dim,
-                                                          ids[stale].tolist())
+            owners, wanted = self._catalog.vectors_for_ids(
+                self._spec.vector_key, self._spec.dim, ids[stale].tolist())
         else:
             owners, wanted = ids[stale], vectors[stale]
         query_batch = functools.partial(
@@ -320,8 +321,8 @@ class DuplicateSearch:
         """Find the neighbour lists that are missing or stale (indexing calls this), with
         ``progress`` and ``cancel`` as in :meth:`groups`."""
         if self._visual_search and self._spec is not None:
-            self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.id), None, None,
-                                  progress, cancel)
+            self._neighbour_lists(*self._catalog.embedded_hashes(self._spec.vector_key),
+                                  None, None, progress, cancel)
 
     def _not_duplicate_ids(self, candidates: list[Candidate]) -> set[frozenset[int]]:
         by_hash: dict[str, list[int]] = {}

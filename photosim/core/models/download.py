@@ -15,13 +15,14 @@ import os
 import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from photosim.core.cancel import CancelToken, check
-from photosim.core.errors import DownloadError, ModelIntegrityError
+from photosim.core.errors import DownloadError, ModelError, ModelIntegrityError
 from photosim.core.fsutil import fsync_dir
 from photosim.core.models.spec import check_download_url, check_model_filename
 from photosim.core.types import Progress, ProgressCallback, Stage
@@ -118,7 +119,7 @@ class _Fetcher:
         if have:
             request.add_header("Range", f"bytes={have}-")
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout_s)
+            response = _OPENER.open(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as exc:
             if exc.code == 416 and have:  # our partial file is not a prefix of theirs
                 self.part.unlink(missing_ok=True)
@@ -186,6 +187,39 @@ class _Fetcher:
         eta = (total - done) / rate if rate and total is not None else None
         self.progress(Progress(stage=Stage.DOWNLOADING, done=done, total=total, rate=rate,
                                eta_s=eta, message=self.target.name))
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only where a spec's own URL could point: https, or http on this
+    machine, and never from https down to http. urllib's own handler follows any http,
+    https or ftp address, so an https mirror could send the download to plain http on
+    another host, or to ftp."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int,
+                         msg: str, headers: http.client.HTTPMessage, newurl: str
+                         ) -> urllib.request.Request | None:
+        source = urllib.parse.urlsplit(req.full_url).scheme
+        try:
+            check_download_url(newurl)
+            if source == "https" and urllib.parse.urlsplit(newurl).scheme != "https":
+                raise ModelError("https must not lead to http")
+        except ModelError as exc:
+            fp.close()
+            raise DownloadError(
+                f"Downloading {req.full_url} failed: the server redirected it to {newurl!r}, "
+                "which photosim does not follow (models come over https only, or plain http "
+                "from this machine).") from exc
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+# Without the handlers for file:, ftp: and data: addresses: only http(s) is ever fetched (any
+# other scheme is an "unknown url type" error).
+_OPENER = urllib.request.OpenerDirector()
+for _handler in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
+                 urllib.request.HTTPHandler(),
+                 urllib.request.HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
+                 urllib.request.HTTPErrorProcessor(), _CheckedRedirects()):
+    _OPENER.add_handler(_handler)
 
 
 def _finish(url: str, target: Path, sha256: str, size: int | None, resumed: bool,

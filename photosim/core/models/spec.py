@@ -14,6 +14,7 @@ from typing import Any
 from photosim.core.errors import ModelError
 
 POOLED = "pooled"  # output policy: cut a classifier at its last global pooling
+VECTOR_KEY_DIGITS = 16  # hex digits of the model file's sha256 in a vector key (64 bits)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,19 @@ class ModelSpec:
     labels: str | None = None  # "imagenet" when the graph ends in an ImageNet classifier
     head_file: str | None = None  # a classifier file beside the model that holds its head
     description: str = ""
+    # The sha256 of the model file in use, set once a file is resolved for this spec (never
+    # read from or written to a spec file): what the vectors it makes are keyed by.
+    file_sha256: str | None = None
+
+    @property
+    def vector_key(self) -> str:
+        """What this model's vectors are stored under: its id and the content of its file,
+        so that another (or a tampered) file under the same id never mixes its vectors with
+        this one's, and a file used again finds its vectors still there. The bare id while
+        no file is known."""
+        if not self.file_sha256:
+            return self.id
+        return f"{self.id}@{self.file_sha256[:VECTOR_KEY_DIGITS].lower()}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -125,7 +139,9 @@ class ModelSpec:
             raise ModelError(f"Invalid model spec: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["file_sha256"]  # a property of one file, not of the spec
+        return data
 
 
 def load_spec_file(path: Path) -> ModelSpec:
@@ -134,6 +150,9 @@ def load_spec_file(path: Path) -> ModelSpec:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ModelError(f"Cannot read model spec {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:  # a binary file (e.g. the model given as its spec)
+        raise ModelError(f"Model spec {path} is not JSON text (byte {exc.start} is not "
+                         "UTF-8)") from exc
     except json.JSONDecodeError as exc:
         raise ModelError(f"Model spec {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

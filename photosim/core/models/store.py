@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,10 +279,15 @@ class ModelStore:
     def prepared(self, model_id: str) -> tuple[ModelSpec, Path]:
         """The verified model ready to run: a classifier cut to its pooled features once, and
         cached under its source digest so that start-up does not redo it."""
-        spec = self.spec(model_id)
+        spec = self.bound_spec(model_id)
+        assert spec.file_sha256 is not None
+        return spec, self.prepare_file(spec, self.model_path(model_id), spec.file_sha256)
+
+    def bound_spec(self, model_id: str) -> ModelSpec:
+        """The spec of an installed model bound to its verified file (``with_file``)."""
         path = self.verify(model_id)
         digest = _get_str(self._read_record(path), "sha256") or dl.sha256_file(path)
-        return spec, self.prepare_file(spec, path, digest)
+        return with_file(self.spec(model_id), digest)
 
     def prepare_file(self, spec: ModelSpec, source: Path, digest: str) -> Path:
         """``source`` itself when its spec names an embedding output, else the cached cut."""
@@ -308,11 +313,15 @@ class ModelStore:
         stat = path.stat()
         key = str(path)
         known = memo.get(key)
-        if isinstance(known, dict) and known.get("size") == stat.st_size and \
-                known.get("mtime_ns") == stat.st_mtime_ns and isinstance(known.get("sha256"), str):
+        # The inode and its change time too: a rewrite that restores size and mtime still
+        # moves the change time, and the digest keys this model's vectors.
+        facts = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino,
+                 "ctime_ns": stat.st_ctime_ns}
+        if isinstance(known, dict) and all(known.get(k) == v for k, v in facts.items()) and \
+                isinstance(known.get("sha256"), str):
             return str(known["sha256"])
         digest = dl.sha256_file(path)
-        memo[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest}
+        memo[key] = {**facts, "sha256": digest}
         atomic_write_bytes(memo_file, json.dumps(memo, indent=1).encode())
         return digest
 
@@ -407,11 +416,24 @@ def resolve_model(store: ModelStore, choice: str | None,
         if model_spec.file is not None and digest != model_spec.file.sha256:
             raise ModelIntegrityError(f"{path} is not the file of {model_spec.id} (its sha256 "
                                       f"is {digest}, expected {model_spec.file.sha256}).")
-        return model_spec, store.prepare_file(model_spec, path, digest)
+        return with_file(model_spec, digest), store.prepare_file(model_spec, path, digest)
     if choice.lower().endswith(".onnx"):
         raise ModelError(f"No such model file: {path}")
     raise ModelError(f"Unknown model {choice!r}: give a model id ({', '.join(store.specs())}) "
                      "or the path of an .onnx file.")
+
+
+def with_file(spec: ModelSpec, sha256: str) -> ModelSpec:
+    """``spec`` bound to the model file with this sha256 (its vectors are keyed by it)."""
+    return replace(spec, file_sha256=sha256.lower())
+
+
+def is_pinned_file(spec: ModelSpec) -> bool:
+    """Whether the file bound to ``spec`` is the one its spec (or a builtin pin) names: the
+    only file whose vectors photosim can have stored under the bare id before vectors were
+    keyed by content."""
+    pinned = spec.file.sha256 if spec.file else builtin_pins().get(spec.id, FilePins()).model
+    return bool(pinned and spec.file_sha256 and pinned.lower() == spec.file_sha256.lower())
 
 
 def spec_for_file(store: ModelStore, path: Path, spec: str | None,
