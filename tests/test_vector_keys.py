@@ -122,3 +122,28 @@ def test_only_the_pinned_file_counts_as_pinned(tiny_model: tuple[Path, Path]) ->
     assert not is_pinned_file(with_file(load_spec_file(tiny_model[1]), "0" * 64))
     assert with_file(resnet, resnet.file.sha256).vector_key == "resnet50-v1-12@3f03fdef724b2294"
     assert "file_sha256" not in with_file(resnet, "0" * 64).to_dict()
+
+
+def test_a_reader_sees_vectors_a_writer_has_not_claimed_yet(tmp_path: Path,
+                                                            tiny_model: tuple[Path, Path]
+                                                            ) -> None:
+    """After an upgrade, read-only commands (which may not move the vectors) still find the
+    vectors an older photosim stored under the bare id, until a writer claims them."""
+    model, spec = tiny_model
+    photos = make_photo_folder(tmp_path / "pics", count=4)
+    data = tmp_path / "data"
+    with _open(data, model, spec) as library:
+        library.index([tmp_path / "pics"])
+        key = library.spec.vector_key if library.spec else ""
+    catalog = Catalog(data / "catalog.sqlite3")
+    with catalog.transaction() as conn:  # as an older photosim stored them
+        conn.execute("UPDATE vectors SET model_id = 'tiny-test' WHERE model_id = ?", (key,))
+        conn.execute("DELETE FROM settings WHERE key LIKE 'vectors keyed by file:%'")
+    catalog.close()
+    with Library.open(data, model=str(model), model_spec=str(spec), read_only=True) as reader:
+        assert reader.status().embedded == 4
+        assert {m.photo.path for m in reader.similar(photos[0], k=5)} == set(photos) - {photos[0]}
+    with _open(data, model, spec) as library:  # the writer claims (here: drops) them
+        assert library.status().embedded == 0
+    with Library.open(data, model=str(model), model_spec=str(spec), read_only=True) as reader:
+        assert reader.status().embedded == 0  # from now on the keyed vectors only

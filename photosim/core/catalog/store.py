@@ -95,6 +95,11 @@ _INSIDE = "CAST(path AS TEXT) LIKE CAST(? AS TEXT) ESCAPE '\\'"
 _IDS_PER_QUERY = 500
 
 
+
+def _claimed_marker(model_id: str) -> str:
+    """The ``settings`` key recording that the bare-id vectors of ``model_id`` were claimed."""
+    return f"vectors keyed by file:{model_id}"
+
 class Catalog:
     def __init__(self, db_path: Path, read_only: bool = False) -> None:
         self.db = Database(db_path, read_only)
@@ -305,13 +310,6 @@ class Catalog:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         return ids, decode_vectors([r[1] for r in rows], dim)
 
-    def embedded_ids(self, model_id: str) -> np.ndarray:
-        """Ids of the photos that have a vector for the model, without loading the vectors."""
-        rows = self.db.connection().execute(
-            "SELECT p.id FROM photos p JOIN vectors v ON v.content_hash = p.content_hash AND "
-            "v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
-
     def embedded_hashes(self, model_id: str) -> tuple[np.ndarray, list[str]]:
         """(ids, content hashes) of the photos that have a vector for the model."""
         rows = self.db.connection().execute(
@@ -377,8 +375,7 @@ class Catalog:
         vectors moved or went.
 
         A marker in ``settings`` makes later opens free: the statements scan the tables."""
-        marker = f"vectors keyed by file:{model_id}"
-        if self.read_only or vector_key == model_id or self.get_setting(marker) is not None:
+        if self.read_only or not self.unkeyed_vectors_wait(model_id, vector_key):
             return 0
         tables = ("vectors", "classes", "cluster_state", "video_frames")  # keyed by model_id
         with self.db.transaction() as conn:
@@ -391,8 +388,19 @@ class Catalog:
                 count = conn.execute(f"DELETE FROM {table} WHERE model_id = ?",
                                      (model_id,)).rowcount
                 changed += count if table == "vectors" else 0
-            conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (marker, vector_key))
+            conn.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)",
+                         (_claimed_marker(model_id), vector_key))
         return changed
+
+    def unkeyed_vectors_wait(self, model_id: str, vector_key: str) -> bool:
+        """Whether ``claim_unkeyed_vectors`` has still to run for ``model_id`` and finds
+        vectors under the bare id: a reader, which may not claim them, then reads them under
+        that id, as the photosim that stored them did, until a writer opens the library."""
+        if vector_key == model_id or self.get_setting(_claimed_marker(model_id)) is not None:
+            return False
+        row = self.db.connection().execute(
+            "SELECT 1 FROM vectors WHERE model_id = ? LIMIT 1", (model_id,)).fetchone()
+        return row is not None
 
     def drop_orphan_vectors(self) -> int:
         """Forget vectors whose content no longer exists in the library (kept: content of

@@ -14,6 +14,10 @@ How a pair of photos is judged (see :class:`PairJudge`):
   smaller grid is found, at some scale and sub-cell offset, inside the larger one. A re-shot
   scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
   CNN must still agree (cosine above a floor), less so when the pixels are conclusive.
+* A pair of one framing called same picture or edited is looked at once more, decoded on a
+  finer grid (:mod:`~photosim.core.duplicates.detail`): another moment of a static view (the
+  next video frame, a tripod burst) changes a few places with edges on both sides, which the
+  coarse grid took for a watermark.
 * **similar scene** — only the CNN agrees (a burst, the same scene re-shot). Never mixed with
   the kinds above; two photos whose EXIF capture times differ are never called copies.
 """
@@ -28,6 +32,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from photosim.core.duplicates.detail import FineGrid, fine_grid, local_change
 from photosim.core.duplicates.geometry import (
     CropFit,
     aligned_residual,
@@ -72,6 +77,7 @@ class PairJudge:
         self._self_fits: dict[int, float] = {}
         self._crop_sides: dict[tuple[int, int], int | None] = {}
         self._crop_fits: dict[tuple[int, int], CropFit] = {}  # judging and crop_side both ask
+        self._fine: dict[int, FineGrid | None] = {}
 
     def __call__(self, i: int, j: int) -> Relation:
         key = (min(i, j), max(i, j))
@@ -210,7 +216,7 @@ class PairJudge:
             return None
         same = self._same_picture(i, j, fa, fb, cos)
         if same is not None:
-            return same
+            return None if self._another_moment(i, j, mirrored=False) else same
         if cos is not None and cos < min(s.proof_cosine, s.edited_cosine):
             return None  # too far apart in the CNN for any pixel evidence to matter
         edit = self._edit_residual(i, j, fa, fb)
@@ -219,6 +225,8 @@ class PairJudge:
         residual, reframed, mirrored = edit
         floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
+            return None
+        if not reframed and self._another_moment(i, j, mirrored):
             return None
         return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
                         reframed, mirrored)
@@ -240,6 +248,20 @@ class PairJudge:
                 same_colours(fa, fb, self._balance(i), self._balance(j), s):
             return Relation(Level.SAME, cos if cos is not None else whole)
         return None
+
+    def _another_moment(self, i: int, j: int, mirrored: bool) -> bool:
+        """Whether a pair of one framing, a copy to the fingerprints, shows another moment of
+        the view on a finer look (see :mod:`~photosim.core.duplicates.detail`); False when
+        either photo cannot be read again."""
+        a, b = self._fine_grid(i), self._fine_grid(j)
+        if a is None or b is None:
+            return False
+        return local_change(a, b, mirrored).another_moment
+
+    def _fine_grid(self, i: int) -> FineGrid | None:
+        if i not in self._fine:
+            self._fine[i] = fine_grid(self.candidates[i].photo.path)
+        return self._fine[i]
 
     def _standardised(self, i: int, shape: tuple[int, ...]) -> FloatGrid | None:
         """Photo ``i``'s grid at ``shape``, standardised (see :func:`standardise`)."""

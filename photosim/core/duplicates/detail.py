@@ -1,0 +1,240 @@
+"""Finer pixel evidence for a pair the fingerprints call a copy of one framing: was it edited,
+or is it another moment of the same view?
+
+The fingerprint's 28-cell grid cannot see a person take a step: two frames of a static camera
+agree everywhere but in a few small places, which is also what a watermark does, so both pass
+as an edit. Here the two pictures are decoded again (only for such pairs) and compared on a
+finer grid, after the tone curve that maps one onto the other:
+
+* a global edit (tones, colours, a filter, re-encoding, resizing) leaves no compact patch of
+  strong change at all;
+* an added mark (a watermark, a caption, a sticker) puts new edges on *one* side: where the
+  pictures differ, one of them holds far more edge energy than the other;
+* another moment moves things: a subject leaves one place and appears in another, or shifts a
+  little, so the changed places hold edges on both sides, about as much in each picture.
+
+Only the last is told apart, and only when the change is compact and strong enough to be
+seen; a pair whose photos cannot be read again keeps the fingerprints' verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from photosim.core import decode
+from photosim.core.errors import DecodeError
+
+FineGrid = NDArray[np.float32]
+
+FINE_SIDE = 192  # cells along the longer side of the grid the sidedness is measured on
+_DECODE_SIDE = 256  # shorter side decoded (draft JPEG decoding keeps this cheap)
+_BLUR = 1.0  # cells of blur before differencing: resampling and JPEG noise, not content
+_STRONG = 24.0  # gray levels of change, after the tone curve, that count as a changed place
+# A patch of strong change at least this large (cells of the half-resolution grid, where
+# resampling noise and clipped highlights of a tone edit stay below it) is a change worth
+# explaining; a resized copy or a brightened one has none.
+_PATCH_CELLS = 40
+# Below this share of one-sided edge energy the changed places hold edges on both sides:
+# things moved (measured on benchmarks/dedup_eval.py --set dev: moving people and players
+# 0.00-0.13, a watermark 0.26-0.87).
+MIN_SIDEDNESS = 0.2
+
+
+@dataclass(frozen=True)
+class LocalChange:
+    """Where two pictures of one framing differ, as this module measures it."""
+
+    patch_cells: int  # the largest patch of strong change, half-resolution cells
+    sidedness: float  # 0: changed places hold as many edges in each picture, 1: in one only
+    # The largest patch left once one is turned, scaled and shifted onto the other (None:
+    # not needed, the change was small or one-sided)
+    registered_cells: int | None = None
+
+    @property
+    def another_moment(self) -> bool:
+        """A large two-sided change that no small turn, scale or shift explains."""
+        if self.patch_cells < _PATCH_CELLS or self.sidedness >= MIN_SIDEDNESS:
+            return False
+        return self.registered_cells is None or self.registered_cells >= _PATCH_CELLS
+
+
+def fine_grid(path: Path) -> FineGrid | None:
+    """The photo's grayscale grid for :func:`local_change`, or None when it cannot be read
+    again (moved, deleted or damaged since it was indexed)."""
+    decode.register_plugins()  # a HEIC copy is read as the index read it
+    try:
+        image = decode.load_rgb(path, _DECODE_SIDE).image.convert("L")
+    except (DecodeError, OSError):
+        return None
+    scale = FINE_SIDE / max(image.size)
+    size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.BOX), np.float32)
+
+
+def local_change(a: FineGrid, b: FineGrid, mirrored: bool = False) -> LocalChange:
+    """How two grids of (about) one framing differ; ``mirrored``: ``b`` is ``a`` flipped."""
+    b = _resized(b, a.shape)
+    if mirrored:
+        b = np.ascontiguousarray(b[:, ::-1])
+    half_a, half_b = _half(a), _half(b)
+    coarse = _biggest_patch(*_tone_matched(half_a, half_b))
+    if coarse < _PATCH_CELLS:
+        return LocalChange(coarse, 1.0)
+    sidedness = _sidedness(*_tone_matched(a, b))
+    if sidedness >= MIN_SIDEDNESS:
+        return LocalChange(coarse, sidedness)
+    return LocalChange(coarse, sidedness, _registered_patch(half_a, half_b))
+
+
+# Straightening turns a photo by a few degrees and crops it; a 5-15 % crop keeps the shape.
+# Both keep the framing to the fingerprints, yet differ everywhere on the fine grid until
+# one is turned and scaled onto the other, after which only a different moment still shows.
+_ANGLES = np.arange(-4.5, 4.51, 1.5)  # degrees, searched coarsely first
+_SCALES = np.arange(1.0, 1.2501, 0.05)  # how much larger the crop shows its part
+_STEPS = ((0.75, 0.025), (0.375, 0.0125), (0.19, 0.006))  # then finer around the best
+
+
+def _registered_patch(a: FineGrid, b: FineGrid) -> int:
+    """The largest patch of strong change left once either grid is turned, scaled and
+    shifted onto the other: a coarse search on quarter grids, then finer steps around the
+    best placement on the half grids."""
+    qa, qb = _half(a), _half(b)
+    coarse = [(*_best_warp(big, crop), n) for n, (big, crop) in enumerate(((qa, qb), (qb, qa)))]
+    cost, angle, scale, n = min(coarse)
+    big, crop = (a, b) if n == 0 else (b, a)
+    best = (_warp(big, crop, angle, scale)[0], angle, scale)
+    for step_angle, step_scale in _STEPS:
+        centre = best
+        for d_angle in (-step_angle, 0.0, step_angle):
+            for d_scale in (-step_scale, 0.0, step_scale):
+                if d_angle == d_scale == 0.0:
+                    continue
+                tried = (centre[1] + d_angle, centre[2] + d_scale)
+                cost = _warp(big, crop, *tried)[0]
+                if cost < best[0]:
+                    best = (cost, *tried)
+    _, view, valid = _warp(big, crop, best[1], best[2])
+    filled = np.where(valid, view, crop).astype(np.float32)
+    labels, count = _strong_patches(*_tone_matched(filled, crop))
+    labels[~valid] = 0
+    if count == 0:
+        return 0
+    return int(np.bincount(labels.ravel(), minlength=2)[1:].max())
+
+
+def _best_warp(big: FineGrid, crop: FineGrid) -> tuple[float, float, float]:
+    """(Cost, angle, scale) of the best placement of ``crop`` in ``big`` on a coarse grid."""
+    found = (np.inf, 0.0, 1.0)
+    for angle in _ANGLES:
+        for scale in _SCALES:
+            cost = _warp(big, crop, float(angle), float(scale))[0]
+            if cost < found[0]:
+                found = (cost, float(angle), float(scale))
+    return found
+
+
+def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float
+          ) -> tuple[float, FineGrid, NDArray[np.bool_]]:
+    """(1 - correlation over the cells both cover, ``big`` turned by ``angle``, magnified by
+    ``scale`` and shifted to line up with ``crop``; that view; where it is defined)."""
+    from scipy.ndimage import affine_transform
+
+    theta = np.radians(angle)
+    turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) / scale
+    offset = (np.array(big.shape) - 1) / 2.0 - turn @ ((np.array(crop.shape) - 1) / 2.0)
+    view = affine_transform(big, turn, offset, output_shape=crop.shape, order=1,
+                            mode="nearest")
+    offset = offset - turn @ np.array(_phase_shift(view, crop))
+    view = affine_transform(big, turn, offset, output_shape=crop.shape, order=1,
+                            mode="constant", cval=np.nan)
+    valid = ~np.isnan(view)
+    if valid.mean() < 0.8:
+        return np.inf, view, valid
+    x, y = view[valid], crop[valid]
+    x, y = x - x.mean(), y - y.mean()
+    ncc = float((x * y).sum() / max(np.sqrt((x * x).sum() * (y * y).sum()), 1e-6))
+    return 1.0 - ncc, view, valid
+
+
+def _phase_shift(a: FineGrid, b: FineGrid) -> tuple[float, float]:
+    """The (rows, cols) shift that moves ``a`` onto ``b``, by phase correlation."""
+    fa, fb = np.fft.fft2(a - a.mean()), np.fft.fft2(b - b.mean())
+    cross = fb * np.conj(fa)
+    surface = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-9)).real
+    peak = np.unravel_index(int(np.argmax(surface)), surface.shape)
+    return tuple(float(p - n if p > n // 2 else p)  # type: ignore[return-value]
+                 for p, n in zip(peak, surface.shape, strict=True))
+
+
+def _tone_matched(a: FineGrid, b: FineGrid) -> tuple[FineGrid, FineGrid]:
+    """(One grid through the tone curve that gives it the other's histogram, that other), in
+    whichever direction leaves less difference: an edit may have clipped either side."""
+    from scipy.ndimage import gaussian_filter  # here, not at the top: see geometry._refine
+
+    best: tuple[float, FineGrid, FineGrid] | None = None
+    for x, y in ((a, b), (b, a)):
+        mapped = _histogram_matched(x, y)
+        cost = float(np.abs(gaussian_filter(mapped, _BLUR) - gaussian_filter(y, _BLUR)).mean())
+        if best is None or cost < best[0]:
+            best = (cost, mapped, y)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _histogram_matched(source: FineGrid, target: FineGrid) -> FineGrid:
+    mapped = np.empty(source.size, np.float32)
+    mapped[np.argsort(source.ravel(), kind="stable")] = np.sort(target.ravel())
+    return mapped.reshape(source.shape)
+
+
+def _strong_patches(a: FineGrid, b: FineGrid) -> tuple[NDArray[np.int32], int]:
+    """Labelled patches where the blurred grids differ strongly (dilated by a cell so that
+    one object's pieces stay one patch), and how many there are."""
+    from scipy.ndimage import binary_dilation, gaussian_filter, label
+
+    diff = np.abs(gaussian_filter(a, _BLUR) - gaussian_filter(b, _BLUR))
+    labels, count = label(binary_dilation(diff > _STRONG))
+    return labels.astype(np.int32), int(count)
+
+
+def _biggest_patch(a: FineGrid, b: FineGrid) -> int:
+    labels, count = _strong_patches(a, b)
+    if count == 0:
+        return 0
+    return int(np.bincount(labels.ravel())[1:].max())
+
+
+def _sidedness(a: FineGrid, b: FineGrid) -> float:
+    """|Σ (edges in b − edges in a)| / Σ (edges in both), over the changed places: near 1
+    when the change is a mark added to one picture, near 0 when things moved."""
+    labels, count = _strong_patches(a, b)
+    if count == 0:
+        return 1.0
+    changed = labels > 0
+    edges_a, edges_b = float(_edges(a)[changed].sum()), float(_edges(b)[changed].sum())
+    return abs(edges_b - edges_a) / max(edges_a + edges_b, 1e-6)
+
+
+def _edges(grid: FineGrid) -> FineGrid:
+    from scipy.ndimage import gaussian_filter
+
+    gy, gx = np.gradient(gaussian_filter(grid, 0.7))
+    magnitude: FineGrid = np.hypot(gx, gy)
+    return magnitude
+
+
+def _half(grid: FineGrid) -> FineGrid:
+    rows, cols = grid.shape
+    return _resized(grid, (max(4, rows // 2), max(4, cols // 2)))
+
+
+def _resized(grid: FineGrid, shape: tuple[int, ...]) -> FineGrid:
+    if grid.shape == shape:
+        return grid
+    image = Image.fromarray(grid, mode="F").resize((shape[1], shape[0]), Image.Resampling.BOX)
+    return np.asarray(image, np.float32)

@@ -1,0 +1,140 @@
+"""The finer look at pairs the fingerprints call copies of one framing: another moment of a
+static view is told from a watermark, a tone edit and a straightened or cropped copy."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+
+from photosim.core.duplicates.detail import fine_grid, local_change
+from photosim.core.duplicates.grouping import GroupingOptions, find_groups
+from photosim.core.duplicates.kinds import Candidate, Snapshot
+from photosim.core.duplicates.pairs import PairTable
+from photosim.core.fingerprint import fingerprint
+from photosim.core.types import DuplicateKind, Photo
+
+
+def _view() -> Image.Image:
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())  # 512 × 512
+
+
+def _with_walker(view: Image.Image, x: int) -> Image.Image:
+    """The view with a person-sized figure (a patch of another photo) standing at ``x``."""
+    from skimage import data
+
+    figure = Image.fromarray(data.coffee()).crop((200, 100, 245, 210))
+    frame = view.copy()
+    frame.paste(figure, (x, 300))
+    return frame
+
+
+def _watermarked(img: Image.Image) -> Image.Image:
+    marked = img.copy()
+    size = img.height // 12
+    ImageDraw.Draw(marked).text((img.width * 0.05, img.height * 0.82), "© someone 2025",
+                                fill=(255, 255, 255), font=ImageFont.load_default(size=size),
+                                stroke_width=2, stroke_fill=(0, 0, 0))
+    return marked
+
+
+def _straightened(img: Image.Image, angle: float) -> Image.Image:
+    turned = img.rotate(angle, Image.Resampling.BICUBIC)
+    w, h = img.size
+    margin = 0.06
+    return turned.crop((round(w * margin), round(h * margin), round(w * (1 - margin)),
+                        round(h * (1 - margin)))).resize((w, h), Image.Resampling.LANCZOS)
+
+
+def _grid(img: Image.Image, folder: Path, name: str) -> np.ndarray:
+    path = folder / f"{name}.jpg"
+    img.save(path, quality=92)
+    grid = fine_grid(path)
+    assert grid is not None
+    return grid
+
+
+def test_a_figure_that_moved_is_another_moment(tmp_path: Path) -> None:
+    view = _view()
+    first = _grid(_with_walker(view, 100), tmp_path, "a")
+    for x in (112, 180):  # a step, and further along
+        assert local_change(first, _grid(_with_walker(view, x), tmp_path, f"b{x}")
+                            ).another_moment
+
+
+@pytest.mark.parametrize("edit", ["watermark", "tones", "straightened", "cropped", "resized"])
+def test_edits_are_not_another_moment(tmp_path: Path, edit: str) -> None:
+    original = _with_walker(_view(), 100)
+    copy = {"watermark": lambda: _watermarked(original),
+            "tones": lambda: ImageEnhance.Contrast(
+                ImageEnhance.Brightness(original).enhance(1.2)).enhance(1.2),
+            "straightened": lambda: _straightened(original, 3.0),
+            "cropped": lambda: original.crop((30, 20, 482, 472)),
+            "resized": lambda: original.resize((256, 256), Image.Resampling.LANCZOS)}[edit]()
+    change = local_change(_grid(original, tmp_path, "o"), _grid(copy, tmp_path, "c"))
+    assert not change.another_moment, change
+
+
+def test_a_photo_that_cannot_be_read_again_has_no_fine_grid(tmp_path: Path) -> None:
+    assert fine_grid(tmp_path / "gone.jpg") is None
+    (tmp_path / "bad.jpg").write_bytes(b"not a picture")
+    assert fine_grid(tmp_path / "bad.jpg") is None
+
+
+def _photo(pid: int, path: Path, img: Image.Image) -> Photo:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return Photo(pid, path, path.stat().st_size, 0, digest, img.width, img.height, "JPEG")
+
+
+def _unit_vectors(cosine: float, count: int) -> np.ndarray:
+    """``count`` unit vectors, each pair at ``cosine`` (the CNN sees one picture)."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=64)
+    base /= np.linalg.norm(base)
+    out = []
+    for _ in range(count):
+        other = rng.normal(size=64)
+        other -= (other @ base) * base
+        other /= np.linalg.norm(other)
+        out.append(np.sqrt(cosine) * base + np.sqrt(1 - cosine) * other)
+    return np.stack(out).astype(np.float32)
+
+
+def _grouped(tmp_path: Path, images: list[Image.Image]) -> dict[int, DuplicateKind | None]:
+    """Each photo's kind in its group (None: the keeper or in no group), through the grouping
+    with files on disk and a CNN that finds every pair nearly identical."""
+    candidates = []
+    for n, img in enumerate(images):
+        path = tmp_path / f"p{n}.jpg"
+        img.save(path, quality=92)
+        candidates.append(Candidate(_photo(n, path, img), fingerprint(img), n))
+    vectors = _unit_vectors(0.97, len(images))
+    pairs = list(itertools.combinations(range(len(images)), 2))
+    sims = vectors @ vectors.T
+    table = PairTable.of([i for i, _ in pairs], [j for _, j in pairs],
+                         [float(sims[i, j]) for i, j in pairs])
+    groups = find_groups(Snapshot(candidates, vectors), table, GroupingOptions())
+    return {p.id: k for g in groups for p, k in zip(g.members, g.member_kinds, strict=True)}
+
+
+def test_consecutive_frames_of_a_static_camera_are_never_a_deletable_kind(
+        tmp_path: Path) -> None:
+    """Two frames, a figure a step further on: the fingerprints' coarse grid calls them an
+    edit (as a watermark); decoded again, they are a similar scene at most."""
+    view = _view()
+    kinds = _grouped(tmp_path, [_with_walker(view, 100), _with_walker(view, 115)])
+    assert all(k in (None, DuplicateKind.SIMILAR) for k in kinds.values()), kinds
+
+
+def test_a_watermarked_and_a_straightened_copy_stay_edited_copies(tmp_path: Path) -> None:
+    original = _with_walker(_view(), 100)
+    kinds = _grouped(tmp_path, [original, _watermarked(original),
+                                _straightened(original, -2.5)])
+    assert sorted(kinds.items(), key=lambda kv: kv[0]) == [
+        (0, None), (1, DuplicateKind.EDITED), (2, DuplicateKind.EDITED)]
