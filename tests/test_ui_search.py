@@ -181,7 +181,7 @@ def test_matches_above_the_floor_come_before_the_line_in_the_core_order(qtbot, t
     photos = [m.photo for m in results.all_matches][:4]
     scores = [0.7, 0.3, 0.6, 0.4]  # ranked order, not sorted by score
     results.set_min_similarity(0.5)
-    results.show_matches(results.query, [replace(m, photo=p, score=s) for p, s, m in zip(
+    results.show_matches([replace(m, photo=p, score=s) for p, s, m in zip(
         photos, scores, results.all_matches, strict=False)])
     shown = [results.model.index(r).data(ScoreRole) for r in range(4)]
     assert shown == pytest.approx([0.7, 0.6, 0.3, 0.4])
