@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from photosim.core import decode, labels, scanner, trash, video
+from photosim.core import decode, labels, ranking, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog, Folder
 from photosim.core.catalog.pathcodec import from_db, readable
@@ -343,6 +343,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
+        self._ranking: ranking.RankingFit | None = None  # learned on first use (core/ranking.py)
         self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
         self._frames: FrameSearch | None = None  # see _frame_search
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
@@ -901,7 +902,10 @@ class Library:
         vector, photo = self.vector_of(path)
         exclude = {photo.id} if photo else set()
         with self._lock:
-            hits = index.query(vector, k, exclude=exclude)
+            pool_ids, pool_vectors = index.neighbourhood(vector, ranking.pool_size(k), exclude)
+            found, scores = ranking.rerank(vector, pool_ids, pool_vectors,
+                                           self._ranking_fit(index), k)
+        hits = list(zip(found.tolist(), scores.tolist(), strict=True))
         frame_hits = self._frame_search().best_per_video(vector, k, exclude)
         photos = self.catalog.photos_by_ids([*(i for i, _ in hits),
                                              *(h.photo_id for h in frame_hits)])
@@ -916,6 +920,28 @@ class Library:
             if self._frames is None:
                 self._frames = FrameSearch(self.catalog, self.spec.vector_key, self.spec.dim)
             return self._frames
+
+    def _ranking_fit(self, index: VectorIndex) -> ranking.RankingFit | None:
+        """The ranking learned on this library, refitted (and saved, by a writer) when the
+        library has grown or shrunk enough; None while it is too small to learn from."""
+        assert self.spec is not None
+        photos = len(index)
+        if photos < ranking.MIN_PHOTOS:
+            return None
+        if self._ranking is None:
+            self._ranking = ranking.load_fit(self._ranking_path(), self.spec.dim)
+        if self._ranking is None or self._ranking.stale(photos):
+            ids = index.ids()
+            sample = np.random.default_rng(0).choice(ids, min(len(ids), ranking.FIT_SAMPLE),
+                                                     replace=False)
+            self._ranking = ranking.fit(index.vectors(np.sort(sample))[1], photos)
+            if not self.read_only:
+                ranking.save_fit(self._ranking_path(), self._ranking)
+        return self._ranking
+
+    def _ranking_path(self) -> Path:
+        assert self.spec is not None
+        return self.paths.root / "ranking" / f"{self.spec.id.replace('/', '_')}.npz"
 
     def compare(self, a: Path, b: Path) -> float:
         va, _ = self.vector_of(a)
