@@ -24,7 +24,14 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToolButton, QWidget
 
 from photosim.core.errors import DamagedCatalogError
-from photosim.core.library import PHOTO_SUFFIXES, Library, LibraryHealth, LibraryStatus, WriterLock
+from photosim.core.library import (
+    PHOTO_SUFFIXES,
+    VIDEO_SUFFIXES,
+    Library,
+    LibraryHealth,
+    LibraryStatus,
+    WriterLock,
+)
 from photosim.core.types import Photo
 from photosim.ui.clusters_view import ClustersView
 from photosim.ui.controllers.clusters import ClustersController
@@ -50,6 +57,9 @@ from photosim.ui.similar_view import SimilarView
 from photosim.ui.tasks import TaskRunner
 from photosim.ui.thumbnails import ThumbnailCache
 from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
+
+# What may be dropped on the window or handed over as a query: a video is searched by its frames.
+QUERY_SUFFIXES = PHOTO_SUFFIXES | VIDEO_SUFFIXES
 
 
 class MainWindow(QMainWindow):
@@ -431,13 +441,14 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def handle_paths(self, paths: Sequence[Path]) -> None:
-        """Dropped or handed over by another launch: folders are added, an image is a query."""
+        """Dropped or handed over by another launch: folders are added, a photo or a video is
+        a query."""
         folders = [p for p in paths if p.is_dir()]
-        images = [p for p in paths if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES]
+        queries = [p for p in paths if p.is_file() and p.suffix.lower() in QUERY_SUFFIXES]
         if folders:
             self.add_folders(folders)
-        if images:
-            self.find_similar(images[0])
+        if queries:
+            self.find_similar(queries[0])
 
     def handle_message(self, message: dict[str, Any]) -> None:
         """Arguments from a second launch (see single_instance)."""
@@ -471,4 +482,4 @@ class MainWindow(QMainWindow):
 
 def _droppable(path: str) -> bool:
     candidate = Path(path)
-    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in PHOTO_SUFFIXES)
+    return bool(path) and (candidate.is_dir() or candidate.suffix.lower() in QUERY_SUFFIXES)

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from photosim.core.library import PHOTO_SUFFIXES
+from photosim.core.library import PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from photosim.core.types import Photo
 from photosim.ui.controllers.shell import Shell, show_failure
 from photosim.ui.preview import PreviewDialog
@@ -34,8 +34,7 @@ class SimilarController(QObject):
 
     def choose_query_file(self, parent: QWidget) -> None:
         chosen, _ = QFileDialog.getOpenFileName(
-            parent, "Find photos similar to…", "",
-            "Images (" + " ".join(f"*{s}" for s in sorted(PHOTO_SUFFIXES)) + ")")
+            parent, "Find photos similar to…", "", query_file_filter())
         if chosen:
             self.find_similar(Path(chosen))
 
@@ -114,3 +113,12 @@ class SimilarController(QObject):
         dialog.similar_requested.connect(lambda p: self.find_similar(p.path))
         dialog.show()
         return dialog
+
+
+def query_file_filter() -> str:
+    """The file dialog's choices: photos and videos (a video is searched by its frames)."""
+    def patterns(suffixes: frozenset[str]) -> str:
+        return " ".join(f"*{s}" for s in sorted(suffixes))
+
+    return (f"Photos and videos ({patterns(PHOTO_SUFFIXES | VIDEO_SUFFIXES)});;"
+            f"Photos ({patterns(PHOTO_SUFFIXES)});;Videos ({patterns(VIDEO_SUFFIXES)})")
