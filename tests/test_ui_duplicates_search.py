@@ -105,7 +105,7 @@ def test_cancel_stops_the_search_and_it_can_be_run_again(qtbot, window, held):
     assert view.search.title.text() == "Duplicate search stopped"
     assert view.search.again.isVisible() and not view.search.cancel.isVisible()
     window.tabs.setCurrentWidget(window.library_view)
-    window._stale["duplicates"] = True  # e.g. a watched folder changed meanwhile
+    window.duplicates.mark_stale()  # e.g. a watched folder changed meanwhile
     window.tabs.setCurrentWidget(view)
     qtbot.wait(100)
     assert len(held.asked) == 1  # stopped by the user: not started again unasked

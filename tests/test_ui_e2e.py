@@ -27,7 +27,9 @@ WAIT = 30000
 
 
 def the_window() -> MainWindow:
-    return next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+    """The app's window: the one shown (a window an earlier test closed may linger)."""
+    return next(w for w in QApplication.topLevelWidgets()
+                if isinstance(w, MainWindow) and w.isVisible())
 
 
 def test_launch_find_similar_and_resolve_a_duplicate(qtbot, tmp_path, tiny_model, monkeypatch):

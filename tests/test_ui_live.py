@@ -75,7 +75,7 @@ def test_watching_starts_after_the_catch_up_index(live_window):
     win, photos = live_window
     assert win.live.is_running()
     assert win.live.roots() == [photos.resolve()]
-    assert win.watch_label.text() == "Watching 1 folder"
+    assert win.watching.label.text() == "Watching 1 folder"
 
 
 def test_copied_photo_appears_and_deleted_one_disappears(qtbot, live_window):
@@ -125,7 +125,7 @@ def test_a_folder_added_while_running_is_watched(qtbot, live_window, tmp_path):
     with qtbot.waitSignal(win.indexing_finished, timeout=WAIT):
         win.add_folders([extra])
     assert extra.resolve() in win.live.roots()
-    assert win.watch_label.text() == "Watching 2 folders"
+    assert win.watching.label.text() == "Watching 2 folders"
     imagegen.save(imagegen.scene(5), extra / "new.jpg", quality=90)
     qtbot.waitUntil(lambda: "new.jpg" in names(win.library_view.model), timeout=LIVE_WAIT)
 

@@ -80,6 +80,20 @@ def test_context_menu_find_similar_shows_ranked_results(qtbot, window):
                for r in range(results.rowCount()))
 
 
+def test_a_dropped_video_is_a_query_like_a_photo(qtbot, window, tmp_path):
+    from photosim.ui.controllers.similar import query_file_filter
+    from photosim.ui.mainwindow import _droppable
+    from tests.videogen import encode, sample_photos
+
+    clip = encode(tmp_path / "outside" / "clip.mp4", [(sample_photos()["coffee"], 2.0)])
+    assert _droppable(str(clip)) and not _droppable(str(tmp_path / "notes.txt"))
+    with qtbot.waitSignal(window.similar_finished, timeout=WAIT):
+        window.handle_paths([clip])
+    assert window.tabs.currentWidget() is window.similar_view
+    assert window.similar_view.model.rowCount() > 0  # ranked against the library's photos
+    assert "*.mp4" in query_file_filter() and "*.jpg" in query_file_filter()
+
+
 def test_similar_slider_asks_again(qtbot, window):
     window.find_similar(window.library.folders()[0] / "scene1.jpg")
     qtbot.waitUntil(lambda: window.similar_view.model.rowCount() > 0, timeout=WAIT)
@@ -245,12 +259,12 @@ def test_start_fills_the_grid_before_the_catch_up_scan(qtbot, library):
 def test_refresh_while_indexing_reads_the_photos_only_when_their_count_changed(
         qtbot, window, library):
     reads = []
-    window.refresh_library = lambda: reads.append(True)
-    window._refresh_while_indexing()
+    window.library_grid.refresh = lambda: reads.append(True)
+    window.library_grid.refresh_if_grown()
     qtbot.waitUntil(lambda: not window.runner.busy(), timeout=WAIT)
     assert reads == []
     new = library.folders()[0] / "later.jpg"
     imagegen.save(imagegen.scene(40), new, quality=90)
     library.index_paths([new])
-    window._refresh_while_indexing()
+    window.library_grid.refresh_if_grown()
     qtbot.waitUntil(lambda: reads == [True], timeout=WAIT)

@@ -184,14 +184,6 @@ def rank_by_word(word: str, class_probs: np.ndarray) -> np.ndarray:
     return rank_by_word_top(word, *top_classes(class_probs))
 
 
-def word_scores(word: str, class_probs: np.ndarray) -> np.ndarray:
-    """Each row's total probability over the classes ``word`` names (0 for unknown words)."""
-    wanted = word_to_classes(word)
-    probs = np.asarray(class_probs, dtype=np.float32).reshape(-1, CLASS_COUNT)
-    scores: np.ndarray = probs[:, wanted].sum(axis=1) if wanted else np.zeros(len(probs))
-    return scores
-
-
 def top_classes(class_probs: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most likely classes per row: (ids int16 (n, k), probabilities float32 (n, k)),
     best first. 100k photos take 6 MB this way instead of 400 MB as full rows."""
@@ -212,7 +204,8 @@ def dense_probs(class_ids: np.ndarray, probs: np.ndarray) -> np.ndarray:
 
 
 def word_scores_top(word: str, class_ids: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """`word_scores` over `top_classes` output."""
+    """Each row's total probability over the classes ``word`` names, from `top_classes`
+    output (0 for unknown words)."""
     matches = np.isin(np.asarray(class_ids), word_to_classes(word))
     scores: np.ndarray = np.where(matches, probs, 0.0).sum(axis=1)
     return scores

@@ -7,6 +7,7 @@ Heavy parts (the ONNX session, the index) load on first use so that opening is i
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import math
 import os
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -43,9 +44,22 @@ from photosim.core.errors import (
 from photosim.core.frame_search import FrameSearch, with_video_times
 from photosim.core.fsutil import atomic_writer
 from photosim.core.lock import WriterLock
-from photosim.core.models.runtime import ModelSession, available_providers, choose_providers
-from photosim.core.models.spec import ModelSpec
-from photosim.core.models.store import ModelStore, is_pinned_file, resolve_model
+from photosim.core.models.runtime import (
+    ModelSession,
+    available_providers,
+    choose_providers,
+    gpu_available,
+)
+from photosim.core.models.spec import ModelSpec, load_spec_file
+from photosim.core.models.store import (
+    DAMAGED,
+    VERIFIED,
+    ModelState,
+    ModelStore,
+    is_pinned_file,
+    resolve_model,
+    spec_for_file,
+)
 from photosim.core.paths import LibraryPaths, default_data_dir
 from photosim.core.pipeline import IndexPipeline, IndexReport
 from photosim.core.scanner import ScanProblem
@@ -65,25 +79,76 @@ if TYPE_CHECKING:  # loaded on first use: `status` and opening stay instant with
     from photosim.core.duplicates.search import DuplicateSearch
     from photosim.core.fingerprint import Fingerprint
     from photosim.core.index import VectorIndex
+    from photosim.core.model_compare import ModelScore, load_results
+    from photosim.core.models.adopt import (
+        NORMALISATIONS,
+        ModelFacts,
+        Trial,
+        adopt,
+        inspect_model,
+        normalisation,
+        spec_for_unknown,
+        try_model,
+    )
     from photosim.core.watcher import LibraryWatcher  # loads watchdog
 
 log = logging.getLogger(__name__)
 
 
+# What the UI and the CLI may use; beside the library itself, what the UI's model pages, the
+# model comparison chart and the list of unreadable files need.
 __all__ = [
+    "DAMAGED",
+    "NORMALISATIONS",
     "PHOTO_SUFFIXES",
+    "VERIFIED",
     "CancelToken",
     "Cluster",
     "IndexReport",
     "Library",
     "LibraryHealth",
     "LibraryStatus",
+    "LibraryWatcher",
+    "ModelFacts",
+    "ModelScore",
+    "ModelSpec",
+    "ModelState",
+    "ModelStore",
+    "ScanProblem",
     "TrashAction",
+    "Trial",
     "WriterLock",
+    "adopt",
     "default_data_dir",
+    "gpu_available",
+    "inspect_model",
     "instance_lock",
+    "load_results",
+    "load_spec_file",
     "model_store",
+    "normalisation",
+    "readable",
+    "spec_for_file",
+    "spec_for_unknown",
+    "try_model",
 ]
+
+# Handed on from modules loaded on first use (onnx for a model's trial, image code for the
+# comparison), so that importing the facade stays instant.
+_LOADED_ON_USE = {
+    **dict.fromkeys(("NORMALISATIONS", "ModelFacts", "Trial", "adopt", "inspect_model",
+                     "normalisation", "spec_for_unknown", "try_model"),
+                    "photosim.core.models.adopt"),
+    **dict.fromkeys(("ModelScore", "load_results"), "photosim.core.model_compare"),
+    "LibraryWatcher": "photosim.core.watcher",  # loads watchdog
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LOADED_ON_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
 VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)

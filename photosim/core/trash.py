@@ -14,7 +14,7 @@ import stat
 import sys
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote
 
 from photosim.core.errors import TrashError
 
@@ -142,12 +142,3 @@ def _mount_point(path: Path) -> Path:
     while not os.path.ismount(path) and path.parent != path:
         path = path.parent
     return path
-
-
-def recorded_origin(info_file: Path, top: Path | None) -> Path | None:
-    """The original path a .trashinfo record names (for tools that list the trash)."""
-    for line in info_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("Path="):
-            recorded = Path(os.fsdecode(unquote_to_bytes(line[5:])))
-            return recorded if recorded.is_absolute() or top is None else top / recorded
-    return None

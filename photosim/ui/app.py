@@ -19,8 +19,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QStyleFactory
 
 from photosim.core import library as library_module
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library
-from photosim.core.models.store import spec_for_file
+from photosim.core.library import Library, spec_for_file
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
 from photosim.ui.mainwindow import MainWindow

@@ -200,12 +200,6 @@ class ClustersView(QWidget):
     def granularity_value(self) -> float:
         return self.granularity.value() / 100
 
-    def set_granularity(self, value: float) -> None:
-        """Set the slider without asking for a regrouping (e.g. from saved settings)."""
-        self.granularity.blockSignals(True)
-        self.granularity.setValue(round(value * 100))
-        self.granularity.blockSignals(False)
-
     def set_unavailable(self, message: str = NO_MODEL) -> None:
         self.notice.setText(message)
         self.notice.show()

@@ -80,9 +80,6 @@ class ImagePane(QGraphicsView):
         self.scene().setSceneRect(self._item.boundingRect())
         self.apply_view(self.zoom, self.cx, self.cy)
 
-    def has_picture(self) -> bool:
-        return not self._item.pixmap().isNull()
-
     def _fit_scale(self) -> float:
         rect = self._item.boundingRect()
         if rect.isEmpty():
@@ -363,14 +360,6 @@ class CompareView(QWidget):
         if card.decision == PROTECTED:
             return  # reference files are never proposed for deletion
         card.decision = decision
-        self._refresh()
-        self.decisions_changed.emit()
-
-    def keep_only_current(self) -> None:
-        """The usual choice in one key: keep this copy, trash the others (not reference ones)."""
-        for i, card in enumerate(self.cards):
-            if card.decision != PROTECTED:
-                card.decision = KEEP if i == self.current else TRASH
         self._refresh()
         self.decisions_changed.emit()
 

@@ -20,15 +20,22 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from photosim.core.types import ROW_DATE_TAKEN, ROW_PATH, ROW_SIZE, Photo, PhotoRow, photo_from_row
+from photosim.core.types import (
+    Photo,
+    PhotoRow,
+    photo_from_row,
+    row_date_taken,
+    row_path,
+    row_size,
+)
 
 SORT_KEYS: dict[str, Callable[[Photo], Any]] = {
     "name": lambda p: p.path.name.lower(), "size": lambda p: p.size,
     "date": lambda p: p.date_taken or ""}
 RECENT_LIMIT = 2000  # Photos kept made: a few screens' worth
 ROW_SORT_KEYS: dict[str, Callable[[PhotoRow], Any]] = {  # the same keys, read off a row
-    "name": lambda r: os.path.basename(r[ROW_PATH]).lower(), "size": lambda r: r[ROW_SIZE],
-    "date": lambda r: r[ROW_DATE_TAKEN] or ""}
+    "name": lambda r: os.path.basename(row_path(r)).lower(), "size": row_size,
+    "date": lambda r: row_date_taken(r) or ""}
 
 
 class LazyPhotos(MutableSequence[Photo]):
@@ -90,7 +97,7 @@ class LazyPhotos(MutableSequence[Photo]):
 
     def path_key(self, i: int) -> str:
         row = self._rows[i]
-        return row[ROW_PATH] if row is not None else str(self[i].path)
+        return row_path(row) if row is not None else str(self[i].path)
 
     def sort_value(self, i: int, key: str) -> Any:
         row = self._rows[i]
@@ -207,10 +214,10 @@ def prepare_listing(rows: Sequence[PhotoRow], sort_key: str, descending: bool,
     """Worker thread. ``shown`` is ``PhotoListModel.snapshot()``: when the sorted rows equal
     it, the model skips the update altogether (the common refresh: nothing changed)."""
     ordered = sorted(rows, key=ROW_SORT_KEYS[sort_key], reverse=descending)
-    index = {row[ROW_PATH]: i for i, row in enumerate(ordered)}
+    index = {row_path(row): i for i, row in enumerate(ordered)}
     parents = frozenset(Path(d) for d in {os.path.dirname(p) for p in index})
     generation, before = shown
     unchanged = before == ordered
-    columns = None if unchanged else FilterColumns.of_paths([row[ROW_PATH] for row in ordered])
+    columns = None if unchanged else FilterColumns.of_paths([row_path(row) for row in ordered])
     return PhotoListing(LazyPhotos(ordered), index, parents, sort_key, descending,
                         generation if unchanged else None, columns)

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from photosim.core.library import Library
 
 if TYPE_CHECKING:
-    from photosim.core.watcher import LibraryWatcher
+    from photosim.core.library import LibraryWatcher
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,16 +29,13 @@ from PySide6.QtWidgets import (
 from photosim.core import library as library_module
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library
-from photosim.core.models.store import ModelStore
+from photosim.core.library import Library, ModelStore
 from photosim.core.types import Progress
 from photosim.ui.model_file_dialog import ModelFileDialog
-from photosim.ui.tasks import Pool, ProgressBridge
+from photosim.ui.settings import UiSettings
+from photosim.ui.tasks import Pool, ProgressBridge, TaskRunner
 
 APP_HOLDER = "the photosim app"  # how a refused writer names us (see core.lock)
-
-if TYPE_CHECKING:
-    from photosim.ui.mainwindow import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +45,37 @@ RETRY, USE_FILE, CONTINUE = "retry", "file", "continue"
 Then = Callable[[], None]
 
 
+class ModelHost(Protocol):
+    """What the model actions need of the main window: its library (re-opened when the model
+    changes), and a say in indexing and watching while that happens."""
+
+    library: Library
+    settings: UiSettings
+    runner: TaskRunner
+    indexing_finished: Any  # a signal: emitted when an index run is over
+
+    def cancel_indexing(self) -> None: ...
+
+    def stop_watching(self) -> None: ...
+
+    def report_error(self, exc: BaseException) -> None: ...
+
+    def set_library(self, library: Library) -> None: ...
+
+    def is_indexing(self) -> bool: ...
+
+    def start_indexing(self) -> None: ...
+
+
 class ModelActions(QObject):
     model_changed = Signal()  # the library was re-opened with another model (or none)
     download_failed = Signal(object)  # DownloadFailedDialog, shown
     download_finished = Signal(bool)  # True: the model is in place and in use
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ModelHost, parent: QWidget) -> None:
+        super().__init__(parent)
         self.window = window
+        self._dialog_parent = parent  # of the dialogs opened without a parent of their own
         self.base_url: str | None = os.environ.get(MIRROR_ENV) or None
         self.progress_dialog: QProgressDialog | None = None
         self.failure_dialog: DownloadFailedDialog | None = None
@@ -67,7 +87,7 @@ class ModelActions(QObject):
 
     def default_model(self) -> str:
         """The model a download fetches when none is named: the default for this machine."""
-        from photosim.core.models.runtime import gpu_available
+        from photosim.core.library import gpu_available
 
         return self.store.default_model_id(gpu_available())
 
@@ -80,7 +100,7 @@ class ModelActions(QObject):
         its folders there)."""
         model_id = model_id or self.default_model()
         token = CancelToken()
-        dialog = _progress_dialog(parent or self.window)
+        dialog = _progress_dialog(parent or self._dialog_parent)
         dialog.canceled.connect(token.cancel)
         bridge = ProgressBridge(parent=dialog)
         bridge.progressed.connect(lambda p: _show_download_progress(dialog, p))
@@ -115,7 +135,7 @@ class ModelActions(QObject):
                             parent: QWidget | None, reindex: bool) -> None:
         log.warning("model download failed: %s", exc)
         dialog = DownloadFailedDialog(str(exc), self.store.spec(model_id).name,
-                                      parent or self.window)
+                                      parent or self._dialog_parent)
         self.failure_dialog = dialog
 
         def chosen(choice: str) -> None:
@@ -139,14 +159,15 @@ class ModelActions(QObject):
         """Ask for an .onnx file (unless given), then let the user confirm how it is fed and
         try it before it is stored and used; with ``reindex``, embed the photos with it."""
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(parent or self.window, "Choose an ONNX model",
-                                                    "", "ONNX models (*.onnx)")
+            chosen, _ = QFileDialog.getOpenFileName(parent or self._dialog_parent,
+                                                    "Choose an ONNX model", "",
+                                                    "ONNX models (*.onnx)")
             if not chosen:
                 if then:
                     then()
                 return None
             path = Path(chosen)
-        dialog = ModelFileDialog(self.store, path, parent or self.window)
+        dialog = ModelFileDialog(self.store, path, parent or self._dialog_parent)
         self.file_dialog = dialog
 
         def finished(result: int) -> None:
@@ -260,7 +281,7 @@ def _show_download_progress(dialog: QProgressDialog, progress: Progress) -> None
                             f"{progress.total / 1e6:.0f} MB")
 
 
-def _index_when_idle(window: MainWindow) -> None:
+def _index_when_idle(window: ModelHost) -> None:
     """Index now, or once the cancelled run has delivered its result (until then the window
     still counts it as running and would refuse a new one)."""
     if not window.is_indexing():

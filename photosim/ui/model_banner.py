@@ -4,16 +4,21 @@ default). The app opens in reduced mode instead of refusing to start; this says 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBar, QToolButton
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QToolBar,
+    QToolButton,
+)
 
 from photosim.core.library import LibraryStatus
 from photosim.ui.model_actions import ModelActions
-
-if TYPE_CHECKING:
-    from photosim.ui.mainwindow import MainWindow
 
 STYLE = ("#modelBanner { background: #fff4e0; border: 1px solid #e0b060; border-radius: 4px; }"
          " #modelBanner QLabel { color: #4a3000; }")
@@ -75,10 +80,12 @@ class ModelBanner(QToolBar):
         self.hide()
 
 
-def attach_model_banner(window: MainWindow, actions: ModelActions) -> ModelBanner:
-    """Put the banner under the toolbar and let it follow the window's status."""
+def attach_model_banner(window: QMainWindow, actions: ModelActions,
+                        status_shown: Any) -> ModelBanner:
+    """Put the banner under the toolbar and let it follow the window's status (the signal
+    ``status_shown`` carries each LibraryStatus shown)."""
     banner = ModelBanner(actions)
     window.addToolBarBreak()
     window.addToolBar(banner)
-    window.status_shown.connect(banner.show_status)
+    status_shown.connect(banner.show_status)
     return banner

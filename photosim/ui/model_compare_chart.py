@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout, QWidget
 
-from photosim.core.model_compare import ModelScore, load_results
+from photosim.core.library import ModelScore, load_results
 
 # (group title, bar heights in 0..1, the text above each bar)
 Group = tuple[str, list[float], list[str]]

@@ -20,16 +20,17 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.errors import ModelError
-from photosim.core.models.adopt import (
+from photosim.core.library import (
     NORMALISATIONS,
     ModelFacts,
+    ModelSpec,
+    ModelStore,
     adopt,
     inspect_model,
+    load_spec_file,
     normalisation,
     spec_for_unknown,
 )
-from photosim.core.models.spec import ModelSpec, load_spec_file
-from photosim.core.models.store import ModelStore
 
 ERROR_STYLE = "color: #b00020;"
 

@@ -516,8 +516,7 @@ class DuplicateGroupModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(str(p.path) for p in group.members)
         roles = {GroupRole: group, ReclaimRole: group.reclaimable_bytes,
-                 CountRole: len(group.members), KeeperRole: group.keeper,
-                 PathRole: group.keeper.path}
+                 CountRole: len(group.members), KeeperRole: group.keeper}
         return roles.get(role)
 
     def _thumbnails_ready(self, paths: list[Path]) -> None:

@@ -22,10 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.errors import ModelError
-from photosim.core.models.adopt import Trial, try_model
-from photosim.core.models.store import DAMAGED, VERIFIED, ModelState
-from photosim.core.units import human_size
-from photosim.ui.format import provider_label
+from photosim.core.library import DAMAGED, VERIFIED, ModelState, Trial, try_model
+from photosim.ui.format import human_size, provider_label
 from photosim.ui.model_actions import ModelActions
 
 COLUMNS = ("Model", "Size", "Checksum", "Classifier", "In use", "Runs on")

@@ -132,9 +132,8 @@ class SimilarView(QWidget):
             widget.setVisible(isinstance(query, Path))
 
     # -- results ---------------------------------------------------------------------------
-    def show_matches(self, query: Query, matches: Sequence[Match]) -> None:
-        if query != self.query:
-            return  # an older search finished after a newer one began
+    def show_matches(self, matches: Sequence[Match]) -> None:
+        """The results of the search begun last (the caller drops those of older ones)."""
         self.all_matches = list(matches)
         self.model.set_matches(self.all_matches)
         self._apply_floor()

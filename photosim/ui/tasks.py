@@ -4,6 +4,15 @@
 or ``on_error(exception)`` back on the GUI thread (through a queued signal). Thumbnails and
 indexing have pools of their own so a thumbnail never waits behind a batch of embeddings.
 ``SyncTaskRunner`` runs everything inline, for tests that want determinism.
+
+A result is delivered only while its receiver lives: the QObject named as ``receiver``, else
+the one whose method ``on_done`` (or ``on_error``) is, else the runner itself (a child of the
+window that made it). A window or dialog closed while its task ran never hears back, so no
+callback touches a deleted Qt object.
+
+``LatestRequest`` is "only the latest request wins" for one kind of work (a search, a
+grouping, an index run): a newer request cancels the older one, whose progress and outcome are
+dropped.
 """
 
 from __future__ import annotations
@@ -15,7 +24,10 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from photosim.core.cancel import CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -71,20 +83,27 @@ class TaskRunner(QObject):
         self.default_error_handler: ErrorCallback | None = None
 
     def run_task(self, func: Callable[[], Any], on_done: DoneCallback | None = None,
-                 on_error: ErrorCallback | None = None, pool: Pool = Pool.DEFAULT) -> None:
+                 on_error: ErrorCallback | None = None, pool: Pool = Pool.DEFAULT,
+                 receiver: QObject | None = None) -> None:
         relay = _Relay()
         self._in_flight.add(relay)  # keep it alive until the worker reports back
-        relay.done.connect(lambda result: self._finish(relay, on_done, result))
-        relay.failed.connect(lambda exc: self._fail(relay, on_error, exc))
+        listener = receiver or _owner(on_done) or _owner(on_error) or self
+        relay.done.connect(lambda result: self._finish(relay, listener, on_done, result))
+        relay.failed.connect(lambda exc: self._fail(relay, listener, on_error, exc))
         self._pools[pool].start(_Job(func, relay))
 
-    def _finish(self, relay: _Relay, on_done: DoneCallback | None, result: Any) -> None:
+    def _finish(self, relay: _Relay, listener: QObject, on_done: DoneCallback | None,
+                result: Any) -> None:
         self._release(relay)
-        if on_done is not None:
+        if on_done is not None and _alive(listener, self):
             on_done(result)
 
-    def _fail(self, relay: _Relay, on_error: ErrorCallback | None, exc: BaseException) -> None:
+    def _fail(self, relay: _Relay, listener: QObject, on_error: ErrorCallback | None,
+              exc: BaseException) -> None:
         self._release(relay)
+        if not _alive(listener, self):
+            log.info("a task whose window was closed failed: %s", exc)
+            return
         handler = on_error or self.default_error_handler
         if handler is None:
             log.error("background task failed: %s", getattr(exc, "__photosim_traceback__", exc))
@@ -112,10 +131,12 @@ class TaskRunner(QObject):
 
 
 class SyncTaskRunner(TaskRunner):
-    """Runs each task inline on the calling thread: deterministic tests, no event-loop waits."""
+    """Runs each task inline on the calling thread: deterministic tests, no event-loop waits.
+    The receiver is alive by construction: it asked just now."""
 
     def run_task(self, func: Callable[[], Any], on_done: DoneCallback | None = None,
-                 on_error: ErrorCallback | None = None, pool: Pool = Pool.DEFAULT) -> None:
+                 on_error: ErrorCallback | None = None, pool: Pool = Pool.DEFAULT,
+                 receiver: QObject | None = None) -> None:
         try:
             result = func()
         except Exception as exc:
@@ -127,6 +148,18 @@ class SyncTaskRunner(TaskRunner):
             return
         if on_done is not None:
             on_done(result)
+
+
+def _owner(callback: Callable[..., Any] | None) -> QObject | None:
+    """The QObject whose method ``callback`` is, if it is one."""
+    owner = getattr(callback, "__self__", None)
+    return owner if isinstance(owner, QObject) else None
+
+
+def _alive(listener: QObject, runner: QObject) -> bool:
+    """Whether a result may still be delivered: Qt has deleted neither the object that
+    listens for it nor the runner (deleted with the window that owns it)."""
+    return shiboken6.isValid(listener) and shiboken6.isValid(runner)
 
 
 def _pool(threads: int) -> QThreadPool:
@@ -156,3 +189,85 @@ class ProgressBridge(QObject):
         if finished or now - self._last >= self._min_interval:
             self._last = now
             self.progressed.emit(progress)
+
+
+class Request:
+    """One request of a :class:`LatestRequest`: its cancel token and, when it reports
+    progress, the bridge that carries the reports (``request.report`` is the callback)."""
+
+    def __init__(self, bridge: ProgressBridge | None) -> None:
+        self.token = CancelToken()
+        self.bridge = bridge
+        self.over = False
+
+    def report(self, progress: Any) -> None:
+        if self.bridge is not None:
+            self.bridge.report(progress)
+
+    def close(self) -> None:
+        """Its outcome arrived (delivered or dropped): it reports nothing more."""
+        self.over = True
+        if self.bridge is not None:
+            self.bridge.deleteLater()
+            self.bridge = None
+
+
+class LatestRequest:
+    """"Only the latest request wins" for one kind of background work.
+
+    ``begin()`` starts a request and cancels the one still running; wrap the task's callbacks
+    with ``deliver(request, callback)``: a callback of a request that is no longer the latest
+    (replaced, or dropped by ``stop()``) is not called. Progress is shown only for the latest
+    request while it runs.
+    """
+
+    def __init__(self, parent: QObject) -> None:
+        self._parent = parent
+        self._latest: Request | None = None
+
+    def begin(self, on_progress: Callable[[Any], None] | None = None) -> Request:
+        self.stop()
+        request = self._latest = Request(None)
+        if on_progress is not None:
+            request.bridge = ProgressBridge(parent=self._parent)
+            request.bridge.progressed.connect(
+                lambda progress: self._progressed(request, on_progress, progress))
+        return request
+
+    def _progressed(self, request: Request, on_progress: Callable[[Any], None],
+                    progress: Any) -> None:
+        if request is self._latest and not request.over:
+            on_progress(progress)
+
+    def is_running(self) -> bool:
+        return self._latest is not None and not self._latest.over
+
+    def cancel(self) -> bool:
+        """Ask the running request to stop (the user's Cancel); its outcome, usually
+        ``Cancelled``, is still delivered. False when nothing runs."""
+        if not self.is_running():
+            return False
+        assert self._latest is not None
+        self._latest.token.cancel()
+        return True
+
+    def stop(self) -> None:
+        """Cancel the running request and drop whatever it still reports."""
+        request, self._latest = self._latest, None
+        if request is not None and not request.over:
+            request.token.cancel()
+
+    def deliver(self, request: Request, callback: Callable[[Any], None],
+                dropped: Callable[[Any], None] | None = None) -> Callable[[Any], None]:
+        """``callback`` for ``request``'s outcome, called only if it is still the latest;
+        otherwise ``dropped`` (if given) hears the outcome instead."""
+
+        def deliver_if_latest(outcome: Any) -> None:
+            latest = request is self._latest
+            request.close()
+            if latest:
+                callback(outcome)
+            elif dropped is not None:
+                dropped(outcome)
+
+        return deliver_if_latest

@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from photosim.core.catalog.pathcodec import readable
-from photosim.core.scanner import ScanProblem
+from photosim.core.library import ScanProblem, readable
 from photosim.core.types import Photo
 from photosim.ui.grid import open_containing_folder
 

@@ -310,13 +310,6 @@ class Catalog:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         return ids, decode_vectors([r[1] for r in rows], dim)
 
-    def embedded_ids(self, model_id: str) -> np.ndarray:
-        """Ids of the photos that have a vector for the model, without loading the vectors."""
-        rows = self.db.connection().execute(
-            "SELECT p.id FROM photos p JOIN vectors v ON v.content_hash = p.content_hash AND "
-            "v.model_id = ? ORDER BY p.id", (model_id,)).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
-
     def embedded_hashes(self, model_id: str) -> tuple[np.ndarray, list[str]]:
         """(ids, content hashes) of the photos that have a vector for the model."""
         rows = self.db.connection().execute(

@@ -127,8 +127,9 @@ def _judge_in(pool: ProcessPoolExecutor, judge: PairJudge, jobs: list[tuple[_Job
                 if pixel_cache is not None:
                     pixel_cache.update(pixels)
                 done_pairs += len(verdicts) + len(sides)
+            check(cancel)  # before the report: nothing is heard after a cancel
+            if finished:
                 report(Progress(Stage.COMPARING_PIXELS, min(done_pairs, out_of), out_of))
-            check(cancel)
     finally:
         for future in pending:
             future.cancel()
