@@ -42,6 +42,7 @@ FRAME_SHARE = 0.8
 # Two copies of one video last the same, to rounding by the container or the encoder.
 SAME_LENGTH_S, SAME_LENGTH_SHARE = 0.5, 0.02
 STILL_NEIGHBOURS = 16  # photos looked at per frame
+FRAME_BLOCK = 2048  # frames compared with all others in one product
 
 Key = tuple[int, int]  # candidate positions, lower first
 # (frame vectors (n, dim), k) → (photo ids (n, k), cosines (n, k)), padded with -1
@@ -153,17 +154,22 @@ def _video_relation(key: Key, pair: tuple[int, int], shares: tuple[float, float]
 def _frame_shares(frames: FrameVectors, runs: Sequence[slice]
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(share, closeness), both (videos × videos): how many of video x's frames have a match
-    in video y, and their mean best cosine there."""
+    in video y, and their mean best cosine there.
+
+    Every frame against every frame, ``FRAME_BLOCK`` frames at a time (one product per video
+    reads the whole matrix once per video: ten times slower). Quadratic in the library's
+    frames: 3,000 frames take about a second on 2 cores."""
     rows = np.concatenate([np.arange(r.start, r.stop) for r in runs])
     owners = np.concatenate([np.full(r.stop - r.start, n) for n, r in enumerate(runs)])
     starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-    vectors = frames.vectors[rows].astype(np.float32)
-    share = np.zeros((len(runs), len(runs)), np.float32)
-    closeness = np.zeros_like(share)
-    for x in range(len(runs)):
-        mine = vectors[owners == x]
-        # each of x's frames: its best cosine in every video (x's own run included)
-        best = np.maximum.reduceat(mine @ vectors.T, starts, axis=1)
-        share[x] = (best >= FRAME_COSINE).mean(axis=0)
-        closeness[x] = best.mean(axis=0)
-    return share, closeness
+    counts = np.diff(np.r_[starts, len(owners)]).astype(np.float32)
+    vectors = np.ascontiguousarray(frames.vectors[rows], np.float32)
+    hits = np.zeros((len(runs), len(runs)), np.float32)
+    sums = np.zeros_like(hits)
+    for start in range(0, len(vectors), FRAME_BLOCK):
+        block = slice(start, start + FRAME_BLOCK)
+        # each frame of the block: its best cosine in every video (its own included)
+        best = np.maximum.reduceat(vectors[block] @ vectors.T, starts, axis=1)
+        np.add.at(hits, owners[block], (best >= FRAME_COSINE).astype(np.float32))
+        np.add.at(sums, owners[block], best)
+    return hits / counts[:, None], sums / counts[:, None]
