@@ -9,6 +9,13 @@ nature wallpapers from Debian's mate-backgrounds), each expanded into generated 
 photosim's clusters at three granularities and for plain k-means with k = number of labels.
 Miscellaneous counts as one cluster, which can only lower photosim's figures.
 
+A real library: ``--photos <cache>/photos --variants 1 --scale 0`` on the 467 labelled photos
+and wallpapers of scripts/build_photo_set.py (71 labels), measured:
+
+    g=0.25: 43 clusters (22 'Mixed'), Miscellaneous 0 %, purity 0.597, NMI 0.742
+    g=0.50: 61 clusters (28 'Mixed'), Miscellaneous 1 % (3), purity 0.636, NMI 0.743
+    g=0.75: 50 clusters (18 'Mixed'), Miscellaneous 27 % (126), purity 0.535, NMI 0.634
+
 Scale: 100k synthetic 2048-d unit vectors in 300 groups plus 2% scattered ones; time and
 peak memory of a first run and of an incremental run that adds 1,000 photos.
 """
@@ -91,11 +98,12 @@ def labelled_set(folder: Path | None, variants: int) -> tuple[list[Image.Image],
                                                                list[str]]:
     rng = np.random.default_rng(7)
     images, labels, names = [], [], []
-    for label, (name, photo) in enumerate(source_photos(folder)):
-        names.append(name)
+    for name, photo in source_photos(folder):
+        if name not in names:  # with --photos, every photo of a sub-folder shares its label
+            names.append(name)
         for index in range(variants):
             images.append(variant(photo, index, rng))
-            labels.append(label)
+            labels.append(names.index(name))
     return images, np.asarray(labels), names
 
 

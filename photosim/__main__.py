@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 CLI_COMMANDS = {"index", "similar", "dupes", "compare", "status", "models", "watch", "clusters",
-                "search", "undo"}
+                "search", "undo", "repair"}
 
 
 def wants_cli(argv: Sequence[str]) -> bool:

@@ -106,6 +106,11 @@ def main() -> int:
                         help="only the model screens (failed download, banner, Models page)")
     parser.add_argument("--videos-only", action="store_true",
                         help="only the video screens (grid with posters, a result at a time)")
+    parser.add_argument("--damaged-catalog-only", action="store_true",
+                        help="only the start-up offer for a catalog that cannot open")
+    parser.add_argument("--real-library", type=Path, metavar="DIR",
+                        help="only the shots of a real library: the labelled photos that "
+                        "scripts/build_photo_set.py writes (its photos folder)")
     args = parser.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no X server (use xvfb-run for a real one)
@@ -118,6 +123,10 @@ def main() -> int:
         return model_screenshots(args.out)
     if args.videos_only:
         return video_screenshots(args.out)
+    if args.damaged_catalog_only:
+        return damaged_catalog_screenshots(args.out)
+    if args.real_library:
+        return real_library_screenshots(args.real_library, args.out)
     with tempfile.TemporaryDirectory(prefix="photosim-shots-") as temp:
         root = Path(temp)
         photos = root / "Pictures"
@@ -159,6 +168,7 @@ def main() -> int:
         window.close()
         library.close()
     video_screenshots(args.out)
+    damaged_catalog_screenshots(args.out)
     return model_screenshots(args.out)
 
 
@@ -359,6 +369,75 @@ def video_screenshots(out: Path) -> int:
         window.find_similar(query)
         wait_for(app, lambda: window.similar_view.model.rowCount() > 0)
         shoot(app, window, out / "screenshot-similar-video.png", settle_s=2.5)
+        window.close()
+        library.close()
+    return 0
+
+
+def damaged_catalog_screenshots(out: Path) -> int:
+    """A catalog whose header was zeroed: the offer the app starts with, then what the window
+    on the rebuilt catalog says (where the damaged files went; the folders to add again)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from photosim.core.library import Library
+    from photosim.ui.app import build_gui, ensure_app, shut_down
+    from photosim.ui.health import REBUILD
+    from photosim.ui.settings import UiSettings
+
+    app = ensure_app()
+    with tempfile.TemporaryDirectory(prefix="photosim-damage-shots-") as temp:
+        data = Path(temp) / "data"
+        (Path(temp) / "Pictures").mkdir()
+        with Library.open(data) as library:
+            library.add_folder(Path(temp) / "Pictures")
+        UiSettings(first_run_done=True).save(data)
+        with open(data / "catalog.sqlite3", "r+b") as catalog:
+            catalog.write(bytes(100))  # the SQLite header: the catalog no longer opens
+
+        def answer() -> None:
+            box = app.activeModalWidget()
+            if isinstance(box, QMessageBox):
+                shoot(app, box, out / "screenshot-catalog-damaged-at-start.png", settle_s=0.3)
+                next(b for b in box.buttons() if b.text() == REBUILD).click()
+            else:
+                QTimer.singleShot(50, answer)
+
+        QTimer.singleShot(50, answer)
+        window = build_gui(["--data-dir", str(data)])
+        assert window is not None
+        told = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+        shoot(app, told, out / "screenshot-catalog-rebuilt.png", settle_s=0.3)
+        window.close()
+        shut_down(window)
+    return 0
+
+
+def real_library_screenshots(photos: Path, out: Path) -> int:
+    """Clusters of a real library (467 labelled photos and wallpapers) at the default
+    granularity, and its Similar page with the weak-match line, for issue 21's review."""
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    with tempfile.TemporaryDirectory(prefix="photosim-real-") as temp:
+        library = open_library(Path(temp))
+        app = ensure_app()
+        app.setWindowIcon(app_icon())
+        window = MainWindow(library, UiSettings(first_run_done=True))
+        window.resize(1280, 800)
+        window.show()
+        window.add_folders([photos])
+        settle(app, 0.5)
+        wait_for(app, lambda: not window.is_indexing(), timeout=1800)
+        window.tabs.setCurrentWidget(window.clusters_view)
+        wait_for(app, lambda: window.clusters_view.model.rowCount() > 0, timeout=1800)
+        shoot(app, window, out / "screenshot-clusters-real-library.png", settle_s=3.0)
+        query = next(iter(sorted((photos / "birds").glob("*.jpg"))))
+        window.find_similar(query)
+        wait_for(app, lambda: window.similar_view.model.rowCount() > 0
+                 and window.similar_view.query == query, timeout=600)
+        shoot(app, window, out / "screenshot-similar-real-library.png", settle_s=3.0)
         window.close()
         library.close()
     return 0

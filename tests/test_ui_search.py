@@ -168,3 +168,21 @@ def test_photo_shows_is_offered_with_a_classifier(qtbot, real_library):
     win.check_word_search()
     qtbot.waitUntil(win.library_view.word_search_available, timeout=WAIT)
     win.runner.wait_for_done()
+
+
+def test_matches_above_the_floor_come_before_the_line_in_the_core_order(qtbot, tiny_window):
+    """The adapted ranking may put a weaker score first: the line still splits strong from
+    weak, and each side keeps the core's order."""
+    results = tiny_window.similar_view
+    with qtbot.waitSignal(tiny_window.similar_finished, timeout=WAIT):
+        tiny_window.find_similar(tiny_window.library.folders()[0] / "scene0.jpg")
+    from dataclasses import replace
+
+    photos = [m.photo for m in results.all_matches][:4]
+    scores = [0.7, 0.3, 0.6, 0.4]  # ranked order, not sorted by score
+    results.set_min_similarity(0.5)
+    results.show_matches([replace(m, photo=p, score=s) for p, s, m in zip(
+        photos, scores, results.all_matches, strict=False)])
+    shown = [results.model.index(r).data(ScoreRole) for r in range(4)]
+    assert shown == pytest.approx([0.7, 0.6, 0.3, 0.4])
+    assert results.grid.weak_from == 2

@@ -82,9 +82,15 @@ def _scores(matrix: np.ndarray, query: np.ndarray, rows: int = 4096) -> np.ndarr
 def with_video_times(matches: list[Match], frame_hits: list[FrameHit], photos: dict[int, Photo],
                      k: int) -> list[Match]:
     """Photo-index matches and frame hits as one ranking of ``k``: a video appears once, at
-    its best frame (which scores at least what its poster frame scored in the index)."""
-    by_id = {m.photo.id: m for m in matches}
-    for hit in frame_hits:
-        if hit.photo_id in photos:
-            by_id[hit.photo_id] = Match(photos[hit.photo_id], hit.score, hit.time)
-    return sorted(by_id.values(), key=lambda m: -m.score)[:k]
+    its best frame (which scores at least what its poster frame scored in the index). The
+    photo matches keep their order (core/ranking.py orders by more than the score); a video
+    goes before the first of them that it outscores."""
+    videos = {hit.photo_id: Match(photos[hit.photo_id], hit.score, hit.time)
+              for hit in frame_hits if hit.photo_id in photos}
+    pending = sorted(videos.values(), key=lambda m: -m.score)
+    merged: list[Match] = []
+    for match in (m for m in matches if m.photo.id not in videos):
+        while pending and pending[0].score > match.score:
+            merged.append(pending.pop(0))
+        merged.append(match)
+    return [*merged, *pending][:k]

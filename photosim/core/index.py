@@ -234,6 +234,26 @@ class VectorIndex:
             ids, sims = self._rerank(query[0], candidates, wanted)
         return [(int(i), float(s)) for i, s in zip(ids, sims, strict=True)]
 
+    def neighbourhood(self, vector: np.ndarray, count: int, exclude: Collection[int] = ()
+                      ) -> tuple[IdArray, FloatArray]:
+        """The ``count`` nearest live ids to ``vector`` by exact cosine, with their full
+        vectors (float32, best first): the pool a re-ranking (core/ranking.py) orders."""
+        query = _checked_vectors(vector, self.dim, rows=1)
+        with self._lock:
+            excluded = {int(i) for i in exclude} & self._slot_of.keys()
+            wanted = min(count, len(self._slot_of) - len(excluded))
+            if wanted <= 0:
+                return np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32)
+            # The pool itself is the re-ranking depth: as many graph candidates, no more rows
+            # read than a plain query of k = count / RERANK_FACTOR would read.
+            candidates = self._candidates(self._graph_vectors(query),
+                                          max(wanted, RERANK_MIN) + len(excluded))[0]
+            candidates = np.array([c for c in candidates.tolist() if c not in excluded], np.int64)
+            ids, full = self._full_rows(candidates)
+            sims = full @ query[0] / np.maximum(np.linalg.norm(full, axis=1), 1e-12)
+            order = np.argsort(-sims, kind="stable")[:wanted]
+            return ids[order], np.asarray(full[order], np.float32)
+
     def query_batch(self, vectors: np.ndarray, k: int,
                     known: tuple[IdArray, FloatArray] | None = None,
                     candidates: int | None = None, ef: int | None = None

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import logging
 import math
 import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -22,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from photosim.core import decode, labels, scanner, trash, video
+from photosim.core import decode, labels, ranking, scanner, trash, video
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import ActionItem, Catalog, Folder
-from photosim.core.catalog.pathcodec import readable
+from photosim.core.catalog.pathcodec import from_db, readable
 from photosim.core.cluster import Cluster, ClusterState, ClusterStateError, cluster_vectors
 from photosim.core.duplicates import policy
 from photosim.core.embedder import Embedder
@@ -230,6 +233,98 @@ def instance_lock(data_dir: Path, holder: str) -> WriterLock:
     return WriterLock(LibraryPaths(data_dir).lock, holder)
 
 
+@dataclass(frozen=True)
+class CatalogSetAside:
+    """What the rebuild of a catalog too damaged to open did: where its files went, and the
+    folders the new catalog kept. ``folders_read`` is False when the old folder list could not
+    be read at all: the user adds the folders again."""
+
+    aside: Path
+    folders: list[Path]
+    folders_read: bool
+
+
+def set_aside_damaged_catalog(data_dir: Path, holder: str = "photosim") -> CatalogSetAside:
+    """The recovery for a catalog that ``Library.open`` cannot open (``DamagedCatalogError``
+    at start, e.g. a damaged header), without a Library: as ``Library.set_aside_damaged_catalog``
+    does, its files and the vector index move to ``<data>/damaged-<time>/`` (kept, not
+    deleted) and a new catalog keeps the folders that a read of a copy still finds. An intact
+    catalog is refused: a rebuild would only leave its decisions behind."""
+    paths = LibraryPaths(data_dir)
+    if not paths.catalog.is_file():
+        raise CatalogError(f"There is no catalog in {paths.root} to rebuild.")
+    with WriterLock(paths.lock, holder):
+        intact, folders = _read_a_copy(paths.catalog)
+        if intact:
+            raise CatalogError(f"The catalog {paths.catalog} is not damaged (SQLite's check "
+                               "finds nothing wrong): there is nothing to rebuild.")
+        try:
+            aside = _move_catalog_aside(paths)
+        except OSError as exc:
+            raise CatalogError(f"The damaged catalog could not be moved aside in {paths.root}: "
+                               f"{exc.strerror or exc}. Nothing was deleted.") from exc
+        paths.ensure()
+        catalog = Catalog(paths.catalog)
+        try:
+            for folder in folders or []:
+                catalog.add_folder(folder.path, folder.reference)
+        finally:
+            catalog.close()
+    log.warning("damaged catalog moved to %s; %s folder(s) kept", aside,
+                len(folders) if folders is not None else "no")
+    return CatalogSetAside(aside, [f.path for f in folders or []], folders is not None)
+
+
+def _read_a_copy(catalog: Path) -> tuple[bool, list[Folder] | None]:
+    """SQLite's quick check and the folder list (None: unreadable) of a copy of ``catalog``
+    and its log: the damaged files stay byte for byte as they were, for a restore by hand."""
+    with tempfile.TemporaryDirectory(prefix=".salvage-", dir=catalog.parent) as temp:
+        for source in (catalog, catalog.with_name(catalog.name + "-wal")):
+            if source.exists():
+                shutil.copyfile(source, Path(temp) / source.name)
+        conn = sqlite3.connect(Path(temp) / catalog.name)
+        try:
+            return _quick_check_passes(conn), _salvaged_folders(conn)
+        finally:
+            conn.close()
+
+
+def _quick_check_passes(conn: sqlite3.Connection) -> bool:
+    try:
+        return [tuple(r) for r in conn.execute("PRAGMA quick_check(1)")] == [("ok",)]
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _salvaged_folders(conn: sqlite3.Connection) -> list[Folder] | None:
+    try:
+        rows = conn.execute("SELECT path, reference FROM folders").fetchall()
+    except sqlite3.DatabaseError as exc:
+        log.warning("the damaged catalog's folders could not be read: %s", exc)
+        return None
+    return [Folder(from_db(path), bool(reference), True) for path, reference in rows
+            if isinstance(path, (str, bytes)) and path]
+
+
+def _move_catalog_aside(paths: LibraryPaths) -> Path:
+    """Move the catalog's files and the vector index (built from it) into a new
+    ``damaged-<time>`` folder of the data folder, and return that folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = paths.root / f"damaged-{stamp}"
+    for again in itertools.count(2):  # two rebuilds in one second: never mix their files
+        try:
+            aside.mkdir(mode=0o700)
+            break
+        except FileExistsError:
+            aside = paths.root / f"damaged-{stamp}-{again}"
+    catalog = paths.catalog
+    for path in (catalog, *(catalog.with_name(catalog.name + s) for s in ("-wal", "-shm")),
+                 paths.index_dir):
+        if path.exists():
+            os.replace(path, aside / path.name)
+    return aside
+
+
 class Library:
     def __init__(self, data_dir: Path, spec: ModelSpec | None, model_path: Path | None,
                  provider: str | None, model_problem: str | None,
@@ -248,6 +343,7 @@ class Library:
         self._embedder: Embedder | None = None
         self._session: ModelSession | None = None
         self._index: VectorIndex | None = None
+        self._ranking: ranking.RankingFit | None = None  # learned on first use (core/ranking.py)
         self._duplicate_search: DuplicateSearch | None = None  # see _duplicates
         self._frames: FrameSearch | None = None  # see _frame_search
         # _lock guards the model, the index and caches for short moments; _run_lock lets one
@@ -665,7 +761,7 @@ class Library:
                 self._duplicate_search = None
             self._index = None
             self.catalog.close()
-            aside = self._move_aside_damaged()
+            aside = _move_catalog_aside(self.paths)
             self.paths.ensure()
             self.catalog = Catalog(self.paths.catalog)
             for folder in folders:
@@ -679,17 +775,6 @@ class Library:
         except (CatalogError, sqlite3.DatabaseError) as exc:
             log.warning("the damaged catalog's folders could not be read: %s", exc)
             return []
-
-    def _move_aside_damaged(self) -> Path:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        aside = self.paths.root / f"damaged-{stamp}"
-        aside.mkdir(mode=0o700)
-        catalog = self.paths.catalog
-        for path in (catalog, *(catalog.with_name(catalog.name + s) for s in ("-wal", "-shm")),
-                     self.paths.index_dir):
-            if path.exists():
-                os.replace(path, aside / path.name)
-        return aside
 
     def _verify_index(self) -> int:
         """Check every row of the vector index; returns how many rows were read."""
@@ -817,7 +902,10 @@ class Library:
         vector, photo = self.vector_of(path)
         exclude = {photo.id} if photo else set()
         with self._lock:
-            hits = index.query(vector, k, exclude=exclude)
+            pool_ids, pool_vectors = index.neighbourhood(vector, ranking.pool_size(k), exclude)
+            found, scores = ranking.rerank(vector, pool_ids, pool_vectors,
+                                           self._ranking_fit(index), k)
+        hits = list(zip(found.tolist(), scores.tolist(), strict=True))
         frame_hits = self._frame_search().best_per_video(vector, k, exclude)
         photos = self.catalog.photos_by_ids([*(i for i, _ in hits),
                                              *(h.photo_id for h in frame_hits)])
@@ -832,6 +920,28 @@ class Library:
             if self._frames is None:
                 self._frames = FrameSearch(self.catalog, self.spec.vector_key, self.spec.dim)
             return self._frames
+
+    def _ranking_fit(self, index: VectorIndex) -> ranking.RankingFit | None:
+        """The ranking learned on this library, refitted (and saved, by a writer) when the
+        library has grown or shrunk enough; None while it is too small to learn from."""
+        assert self.spec is not None
+        photos = len(index)
+        if photos < ranking.MIN_PHOTOS:
+            return None
+        if self._ranking is None:
+            self._ranking = ranking.load_fit(self._ranking_path(), self.spec.dim)
+        if self._ranking is None or self._ranking.stale(photos):
+            ids = index.ids()
+            sample = np.random.default_rng(0).choice(ids, min(len(ids), ranking.FIT_SAMPLE),
+                                                     replace=False)
+            self._ranking = ranking.fit(index.vectors(np.sort(sample))[1], photos)
+            if not self.read_only:
+                ranking.save_fit(self._ranking_path(), self._ranking)
+        return self._ranking
+
+    def _ranking_path(self) -> Path:
+        assert self.spec is not None
+        return self.paths.root / "ranking" / f"{self.spec.id.replace('/', '_')}.npz"
 
     def compare(self, a: Path, b: Path) -> float:
         va, _ = self.vector_of(a)

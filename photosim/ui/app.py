@@ -22,6 +22,7 @@ from photosim.core.errors import PhotosimError
 from photosim.core.library import Library, spec_for_file
 from photosim.ui.error_dialog import install_excepthook, show_error
 from photosim.ui.first_run import DOWNLOAD, LOCAL_FILE, FirstRunDialog, default_picture_folders
+from photosim.ui.health import open_or_rebuild, tell_rebuilt
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.model_actions import APP_HOLDER
 from photosim.ui.settings import UiSettings
@@ -69,7 +70,8 @@ def ensure_app() -> QApplication:
 
 
 def build_gui(argv: Sequence[str]) -> MainWindow | None:
-    """Everything ``run_gui`` does before the event loop; None when another instance took over."""
+    """Everything ``run_gui`` does before the event loop; None when another instance took over
+    (or the user chose Quit over rebuilding a catalog too damaged to open)."""
     args = parse_args(argv)
     app = ensure_app()
     app.setWindowIcon(app_icon())
@@ -84,10 +86,14 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     lock.acquire()  # LibraryLockedError: e.g. `photosim watch` runs on it, or a hung instance
     try:
         settings = UiSettings.load(data_dir)
-        library = open_library(data_dir, args, settings)
+        library, rebuilt = open_or_rebuild(lambda: open_library(data_dir, args, settings),
+                                           data_dir, APP_HOLDER)
     except BaseException:
         lock.release()
         raise
+    if library is None:  # the catalog is damaged and the user chose Quit: nothing touched
+        lock.release()
+        return None
     window = MainWindow(library, settings)
     window.instance_lock = lock
     window.set_icon(app.windowIcon())
@@ -95,6 +101,8 @@ def build_gui(argv: Sequence[str]) -> MainWindow | None:
     server.message_received.connect(window.handle_message)
     install_excepthook(lambda: window)
     window.show()
+    if rebuilt is not None:
+        tell_rebuilt(window, rebuilt)
     _first_steps(window, args, settings)
     return window
 

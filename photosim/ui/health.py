@@ -8,13 +8,15 @@ The checks and the recovery live in the core (``Library.check_health``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from photosim.core.library import Library, LibraryHealth
+from photosim.core.errors import DamagedCatalogError
+from photosim.core.library import CatalogSetAside, Library, LibraryHealth, set_aside_damaged_catalog
 
 if TYPE_CHECKING:
     from photosim.ui.mainwindow import MainWindow
@@ -28,6 +30,8 @@ RECOVERY_TEXT = (
     "Everything is computed again from the photos, but \u201cnot a duplicate\u201d decisions "
     "and the trash history are lost. If you have a backup of the data folder, close photosim "
     "and restore it instead.")
+AT_START_TEXT = (" The list of your folders is kept as far as it can still be read; if it cannot, "
+                 "photosim asks you to add your folders again.")
 
 
 def check_health(window: MainWindow) -> None:
@@ -86,3 +90,62 @@ def rebuild_catalog(window: MainWindow) -> None:
         window.start_indexing()
 
     window.runner.run_task(library.set_aside_damaged_catalog, rebuilt)
+
+
+# -- a catalog too damaged to open: the offer comes before the window ------------------------
+
+def open_or_rebuild(open_library: Callable[[], Library], data_dir: Path, holder: str
+                    ) -> tuple[Library | None, CatalogSetAside | None]:
+    """``open_library()``; when the catalog is too damaged to open, the recovery offer first:
+    Rebuild sets the damaged files aside (``set_aside_damaged_catalog``) and opens a new
+    catalog, Quit (None, None) leaves every file as it was. The app always opens, or the user
+    chose not to."""
+    try:
+        return open_library(), None
+    except DamagedCatalogError as exc:
+        if not ask_rebuild_at_start(exc.summary):
+            return None, None
+    # The set-aside reads a copy of the catalog: a large one takes a moment.
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        done = set_aside_damaged_catalog(data_dir, holder)
+    finally:
+        QApplication.restoreOverrideCursor()
+    return open_library(), done
+
+
+def ask_rebuild_at_start(problem: str) -> bool:
+    """The recovery offer without a window (modal): True for Rebuild, False for Quit."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "The catalog is damaged", problem,
+                      QMessageBox.StandardButton.NoButton)
+    box.setInformativeText(RECOVERY_TEXT + AT_START_TEXT)
+    rebuild = box.addButton(REBUILD, QMessageBox.ButtonRole.AcceptRole)
+    quit_button = box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(rebuild)
+    box.setEscapeButton(quit_button)
+    box.exec()
+    return box.clickedButton() is rebuild
+
+
+def tell_rebuilt(window: MainWindow, done: CatalogSetAside) -> QMessageBox:
+    """After a rebuild at start: where the damaged files went and what became of the folders;
+    a folder list that could not be read comes with a button to add folders again."""
+    if not done.folders_read:
+        kept = ("The damaged catalog's list of folders could not be read: add your photo "
+                "folders again.")
+    elif done.folders:
+        kept = "Your folders are indexed again:\n" + "\n".join(str(f) for f in done.folders)
+    else:
+        kept = "The damaged catalog had no folders: add your photo folders."
+    box = QMessageBox(QMessageBox.Icon.Information, "The catalog was rebuilt",
+                      f"The damaged catalog was moved to {done.aside} (nothing was deleted).",
+                      QMessageBox.StandardButton.NoButton, window)
+    box.setInformativeText(kept)
+    add = box.addButton("Add a folder\u2026", QMessageBox.ButtonRole.AcceptRole) \
+        if not done.folders else None
+    box.addButton(QMessageBox.StandardButton.Close)
+    box.setModal(False)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.buttonClicked.connect(lambda button: window.choose_folder() if button is add else None)
+    box.show()
+    return box

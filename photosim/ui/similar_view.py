@@ -150,11 +150,25 @@ class SimilarView(QWidget):
         return sum(1 for m in self.all_matches if m.score >= floor - 1e-9)
 
     def _apply_floor(self) -> None:
+        self._strong_first()
         shown = self.visible_matches()
         strong = self.strong_count()
         self.grid.set_weak_from(strong if strong < len(shown) else None)
         self.detail.setText(self._describe(shown))
         self.grid.set_empty_text("No results.")
+
+    def _strong_first(self) -> None:
+        """Matches above the floor before the line, weak ones after it, each in the core's
+        order: the library-adapted ranking (core/ranking.py) orders by more than the score
+        shown, so a 52 % match may follow a 48 % one."""
+        if self.is_word_search():
+            return
+        floor = self.min_similarity() - 1e-9
+        ordered = ([m for m in self.all_matches if m.score >= floor]
+                   + [m for m in self.all_matches if m.score < floor])
+        if ordered != self.all_matches:
+            self.all_matches = ordered
+            self.model.set_matches(ordered)
 
     def _describe(self, shown: list[Match]) -> str:
         total = len(self.all_matches)

@@ -181,11 +181,12 @@ def damaged_catalog(path: Path, detail: object) -> CatalogError:
     offers to do it: ``Library.set_aside_damaged_catalog``)."""
     summary = f"The catalog {path} is damaged ({detail})."
     return DamagedCatalogError(
-        f"{summary} Your photos are not affected. To rebuild "
-        f"it, close photosim, move {path.name} (and any {path.name}-wal / -shm beside it) out "
-        f"of {path.parent}, and run 'photosim index' on your folders again: everything is "
-        "recomputed from the photos, but 'not a duplicate' decisions and the trash history "
-        "are lost. Restore a backup of that folder instead if you have one.", summary)
+        f"{summary} Your photos are not affected. To rebuild it, close photosim and run "
+        "'photosim repair --rebuild-catalog' (or start the photosim app, which offers it): the "
+        f"damaged files move to a damaged-<time> folder in {path.parent}, nothing is deleted; "
+        "then run 'photosim index'. Everything is recomputed from the photos, but 'not a "
+        "duplicate' decisions and the trash history are lost. Restore a backup of that folder "
+        "instead if you have one.", summary)
 
 
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:
