@@ -174,8 +174,11 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS)
     parser.add_argument("--overhead", type=int, default=0, metavar="N",
                         help="also time queries on N synthetic vectors (0: skip)")
+    parser.add_argument("--skip-quality", action="store_true",
+                        help="time queries only (no photo set needed)")
     args = parser.parse_args()
-    quality(args.photos)
+    if not args.skip_quality:
+        quality(args.photos)
     if args.overhead:
         overhead(args.overhead)
 

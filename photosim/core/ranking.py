@@ -12,11 +12,12 @@ features (-1 %), the classifier's metric W^T W (-1 % to -7 %). Database-side aug
 the whole library scored +7 % on held-out but needs every photo's neighbours kept current;
 done inside the candidate pool (below) it needs no state beyond the library's mean.
 
-Cost (retrieval_eval.py --overhead 100000, 1280-d, one thread, on the shared 2-core VM at
-load ~18): a plain k=20 query 1.11 ms CPU p50 / 1.85 ms p99, the ranked one 2.53 / 6.30 ms
-(pool of 100 read from the segments, a 100 x 100 Gram matrix). The pool does not grow with
-the library, so at 1M photos the p50 stays near 1.1 + 1.4 ms; the p99 measured here is above
-the 5 ms budget and needs a quiet machine to confirm.
+Cost (retrieval_eval.py --overhead 100000, 1280-d, on the shared 2-core VM at load ~3): a
+plain k=20 query 0.80 ms CPU p50 / 1.42 ms p99; the ranked one (pool of 100 read from the
+segments, a 100 x 100 Gram matrix) 2.20 / 13.4 ms while OpenBLAS split the small products over
+its threads, whose wake-ups made the tail; on one BLAS thread (``_one_blas_thread``) 2.12 /
+2.86 ms, against 0.74 / 1.02 ms plain in the same run. The pool does not grow with the library,
+so the ranking adds the same ~1.4 ms to a query at 1M photos.
 
 A query is ranked in three steps over a pool of the nearest candidates by cosine:
 
@@ -35,7 +36,10 @@ neighbours.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,8 +121,31 @@ def _unit_rows(vectors: np.ndarray) -> FloatArray:
     return unit
 
 
+@functools.cache
+def _blas_threads() -> object:
+    """The process's BLAS thread pools (found once: finding them reads the loaded libraries)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Run the ranking's small matrix products on the calling thread: OpenBLAS splits a
+    100 x 1280 x 100 product over its threads, and waking them costs more than the product
+    (a query's p99 went from ~3 ms to over 13 ms on a busy 2-core machine)."""
+    with _blas_threads().limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
+        yield
+
+
 def adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit) -> FloatArray:
     """The ranking score of each candidate (rows) for ``query``: higher is more alike."""
+    with _one_blas_thread():
+        return _adapted_scores(query, candidates, ranking)
+
+
+def _adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit
+                    ) -> FloatArray:
     centred = _unit_rows(candidates - ranking.mean)
     augmented = centred
     if len(centred) > 1:

@@ -21,6 +21,7 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates import workers
+from photosim.core.duplicates.frames import FrameLinks
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Level, Relation, Snapshot
@@ -39,6 +40,8 @@ from photosim.core.types import (
     Stage,
     no_progress,
 )
+from photosim.core.units import clock
+from photosim.core.video import is_video
 
 _REPORT_EVERY = 500  # pairs judged between two progress reports
 
@@ -55,6 +58,9 @@ class GroupingOptions:
     not_duplicates: Collection[frozenset[int]] = ()
     reference_folders: Sequence[Path] = ()
     pixel_cache: PixelCache | None = None
+    # Verdicts on pairs involving a video, from its sampled frames (see duplicates.frames):
+    # they replace the pixel judge's, which sees only a video's poster frame.
+    frame_links: FrameLinks | None = None
 
 
 def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, *,
@@ -75,16 +81,32 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     report = progress or no_progress
     report(Progress(Stage.COMPARING_PIXELS, 0, None))
     judge = PairJudge(snapshot, options.settings, pairs, options.pixel_cache)
+    links = options.frame_links
+    if links is not None:
+        judge.take(links.relations, {})
     blocked = _blocked_pairs(snapshot.candidates, options.not_duplicates)
     edges = _edges(judge, pairs, blocked, report, cancel, options.pixel_cache)
+    if links is not None:
+        edges = _with_frame_edges(edges, links, judge, blocked)
     workers.find_crop_sides(judge, [(i, j) for i, j, _ in edges], cancel)
     clusters = []
     for done, level in enumerate(Level):
         check(cancel)
         report(Progress(Stage.GROUPING, done, len(Level)))
         clusters.append(_complete_linkage(edges, level, judge, blocked))
-    return [_group_of_part(part, judge, options.reference_folders)
+    return [_group_of_part(part, judge, options.reference_folders, links)
             for part in partition(clusters, copy_levels=Level.SIMILAR)]
+
+
+def _with_frame_edges(edges: list[Edge], links: FrameLinks, judge: PairJudge,
+                      blocked: set[tuple[int, int]]) -> list[Edge]:
+    """``edges`` plus the related pairs that no neighbour list held (a still from the middle
+    of a clip is far from its poster): the frame verdicts', and two videos of one length and
+    frames whose posters are copies by their pixels."""
+    seen = {(i, j) for i, j, _ in edges} | blocked
+    posters = [(i, j, judge(i, j)) for i, j in links.poster_pairs if (i, j) not in seen]
+    return edges + [e for e in links.edges() if (e[0], e[1]) not in seen] + \
+        [e for e in posters if e[2].within(Level.EDITED)]
 
 
 def _blocked_pairs(candidates: Sequence[Candidate],
@@ -192,7 +214,7 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
         # Only through pairs already judged (the candidate edges): composing must not send
         # every member of a large group through the pixel comparison again.
         for m in judge.copies_of(x):
-            if m == y or m not in members:
+            if m == y or m not in members or _still_between_videos(judge, x, m, y):
                 continue
             link, onward = judge.known(x, m), judge.known(m, y)
             if link is None or onward is None:
@@ -207,6 +229,14 @@ def _related_through(a: int, b: int, members: Collection[int], level: Level,
     return False
 
 
+def _still_between_videos(judge: PairJudge, x: int, m: int, y: int) -> bool:
+    """A still that shows a moment of two videos makes neither a copy of the other: one may
+    be trimmed, or another clip of the scene."""
+    candidates = judge.candidates
+    return is_video(candidates[x].photo.path) and is_video(candidates[y].photo.path) and \
+        not is_video(candidates[m].photo.path)
+
+
 def _crops_of_one_frame(judge: PairJudge, x: int, m: int, y: int, onward: Relation) -> bool:
     """Whether ``x`` is a crop of ``m``, so that it is a copy of whatever ``m`` is a copy of:
     two crops (a square one, a straightened one) of one photo, or a crop of a photo and a
@@ -216,8 +246,8 @@ def _crops_of_one_frame(judge: PairJudge, x: int, m: int, y: int, onward: Relati
     return onward.within(Level.EDITED) and _crop_side(judge, x, m) == x
 
 
-def _group_of_part(part: Part, judge: PairJudge,
-                   reference_folders: Sequence[Path]) -> DuplicateGroup:
+def _group_of_part(part: Part, judge: PairJudge, reference_folders: Sequence[Path],
+                   links: FrameLinks | None = None) -> DuplicateGroup:
     """A group of the partition: the keeper chosen among the copies (another shot of the
     scene is never the picture the copies were made from), each member's relation to it."""
     candidates, cluster = judge.candidates, part.members
@@ -230,7 +260,7 @@ def _group_of_part(part: Part, judge: PairJudge,
     members = tuple(candidates[cluster[x]].photo for x in order)
     copies = [i for i in cluster if part.joined[i] < Level.SIMILAR] or cluster
     keeper, reason = choose_keeper([candidates[i].photo for i in copies],
-                                   _keeper_links(copies, judge), reference_folders)
+                                   _keeper_links(copies, judge, links), reference_folders)
     position = {candidates[i].photo.id: i for i in cluster}
     kept = position[keeper.id]
     kinds: list[DuplicateKind | None] = []
@@ -238,7 +268,9 @@ def _group_of_part(part: Part, judge: PairJudge,
     for photo in members:
         kind, relation = _relation_to_keeper(position[photo.id], kept, part, judge)
         kinds.append(kind)
-        relations.append("" if kind is None else describe_copy(keeper, photo, relation))
+        relations.append("" if kind is None else
+                         _frame_relation(position[photo.id], kept, candidates, links) or
+                         describe_copy(keeper, photo, relation))
     return with_suggestions(DuplicateGroup(_group_kind(kinds), members, float(scores.min()),
                                            keeper, reason, tuple(relations), tuple(kinds)),
                             reference_folders)
@@ -266,11 +298,12 @@ def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge
     return DuplicateKind.EDITED, Relation(None, relation.score)
 
 
-def _keeper_links(cluster: Sequence[int], judge: PairJudge) -> dict[frozenset[int], Link]:
+def _keeper_links(cluster: Sequence[int], judge: PairJudge,
+                  links: FrameLinks | None = None) -> dict[frozenset[int], Link]:
     """What the keeper rules need of each judged pair: its kind, which is the crop, whether
     one is an edit of the other."""
     candidates = judge.candidates
-    links: dict[frozenset[int], Link] = {}
+    found: dict[frozenset[int], Link] = {}
     for x, a in enumerate(cluster):
         for b in cluster[x + 1:]:
             relation = judge.known(a, b)
@@ -279,11 +312,32 @@ def _keeper_links(cluster: Sequence[int], judge: PairJudge) -> dict[frozenset[in
             crop = _crop_side(judge, a, b) if relation.reframed and \
                 relation.level == Level.EDITED else None
             ids = (candidates[a].photo.id, candidates[b].photo.id)
-            links[frozenset(ids)] = Link(
+            trimmed = None if links is None else links.trimmed.get((min(a, b), max(a, b)))
+            found[frozenset(ids)] = Link(
                 KIND_OF_LEVEL[relation.level],
                 None if crop is None else candidates[crop].photo.id,
-                relation.level == Level.EDITED and crop is None)
-    return links
+                relation.level == Level.EDITED and crop is None,
+                None if trimmed is None else candidates[trimmed].photo.id)
+    return found
+
+
+def _frame_relation(member: int, kept: int, candidates: Sequence[Candidate],
+                    links: FrameLinks | None) -> str:
+    """How a member relates to the keeper by the frames of a video, in words ("a still from
+    clip.mp4 at 0:42"); "" when frames did not relate the two."""
+    if links is None:
+        return ""
+    name = candidates[kept].photo.path.name
+    if (member, kept) in links.still_times:
+        return f"a still from {name} at {clock(links.still_times[(member, kept)])}"
+    if (kept, member) in links.still_times:
+        return f"a video showing this picture at {clock(links.still_times[(kept, member)])}"
+    shorter = links.trimmed.get((min(member, kept), max(member, kept)))
+    if shorter is None:
+        return ""
+    lengths = f"{clock(links.durations[member])} of {clock(links.durations[kept])}"
+    return f"a trimmed part of {name} ({lengths})" if shorter == member else \
+        f"a longer cut of {name} ({lengths})"
 
 
 def _crop_side(judge: PairJudge, a: int, b: int) -> int | None:
@@ -297,7 +351,8 @@ def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:
     if relation.level == Level.EXACT:
         return "identical file"
     if relation.level == Level.SAME:
-        what = ["same picture"]
+        what = ["same video" if is_video(other.path) and is_video(keeper.path)
+                else "same picture"]
     elif relation.level == Level.EDITED:
         what = ["cropped" if relation.reframed else "mirrored" if relation.mirrored
                 else "colours, tones or marks changed"]

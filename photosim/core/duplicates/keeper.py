@@ -3,7 +3,8 @@
 Rules in a fixed order; the first that tells the members apart decides, and the reason names
 it (see :func:`choose_keeper`):
 
-1. in a reference folder, then a video over a still grabbed from it,
+1. in a reference folder, then a video over a still grabbed from it, then the whole video
+   over a trimmed part of it,
 2. full framing over a crop,
 3. unedited over a tone, colour, flip or watermark edit,
 4. the original format over a re-encode (RAW, then a camera's HEIC or JPEG, ... PNG/WebP),
@@ -51,6 +52,7 @@ class Link:
     kind: DuplicateKind | None  # None: not related directly
     crop: int | None = None  # the id of the member that is a crop of the other
     edited: bool = False  # one is a tone, colour, flip or watermark edit of the other
+    trimmed: int | None = None  # the id of the video that is a trimmed part of the other
 
 
 Links = Mapping[frozenset[int], Link]
@@ -122,10 +124,12 @@ def _rules(members: Sequence[Photo], links: Links,
            reference_folders: Sequence[Path]) -> list[Rule]:
     crops = _times_derived(members, links, _crop_of)
     edits = _times_derived(members, links, _edit_of(members, links))
+    cuts = _times_derived(members, links, lambda link, a, b: link.trimmed)
     return [
         Rule("in a reference folder", lambda p: float(is_protected(p, reference_folders))),
         # a still grabbed from a clip is never the video's keeper (see policy.crosses_media)
         Rule("a video (the others are its copies or stills)", lambda p: float(is_video(p.path))),
+        Rule("the whole video (the others are cut from it)", lambda p: -float(cuts[p.id])),
         Rule("full framing (the others are crops of it)", lambda p: -float(crops[p.id])),
         Rule("unedited (the others are edits of it)", lambda p: -float(edits[p.id])),
         Rule("original format", lambda p: float(format_rank(p))),

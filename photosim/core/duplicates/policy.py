@@ -46,8 +46,11 @@ def may_suggest_trash(group: DuplicateGroup, photo: Photo,
 
 
 def crosses_media(group: DuplicateGroup, photo: Photo) -> bool:
-    """A video in a photo's group, or a photo in a video's: related, never a copy to trash."""
-    return is_video(photo.path) != is_video(group.keeper.path)
+    """A video in a photo's group, or a photo in a group that holds a video: related, never
+    a copy to trash. (Stills of two moments of one clip group together through the clip;
+    with a still kept — in a reference folder — the other still is no copy of it.)"""
+    return is_video(photo.path) != is_video(group.keeper.path) or (
+        not is_video(photo.path) and any(is_video(m.path) for m in group.members))
 
 
 def suggestion(group: DuplicateGroup, photo: Photo, reference_folders: Sequence[Path]) -> str:
@@ -74,9 +77,18 @@ def _with_media_relations(group: DuplicateGroup) -> DuplicateGroup:
         return group
     relations = [group.relation_of(p) for p in group.members]
     return replace(group, relations=tuple(
-        ("a video showing this picture" if is_video(p.path) else "a still from this video")
-        if crosses_media(group, p) else relation
+        _media_relation(group, p, relation)
         for p, relation in zip(group.members, relations, strict=True)))
+
+
+def _media_relation(group: DuplicateGroup, photo: Photo, relation: str) -> str:
+    """A still's relation to its video (or a video's to a still), in words; the moment the
+    frames found, when they did ("a still from clip.mp4 at 0:42")."""
+    if is_video(photo.path) == is_video(group.keeper.path) or \
+            relation.startswith(("a still from ", "a video showing ")):
+        return relation
+    return "a video showing this picture" if is_video(photo.path) else \
+        "a still from this video"
 
 
 def suggested_trash(group: DuplicateGroup, reference_folders: Sequence[Path]) -> list[Photo]:

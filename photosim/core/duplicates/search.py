@@ -22,6 +22,7 @@ import numpy as np
 from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog import Catalog
 from photosim.core.duplicates import neighbours
+from photosim.core.duplicates.frames import FrameLinks, frame_links
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
 from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable, hash_pairs
@@ -39,6 +40,7 @@ from photosim.core.types import (
     Stage,
     no_progress,
 )
+from photosim.core.video import is_video
 
 log = logging.getLogger(__name__)
 
@@ -120,12 +122,36 @@ class DuplicateSearch:
         verdicts = self._stored_pixel_verdicts(key)
         try:
             options = GroupingOptions(settings, self._not_duplicate_ids(candidates),
-                                      reference_folders, verdicts)
+                                      reference_folders, verdicts,
+                                      self._frame_links(candidates, vectors, row_ids))
             groups = find_groups(Snapshot(candidates, vectors), pairs, options,
                                  progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
             self._store_pixel_verdicts(key)
         return [g for g in groups if kinds is None or g.kinds() & set(kinds)]
+
+    def _frame_links(self, candidates: list[Candidate], vectors: np.ndarray | None,
+                     row_ids: np.ndarray) -> FrameLinks | None:
+        """What the sampled frames of the library's videos say of pairs involving a video
+        (see :mod:`~photosim.core.duplicates.frames`); None for a library without videos,
+        which pays nothing for them."""
+        videos = [c.photo for c in candidates if is_video(c.photo.path)]
+        index = self._vector_index() if videos else None
+        if index is None or self._spec is None or vectors is None:
+            return None
+        frames = self._catalog.videos.frame_vectors(self._spec.vector_key, self._spec.dim)
+        durations = {}
+        for video in videos:
+            facts = self._catalog.videos.facts_of(video.content_hash) \
+                if video.content_hash else None
+            if facts is not None:
+                durations[video.id] = facts.duration
+        known = (row_ids.astype(np.int64, copy=False), vectors.astype(np.float32, copy=False))
+
+        def near_photos(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            return index.query_batch(queries, k, known=known)
+
+        return frame_links(candidates, frames, durations, near_photos)
 
     def _stored_pixel_verdicts(self, key: str) -> PixelCache:
         """The pixel verdicts kept for ``key`` (see ``PixelVerdicts.key``): in memory, or
