@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def judge_pairs(judge: PairJudge, pairs: Sequence[Pair],
     pairs: the caller judges them as it always does. ``report`` hears the pairs judged out
     of all ``pairs``."""
     wanted = [(i, j) for i, j in pairs if judge.needs_pixels(i, j)]
-    return _run(judge, wanted, [], report, cancel, pixel_cache, len(pairs))
+    return _run(judge, wanted, [], _Hooks(len(pairs), report, cancel, pixel_cache))
 
 
 def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
@@ -79,27 +80,36 @@ def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
     worker processes: grouping asks for them, and each costs two crop searches."""
     wanted = [(i, j) for i, j in pairs
               if _reframed_copy(judge.known(i, j)) and not judge.crop_side_known(i, j)]
-    _run(judge, [], wanted, no_progress, cancel, None, len(wanted))
+    _run(judge, [], wanted, _Hooks(len(wanted), cancel=cancel))
 
 
 def _reframed_copy(relation: Relation | None) -> bool:
     return relation is not None and relation.level == Level.EDITED and relation.reframed
 
 
-def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair],
-         report: ProgressCallback, cancel: CancelToken | None,
-         pixel_cache: PixelCache | None, out_of: int) -> int:
+@dataclass(frozen=True)
+class _Hooks:
+    """A run's ties to its pass: the count its progress is out of, who hears it, what stops
+    it, and where the pixel verdicts to keep go (None: nowhere)."""
+
+    out_of: int
+    report: ProgressCallback = no_progress
+    cancel: CancelToken | None = None
+    pixel_cache: PixelCache | None = None
+
+
+def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair], hooks: _Hooks) -> int:
     total = len(to_judge) + len(to_side)
     count = workers()
     if count < 2 or total < POOL_ABOVE:
         return 0
     size = max(8, min(_CHUNK_MAX, -(-total // (count * _CHUNKS_PER_WORKER))))
-    keep = pixel_cache is not None
+    keep = hooks.pixel_cache is not None
     jobs = [_job(judge, keep, to_judge[s:s + size], [])
             for s in range(0, len(to_judge), size)]
     jobs += [_job(judge, keep, [], to_side[s:s + size]) for s in range(0, len(to_side), size)]
     try:
-        _judge_in(_shared_pool(count), judge, jobs, out_of, report, cancel, pixel_cache)
+        _judge_in(_shared_pool(count), judge, jobs, hooks)
     except BrokenProcessPool as exc:
         # A worker died (killed, out of memory, or a script that starts a pass on import
         # without a ``__main__`` guard): the caller judges what is left itself.
@@ -109,8 +119,7 @@ def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair],
 
 
 def _judge_in(pool: ProcessPoolExecutor, judge: PairJudge, jobs: list[tuple[_Job, list[int]]],
-              out_of: int, report: ProgressCallback, cancel: CancelToken | None,
-              pixel_cache: PixelCache | None) -> None:
+              hooks: _Hooks) -> None:
     pending: dict[Future[_Done], list[int]] = {}
     for job, positions in jobs:
         pending[pool.submit(_judge_chunk, job)] = positions
@@ -124,12 +133,13 @@ def _judge_in(pool: ProcessPoolExecutor, judge: PairJudge, jobs: list[tuple[_Job
                 judge.take(_to_global(verdicts, positions),
                            {_pair(k, positions): None if s is None else positions[s]
                             for k, s in sides.items()})
-                if pixel_cache is not None:
-                    pixel_cache.update(pixels)
+                if hooks.pixel_cache is not None:
+                    hooks.pixel_cache.update(pixels)
                 done_pairs += len(verdicts) + len(sides)
-            check(cancel)  # before the report: nothing is heard after a cancel
+            check(hooks.cancel)  # before the report: nothing is heard after a cancel
             if finished:
-                report(Progress(Stage.COMPARING_PIXELS, min(done_pairs, out_of), out_of))
+                hooks.report(Progress(Stage.COMPARING_PIXELS, min(done_pairs, hooks.out_of),
+                                      hooks.out_of))
     finally:
         for future in pending:
             future.cancel()
