@@ -30,6 +30,20 @@ def _open(data: Path, model: Path, spec: Path) -> Library:
     return Library.open(data, model=str(model), model_spec=str(spec))
 
 
+def _index_as_an_older_photosim(data: Path, model: Path, spec: Path, folder: Path) -> str:
+    """Index ``folder``, then store its vectors under the bare id, unclaimed, as a photosim
+    from before keying by content left them; the key they had."""
+    with _open(data, model, spec) as library:
+        library.index([folder])
+        key = library.spec.vector_key if library.spec else ""
+    catalog = Catalog(data / "catalog.sqlite3")
+    with catalog.transaction() as conn:
+        conn.execute("UPDATE vectors SET model_id = 'tiny-test' WHERE model_id = ?", (key,))
+        conn.execute("DELETE FROM settings WHERE key LIKE 'vectors keyed by file:%'")
+    catalog.close()
+    return key
+
+
 def test_another_file_under_the_same_id_gets_its_own_vectors(tmp_path: Path,
                                                              tiny_model: tuple[Path, Path]
                                                              ) -> None:
@@ -69,14 +83,7 @@ def test_vectors_stored_under_the_bare_id_are_not_used_for_an_unpinned_file(
     model, spec = tiny_model
     make_photo_folder(tmp_path / "pics", count=3)
     data = tmp_path / "data"
-    with _open(data, model, spec) as library:
-        library.index([tmp_path / "pics"])
-        key = library.spec.vector_key if library.spec else ""
-    catalog = Catalog(data / "catalog.sqlite3")
-    with catalog.transaction() as conn:  # as an older photosim stored them
-        conn.execute("UPDATE vectors SET model_id = 'tiny-test' WHERE model_id = ?", (key,))
-        conn.execute("DELETE FROM settings WHERE key LIKE 'vectors keyed by file:%'")
-    catalog.close()
+    key = _index_as_an_older_photosim(data, model, spec, tmp_path / "pics")
     with _open(data, model, spec) as library:
         assert library.status().embedded == 0
         assert library.index().embedded == 3
@@ -132,14 +139,7 @@ def test_a_reader_sees_vectors_a_writer_has_not_claimed_yet(tmp_path: Path,
     model, spec = tiny_model
     photos = make_photo_folder(tmp_path / "pics", count=4)
     data = tmp_path / "data"
-    with _open(data, model, spec) as library:
-        library.index([tmp_path / "pics"])
-        key = library.spec.vector_key if library.spec else ""
-    catalog = Catalog(data / "catalog.sqlite3")
-    with catalog.transaction() as conn:  # as an older photosim stored them
-        conn.execute("UPDATE vectors SET model_id = 'tiny-test' WHERE model_id = ?", (key,))
-        conn.execute("DELETE FROM settings WHERE key LIKE 'vectors keyed by file:%'")
-    catalog.close()
+    _index_as_an_older_photosim(data, model, spec, tmp_path / "pics")
     with Library.open(data, model=str(model), model_spec=str(spec), read_only=True) as reader:
         assert reader.status().embedded == 4
         assert {m.photo.path for m in reader.similar(photos[0], k=5)} == set(photos) - {photos[0]}
