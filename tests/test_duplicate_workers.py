@@ -149,3 +149,27 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+@pytest.mark.skipif(workers.workers() < 2, reason="one core: pairs are judged in-process")
+def test_idle_workers_stop_and_start_again_for_the_next_pass(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(workers, "POOL_ABOVE", 0)
+    monkeypatch.setattr(workers, "IDLE_STOP_S", 0.5)
+    candidates, vectors, pairs = _library()
+    wanted = list(zip(pairs.a.tolist(), pairs.b.tolist(), strict=True))
+    workers.judge_pairs(PairJudge(Snapshot(candidates, vectors), DedupSettings()), wanted)
+    pool = workers._pool
+    assert pool is not None
+    processes = list(pool._processes.values())  # type: ignore[union-attr]
+    assert processes and all(p.is_alive() for p in processes)
+    deadline = time.monotonic() + 30
+    while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers._pool is None and not any(p.is_alive() for p in processes)
+    judge = PairJudge(Snapshot(candidates, vectors), DedupSettings())
+    workers.judge_pairs(judge, wanted)  # a later pass starts them again
+    assert all(not judge.needs_pixels(i, j) for i, j in wanted)
+    workers.shutdown()

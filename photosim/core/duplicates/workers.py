@@ -108,6 +108,9 @@ def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair], hooks: _Ho
     jobs = [_job(judge, keep, to_judge[s:s + size], [])
             for s in range(0, len(to_judge), size)]
     jobs += [_job(judge, keep, [], to_side[s:s + size]) for s in range(0, len(to_side), size)]
+    global _passes_running
+    with _pool_lock:
+        _passes_running += 1
     try:
         _judge_in(_shared_pool(count), judge, jobs, hooks)
     except BrokenProcessPool as exc:
@@ -115,6 +118,10 @@ def _run(judge: PairJudge, to_judge: list[Pair], to_side: list[Pair], hooks: _Ho
         # without a ``__main__`` guard): the caller judges what is left itself.
         log.warning("duplicate workers stopped (%s); judging in this process", exc)
         _drop_pool()
+    finally:
+        with _pool_lock:
+            _passes_running -= 1
+        _stop_when_idle()
     return total
 
 
@@ -215,6 +222,32 @@ def _watch_parent(parent: int) -> None:
 
 
 _PARENT_CHECK_S = 1.0
+# Workers left idle this long stop: a desktop app should not keep a process per core, each
+# holding numpy and the judge, for a duplicate pass that may never come again. The next pass
+# that needs them starts them again (a few hundred ms).
+IDLE_STOP_S = 120.0
+_idle_timer: threading.Timer | None = None
+_passes_running = 0  # passes using the pool now: it is never stopped under one
+
+
+def _stop_when_idle() -> None:
+    """(Re)arm the timer that stops the workers once no pass has used them for a while."""
+    global _idle_timer
+    with _pool_lock:
+        if _idle_timer is not None:
+            _idle_timer.cancel()
+        _idle_timer = threading.Timer(IDLE_STOP_S, _stop_if_idle, args=(_pool,))
+        _idle_timer.daemon = True
+        _idle_timer.start()
+
+
+def _stop_if_idle(pool: ProcessPoolExecutor | None) -> None:
+    global _pool
+    with _pool_lock:
+        if pool is None or _pool is not pool or _passes_running:  # stopped, replaced, busy
+            return
+        _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown() -> None:
