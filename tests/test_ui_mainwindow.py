@@ -91,6 +91,9 @@ def test_a_dropped_video_is_a_query_like_a_photo(qtbot, window, tmp_path):
         window.handle_paths([clip])
     assert window.tabs.currentWidget() is window.similar_view
     assert window.similar_view.model.rowCount() > 0  # ranked against the library's photos
+    # a file from outside the library still shows its picture (here: a frame) by the title
+    qtbot.waitUntil(lambda: not window.similar_view.query_image.pixmap().isNull(),
+                    timeout=WAIT)
     assert "*.mp4" in query_file_filter() and "*.jpg" in query_file_filter()
 
 

@@ -114,8 +114,14 @@ class SimilarView(QWidget):
     # -- a search begins -------------------------------------------------------------------
     def begin_search(self, query: Path, query_pixmap: QPixmap | None) -> None:
         self._begin(query, f"Photos similar to {query.name}")
-        if query_pixmap is not None and not query_pixmap.isNull():
-            self.query_image.setPixmap(query_pixmap.scaled(
+        if query_pixmap is not None:
+            self.show_query_picture(query_pixmap)
+
+    def show_query_picture(self, pixmap: QPixmap) -> None:
+        """The query's picture beside the title (a file from outside the library arrives
+        after the search began, read on a worker)."""
+        if not pixmap.isNull():
+            self.query_image.setPixmap(pixmap.scaled(
                 QUERY_SIZE, QUERY_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation))
 

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from photosim.core.library import PHOTO_SUFFIXES, VIDEO_SUFFIXES
 from photosim.core.types import Photo
+from photosim.ui.compare_view import load_picture
 from photosim.ui.controllers.shell import Shell, show_failure
 from photosim.ui.preview import PreviewDialog
 from photosim.ui.tasks import LatestRequest
@@ -44,6 +46,8 @@ class SimilarController(QObject):
         row = model.row_of(path)
         pixmap = self.shell.thumbnails.pixmap(model.photo_at(row)) if row is not None else None
         self.view.begin_search(path, pixmap)
+        if row is None:  # a file from outside the library: its picture is read on a worker
+            self._show_outside_query(path)
         self.shell.tabs.setCurrentWidget(self.view)
         if self._is_indexing():  # the index is still filling: ask once it is complete
             self._wait_for_index(path)
@@ -55,6 +59,14 @@ class SimilarController(QObject):
         # The k nearest whatever their score: the view draws the weak-match line itself,
         # so the slider moves the line without a new search.
         self._search(lambda: library.similar(path, k=k, min_score=0.0))
+
+    def _show_outside_query(self, path: Path) -> None:
+        def shown(image: QImage | None) -> None:
+            if image is not None and self.view.query == path:  # still the query shown
+                self.view.show_query_picture(QPixmap.fromImage(image))
+
+        self.shell.runner.run_task(lambda: load_picture(path), shown,
+                                   lambda exc: log.info("query picture unreadable: %s", exc))
 
     def search_words(self, text: str, limit: int | None = None) -> None:
         """Photos showing ``text`` ("dog", "castle") in the results tab, best first."""
