@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from photosim.core.cancel import CancelToken, check
 from photosim.core.catalog.videos import FrameVectors
 from photosim.core.duplicates.kinds import Candidate, Level, Relation
 from photosim.core.video import is_video
@@ -66,14 +67,16 @@ class FrameLinks:
 
 
 def frame_links(candidates: Sequence[Candidate], frames: FrameVectors,
-                durations: Mapping[int, float], near_photos: NearPhotos) -> FrameLinks:
+                durations: Mapping[int, float], near_photos: NearPhotos,
+                cancel: CancelToken | None = None) -> FrameLinks:
     """The frame verdicts of ``candidates``: ``frames`` of their videos, ``durations`` by
-    photo id, ``near_photos`` the nearest library photos to each of a batch of vectors."""
+    photo id, ``near_photos`` the nearest library photos to each of a batch of vectors.
+    ``cancel`` is heard between blocks of frames (``Cancelled``)."""
     position = {c.photo.id: i for i, c in enumerate(candidates)}
     runs = _runs(frames, position)
     links = FrameLinks(durations={position[v]: durations[v] for v in runs if v in durations})
     _link_stills(candidates, frames, runs, position, near_photos, links)
-    _link_videos(candidates, frames, runs, position, links)
+    _link_videos(candidates, frames, runs, position, links, cancel)
     return links
 
 
@@ -115,12 +118,12 @@ def _link_stills(candidates: Sequence[Candidate], frames: FrameVectors,
 
 def _link_videos(candidates: Sequence[Candidate], frames: FrameVectors,
                  runs: Mapping[int, slice], position: Mapping[int, int],
-                 links: FrameLinks) -> None:
+                 links: FrameLinks, cancel: CancelToken | None) -> None:
     """Every pair of videos with frames: the same video, a trimmed part, or unrelated."""
     videos = [v for v in runs if position[v] in links.durations]
     if len(videos) < 2:
         return
-    share, closeness = _frame_shares(frames, [runs[v] for v in videos])
+    share, closeness = _frame_shares(frames, [runs[v] for v in videos], cancel)
     for x, a in enumerate(videos):
         for y in range(x + 1, len(videos)):
             i, j = position[a], position[videos[y]]
@@ -151,7 +154,7 @@ def _video_relation(key: Key, pair: tuple[int, int], shares: tuple[float, float]
     return Relation(None, score)
 
 
-def _frame_shares(frames: FrameVectors, runs: Sequence[slice]
+def _frame_shares(frames: FrameVectors, runs: Sequence[slice], cancel: CancelToken | None
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(share, closeness), both (videos × videos): how many of video x's frames have a match
     in video y, and their mean best cosine there.
@@ -167,6 +170,7 @@ def _frame_shares(frames: FrameVectors, runs: Sequence[slice]
     hits = np.zeros((len(runs), len(runs)), np.float32)
     sums = np.zeros_like(hits)
     for start in range(0, len(vectors), FRAME_BLOCK):
+        check(cancel)  # a block is a fraction of a second; a large video library has many
         block = slice(start, start + FRAME_BLOCK)
         # each frame of the block: its best cosine in every video (its own included)
         best = np.maximum.reduceat(vectors[block] @ vectors.T, starts, axis=1)

@@ -123,7 +123,7 @@ class DuplicateSearch:
         try:
             options = GroupingOptions(settings, self._not_duplicate_ids(candidates),
                                       reference_folders, verdicts,
-                                      self._frame_links(candidates, vectors, row_ids))
+                                      self._frame_links(candidates, vectors, row_ids, cancel))
             groups = find_groups(Snapshot(candidates, vectors), pairs, options,
                                  progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
@@ -131,7 +131,7 @@ class DuplicateSearch:
         return [g for g in groups if kinds is None or g.kinds() & set(kinds)]
 
     def _frame_links(self, candidates: list[Candidate], vectors: np.ndarray | None,
-                     row_ids: np.ndarray) -> FrameLinks | None:
+                     row_ids: np.ndarray, cancel: CancelToken | None) -> FrameLinks | None:
         """What the sampled frames of the library's videos say of pairs involving a video
         (see :mod:`~photosim.core.duplicates.frames`); None for a library without videos,
         which pays nothing for them."""
@@ -151,7 +151,7 @@ class DuplicateSearch:
         def near_photos(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             return index.query_batch(queries, k, known=known)
 
-        return frame_links(candidates, frames, durations, near_photos)
+        return frame_links(candidates, frames, durations, near_photos, cancel)
 
     def _stored_pixel_verdicts(self, key: str) -> PixelCache:
         """The pixel verdicts kept for ``key`` (see ``PixelVerdicts.key``): in memory, or
