@@ -83,6 +83,25 @@ def open_library(root: Path):
     return Library.open(data, model=str(model), model_spec=str(spec))
 
 
+def indexed_window(root: Path, photos: Path, timeout: float = 120.0):
+    """(app, library, window): a 1280×800 main window over a new library in ``root`` that has
+    ``photos`` added and indexed."""
+    from photosim.ui.app import app_icon, ensure_app
+    from photosim.ui.mainwindow import MainWindow
+    from photosim.ui.settings import UiSettings
+
+    library = open_library(root)
+    app = ensure_app()
+    app.setWindowIcon(app_icon())
+    window = MainWindow(library, UiSettings(first_run_done=True))
+    window.resize(1280, 800)
+    window.show()
+    window.add_folders([photos])
+    settle(app, 0.5)
+    wait_for(app, lambda: not window.is_indexing(), timeout=timeout)
+    return app, library, window
+
+
 def settle(app, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -114,9 +133,6 @@ def main() -> int:
     args = parser.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # no X server (use xvfb-run for a real one)
-    from photosim.ui.app import app_icon, ensure_app
-    from photosim.ui.mainwindow import MainWindow
-    from photosim.ui.settings import UiSettings
 
     args.out.mkdir(parents=True, exist_ok=True)
     if args.models_only:
@@ -133,15 +149,7 @@ def main() -> int:
         (photos / "Samples").mkdir(parents=True)
         pictures = sample_photos(photos / "Samples")
         make_copies(pictures, photos / "Exports")
-        library = open_library(root)
-        app = ensure_app()
-        app.setWindowIcon(app_icon())
-        window = MainWindow(library, UiSettings(first_run_done=True))
-        window.resize(1280, 800)
-        window.show()
-        window.add_folders([photos])
-        settle(app, 0.5)
-        wait_for(app, lambda: not window.is_indexing())
+        app, library, window = indexed_window(root, photos)
         wait_for(app, lambda: window.library_view.model.rowCount() > 0)
         shoot(app, window, args.out / "screenshot-library.png")
         window.find_similar(photos / "Samples" / "chelsea.jpg")
@@ -338,9 +346,6 @@ def encode_clip(path: Path, scenes: list[tuple[Image.Image, float]], fps: int = 
 def video_screenshots(out: Path) -> int:
     """Videos in the library: the grid with posters and lengths, and "find similar" from a
     photo answering with a clip at the time the photo's scene is on screen."""
-    from photosim.ui.app import app_icon, ensure_app
-    from photosim.ui.mainwindow import MainWindow
-    from photosim.ui.settings import UiSettings
 
     with tempfile.TemporaryDirectory(prefix="photosim-video-shots-") as temp:
         root = Path(temp)
@@ -355,15 +360,7 @@ def video_screenshots(out: Path) -> int:
         query = root / "coffee_from_a_friend.jpg"
         coffee = pictures["coffee"]
         coffee.crop((40, 20, coffee.width - 40, coffee.height - 20)).save(query, quality=85)
-        library = open_library(root)
-        app = ensure_app()
-        app.setWindowIcon(app_icon())
-        window = MainWindow(library, UiSettings(first_run_done=True))
-        window.resize(1280, 800)
-        window.show()
-        window.add_folders([photos])
-        settle(app, 0.5)
-        wait_for(app, lambda: not window.is_indexing())
+        app, library, window = indexed_window(root, photos)
         wait_for(app, lambda: window.library_view.model.rowCount() > 0)
         shoot(app, window, out / "screenshot-library-videos.png", settle_s=2.5)
         window.find_similar(query)
@@ -416,20 +413,9 @@ def damaged_catalog_screenshots(out: Path) -> int:
 def real_library_screenshots(photos: Path, out: Path) -> int:
     """Clusters of a real library (467 labelled photos and wallpapers) at the default
     granularity, and its Similar page with the weak-match line, for issue 21's review."""
-    from photosim.ui.app import app_icon, ensure_app
-    from photosim.ui.mainwindow import MainWindow
-    from photosim.ui.settings import UiSettings
 
     with tempfile.TemporaryDirectory(prefix="photosim-real-") as temp:
-        library = open_library(Path(temp))
-        app = ensure_app()
-        app.setWindowIcon(app_icon())
-        window = MainWindow(library, UiSettings(first_run_done=True))
-        window.resize(1280, 800)
-        window.show()
-        window.add_folders([photos])
-        settle(app, 0.5)
-        wait_for(app, lambda: not window.is_indexing(), timeout=1800)
+        app, library, window = indexed_window(Path(temp), photos, timeout=1800)
         window.tabs.setCurrentWidget(window.clusters_view)
         wait_for(app, lambda: window.clusters_view.model.rowCount() > 0, timeout=1800)
         shoot(app, window, out / "screenshot-clusters-real-library.png", settle_s=3.0)
