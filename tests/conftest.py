@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.modelgen import write_tiny_model_with_spec
+
+if TYPE_CHECKING:  # the library loads onnxruntime: not at collection for every test
+    from photosim.core.library import Library
 
 REAL_MODEL_ENV = "PHOTOSIM_TEST_MODEL_DIR"
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
@@ -53,3 +58,25 @@ def real_model_dir() -> Path:
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def tiny_library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Iterator[Library]:
+    """A new library in ``tmp_path / "data"`` over the tiny model."""
+    from photosim.core.library import Library
+
+    model, spec = tiny_model
+    library = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def real_library(tmp_path: Path, real_model_dir: Path) -> Iterator[Library]:
+    """A new library in ``tmp_path / "data"`` over the shared EfficientNet-Lite0."""
+    from photosim.core.library import Library
+
+    model = real_model_dir / "efficientnet_lite0_embed.onnx"
+    library = Library.open(tmp_path / "data", model=str(model), model_spec="efficientnet-lite0")
+    yield library
+    library.close()

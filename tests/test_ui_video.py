@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Iterator[Library]:
-    model, spec = tiny_model
-    lib = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
-    yield lib
-    lib.close()
+def library(tiny_library: Library) -> Library:
+    return tiny_library
 
 
 def test_a_video_result_shows_its_time_its_frame_and_its_length(qtbot, library: Library,

@@ -7,7 +7,6 @@ PyAV, and embedded by the real model."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ from tests.videogen import encode, sample_photos
 SCENES = (("astronaut", 4.0), ("coffee", 5.0), ("chelsea", 3.0), ("rocket", 3.0))
 GRAB_AT = 10.5  # the still is grabbed in the chelsea scene, not the poster's
 
-
-@pytest.fixture
-def real_library(tmp_path: Path, real_model_dir: Path) -> Iterator[Library]:
-    model = real_model_dir / "efficientnet_lite0_embed.onnx"
-    lib = Library.open(tmp_path / "data", model=str(model), model_spec="efficientnet-lite0")
-    yield lib
-    lib.close()
 
 
 def _scenes(names: tuple[tuple[str, float], ...] = SCENES) -> list[tuple[Image.Image, float]]:

@@ -8,7 +8,6 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,20 +27,6 @@ SCENES = (("astronaut", 4.0), ("coffee", 5.0), ("chelsea", 3.0))
 COFFEE_FROM, COFFEE_TO = 4.0, 9.0
 
 
-@pytest.fixture
-def real_library(tmp_path: Path, real_model_dir: Path) -> Iterator[Library]:
-    model = real_model_dir / "efficientnet_lite0_embed.onnx"
-    lib = Library.open(tmp_path / "data", model=str(model), model_spec="efficientnet-lite0")
-    yield lib
-    lib.close()
-
-
-@pytest.fixture
-def tiny_library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Iterator[Library]:
-    model, spec = tiny_model
-    lib = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
-    yield lib
-    lib.close()
 
 
 def _clip(path: Path) -> Path:
