@@ -102,6 +102,7 @@ __all__ = [
     "DAMAGED",
     "NORMALISATIONS",
     "PHOTO_SUFFIXES",
+    "QUERY_SUFFIXES",
     "VERIFIED",
     "CancelToken",
     "CatalogSetAside",
@@ -155,6 +156,8 @@ def __getattr__(name: str) -> Any:
 
 PHOTO_SUFFIXES = decode.SUPPORTED_SUFFIXES  # file names photosim reads as photos
 VIDEO_SUFFIXES = video.VIDEO_SUFFIXES  # ... and as videos (indexed by their frames)
+QUERY_SUFFIXES = PHOTO_SUFFIXES | VIDEO_SUFFIXES  # what "find similar" takes as its query
+is_video = video.is_video
 ScanProblem = scanner.ScanProblem  # a file or folder a scan could not look at
 
 def model_store(data_dir: Path | None = None) -> ModelStore:

@@ -38,11 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from photosim.core.errors import PhotosimError
-from photosim.core.library import Library
+from photosim.core.library import Library, is_video
 from photosim.core.types import DuplicateGroup, Photo
 from photosim.ui.format import human_size, resolution
 from photosim.ui.tasks import TaskRunner
-from photosim.ui.video_player import is_video
 
 MAX_SIDE = 2400  # decode big photos at most this large: plenty for comparing on screen
 KEEP, TRASH, PROTECTED = "keep", "trash", "protected"

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosim.core.library import is_video
 from photosim.ui.format import at_time, clock
 from photosim.ui.models import DurationRole, PathRole, PhotoRole, ScoreRole, TimeRole
-from photosim.ui.video_player import is_video, play
+from photosim.ui.video_player import play
 
 Index = QModelIndex | QPersistentModelIndex
 LABEL_HEIGHT = 22

@@ -25,8 +25,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QToo
 
 from photosim.core.errors import DamagedCatalogError
 from photosim.core.library import (
-    PHOTO_SUFFIXES,
-    VIDEO_SUFFIXES,
+    QUERY_SUFFIXES,
     Library,
     LibraryHealth,
     LibraryStatus,
@@ -57,9 +56,6 @@ from photosim.ui.similar_view import SimilarView
 from photosim.ui.tasks import TaskRunner
 from photosim.ui.thumbnails import ThumbnailCache
 from photosim.ui.unreadable_dialog import UnreadableDialog, unreadable_text
-
-# What may be dropped on the window or handed over as a query: a video is searched by its frames.
-QUERY_SUFFIXES = PHOTO_SUFFIXES | VIDEO_SUFFIXES
 
 
 class MainWindow(QMainWindow):

@@ -10,8 +10,6 @@ from pathlib import Path
 from PySide6.QtCore import QProcess, QUrl
 from PySide6.QtGui import QDesktopServices
 
-from photosim.core.library import VIDEO_SUFFIXES
-
 # (program, the arguments that start it at a time) in order of preference
 _PLAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("mpv", ("--start={time}", "{path}")),
@@ -19,10 +17,6 @@ _PLAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("celluloid", ("--mpv-start={time}", "{path}")),
     ("ffplay", ("-ss", "{time}", "-autoexit", "{path}")),
 )
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
 
 
 def player_command(path: Path, time: float) -> list[str] | None:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from photosim.core.library import PHOTO_SUFFIXES, VIDEO_SUFFIXES
+from photosim.core.library import PHOTO_SUFFIXES, QUERY_SUFFIXES, VIDEO_SUFFIXES
 from photosim.core.types import Photo
 from photosim.ui.compare_view import load_picture
 from photosim.ui.controllers.shell import Shell, show_failure
@@ -132,5 +132,5 @@ def query_file_filter() -> str:
     def patterns(suffixes: frozenset[str]) -> str:
         return " ".join(f"*{s}" for s in sorted(suffixes))
 
-    return (f"Photos and videos ({patterns(PHOTO_SUFFIXES | VIDEO_SUFFIXES)});;"
+    return (f"Photos and videos ({patterns(QUERY_SUFFIXES)});;"
             f"Photos ({patterns(PHOTO_SUFFIXES)});;Videos ({patterns(VIDEO_SUFFIXES)})")
