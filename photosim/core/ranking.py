@@ -42,11 +42,15 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from photosim.core.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:  # imported where used: not loaded before the first ranked query
+    from threadpoolctl import ThreadpoolController
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
@@ -122,7 +126,7 @@ def _unit_rows(vectors: np.ndarray) -> FloatArray:
 
 
 @functools.cache
-def _blas_threads() -> object:
+def _blas_threads() -> ThreadpoolController:
     """The process's BLAS thread pools (found once: finding them reads the loaded libraries)."""
     from threadpoolctl import ThreadpoolController
 
@@ -134,7 +138,7 @@ def _one_blas_thread() -> Iterator[None]:
     """Run the ranking's small matrix products on the calling thread: OpenBLAS splits a
     100 x 1280 x 100 product over its threads, and waking them costs more than the product
     (a query's p99 went from ~3 ms to over 13 ms on a busy 2-core machine)."""
-    with _blas_threads().limit(limits=1, user_api="blas"):  # type: ignore[attr-defined]
+    with _blas_threads().limit(limits=1, user_api="blas"):
         yield
 
 
