@@ -68,6 +68,16 @@ def test_a_figure_that_moved_is_another_moment(tmp_path: Path) -> None:
                             ).another_moment
 
 
+@pytest.mark.parametrize("step", [3, 4])
+def test_a_figure_a_few_pixels_on_is_another_moment(tmp_path: Path, step: int) -> None:
+    """The next frame of a video: the figure moved too little for a patch on the half grid,
+    yet only it changed, with edges on both sides, and the rest of the view did not."""
+    view = _view()
+    first = _grid(_with_walker(view, 100), tmp_path, "a")
+    change = local_change(first, _grid(_with_walker(view, 100 + step), tmp_path, "b"))
+    assert change.confined_motion and change.another_moment, change
+
+
 @pytest.mark.parametrize("edit", ["watermark", "tones", "straightened", "cropped", "resized"])
 def test_edits_are_not_another_moment(tmp_path: Path, edit: str) -> None:
     original = _with_walker(_view(), 100)
@@ -129,6 +139,13 @@ def test_consecutive_frames_of_a_static_camera_are_never_a_deletable_kind(
     edit (as a watermark); decoded again, they are a similar scene at most."""
     view = _view()
     kinds = _grouped(tmp_path, [_with_walker(view, 100), _with_walker(view, 115)])
+    assert all(k in (None, DuplicateKind.SIMILAR) for k in kinds.values()), kinds
+
+
+def test_the_very_next_frame_is_never_a_deletable_kind(tmp_path: Path) -> None:
+    """A step of 4 pixels: the fingerprints call the frames the same picture."""
+    view = _view()
+    kinds = _grouped(tmp_path, [_with_walker(view, 100), _with_walker(view, 104)])
     assert all(k in (None, DuplicateKind.SIMILAR) for k in kinds.values()), kinds
 
 

@@ -13,7 +13,7 @@ PixelCache = dict[tuple[str, str], "Relation | None"]
 
 # Part of every stored verdict's key: raise it when PairJudge's pixel comparison changes, so
 # that verdicts stored by an earlier version are not taken for this one's.
-JUDGE_VERSION = 3
+JUDGE_VERSION = 4
 
 
 class PixelVerdicts:
