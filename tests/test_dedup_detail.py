@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-from photosim.core.duplicates.detail import fine_grid, local_change
+from photosim.core.duplicates.detail import fine_grid, local_change, turned_residual
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
-from photosim.core.duplicates.kinds import Candidate, Snapshot
+from photosim.core.duplicates.judge import PairJudge
+from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
+from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.fingerprint import fingerprint
 from photosim.core.types import DuplicateKind, Photo
 
@@ -155,3 +158,52 @@ def test_a_watermarked_and_a_straightened_copy_stay_edited_copies(tmp_path: Path
                                 _straightened(original, -2.5)])
     assert sorted(kinds.items(), key=lambda kv: kv[0]) == [
         (0, None), (1, DuplicateKind.EDITED), (2, DuplicateKind.EDITED)]
+
+
+def _straightened_as_editors_do(img: Image.Image, angle: float) -> Image.Image:
+    """Turned by ``angle`` and cut to the largest upright frame of the same shape that holds
+    no empty corner, as an editor's straighten tool does."""
+    turned = img.rotate(angle, Image.Resampling.BICUBIC)
+    theta = math.radians(abs(angle))
+    w, h = img.size
+    scale = 1.0 / (math.cos(theta) + max(w / h, h / w) * math.sin(theta))
+    cw, ch = w * scale, h * scale
+    return turned.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2),
+                        round((h + ch) / 2)))
+
+
+def _judged(tmp_path: Path, images: list[Image.Image], cosine: float) -> Relation:
+    candidates = []
+    for n, img in enumerate(images):
+        path = tmp_path / f"j{n}.jpg"
+        img.save(path, quality=92)
+        candidates.append(Candidate(_photo(n, path, img), fingerprint(img), n))
+    vectors = np.array([[1.0, 0.0], [cosine, math.sqrt(1 - cosine ** 2)]], np.float32)
+    return PairJudge(Snapshot(candidates, vectors), DedupSettings())(0, 1)
+
+
+@pytest.mark.parametrize(("name", "angle"), [("astronaut", 4.0), ("chelsea", -3.5),
+                                             ("rocket", 4.0)])
+def test_a_photo_straightened_by_a_few_degrees_is_an_edited_copy(
+        tmp_path: Path, name: str, angle: float) -> None:
+    """Turned this far, the coarse grids place the copy nowhere inside the original; the
+    fine grids, turned back, do."""
+    from skimage import data
+
+    original = Image.fromarray(getattr(data, name)()).convert("RGB")
+    relation = _judged(tmp_path, [original, _straightened_as_editors_do(original, angle)],
+                       0.95)
+    assert relation.level == Level.EDITED and relation.reframed, relation
+
+
+def test_a_shifted_view_never_fits_turned_inside_the_picture(tmp_path: Path) -> None:
+    """Another shot moved by 8 % brings in what the picture does not hold: no turn and
+    enlargement puts it wholly inside."""
+    from skimage import data
+
+    scene = Image.fromarray(data.astronaut())
+    w, h = scene.size
+    shot = _grid(scene.crop((round(0.08 * w), 0, w, round(0.92 * h))), tmp_path, "a")
+    shifted = _grid(scene.crop((0, round(0.08 * h), round(0.92 * w), h)), tmp_path, "b")
+    assert turned_residual(shot, shifted) > DedupSettings().turned_residual
+    assert turned_residual(shifted, shot) > DedupSettings().turned_residual

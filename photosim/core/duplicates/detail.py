@@ -25,6 +25,7 @@ difference while the rest of the picture is untouched (see :func:`_confined_moti
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,21 +179,58 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
     return int(np.bincount(labels.ravel(), minlength=2)[1:].max())
 
 
-def _best_warp(big: FineGrid, crop: FineGrid) -> tuple[float, float, float]:
+def turned_residual(big: FineGrid, crop: FineGrid) -> float:
+    """How far ``crop`` is from a turned (by up to 4.5°), enlarged (by up to 25 %) and
+    shifted view lying wholly inside ``big`` — a straightened or a cropped copy of one shape —
+    after a tone curve, as :func:`~photosim.core.duplicates.geometry.tone_residuals` measures
+    it (about 1: no better than the picture shifted by one cell); inf when no such view fits.
+
+    A straightened copy turns the whole picture and crops it, which the fingerprints' coarse
+    grids cannot follow; a shifted view of the scene (another shot) brings content from
+    outside the picture and never lies wholly inside it."""
+    from photosim.core.duplicates.geometry import tone_residuals
+
+    qa, qb = _half(big), _half(_resized(crop, big.shape))
+    best = _best_warp(_half(qa), _half(qb), covered=True)
+    if not math.isfinite(best[0]):
+        return math.inf
+    cost, angle, scale = best
+    for step_angle, step_scale in _STEPS:
+        centre = (angle, scale)
+        for d_angle in (-step_angle, 0.0, step_angle):
+            for d_scale in (-step_scale, 0.0, step_scale):
+                tried = (centre[0] + d_angle, centre[1] + d_scale)
+                found = _warp(qa, qb, *tried, covered=True)[0]
+                if found < cost:
+                    cost, angle, scale = found, *tried
+    if not math.isfinite(cost):
+        return math.inf
+    _, view, valid = _warp(qa, qb, angle, scale)
+    view = np.where(valid, view, qb).astype(np.float32)
+    return float(tone_residuals(view[np.newaxis], qb.astype(np.float32), _TURNED_TRIM)[0])
+
+
+_TURNED_TRIM = 0.06  # share of worst cells left out, as for a crop (geometry's crop_trim)
+_COVERED = 0.995  # share of the copy a turned view must cover: wholly inside the original
+
+
+def _best_warp(big: FineGrid, crop: FineGrid, covered: bool = False
+               ) -> tuple[float, float, float]:
     """(Cost, angle, scale) of the best placement of ``crop`` in ``big`` on a coarse grid."""
     found = (np.inf, 0.0, 1.0)
     for angle in _ANGLES:
         for scale in _SCALES:
-            cost = _warp(big, crop, float(angle), float(scale))[0]
+            cost = _warp(big, crop, float(angle), float(scale), covered)[0]
             if cost < found[0]:
                 found = (cost, float(angle), float(scale))
     return found
 
 
-def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float
+def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float, covered: bool = False
           ) -> tuple[float, FineGrid, NDArray[np.bool_]]:
     """(1 - correlation over the cells both cover, ``big`` turned by ``angle``, magnified by
-    ``scale`` and shifted to line up with ``crop``; that view; where it is defined)."""
+    ``scale`` and shifted to line up with ``crop``; that view; where it is defined).
+    ``covered``: the view must cover all of ``crop`` (else the cost is inf)."""
     from scipy.ndimage import affine_transform
 
     theta = np.radians(angle)
@@ -204,7 +242,7 @@ def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float
     view = affine_transform(big, turn, offset, output_shape=crop.shape, order=1,
                             mode="constant", cval=np.nan)
     valid = ~np.isnan(view)
-    if valid.mean() < 0.8:
+    if valid.mean() < (_COVERED if covered else 0.8):
         return np.inf, view, valid
     x, y = view[valid], crop[valid]
     x, y = x - x.mean(), y - y.mean()

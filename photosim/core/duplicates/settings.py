@@ -28,6 +28,12 @@ class DedupSettings:
     crop_min_worst: float = 0.75  # worst-strip correlation any crop must reach
     crop_noise_ratio: float = 1.5  # crop residual / the original's own resampling residual
     crop_blur: float = 0.6  # cells of blur before the fine crop comparison (anti-aliasing)
+    # A straightened copy (turned 1.5-4° and cropped), found on the fine grids: its residual
+    # there (dev copies 0.02-0.6, shifted views of the scene from 1.0 up); only searched when
+    # the coarse crop fit came this close
+    turned_residual: float = 0.6
+    turn_gate_residual: float = 1.0
+    turn_gate_worst: float = 0.85
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
     # EXIF capture times further apart: different shots. Copies and edits keep the original's
