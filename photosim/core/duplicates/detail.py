@@ -179,21 +179,18 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
     return int(np.bincount(labels.ravel(), minlength=2)[1:].max())
 
 
-def turned_residual(big: FineGrid, crop: FineGrid) -> float:
-    """How far ``crop`` is from a turned (by up to 4.5°), enlarged (by up to 25 %) and
-    shifted view lying wholly inside ``big`` — a straightened or a cropped copy of one shape —
-    after a tone curve, as :func:`~photosim.core.duplicates.geometry.tone_residuals` measures
-    it (about 1: no better than the picture shifted by one cell); inf when no such view fits.
+def turned_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | None:
+    """(The best turned (by up to 4.5°), enlarged (by up to 25 %) and shifted view lying
+    wholly inside ``big``, ``crop``), both on half grids, to be compared after a tone curve
+    (the judge measures it with geometry's tone residual); None when no such view fits.
 
     A straightened copy turns the whole picture and crops it, which the fingerprints' coarse
     grids cannot follow; a shifted view of the scene (another shot) brings content from
     outside the picture and never lies wholly inside it."""
-    from photosim.core.duplicates.geometry import tone_residuals
-
     qa, qb = _half(big), _half(_resized(crop, big.shape))
     best = _best_warp(_half(qa), _half(qb), covered=True)
     if not math.isfinite(best[0]):
-        return math.inf
+        return None
     cost, angle, scale = best
     for step_angle, step_scale in _STEPS:
         centre = (angle, scale)
@@ -203,14 +200,10 @@ def turned_residual(big: FineGrid, crop: FineGrid) -> float:
                 found = _warp(qa, qb, *tried, covered=True)[0]
                 if found < cost:
                     cost, angle, scale = found, *tried
-    if not math.isfinite(cost):
-        return math.inf
     _, view, valid = _warp(qa, qb, angle, scale)
-    view = np.where(valid, view, qb).astype(np.float32)
-    return float(tone_residuals(view[np.newaxis], qb.astype(np.float32), _TURNED_TRIM)[0])
+    return np.where(valid, view, qb).astype(np.float32), qb.astype(np.float32)
 
 
-_TURNED_TRIM = 0.06  # share of worst cells left out, as for a crop (geometry's crop_trim)
 _COVERED = 0.995  # share of the copy a turned view must cover: wholly inside the original
 
 

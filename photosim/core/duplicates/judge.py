@@ -36,7 +36,7 @@ from photosim.core.duplicates.detail import (
     FineGrid,
     fine_grid,
     local_change,
-    turned_residual,
+    turned_view,
 )
 from photosim.core.duplicates.geometry import (
     CropFit,
@@ -49,6 +49,7 @@ from photosim.core.duplicates.geometry import (
     resize_grid,
     same_colours,
     standardise,
+    tone_residuals,
 )
 from photosim.core.duplicates.kinds import FloatGrid, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
@@ -313,12 +314,14 @@ class PairJudge:
 
     def _turned_residual(self, big: int, small: int) -> float:
         """How well ``small`` fits a turned and enlarged view inside ``big`` on the fine
-        grids (see :func:`~photosim.core.duplicates.detail.turned_residual`); inf when either
+        grids (see :func:`~photosim.core.duplicates.detail.turned_view`); inf when either
         cannot be read again."""
         a, b = self._fine_grid(big), self._fine_grid(small)
-        if a is None or b is None:
+        found = None if a is None or b is None else turned_view(a, b)
+        if found is None:
             return math.inf
-        return turned_residual(a, b)
+        view, crop = found
+        return float(tone_residuals(view[np.newaxis], crop, self.settings.crop_trim)[0])
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
         """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor.
