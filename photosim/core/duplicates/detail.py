@@ -179,6 +179,23 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
     return int(np.bincount(labels.ravel(), minlength=2)[1:].max())
 
 
+def moved(a: FineGrid, b: FineGrid, view: FineGrid, crop: FineGrid) -> bool:
+    """Whether a pair that :func:`turned_view` lined up (``view`` onto ``crop``, from the
+    fine grids ``a`` and ``b``) shows another moment: motion confined to a few places before
+    any turn (a static camera's next frame lines up unturned), or a large two-sided patch of
+    change left after it. Cheaper than :func:`local_change`, whose registration the turned
+    view has done already."""
+    if _confined_motion(*_tone_matched(a, _resized(b, a.shape))):
+        return True
+    x, y = _tone_matched(view, crop)
+    labels, count = _strong_patches(x, y)
+    if count == 0:
+        return False
+    sizes = np.bincount(labels.ravel())[1:]
+    largest = labels == int(np.argmax(sizes)) + 1
+    return int(sizes.max()) >= _PATCH_CELLS and _one_sidedness(x, y, largest) < MIN_SIDEDNESS
+
+
 def turned_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | None:
     """(The best turned (by up to 4.5°), enlarged (by up to 25 %) and shifted view lying
     wholly inside ``big``, ``crop``), both on half grids, to be compared after a tone curve
@@ -226,6 +243,8 @@ def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float, covered: bo
     ``covered``: the view must cover all of ``crop`` (else the cost is inf)."""
     from scipy.ndimage import affine_transform
 
+    if covered and not _may_cover(big.shape, crop.shape, angle, scale):
+        return np.inf, crop, np.zeros(crop.shape, np.bool_)
     theta = np.radians(angle)
     turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) / scale
     offset = (np.array(big.shape) - 1) / 2.0 - turn @ ((np.array(crop.shape) - 1) / 2.0)
@@ -241,6 +260,18 @@ def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float, covered: bo
     x, y = x - x.mean(), y - y.mean()
     ncc = float((x * y).sum() / max(np.sqrt((x * x).sum() * (y * y).sum()), 1e-6))
     return 1.0 - ncc, view, valid
+
+
+def _may_cover(big: tuple[int, ...], crop: tuple[int, ...], angle: float, scale: float
+               ) -> bool:
+    """Whether ``big`` turned by ``angle`` and magnified by ``scale`` can cover all of
+    ``crop`` at best, centred: the turned crop's bounding box, shrunk by ``scale``, must fit
+    inside ``big`` (spares the warps of turns too large for their enlargement)."""
+    theta = math.radians(abs(angle))
+    rows, cols = crop[0] / scale, crop[1] / scale
+    need_rows = rows * math.cos(theta) + cols * math.sin(theta)
+    need_cols = cols * math.cos(theta) + rows * math.sin(theta)
+    return need_rows <= big[0] + 1 and need_cols <= big[1] + 1
 
 
 def _phase_shift(a: FineGrid, b: FineGrid) -> tuple[float, float]:

@@ -13,7 +13,9 @@ How a pair of photos is judged (see :class:`PairJudge`):
   out, where a watermark sits. A flip compares the mirrored grid; a crop is *contained*: the
   smaller grid is found, at some scale and sub-cell offset, inside the larger one. A re-shot
   scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
-  CNN must still agree (cosine above a floor), less so when the pixels are conclusive.
+  CNN must still agree (cosine above a floor), less so when the pixels are conclusive. A
+  straightened copy (turned a few degrees and cropped), which the coarse grids cannot line
+  up, is found on finer grids by a turned view lying wholly inside the original.
 * A pair of one framing called same picture or edited is looked at once more, decoded on a
   finer grid (:mod:`~photosim.core.duplicates.detail`): another moment of a static view (the
   next video frame, a tripod burst) changes a few places with edges on both sides, which the
@@ -36,6 +38,7 @@ from photosim.core.duplicates.detail import (
     FineGrid,
     fine_grid,
     local_change,
+    moved,
     turned_view,
 )
 from photosim.core.duplicates.geometry import (
@@ -308,20 +311,24 @@ class PairJudge:
         if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance) and _worth_turning(crop, s):
             big, small = (i, j) if crop is fits[0] else (j, i)
             turned = self._turned_residual(big, small)
-            if turned <= s.turned_residual and not self._another_moment(big, small, False):
-                return turned, True, False  # (a static camera's next frame fits, unturned)
+            if turned <= s.turned_residual:
+                return turned, True, False
         return None
 
     def _turned_residual(self, big: int, small: int) -> float:
         """How well ``small`` fits a turned and enlarged view inside ``big`` on the fine
-        grids (see :func:`~photosim.core.duplicates.detail.turned_view`); inf when either
-        cannot be read again."""
+        grids (see :func:`~photosim.core.duplicates.detail.turned_view`), when that view
+        shows the same moment (a static camera's next frame fits too, unturned); inf
+        otherwise or when either cannot be read again."""
         a, b = self._fine_grid(big), self._fine_grid(small)
         found = None if a is None or b is None else turned_view(a, b)
-        if found is None:
+        if a is None or b is None or found is None:
             return math.inf
         view, crop = found
-        return float(tone_residuals(view[np.newaxis], crop, self.settings.crop_trim)[0])
+        residual = float(tone_residuals(view[np.newaxis], crop, self.settings.crop_trim)[0])
+        if residual <= self.settings.turned_residual and moved(a, b, view, crop):
+            return math.inf
+        return residual
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
         """How well photo ``small`` fits inside photo ``big``, with ``big``'s own noise floor.
