@@ -33,3 +33,23 @@ def test_a_granularity_that_is_not_a_number_is_one_clear_error(
         assert code == 1 and out == "" and "granularity" in json.loads(err)["error"]
     code, out, _ = _run(*args, "clusters", "--granularity", "7")  # beyond 1: taken as 1
     assert code == 0 and out
+
+
+def test_a_file_that_is_not_a_spec_is_named_and_leaves_a_library_readers_can_use(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    """A JSON file that is not a photosim spec (a model's own notes, say) gets an error naming
+    the file and the missing field, not "Invalid model spec: 'id'"; and the empty catalog the
+    failed writer leaves is a library not made yet to readers, not one "made by an older
+    photosim" (which also cost them a 5 s wait)."""
+    model, _ = tiny_model
+    notes = tmp_path / "notes.json"
+    notes.write_text(json.dumps({"model": "tiny", "input": [1, 3, 32, 32]}))
+    make_photo_folder(tmp_path / "pics", count=2)
+    data = str(tmp_path / "data")
+    code, _, err = _run("--data-dir", data, "--model", str(model), "--model-spec", str(notes),
+                        "index", str(tmp_path / "pics"))
+    assert code != 0 and str(notes) in err and "no 'id' field" in err
+    for command in (["dupes"], ["status"]):
+        code, out, err = _run("--data-dir", data, *command)
+        assert code == 0, err
+        assert "older photosim" not in out + err
