@@ -214,3 +214,30 @@ def test_miscellaneous_shows_no_copy_twice_either() -> None:
     assert misc.size == 5  # two copies are too few for a cluster
     assert len({0, 1} & set(misc.representative_ids)) == 1
     assert {2, 3, 4} <= set(misc.representative_ids)
+
+
+def burst_library(seed: int) -> np.ndarray:
+    """Three groups of eight photos; the first group also holds two frames of one burst
+    (rows 24 and 25, cosine 0.8 apart: as close as a stereo pair with a real model)."""
+    rng = np.random.default_rng(seed)
+    shared = np.abs(rng.standard_normal(DIM)) * 0.5
+    centres = rng.standard_normal((3, DIM)) * 1.5
+    rows = [shared + centres[g] + rng.standard_normal(DIM) for g in range(3) for _ in range(8)]
+    first = shared + centres[0] + 0.6 * rng.standard_normal(DIM)
+    first /= np.linalg.norm(first)
+    other = shared + centres[0] + 0.6 * rng.standard_normal(DIM)
+    other -= (other @ first) * first
+    second = 0.8 * first + 0.6 * other / np.linalg.norm(other)
+    vectors = np.vstack([*rows, first, second]).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_mosaic_shows_one_frame_of_a_burst(seed: int) -> None:
+    vectors = burst_library(seed)
+    assert float(vectors[24] @ vectors[25]) == pytest.approx(0.8, abs=1e-4)
+    clusters, _ = cluster_vectors(np.arange(len(vectors)), vectors)
+    home = next(c for c in clusters if 24 in c.member_ids)
+    assert 25 in home.member_ids
+    assert len({24, 25} & set(home.representative_ids)) == 1
+    assert len(home.representative_ids) >= 3  # other photos of the group still show
