@@ -241,3 +241,21 @@ def test_a_mosaic_shows_one_frame_of_a_burst(seed: int) -> None:
     assert 25 in home.member_ids
     assert len({24, 25} & set(home.representative_ids)) == 1
     assert len(home.representative_ids) >= 3  # other photos of the group still show
+
+
+def test_finer_never_shows_fewer_clusters_or_empties_them_into_miscellaneous() -> None:
+    # Loose groups, as real photos of one kind are: at the old finest cut (0.35) they fell
+    # apart into groups too small to show: 6 clusters and 61 % Miscellaneous.
+    rng = np.random.default_rng(0)
+    shared = np.abs(rng.standard_normal(DIM)) * 2
+    centres = rng.standard_normal((12, DIM))
+    labels = rng.integers(0, 12, 300)
+    vectors = shared + centres[labels] + 0.9 * rng.standard_normal((300, DIM))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    counts, misc = [], []
+    for granularity in (0.0, 0.5, 1.0):
+        clusters, _ = cluster_vectors(np.arange(300), vectors, granularity)
+        counts.append(sum(1 for c in clusters if c.id != MISC_ID))
+        misc.append(sum(c.size for c in clusters if c.id == MISC_ID))
+    assert counts == sorted(counts)
+    assert max(misc) <= 0.2 * 300
