@@ -184,6 +184,9 @@ def test_cluster_names_count_probability_mass_not_top_classes() -> None:
     torn[:, 161] = torn[:, 162] = 0.35  # each photo torn between basset and beagle
     torn[0, 161] += 0.01  # basset wins one vote more: top-1 votes would say "basset hounds"
     assert cluster_name(torn) == "hounds"
+    rockets = np.full((3, 1000), 0.4 / 998, np.float32)
+    rockets[:, 657], rockets[:, 744] = 0.33, 0.27  # ImageNet's two "missile" classes
+    assert cluster_name(rockets) == "missiles"
     unsure = np.full((4, 1000), 0.95 / 999, np.float32)
     unsure[:, 10] = 0.05  # every photo's best guess is a finch, but only at 5 %
     assert cluster_name(unsure) == NEUTRAL_NAME

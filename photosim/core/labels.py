@@ -296,7 +296,16 @@ def _category_masses(probs: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _nameable_categories() -> tuple[Category, ...]:
-    return tuple(c for c in _class_list().categories if c.nameable)
+    """The WordNet categories that may name a cluster, plus one per display name that
+    several classes share: ImageNet has two "missile" classes (missile, projectile) and two
+    "sunglasses"; a rocket the model splits between them is still a missile to a person."""
+    classes = _class_list()
+    holders: dict[str, list[int]] = {}
+    for index, name in enumerate(classes.names):
+        holders.setdefault(name, []).append(index)
+    shared = tuple(Category(name, tuple(found), True)
+                   for name, found in holders.items() if len(found) > 1)
+    return shared + tuple(c for c in classes.categories if c.nameable)
 
 
 @functools.cache
