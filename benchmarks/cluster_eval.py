@@ -15,7 +15,14 @@ one part (parameters are chosen on tune only); ``--embeddings FILE`` keeps the v
 next run. Cluster names are judged against the labels' WordNet words
 (benchmarks/data/photo_set_words.csv): correct, too general (a more specific word fits most
 members), wrong (the name is not true of most members), and for "Mixed" whether some word
-fit most members. Figures are in the README.
+fit most members. Measured at the default granularity (load ~10):
+
+    tune:    40 clusters (29 'Mixed'), Miscellaneous 4 %, purity 0.680, NMI 0.718;
+             names 9 correct, 1 too general, 1 wrong; Mixed: 10 with a fitting word, 19 without
+    heldout: 18 clusters (9 'Mixed'), Miscellaneous 11 %, purity 0.683, NMI 0.728;
+             names 8 correct, 1 too general, 0 wrong; Mixed: 5 with a fitting word, 4 without
+    all:     57 clusters (33 'Mixed'), Miscellaneous 1 %, purity 0.615, NMI 0.737;
+             names 13 correct, 5 too general, 6 wrong; Mixed: 11 with a fitting word, 22 without
 
 Scale: 100k synthetic 2048-d unit vectors in 300 groups plus 2% scattered ones; time and
 peak memory of a first run and of an incremental run that adds 1,000 photos.
