@@ -49,9 +49,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("clusters", help="the library grouped by visual content")
     p.add_argument("--granularity", type=float, default=0.5,
-                   help="0 = broad groups … 1 = tight groups (default 0.5). Tight groups "
-                        "split the library finer, but those smaller than a minimum size go "
-                        "to Miscellaneous, so a high value can show fewer clusters")
+                   help="0 = fewer, broader clusters … 1 = more, tighter ones (default "
+                        "0.5); photos like no cluster are listed under Miscellaneous")
     p.add_argument("--members", action="store_true", help="list every member, not a sample")
     p.set_defaults(func=run_clusters)
 
