@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core import decode, scanner
+from photosim.core.blas import one_blas_thread
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import Catalog
 from photosim.core.embedder import Embedder, l2_normalise
@@ -362,7 +363,8 @@ class IndexPipeline:
         by_result = {id(r): v for r, v in zip(pending, vectors, strict=True)}
         if self.classify is None:
             return by_result, {}
-        class_ids, probs = self.classify(vectors, norms)
+        with one_blas_thread():  # see photosim/core/blas.py
+            class_ids, probs = self.classify(vectors, norms)
         classes = {id(r): (class_ids[i], probs[i]) for i, r in enumerate(pending)}
         return by_result, classes
 
