@@ -93,9 +93,10 @@ def is_within(real: str, folders: Sequence[str]) -> bool:
                for folder in folders)
 
 
-# Files up to this size are kept in memory between hashing and decoding (a few at a time,
-# one per decoding thread); larger ones are read again by the decoder.
-KEEP_BYTES_UP_TO = 64 << 20
+# Files up to this size are kept in memory between hashing and decoding, one per decoding
+# thread (at most four: ~128 MB beside pictures that may take ~720 MB each); a larger file is
+# read again by the decoder, whose own reading then costs little beside its decoding.
+KEEP_BYTES_UP_TO = 32 << 20
 
 
 def content_hash(path: Path, cancel: CancelToken | None = None) -> str:
