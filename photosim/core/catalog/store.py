@@ -255,6 +255,14 @@ class Catalog:
             "SELECT id, fingerprint FROM photos WHERE fingerprint IS NOT NULL")
         return {r["id"]: r["fingerprint"] for r in rows}
 
+    def ids_with_stale_fingerprint(self, version: int) -> set[int]:
+        """Photos whose stored fingerprint is of another version than ``version`` (its first
+        byte), to be computed again."""
+        rows = self.db.connection().execute(
+            "SELECT id FROM photos WHERE fingerprint IS NOT NULL AND "
+            "substr(fingerprint, 1, 1) != ?", (bytes([version]),))
+        return {int(r[0]) for r in rows}
+
     def errors(self) -> list[Photo]:
         rows = self.db.connection().execute(
             f"SELECT {PHOTO_COLUMNS} FROM photos WHERE error IS NOT NULL ORDER BY path")
@@ -460,6 +468,15 @@ class Catalog:
             conn.executemany("INSERT OR REPLACE INTO pixel_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
                              [(a, b, valid_for, level, score, int(reframed), int(mirrored))
                               for a, b, level, score, reframed, mirrored in verdicts])
+
+    def drop_pixel_evidence(self) -> None:
+        """Forget every neighbour list and pixel verdict: both were derived from fingerprints
+        that are being replaced; the duplicate finder finds them again when it needs them."""
+        if self.read_only:
+            return
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM neighbours")
+            conn.execute("DELETE FROM pixel_verdicts")
 
     def fingerprints_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         """Fingerprints of some photos (those that have one)."""
