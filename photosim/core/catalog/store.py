@@ -446,15 +446,17 @@ class Catalog:
                  for photo, content, ids, sims, gates, checks in lists])
 
     def pixel_verdicts(self, valid_for: str
-                       ) -> list[tuple[str, str, int | None, float, bool, bool]]:
-        """(hash a, hash b, level or None, score, reframed, mirrored) stored for the key."""
+                       ) -> list[tuple[str, str, int | None, float, int, bool]]:
+        """(hash a, hash b, level or None, score, framing, mirrored) stored for the key;
+        framing: 0 for the same framing, above for a reframed copy (the duplicate search
+        tells which side is the crop with it)."""
         rows = self.db.connection().execute(
             "SELECT hash_a, hash_b, level, score, reframed, mirrored FROM pixel_verdicts "
             "WHERE valid_for = ?", (valid_for,)).fetchall()
-        return [(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5])) for r in rows]
 
     def put_pixel_verdicts(self, valid_for: str,
-                           verdicts: Sequence[tuple[str, str, int | None, float, bool, bool]]
+                           verdicts: Sequence[tuple[str, str, int | None, float, int, bool]]
                            ) -> None:
         """Store verdicts for the key; those for other keys, or for contents the library no
         longer holds, are dropped."""

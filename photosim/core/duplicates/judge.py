@@ -24,9 +24,8 @@ How a pair of photos is judged (see :class:`PairJudge`):
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -43,6 +42,7 @@ from photosim.core.duplicates.geometry import (
     match,
     resize_grid,
     same_colours,
+    self_fit,
     standardise,
 )
 from photosim.core.duplicates.kinds import FloatGrid, Level, Relation, Snapshot
@@ -296,8 +296,9 @@ class PairJudge:
             if aligned <= s.edited_residual:
                 return aligned, False, mirrored
         fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
-        crop = min(fits, key=lambda f: f.residual)
-        if crop_accepted(crop, s):
+        side = min((0, 1), key=lambda k: fits[k].residual)
+        crop = fits[side]
+        if crop_accepted(crop, s, functools.partial(self._self_fit, (i, j)[side])):
             return crop.residual, True, crop.mirrored
         return None
 
@@ -310,12 +311,11 @@ class PairJudge:
         return found
 
     def _find_crop_fit(self, big: int, small: int) -> CropFit:
+        """The fit alone: ``big``'s noise floor (a search of its own) is asked by
+        :func:`crop_accepted` only of a fit close enough for it to matter."""
         s = self.settings
-        fit = containment(self._grid(big), self._grid(small), s.min_crop_fraction,
+        return containment(self._grid(big), self._grid(small), s.min_crop_fraction,
                            s.crop_blur, s.crop_trim)
-        if math.isinf(fit.residual):
-            return fit  # no placement: the noise floor (a search of its own) is not needed
-        return replace(fit, noise=self._self_fit(big))
 
     def _self_fit(self, i: int) -> float:
         """The residual of a photo fitted inside itself: what resampling alone costs on it.
@@ -325,10 +325,8 @@ class PairJudge:
         found = self._self_fits.get(i)
         if found is None:
             s = self.settings
-            grid = self._grid(i)
-            found = containment(grid, grid, s.min_crop_fraction, s.crop_blur,
-                                 s.crop_trim).residual
-            self._self_fits[i] = found
+            found = self._self_fits[i] = self_fit(self._grid(i), s.min_crop_fraction,
+                                                  s.crop_blur, s.crop_trim)
         return found
 
     def _grid(self, i: int) -> FloatGrid:
