@@ -42,11 +42,12 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from photosim.core import labels
 from photosim.core.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:  # imported where used: not loaded before the first ranked query
@@ -56,7 +57,7 @@ FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
 
 POOL = 100  # candidates re-ranked; 50 lost the gain, 200 added nothing (retrieval_eval)
-DB_NEIGHBOURS = 1  # 2 or 3 lowered held-out mAP by 1-3 %
+# Database-side augmentation adds one neighbour: 2 or 3 lowered held-out mAP by 1-3 %.
 QUERY_NEIGHBOURS = 3
 NEAR_DUPLICATE = 0.9  # cosine at which a candidate is a copy: ranked first, in cosine order
 # The first five by cosine keep their places: a copy's original, when cosine ranks it in the
@@ -66,6 +67,9 @@ MIN_PHOTOS = 50  # a mean of fewer photos says little about the library: plain c
 FIT_SAMPLE = 20_000  # photos the mean is taken over
 REFIT_GROWTH = 1.25  # refit when the library has grown (or shrunk) by this factor
 FIT_FORMAT = 1
+# Weight of the class part against the centred vector (squared): 0.1 and 0.3 scored alike on
+# the tuning labels, 1.0 lost the gain (the class guesses then outvote what the photo shows).
+CLASS_WEIGHT = 0.1
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,18 @@ class RankingFit:
             return None
 
 
+@dataclass(frozen=True)
+class ClassGuesses:
+    """The classifier head's most likely classes for some photos (rows), as the catalog keeps
+    them (``labels.top_classes``): class indices (n, k) and their probabilities (n, k)."""
+
+    ids: np.ndarray
+    probs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 def fit(sample: np.ndarray, photos: int) -> RankingFit:
     """Learn the ranking from a sample of the library's unit vectors (``photos`` in all)."""
     return RankingFit(np.asarray(sample, np.float64).mean(axis=0).astype(np.float32), photos)
@@ -126,6 +142,43 @@ def _unit_rows(vectors: np.ndarray) -> FloatArray:
 
 
 @functools.cache
+def _class_spread() -> Any:
+    """The (1000 x columns) sparse matrix that spreads a class over the class feature's
+    columns: its own column, and one per WordNet word above it.
+
+    A word's weight is the square root of its specificity, log(1000 / classes under it) /
+    log(1000): 1 for a single class, 0.56 for "dog" (118 breeds), 0 for "entity". Two photos'
+    class features then have as dot product the expected specificity of what their guesses
+    share, so "both terriers" counts more than "both dogs", which counts more than "both
+    animals", and a breed mistaken for its neighbour still counts as a dog."""
+    from scipy import sparse
+
+    sizes, above = labels.class_ancestry()
+    specificity = np.log(labels.CLASS_COUNT / np.asarray(sizes, np.float64)) / np.log(
+        labels.CLASS_COUNT)
+    rows, columns, weights = [], [], []
+    for cls, covering in enumerate(above):
+        rows += [cls] * (1 + len(covering))
+        columns += [len(sizes) + cls, *covering]
+        weights += [1.0, *np.sqrt(specificity[list(covering)])]
+    return sparse.csr_array((np.asarray(weights, np.float32), (rows, columns)),
+                            shape=(labels.CLASS_COUNT, len(sizes) + labels.CLASS_COUNT))
+
+
+def class_gram(guesses: ClassGuesses) -> FloatArray:
+    """(n, n) dot products of the rows' class features (see `_class_spread`)."""
+    from scipy import sparse
+
+    ids = np.asarray(guesses.ids, np.int64)
+    per_row = ids.shape[1] if ids.ndim == 2 else 0
+    spread = sparse.csr_array(
+        (np.asarray(guesses.probs, np.float32).ravel(), ids.ravel(),
+         np.arange(len(ids) + 1) * per_row), shape=(len(ids), labels.CLASS_COUNT)) @ _class_spread()
+    gram: FloatArray = (spread @ spread.T).toarray().astype(np.float32)
+    return gram
+
+
+@functools.cache
 def _blas_threads() -> ThreadpoolController:
     """The process's BLAS thread pools (found once: finding them reads the loaded libraries)."""
     from threadpoolctl import ThreadpoolController
@@ -142,33 +195,49 @@ def _one_blas_thread() -> Iterator[None]:
         yield
 
 
-def adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit) -> FloatArray:
-    """The ranking score of each candidate (rows) for ``query``: higher is more alike."""
+def adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit,
+                   classes: ClassGuesses | None = None) -> FloatArray:
+    """The ranking score of each candidate (rows) for ``query``: higher is more alike.
+    ``classes``: the query's guesses (first row) and the candidates' (rows after), or None."""
     with _one_blas_thread():
-        return _adapted_scores(query, candidates, ranking)
+        return _adapted_scores(query, candidates, ranking, classes)
 
 
-def _adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit
-                    ) -> FloatArray:
-    centred = _unit_rows(candidates - ranking.mean)
-    augmented = centred
-    if len(centred) > 1:
-        gram = centred @ centred.T
-        nearest = np.argpartition(-gram, min(DB_NEIGHBOURS, len(centred) - 1),
-                                  axis=1)[:, :DB_NEIGHBOURS + 1]
-        augmented = _unit_rows(centred[nearest].sum(axis=1))  # each row's own + its nearest
-    expanded = _unit_rows(query - ranking.mean)
-    first = augmented @ expanded
-    best = np.argsort(-first, kind="stable")[:QUERY_NEIGHBOURS]
-    expanded = _unit_rows(expanded + augmented[best].sum(axis=0))
-    scores: FloatArray = augmented @ expanded
+def _adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit,
+                    classes: ClassGuesses | None) -> FloatArray:
+    """Worked out on the Gram matrix of the query and the candidates: every step below is a
+    sum of rows and a renormalisation, so only their dot products are needed, and the class
+    features (thousands of sparse columns) enter as one more small Gram matrix."""
+    rows = np.vstack([query[np.newaxis], candidates]) - ranking.mean
+    gram = rows @ rows.T
+    if classes is not None:
+        gram += np.float32(CLASS_WEIGHT) * class_gram(classes)
+    lengths = np.sqrt(np.maximum(np.diag(gram), 1e-12))
+    cosines = gram / np.outer(lengths, lengths)
+    to_query, among = cosines[1:, 0], cosines[1:, 1:]
+    if len(among) > 1:
+        # database-side augmentation: each candidate plus its nearest other candidate
+        others = among.copy()
+        np.fill_diagonal(others, -np.inf)
+        nearest = np.argmax(others, axis=1)
+        length = np.sqrt(2.0 + 2.0 * among[np.arange(len(among)), nearest])
+        to_query = (to_query + to_query[nearest]) / length
+        summed = among + among[:, nearest]
+        among = (summed + summed[nearest]) / np.outer(length, length)
+    # query expansion: the query plus its best augmented candidates (its length is left out:
+    # it scales every score alike)
+    best = np.argsort(-to_query, kind="stable")[:QUERY_NEIGHBOURS]
+    scores: FloatArray = (to_query + among[:, best].sum(axis=1)).astype(np.float32)
     return scores
 
 
 def rerank(query: np.ndarray, ids: np.ndarray, vectors: np.ndarray, ranking: RankingFit | None,
-           k: int) -> tuple[IdArray, FloatArray]:
+           k: int, classes: ClassGuesses | None = None) -> tuple[IdArray, FloatArray]:
     """The best ``k`` of the candidates (``ids`` with their full ``vectors``) for ``query``,
-    in the adapted order (plain cosine without a fit), each with its plain cosine."""
+    in the adapted order (plain cosine without a fit), each with its plain cosine.
+    ``classes``: the classifier's guesses for the query (first row) and for each candidate
+    (in ``ids`` order); without them (no head, or a photo not classified) the vectors alone
+    rank."""
     ids = np.asarray(ids, np.int64)
     unit = _unit_rows(vectors)
     query = _unit_rows(np.asarray(query, np.float32).reshape(-1))
@@ -176,7 +245,9 @@ def rerank(query: np.ndarray, ids: np.ndarray, vectors: np.ndarray, ranking: Ran
     if ranking is None or len(ids) == 0:
         order = np.argsort(-cosine, kind="stable")[:k]
         return ids[order], cosine[order]
-    scores = adapted_scores(query, unit, ranking)
+    if classes is not None and len(classes) != len(ids) + 1:
+        classes = None
+    scores = adapted_scores(query, unit, ranking, classes)
     copies = cosine >= NEAR_DUPLICATE
     copies[np.argsort(-cosine, kind="stable")[:KEEP_FIRST]] = True
     # Copies first (by cosine), then everything else by the adapted score.
