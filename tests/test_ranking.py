@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 
 from photosim.core import ranking
 
@@ -233,8 +234,8 @@ def test_guesses_that_do_not_match_the_pool_are_left_out() -> None:
     assert alone[0].tolist() == short[0].tolist()
 
 
-def test_library_ranks_real_photos_with_their_stored_guesses(
-        tmp_path: Path, real_library: Library) -> None:
+def test_library_ranks_real_photos_with_their_stored_guesses_when_asked(
+        tmp_path: Path, real_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.library_fixtures import make_photo_folder, resized_copy
 
     photos = make_photo_folder(tmp_path / "pics", count=ranking.MIN_PHOTOS + 5, size=(320, 240))
@@ -254,7 +255,10 @@ def test_library_ranks_real_photos_with_their_stored_guesses(
     assert fit is not None
     expected, _ = ranking.rerank(vector, pool_ids, pool, fit, 20, guesses)
     alone, _ = ranking.rerank(vector, pool_ids, pool, fit, 20)
+    assert expected.tolist() != alone.tolist()  # the guesses do change the order
+    assert not ranking.USE_CLASS_GUESSES  # off by default: the vectors alone rank
+    assert [m.photo.id for m in real_library.similar(photos[5], k=20)] == alone.tolist()
+    monkeypatch.setattr(ranking, "USE_CLASS_GUESSES", True)
     assert [m.photo.id for m in real_library.similar(photos[5], k=20)] == expected.tolist()
-    assert expected.tolist() != alone.tolist()  # the guesses did change the order
     # A photo from outside the library is classified on the fly; its original comes first.
     assert real_library.similar(copy, k=5)[0].photo.path == photos[3]
