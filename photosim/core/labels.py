@@ -101,6 +101,17 @@ def imagenet_labels() -> list[str]:
     return list(_class_list().names)
 
 
+def class_ancestry() -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """WordNet above the classes: (how many classes each word above them covers, and per
+    class the indices of those words). "dog" covers 118 classes, "entity" all 1000."""
+    categories = _class_list().categories
+    above: list[list[int]] = [[] for _ in range(CLASS_COUNT)]
+    for index, category in enumerate(categories):
+        for member in category.classes:
+            above[member].append(index)
+    return tuple(len(c.classes) for c in categories), [tuple(words) for words in above]
+
+
 def known_words() -> list[str]:
     """Every word or phrase `word_to_classes` understands, for completion in a search box:
     the classes' names and synonyms and every WordNet noun above them ("animal", "tool")."""

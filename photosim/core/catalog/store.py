@@ -505,6 +505,16 @@ class Catalog:
         probs = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
         return ids, class_ids, probs
 
+    def classes_of(self, model_id: str, ids: Sequence[int]
+                   ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Photo id → (class ids int16 (k,), probabilities float32 (k,)) for those of ``ids``
+        that have class guesses for the model."""
+        return {r[0]: (np.frombuffer(r[1], np.int16), np.frombuffer(r[2], np.float32))
+                for r in self._rows_with_ids(
+                    "SELECT p.id, c.class_ids, c.probs FROM photos p JOIN classes c ON "
+                    "c.content_hash = p.content_hash AND c.model_id = ? WHERE p.id IN ({marks})",
+                    ids, model_id)}
+
     def cluster_state(self, model_id: str, granularity: float) -> bytes | None:
         row = self.db.connection().execute(
             "SELECT state FROM cluster_state WHERE model_id = ? AND granularity = ?",
