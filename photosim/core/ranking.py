@@ -49,22 +49,18 @@ neighbours, whatever the guesses say.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from photosim.core import labels
+from photosim.core.blas import one_blas_thread
 from photosim.core.fsutil import atomic_write_bytes
-
-if TYPE_CHECKING:  # imported where used: not loaded before the first ranked query
-    from threadpoolctl import ThreadpoolController
 
 FloatArray = npt.NDArray[np.float32]
 IdArray = npt.NDArray[np.int64]
@@ -201,28 +197,11 @@ def class_gram(guesses: ClassGuesses) -> FloatArray:
     return gram
 
 
-@functools.cache
-def _blas_threads() -> ThreadpoolController:
-    """The process's BLAS thread pools (found once: finding them reads the loaded libraries)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Run the ranking's small matrix products on the calling thread: OpenBLAS splits a
-    100 x 1280 x 100 product over its threads, and waking them costs more than the product
-    (a query's p99 went from ~3 ms to over 13 ms on a busy 2-core machine)."""
-    with _blas_threads().limit(limits=1, user_api="blas"):
-        yield
-
-
 def adapted_scores(query: np.ndarray, candidates: np.ndarray, ranking: RankingFit,
                    classes: ClassGuesses | None = None) -> FloatArray:
     """The ranking score of each candidate (rows) for ``query``: higher is more alike.
     ``classes``: the query's guesses (first row) and the candidates' (rows after), or None."""
-    with _one_blas_thread():
+    with one_blas_thread():  # waking OpenBLAS's threads costs more than the products
         return _adapted_scores(query, candidates, ranking, classes)
 
 
