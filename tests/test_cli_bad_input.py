@@ -53,3 +53,25 @@ def test_a_file_that_is_not_a_spec_is_named_and_leaves_a_library_readers_can_use
         code, out, err = _run("--data-dir", data, *command)
         assert code == 0, err
         assert "older photosim" not in out + err
+
+
+def test_dupes_says_when_photos_await_new_fingerprints(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    """After an upgrade that changed the pixel fingerprints, `dupes` before the next `index`
+    can compare no pixels: it says so instead of quietly listing copies for review."""
+    model, spec = tiny_model
+    make_photo_folder(tmp_path / "pics", count=3)
+    data = tmp_path / "data"
+    with Library.open(data, model=str(model), model_spec=str(spec)) as library:
+        library.index([tmp_path / "pics"])
+        assert library.photos_awaiting_fingerprints() == 0
+        with library.catalog.transaction() as conn:  # as an older version left them
+            conn.execute("UPDATE photos SET fingerprint = "
+                         "CAST(X'01' || substr(fingerprint, 2) AS BLOB)")
+    args = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
+    code, _, err = _run(*args, "dupes")
+    assert code == 0 and "3 photos were indexed by an older photosim" in err
+    code, out, err = _run(*args, "--json", "dupes")
+    assert code == 0 and err == "" and "groups" in json.loads(out)
+    assert _run(*args, "index")[0] == 0
+    assert "older photosim" not in _run(*args, "dupes")[2]

@@ -131,9 +131,15 @@ def _query_paths(paths: list[Path]) -> Iterator[Path]:
 
 def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
     kinds = {DuplicateKind(k) for k in args.kind} if args.kind else None
-    groups = ctx.open_library().duplicates(args.threshold, kinds)
+    library = ctx.open_library()
+    groups = library.duplicates(args.threshold, kinds)
     ctx.emit({"groups": [_group_json(g) for g in groups]},
              "\n\n".join(_group_text(g) for g in groups) or "No duplicates found.")
+    awaiting = library.photos_awaiting_fingerprints()
+    if awaiting and not ctx.json:
+        print(f"note: {awaiting} photos were indexed by an older photosim; until "
+              "'photosim index' updates them, only their identical files are offered for "
+              "the trash and their other copies are listed for review.", file=ctx.err)
     return 0
 
 

@@ -716,6 +716,14 @@ class Library:
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
 
+    def photos_awaiting_fingerprints(self) -> int:
+        """Photos whose pixel fingerprint an older photosim computed: until the next index
+        run computes it again, a duplicate pass cannot compare their pixels and offers only
+        their byte-identical copies for the trash."""
+        from photosim.core.fingerprint import FINGERPRINT_VERSION
+
+        return len(self.catalog.ids_with_stale_fingerprint(FINGERPRINT_VERSION))
+
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
         """The duplicate passes' own judge on two library photos (default settings), from
         what indexing stored; None when either is not in the library."""
