@@ -125,9 +125,16 @@ def measure(folder: Path, model: str, spec: str, profile: Path | None = None) ->
         lib = Library.open(Path(data), model=model, model_spec=spec)
         report, index = timed(lambda: lib.index([folder]))
         profiler = cProfile.Profile() if profile else None
+        pool_above = workers.POOL_ABOVE
         if profiler:
+            # In this process, so that the profile sees the judge's work, not a wait on
+            # the worker pool (its timings then stand for one core).
+            workers.POOL_ABOVE = sys.maxsize
             profiler.enable()
-        groups, first = timed(lib.duplicates)
+        try:
+            groups, first = timed(lib.duplicates)
+        finally:
+            workers.POOL_ABOVE = pool_above
         if profiler and profile:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").dump_stats(str(profile))
@@ -232,7 +239,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path,
                         default=Path(tempfile.gettempdir()) / "photosim-real-dupes")
     parser.add_argument("--profile", action="store_true",
-                        help="profile the first pass at full size into WORK/first_pass.prof")
+                        help="profile the first pass at full size into WORK/first_pass.prof "
+                             "(judged in this one process, so its time is one core's)")
     args = parser.parse_args()
     print(f"load {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}", flush=True)
     for figure, target, measured, _ in rows(args.work, QUICK_SHARES if args.quick else

@@ -119,6 +119,7 @@ def unpacked(cache: Path, package: str) -> Path:
         subprocess.run(["apt-get", "download", package], cwd=debs, check=True)
     deb = sorted(debs.glob(f"{package}_*.deb"))[-1]
     partial = target.with_name(target.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)  # dpkg -x makes only the last folder
     subprocess.run(["dpkg", "-x", str(deb), str(partial)], check=True)
     partial.rename(target)
     return target

@@ -214,3 +214,48 @@ def test_miscellaneous_shows_no_copy_twice_either() -> None:
     assert misc.size == 5  # two copies are too few for a cluster
     assert len({0, 1} & set(misc.representative_ids)) == 1
     assert {2, 3, 4} <= set(misc.representative_ids)
+
+
+def burst_library(seed: int) -> np.ndarray:
+    """Three groups of eight photos; the first group also holds two frames of one burst
+    (rows 24 and 25, cosine 0.8 apart: as close as a stereo pair with a real model)."""
+    rng = np.random.default_rng(seed)
+    shared = np.abs(rng.standard_normal(DIM)) * 0.5
+    centres = rng.standard_normal((3, DIM)) * 1.5
+    rows = [shared + centres[g] + rng.standard_normal(DIM) for g in range(3) for _ in range(8)]
+    first = shared + centres[0] + 0.6 * rng.standard_normal(DIM)
+    first /= np.linalg.norm(first)
+    other = shared + centres[0] + 0.6 * rng.standard_normal(DIM)
+    other -= (other @ first) * first
+    second = 0.8 * first + 0.6 * other / np.linalg.norm(other)
+    vectors = np.vstack([*rows, first, second]).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_mosaic_shows_one_frame_of_a_burst(seed: int) -> None:
+    vectors = burst_library(seed)
+    assert float(vectors[24] @ vectors[25]) == pytest.approx(0.8, abs=1e-4)
+    clusters, _ = cluster_vectors(np.arange(len(vectors)), vectors)
+    home = next(c for c in clusters if 24 in c.member_ids)
+    assert 25 in home.member_ids
+    assert len({24, 25} & set(home.representative_ids)) == 1
+    assert len(home.representative_ids) >= 3  # other photos of the group still show
+
+
+def test_finer_never_shows_fewer_clusters_or_empties_them_into_miscellaneous() -> None:
+    # Loose groups, as real photos of one kind are: at the old finest cut (0.35) they fell
+    # apart into groups too small to show: 6 clusters and 61 % Miscellaneous.
+    rng = np.random.default_rng(0)
+    shared = np.abs(rng.standard_normal(DIM)) * 2
+    centres = rng.standard_normal((12, DIM))
+    labels = rng.integers(0, 12, 300)
+    vectors = shared + centres[labels] + 0.9 * rng.standard_normal((300, DIM))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    counts, misc = [], []
+    for granularity in (0.0, 0.5, 1.0):
+        clusters, _ = cluster_vectors(np.arange(300), vectors, granularity)
+        counts.append(sum(1 for c in clusters if c.id != MISC_ID))
+        misc.append(sum(c.size for c in clusters if c.id == MISC_ID))
+    assert counts == sorted(counts)
+    assert max(misc) <= 0.2 * 300

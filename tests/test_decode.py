@@ -424,3 +424,20 @@ def test_register_plugins_is_idempotent() -> None:
     decode.register_plugins()
     decode.register_plugins()
     assert "HEIF" in Image.OPEN
+
+
+def test_bytes_already_read_are_decoded_instead_of_the_file(tmp_path: Path) -> None:
+    """The indexer hands over the bytes it hashed: those are what is decoded, with the same
+    checks as a file's."""
+    path = save(scene(1), tmp_path / "a.jpg", quality=90)
+    other = save(scene(2), tmp_path / "b.jpg", quality=90)
+    from_file = load_rgb(path, 256)
+    from_bytes = load_rgb(path, 256, data=path.read_bytes())
+    assert from_bytes.info == from_file.info
+    assert mean_abs_diff(from_bytes.image, from_file.image) == 0
+    assert mean_abs_diff(load_rgb(path, 256, data=other.read_bytes()).image,
+                         load_rgb(other, 256).image) == 0
+    with pytest.raises(DecodeError, match="empty"):
+        load_rgb(path, 256, data=b"")
+    with pytest.raises(DecodeError, match="frame header"):
+        load_rgb(path, 256, data=b"\xff\xd8" + b"\x00" * (2 << 20))

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from photosim.core.fingerprint import FINGERPRINT_VERSION, Fingerprint, fingerprint, hamming
+from photosim.core.fingerprint import (
+    FINGERPRINT_VERSION,
+    Fingerprint,
+    fingerprint,
+    hamming,
+    is_current,
+)
 from tests.imagegen import scene
 
 
@@ -65,3 +72,40 @@ def test_grid_keeps_aspect_and_blur_lowers_sharpness() -> None:
     assert fp.aspect == pytest.approx(2.0)
     assert fingerprint(img.filter(ImageFilter.GaussianBlur(3))).sharpness < fp.sharpness / 2
     assert fingerprint(img.convert("L").convert("RGB")).grid.shape == (14, 28)
+
+
+def test_hashes_and_grids_agree_with_the_full_picture() -> None:
+    """The fingerprint works from a reduced copy of the picture; its hashes and grids must say
+    what the full picture says (Lanczos and box averages straight from every pixel)."""
+    for seed, size in ((7, (1024, 768)), (8, (640, 480)), (9, (500, 1200))):
+        img = scene(seed, size)
+        fp = fingerprint(img)
+        gray = img.convert("L")
+        full = fingerprint_v1_hashes(gray)
+        assert hamming(fp.phash, full[0]) <= 4 and hamming(fp.dhash, full[1]) <= 6
+        rows, cols = fp.grid.shape
+        grid = np.asarray(gray.resize((cols, rows), Image.Resampling.BOX), np.int16)
+        assert np.abs(fp.grid.astype(np.int16) - grid).max() <= 3
+        colour = np.asarray(img.resize((8, 8), Image.Resampling.BOX), np.int16)
+        assert np.abs(fp.colour.astype(np.int16) - colour).max() <= 3
+
+
+def fingerprint_v1_hashes(gray: Image.Image) -> tuple[int, int]:
+    """DCT and difference hashes computed from the full picture, as version 1 did."""
+    pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), np.float64)
+    n = np.arange(32)
+    basis = np.cos(np.pi * (2 * n[np.newaxis, :] + 1) * n[:8, np.newaxis] / 64)
+    low = basis @ pixels @ basis.T  # unnormalised DCT-II: the same signs and order
+    low[0, :] /= np.sqrt(2)
+    low[:, 0] /= np.sqrt(2)
+    bits = (low > np.median(low.ravel()[1:])).ravel()
+    d = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), np.int16)
+    return (int("".join("1" if b else "0" for b in bits), 2),
+            int("".join("1" if b else "0" for b in (d[:, 1:] > d[:, :-1]).ravel()), 2))
+
+
+def test_stored_bytes_of_another_version_are_not_current() -> None:
+    data = fingerprint(scene(1)).to_bytes()
+    assert is_current(data)
+    assert not is_current(bytes([FINGERPRINT_VERSION - 1]) + data[1:])
+    assert not is_current(None) and not is_current(b"")

@@ -111,7 +111,7 @@ def test_content_keys_survive_a_save_and_find_stale_entries(tmp_path: Path) -> N
 def test_a_killed_saves_temporary_files_are_removed_by_the_next_save(tmp_path: Path) -> None:
     saved_index(tmp_path, n=20)
     litter = [tmp_path / ".graph-0123abcd.hnsw.k1d2x9.tmp",
-              tmp_path / ".vectors-0123abcd.f16.zz81q.tmp"]
+              tmp_path / ".vectors-0123abcd.f16.zz81q.tmp", tmp_path / ".header.json.ozcqikea.tmp"]
     for path in litter:
         path.write_bytes(b"x" * 1000)
     keep = tmp_path / ".notes.tmp"  # not ours: left alone

@@ -179,6 +179,25 @@ def test_cluster_names_from_agreement() -> None:
     assert cluster_name(mixed, fallback="Group 7") == "Group 7"
 
 
+def test_cluster_names_count_probability_mass_not_top_classes() -> None:
+    torn = np.full((4, 1000), 0.3 / 998, np.float32)
+    torn[:, 161] = torn[:, 162] = 0.35  # each photo torn between basset and beagle
+    torn[0, 161] += 0.01  # basset wins one vote more: top-1 votes would say "basset hounds"
+    assert cluster_name(torn) == "hounds"
+    rockets = np.full((3, 1000), 0.4 / 998, np.float32)
+    rockets[:, 657], rockets[:, 744] = 0.33, 0.27  # ImageNet's two "missile" classes
+    assert cluster_name(rockets) == "missiles"
+    unsure = np.full((4, 1000), 0.95 / 999, np.float32)
+    unsure[:, 10] = 0.05  # every photo's best guess is a finch, but only at 5 %
+    assert cluster_name(unsure) == NEUTRAL_NAME
+
+
+def test_plurals_of_names() -> None:
+    assert [plural(w) for w in ("dog", "box", "butterfly", "mouse", "produce",
+                                "sports equipment")] == \
+        ["dogs", "boxes", "butterflies", "mice", "produce", "sports equipment"]
+
+
 # -- finding the head in a graph -------------------------------------------------------------
 
 def head_graph(path: Path, kind: str, features: int = 8) -> tuple[Path, np.ndarray]:

@@ -13,6 +13,7 @@ from photosim.core.duplicates import search as search_module
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.kinds import Level
 from photosim.core.errors import FileChangedError, ProtectedFileError
+from photosim.core.fingerprint import is_current
 from photosim.core.library import Library
 from photosim.core.types import DuplicateGroup, DuplicateKind, Progress, Stage
 from tests.library_fixtures import make_photo_folder, resized_copy
@@ -187,6 +188,30 @@ def test_a_new_model_embeds_files_indexed_without_one(tmp_path: Path,
         report = lib.index()
         assert (report.embedded, report.updated, report.unchanged) == (4, 4, 0)
         assert lib.index().unchanged == 4
+
+
+def test_fingerprints_of_an_older_version_are_computed_again_once(
+        library: Library, tmp_path: Path) -> None:
+    """A library indexed before the fingerprints last changed: the next index computes them
+    again without embedding anything, drops what the duplicate finder derived from the old
+    ones, and finds the same groups as before."""
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    resized_copy(paths[1], tmp_path / "pics" / "small.jpg")
+    library.index([tmp_path / "pics"])
+    groups = group_ids(library.duplicates(0.9))
+    before = library.catalog.fingerprints()
+    assert set(before) and all(is_current(data) for data in before.values())
+    with library.catalog.transaction() as conn:  # as an older version left them
+        conn.execute("UPDATE photos SET fingerprint = "
+                     "CAST(X'01' || substr(fingerprint, 2) AS BLOB)")
+        conn.execute("INSERT INTO pixel_verdicts VALUES ('a', 'b', 'old', 1, 0.9, 0, 0)")
+    assert not any(is_current(data) for data in library.catalog.fingerprints().values())
+    report = library.index()
+    assert (report.updated, report.unchanged, report.embedded) == (5, 0, 0)
+    assert library.catalog.fingerprints() == before
+    assert library.catalog.pixel_verdicts("old") == []
+    assert library.index().unchanged == 5
+    assert groups and group_ids(library.duplicates(0.9)) == groups
 
 
 def test_a_new_threshold_regroups_without_comparing_pixels_again(

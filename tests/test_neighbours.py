@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photosim.core.duplicates import neighbours, verdicts
 from photosim.core.duplicates import search as search_module
@@ -276,6 +277,35 @@ def test_a_new_session_does_not_compare_the_same_pixels_again(
     assert compared and all("photo_01.jpg" in pair for pair in compared)
     assert {paths[1], paths[2]} in same  # judged afresh: the same picture as photo_02 now
     assert not any({paths[1], tmp_path / "pics" / "small.jpg"} <= g for g in same)
+
+
+def test_a_new_session_takes_the_crop_sides_stored_with_the_verdicts(
+        opened: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grouping asks which of a reframed copy is the crop, two crop searches each: found by
+    the first pass, stored with its verdict, and taken from there by the next session."""
+    paths = make_photo_folder(tmp_path / "pics", count=4)
+    with Image.open(paths[1]) as image:
+        image.crop((60, 40, 600, 445)).save(tmp_path / "pics" / "crop.jpg", quality=92)
+    searches: list[int] = []
+    real = PairJudge._find_crop_side
+
+    def counting(judge: PairJudge, a: int, b: int) -> int | None:
+        searches.append(a)
+        return real(judge, a, b)
+
+    monkeypatch.setattr(PairJudge, "_find_crop_side", counting)
+    with _open(opened) as library:
+        library.index([tmp_path / "pics"])
+        first = library.duplicates()
+        framings = [row[0] for row in library.catalog.db.connection().execute(
+            "SELECT reframed FROM pixel_verdicts WHERE reframed > 0")]
+    crop = [g for g in first if tmp_path / "pics" / "crop.jpg" in {p.path for p in g.members}]
+    assert crop and crop[0].keeper.path == paths[1]  # the full framing is kept
+    assert searches and framings and all(f in (2, 3, 4) for f in framings)
+    searches.clear()
+    with _open(opened) as library:
+        assert library.duplicates() == first
+    assert searches == []
 
 
 def test_a_damaged_verdict_is_judged_again(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 
 from photosim.core import ranking
+
+if TYPE_CHECKING:
+    from photosim.core.library import Library
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -127,3 +132,133 @@ def test_video_hits_join_the_ranked_photos_without_re_sorting_them() -> None:
     merged = with_video_times(ranked, [FrameHit(4, 0.5, 12.0)], photos, 4)
     assert [(m.photo.id, m.score) for m in merged] == [(0, 0.7), (4, 0.5), (1, 0.4), (2, 0.6)]
     assert merged[1].time == 12.0
+
+
+# -- the classifier's guesses ------------------------------------------------------------------
+
+GOLDEN_RETRIEVER, LABRADOR, TABBY_CAT, SPORTS_CAR = 207, 208, 281, 817
+
+
+def _sure(*classes: int) -> ranking.ClassGuesses:
+    """One row per class, all its probability on that class (padded to the stored top 10)."""
+    ids = np.array([[c, *range(990, 999)] for c in classes], np.int16)
+    probs = np.zeros(ids.shape, np.float32)
+    probs[:, 0] = 1.0
+    return ranking.ClassGuesses(ids, probs)
+
+
+def test_class_gram_follows_wordnet_from_breed_to_dog_to_animal() -> None:
+    gram = ranking.class_gram(_sure(GOLDEN_RETRIEVER, GOLDEN_RETRIEVER, LABRADOR, TABBY_CAT,
+                                    SPORTS_CAR))
+    same, breeds, dog_cat, dog_car = gram[0, 1], gram[0, 2], gram[0, 3], gram[0, 4]
+    assert same > breeds > dog_cat > dog_car >= 0, (same, breeds, dog_cat, dog_car)
+    np.testing.assert_allclose(gram, gram.T)
+
+
+def _reference_scores(query: np.ndarray, candidates: np.ndarray, mean: np.ndarray,
+                      guesses: ranking.ClassGuesses) -> np.ndarray:
+    """The ranking done step by step on explicit vectors (dense class features beside the
+    centred ones), to check the Gram-matrix arithmetic of `adapted_scores`."""
+    spread = ranking._class_spread().toarray()
+    dense = np.zeros((len(guesses), 1000), np.float32)
+    np.put_along_axis(dense, guesses.ids.astype(np.int64), guesses.probs, axis=1)
+    features = dense @ spread * np.sqrt(ranking.CLASS_WEIGHT)
+    rows = np.hstack([np.vstack([query, candidates]) - mean, features])
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    probe, pool = rows[0], rows[1:]
+    gram = pool @ pool.T
+    np.fill_diagonal(gram, -np.inf)
+    augmented = pool + pool[np.argmax(gram, axis=1)]
+    augmented /= np.linalg.norm(augmented, axis=1, keepdims=True)
+    best = np.argsort(-(augmented @ probe), kind="stable")[:ranking.QUERY_NEIGHBOURS]
+    expanded = probe + augmented[best].sum(axis=0)
+    return augmented @ (expanded / np.linalg.norm(expanded))
+
+
+def test_adapted_scores_order_as_the_explicit_computation() -> None:
+    rng = np.random.default_rng(5)
+    vectors, labels = _kinds(rng, kinds=4, each=8)
+    guesses = _sure(*[(GOLDEN_RETRIEVER, TABBY_CAT, SPORTS_CAR, LABRADOR)[k] for k in labels])
+    fit = ranking.fit(vectors, len(vectors))
+    scores = ranking.adapted_scores(vectors[0], vectors[1:], fit, guesses)
+    reference = _reference_scores(vectors[0], vectors[1:], fit.mean, guesses)
+    assert np.argsort(-scores, kind="stable").tolist() == np.argsort(
+        -reference, kind="stable").tolist()
+
+
+def _noisy_kinds(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
+                                                    ranking.ClassGuesses]:
+    """Vectors where the kinds barely show, and guesses that are right four times in five
+    (a wrong guess picks another kind's class)."""
+    vectors, labels = _kinds(rng, kinds=4, each=20)
+    vectors = _unit(vectors + 0.1 * rng.standard_normal(vectors.shape))
+    kinds = np.array([GOLDEN_RETRIEVER, TABBY_CAT, SPORTS_CAR, 404])  # 404: airliner
+    wrong = rng.random(len(labels)) < 0.2
+    guessed = np.where(wrong, kinds[(labels + 1) % 4], kinds[labels])
+    return vectors, labels, _sure(*guessed.tolist())
+
+
+def test_class_guesses_find_more_of_the_same_kind_than_the_vectors_alone() -> None:
+    vectors, labels, guesses = _noisy_kinds(np.random.default_rng(6))
+    fit = ranking.fit(vectors, len(vectors))
+    with_classes, alone = [], []
+    for query in range(len(vectors)):
+        others = np.array([i for i in range(len(vectors)) if i != query])
+        rows = np.concatenate([[query], others])
+        pool_guesses = ranking.ClassGuesses(guesses.ids[rows], guesses.probs[rows])
+        for found_in, classes in ((with_classes, pool_guesses), (alone, None)):
+            found, _ = ranking.rerank(vectors[query], others, vectors[others], fit, 10, classes)
+            found_in.append(np.mean(labels[found] == labels[query]))
+    assert np.mean(with_classes) > np.mean(alone) + 0.05, (np.mean(with_classes), np.mean(alone))
+
+
+def test_a_copy_stays_first_when_the_guesses_disagree_with_it() -> None:
+    rng = np.random.default_rng(7)
+    vectors, _ = _kinds(rng)
+    query = vectors[0]
+    copy = _unit(query + 0.05 * rng.standard_normal(query.shape))
+    library = np.vstack([vectors[1:], copy[None]])
+    # The query is guessed a retriever; its copy a car, and every other photo a retriever.
+    guesses = _sure(GOLDEN_RETRIEVER, *[GOLDEN_RETRIEVER] * (len(library) - 1), SPORTS_CAR)
+    fit = ranking.fit(library, len(library))
+    found, _ = ranking.rerank(query, np.arange(len(library)), library, fit, 10, guesses)
+    assert found[0] == len(library) - 1
+
+
+def test_guesses_that_do_not_match_the_pool_are_left_out() -> None:
+    vectors, _ = _kinds(np.random.default_rng(8))
+    fit = ranking.fit(vectors, len(vectors))
+    ids = np.arange(1, len(vectors))
+    alone = ranking.rerank(vectors[0], ids, vectors[1:], fit, 15)
+    short = ranking.rerank(vectors[0], ids, vectors[1:], fit, 15, _sure(TABBY_CAT, LABRADOR))
+    assert alone[0].tolist() == short[0].tolist()
+
+
+def test_library_ranks_real_photos_with_their_stored_guesses_when_asked(
+        tmp_path: Path, real_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.library_fixtures import make_photo_folder, resized_copy
+
+    photos = make_photo_folder(tmp_path / "pics", count=ranking.MIN_PHOTOS + 5, size=(320, 240))
+    copy = resized_copy(photos[3], tmp_path / "elsewhere" / "copy.jpg", factor=0.7)
+    real_library.index([tmp_path / "pics"])
+    assert real_library.classifier_head() is not None
+    index, spec = real_library.vector_index(), real_library.spec
+    assert index is not None and spec is not None
+    vector, photo = real_library.vector_of(photos[5])
+    assert photo is not None
+    pool_ids, pool = index.neighbourhood(vector, ranking.pool_size(20), {photo.id})
+    stored = real_library.catalog.classes_of(spec.vector_key, [photo.id, *pool_ids.tolist()])
+    rows = [stored[i] for i in [photo.id, *pool_ids.tolist()]]
+    guesses = ranking.ClassGuesses(np.stack([r[0] for r in rows]),
+                                   np.stack([r[1] for r in rows]))
+    fit = real_library._ranking_fit(index)
+    assert fit is not None
+    expected, _ = ranking.rerank(vector, pool_ids, pool, fit, 20, guesses)
+    alone, _ = ranking.rerank(vector, pool_ids, pool, fit, 20)
+    assert expected.tolist() != alone.tolist()  # the guesses do change the order
+    assert not ranking.USE_CLASS_GUESSES  # off by default: the vectors alone rank
+    assert [m.photo.id for m in real_library.similar(photos[5], k=20)] == alone.tolist()
+    monkeypatch.setattr(ranking, "USE_CLASS_GUESSES", True)
+    assert [m.photo.id for m in real_library.similar(photos[5], k=20)] == expected.tolist()
+    # A photo from outside the library is classified on the fly; its original comes first.
+    assert real_library.similar(copy, k=5)[0].photo.path == photos[3]

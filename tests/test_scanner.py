@@ -19,6 +19,7 @@ from photosim.core.scanner import (
     FileStat,
     ScanProblem,
     content_hash,
+    content_hash_and_bytes,
     is_photo_path,
     walk_photos,
 )
@@ -182,6 +183,19 @@ def test_content_hash_is_blake2b_128_of_the_whole_file(tmp_path: Path) -> None:
     assert content_hash(copy) == content_hash(path)
     copy.write_bytes(data[:-1] + b"\x00")
     assert content_hash(copy) != content_hash(path)
+
+
+def test_the_bytes_are_kept_with_their_hash_only_up_to_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "blob.jpg"
+    data = os.urandom(3 * (1 << 20) + 17)
+    path.write_bytes(data)
+    assert content_hash_and_bytes(path) == (content_hash(path), data)
+    assert content_hash_and_bytes(path, keep_up_to=len(data)) == (content_hash(path), data)
+    assert content_hash_and_bytes(path, keep_up_to=len(data) - 1) == (content_hash(path), None)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        content_hash_and_bytes(path, token)
 
 
 # -- unreadable folders ---------------------------------------------------------------------

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shiboken6
 from PySide6.QtWidgets import QMessageBox
 
 from photosim.core.library import Library
-from photosim.ui.health import REBUILD
+from photosim.ui.health import REBUILD, offer_catalog_recovery
 from photosim.ui.mainwindow import MainWindow
 from photosim.ui.settings import UiSettings
 from tests.ui_library import make_photos
@@ -88,4 +89,16 @@ def test_a_healthy_library_shows_nothing_and_a_damaged_index_row_is_told(qtbot, 
     assert win.health.index_damaged_rows == 1 and win.health.index_healed_rows == 1
     assert "1 damaged row" in win.statusBar().currentMessage()
     assert win.catalog_recovery is None
+    _finish(qtbot, win)
+
+
+def test_the_recovery_offer_comes_again_after_the_first_was_closed(qtbot, tmp_path, tiny_model):
+    win = _window(qtbot, _indexed(tmp_path, tiny_model), tiny_model)
+    first = offer_catalog_recovery(win, "The catalog is damaged (test)")
+    assert offer_catalog_recovery(win, "again") is first  # one at a time while it is open
+    first.close()  # "Not now": the dialog deletes itself
+    qtbot.waitUntil(lambda: not shiboken6.isValid(first), timeout=WAIT)
+    second = offer_catalog_recovery(win, "The catalog is damaged (later)")
+    assert second.isVisible() and "later" in second.text()
+    second.close()
     _finish(qtbot, win)

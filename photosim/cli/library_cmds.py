@@ -49,9 +49,8 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("clusters", help="the library grouped by visual content")
     p.add_argument("--granularity", type=float, default=0.5,
-                   help="0 = broad groups … 1 = tight groups (default 0.5). Tight groups "
-                        "split the library finer, but those smaller than a minimum size go "
-                        "to Miscellaneous, so a high value can show fewer clusters")
+                   help="0 = fewer, broader clusters … 1 = more, tighter ones (default "
+                        "0.5); photos like no cluster are listed under Miscellaneous")
     p.add_argument("--members", action="store_true", help="list every member, not a sample")
     p.set_defaults(func=run_clusters)
 
@@ -132,9 +131,15 @@ def _query_paths(paths: list[Path]) -> Iterator[Path]:
 
 def run_dupes(args: argparse.Namespace, ctx: CommandContext) -> int:
     kinds = {DuplicateKind(k) for k in args.kind} if args.kind else None
-    groups = ctx.open_library().duplicates(args.threshold, kinds)
+    library = ctx.open_library()
+    groups = library.duplicates(args.threshold, kinds)
     ctx.emit({"groups": [_group_json(g) for g in groups]},
              "\n\n".join(_group_text(g) for g in groups) or "No duplicates found.")
+    awaiting = library.photos_awaiting_fingerprints()
+    if awaiting and not ctx.json:
+        print(f"note: {awaiting} photos were indexed by an older photosim; until "
+              "'photosim index' updates them, only their identical files are offered for "
+              "the trash and their other copies are listed for review.", file=ctx.err)
     return 0
 
 

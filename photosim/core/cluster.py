@@ -38,20 +38,31 @@ DIRECT_LINKAGE_LIMIT = 3000
 KMEANS_SAMPLE = 20000
 KMEANS_ITERATIONS = 15
 KMEANSPP_POOL = 5000
-# Cosine-distance cut (in the reduced space) at granularity 0 (coarse) and 1 (fine).
+# Cosine-distance cut (in the reduced space) at granularity 0 (coarse), 0.5 (the default) and
+# 1 (fine). Measured on the photo set's tune labels (benchmarks/cluster_eval.py --split tune):
+# 0.70 gives the best purity and NMI; below about 0.6 real photos stop splitting into more
+# clusters and fall out as groups too small to show, so "Finer" would show fewer clusters
+# and a big Miscellaneous (0.35, the old finest cut, put 84 % of the tune photos there).
 COARSEST_CUT = 0.95
-FINEST_CUT = 0.35
+DEFAULT_CUT = 0.70
+FINEST_CUT = 0.60
 # A regrouped cluster inherits an old id when their centres are at least this similar.
 INHERIT_SIMILARITY = 0.8
 # Representatives this similar (cosine of the original vectors) to one already picked are
-# copies of it (four frames of one burst, a crop): the mosaic skips them. Below the duplicate
-# threshold (0.92) because crops matter too: the skimage astronaut and its 80 % crop are 0.89
-# with EfficientNet-Lite0, while different photos of one kind stay under about 0.75.
-NEAR_DUPLICATE_SIMILARITY = 0.85
+# copies of it (frames of one burst, a stereo pair, a crop, a recoloured copy): the mosaic
+# skips them. On the photo set (EfficientNet-Lite0) such pairs lie at 0.80-0.97 (OpenCV's
+# left/right stereo views 0.797, Leuven A/B 0.82, MATE's cold/warm wallpaper 0.83, mirrored
+# stamps 0.91+); at the old 0.85, 19 mosaics over three granularities showed a pair. Two
+# different photos of one kind can also reach 0.80 (a crow and a blackbird): skipping one of
+# them only makes the mosaic more varied.
+NEAR_DUPLICATE_SIMILARITY = 0.78
 # A photo left over (in a group too small to show, or at a cluster's edge) still joins the
 # nearest cluster when it is within this multiple of the cut from that cluster's centre:
 # "Miscellaneous" is for photos like nothing else, not for a cluster's outskirts.
 ABSORB_CUT_FACTOR = 1.3
+# ... but never farther than this: a photo almost orthogonal to every cluster is like nothing
+# else, however coarse the grouping.
+ABSORB_MAX_DISTANCE = 0.85
 # Only this many of the most central members are considered as representatives.
 REPRESENTATIVE_POOL = 200
 # Refit the projection when the library has grown this many times since it was fitted.
@@ -146,8 +157,11 @@ def cluster_vectors(ids: np.ndarray, vectors: np.ndarray, granularity: float = 0
 
 
 def cut_distance(granularity: float) -> float:
-    """The cosine distance at which groups stop merging, for a granularity in [0, 1]."""
-    return COARSEST_CUT + (FINEST_CUT - COARSEST_CUT) * granularity
+    """The cosine distance at which groups stop merging, for a granularity in [0, 1]: linear
+    from the coarsest cut to the default at 0.5 and from there to the finest."""
+    if granularity <= 0.5:
+        return COARSEST_CUT + (DEFAULT_CUT - COARSEST_CUT) * granularity * 2
+    return DEFAULT_CUT + (FINEST_CUT - DEFAULT_CUT) * (granularity - 0.5) * 2
 
 
 def min_cluster_size(count: int) -> int:
@@ -260,7 +274,8 @@ def _fresh_labels(reduced: np.ndarray, cut: float, first_id: int,
 
 def _absorb(reduced: np.ndarray, labels: np.ndarray, cut: float) -> np.ndarray:
     """Miscellaneous photos join the nearest cluster within ``ABSORB_CUT_FACTOR`` × cut of
-    its centre (measured against the clusters as they were before any joined)."""
+    its centre, at most ``ABSORB_MAX_DISTANCE`` (measured against the clusters as they were
+    before any joined)."""
     loose = np.flatnonzero(labels == MISC_ID)
     cluster_ids = np.unique(labels[labels != MISC_ID])
     if len(loose) == 0 or len(cluster_ids) == 0:
@@ -269,7 +284,7 @@ def _absorb(reduced: np.ndarray, labels: np.ndarray, cut: float) -> np.ndarray:
     centres = _unit_rows(_group_sums(reduced[labels != MISC_ID], index, len(cluster_ids)))
     nearest, similarity = _nearest(reduced[loose], centres)
     joined = labels.copy()
-    close = 1.0 - similarity <= cut * ABSORB_CUT_FACTOR
+    close = 1.0 - similarity <= min(cut * ABSORB_CUT_FACTOR, ABSORB_MAX_DISTANCE)
     joined[loose[close]] = cluster_ids[nearest[close]]
     return joined
 

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, cast
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -117,7 +117,8 @@ def read_info(path: Path) -> ImageInfo:
         return _info_of(im)
 
 
-def load_rgb(path: Path, min_side: int, cancel: CancelToken | None = None) -> DecodedImage:
+def load_rgb(path: Path, min_side: int, cancel: CancelToken | None = None,
+             data: bytes | None = None) -> DecodedImage:
     """Decode ``path`` to upright RGB with the shorter side at least ``min_side`` pixels.
 
     The picture is decoded only as large as needed (never more than about twice ``min_side`` on
@@ -128,8 +129,11 @@ def load_rgb(path: Path, min_side: int, cancel: CancelToken | None = None) -> De
     (every 64 KiB) or the next strip of the conversion: a 169 MP picture takes 10-15 s, and
     Ctrl-C must not wait for it. (A TIFF that libtiff decodes is read in one call: that part
     runs to its end.)
+
+    ``data``: the file's bytes when the caller has read them already (to hash them); they are
+    decoded instead of reading ``path`` again.
     """
-    return _decode(path, lambda w, h: min_side, cancel)
+    return _decode(path, lambda w, h: min_side, cancel, data)
 
 
 def make_thumbnail(path: Path, size: int) -> Image.Image:
@@ -149,9 +153,10 @@ def make_thumbnail(path: Path, size: int) -> Image.Image:
 
 
 def _decode(path: Path, shorter_side_for: Callable[[int, int], int],
-            cancel: CancelToken | None = None) -> DecodedImage:
-    """Decode ``path``, asking ``shorter_side_for(width, height)`` how small it may come out."""
-    with _open_image(path, cancel) as im, _reasons(path, im.format):
+            cancel: CancelToken | None = None, data: bytes | None = None) -> DecodedImage:
+    """Decode ``path`` (or its bytes, ``data``), asking ``shorter_side_for(width, height)``
+    how small it may come out."""
+    with _open_image(path, cancel, data) as im, _reasons(path, im.format):
         info = _info_of(im)
         wanted = shorter_side_for(im.width, im.height)
         _request_smaller_decode(im, wanted)
@@ -379,22 +384,25 @@ def _sub_ifd(exif: Image.Exif, tag: int) -> dict[int, object]:
 
 
 @contextlib.contextmanager
-def _open_image(path: Path, cancel: CancelToken | None = None) -> Iterator[Image.Image]:
-    """Open ``path`` lazily (header only) among the allowed formats; close it afterwards.
-    With ``cancel``, every read the decoder makes first checks it (``_CancellableFile``)."""
+def _open_image(path: Path, cancel: CancelToken | None = None, data: bytes | None = None
+                ) -> Iterator[Image.Image]:
+    """Open ``path`` (or its bytes, ``data``) lazily (header only) among the allowed formats;
+    close it afterwards. With ``cancel``, every read the decoder makes first checks it
+    (``_CancellableFile``)."""
     register_plugins()
     with contextlib.ExitStack() as stack:
         with _reasons(path, None):
-            st = os.stat(path)
-            if not stat.S_ISREG(st.st_mode):  # opening a pipe would block, a device never ends
-                raise DecodeError("not a regular file")
-            if st.st_size == 0:
+            if data is None:
+                _check_file(path)
+            elif not data:
                 raise DecodeError("empty file (0 bytes)")
-            _check_jpeg_frame_header(path)
-            source: Path | IO[bytes] = path
+            handle: io.BufferedIOBase = stack.enter_context(
+                open(path, "rb") if data is None else io.BytesIO(data))  # noqa: SIM115
+            _check_jpeg_frame_header(handle)
+            handle.seek(0)
+            source: Path | IO[bytes] = path if data is None else cast("IO[bytes]", handle)
             if cancel is not None:  # a file in all that Pillow asks of one
-                source = cast("IO[bytes]", _CancellableFile(stack.enter_context(open(path, "rb")),
-                                                            cancel))
+                source = cast("IO[bytes]", _CancellableFile(handle, cancel))
             im = Image.open(source, formats=_ALLOWED_FORMATS)
             if cancel is not None and im.format == "PNG" and isinstance(im, ImageFile.ImageFile):
                 # Each read is decoded in one call: 64 KiB of a well-compressed PNG inflate to
@@ -410,12 +418,20 @@ def _open_image(path: Path, cancel: CancelToken | None = None) -> Iterator[Image
 _CANCELLABLE_BLOCK = 8192
 
 
+def _check_file(path: Path) -> None:
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):  # opening a pipe would block, a device never ends
+        raise DecodeError("not a regular file")
+    if st.st_size == 0:
+        raise DecodeError("empty file (0 bytes)")
+
+
 class _CancellableFile:
     """A file whose reads raise ``Cancelled`` once the token is cancelled. Pillow's decoders
     pull their input a block at a time through ``read``, so a cancel lands within one block
     of decoding; everything else is the file's own."""
 
-    def __init__(self, handle: io.BufferedReader, cancel: CancelToken) -> None:
+    def __init__(self, handle: io.BufferedIOBase, cancel: CancelToken) -> None:
         self._handle = handle
         self._cancel = cancel
 
@@ -437,35 +453,35 @@ _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RSTn: no length
 _JPEG_NOT_FRAMES = frozenset({0xC4, 0xC8, 0xCC})  # DHT, JPG, DAC share the SOFn range
 
 
-def _check_jpeg_frame_header(path: Path) -> None:
+def _check_jpeg_frame_header(handle: io.BufferedIOBase) -> None:
     """A JPEG must reach its frame header (SOFn) by hopping over length-prefixed segments.
 
     Pillow looks for it one byte at a time through whatever follows: a 3 GB sparse file that
     starts like a JPEG took 259 s to refuse, deaf to Ctrl-C. Hopping over segments and
-    allowing at most 1 MiB of stray bytes refuses such a file in milliseconds."""
-    with open(path, "rb") as handle:
-        if handle.read(2) != _JPEG_SOI:
-            return  # not a JPEG: Pillow's other readers parse by lengths already
-        junk = 0
-        while True:
-            junk += _skip_to_marker(handle, _JPEG_MAX_JUNK - junk)
-            marker = _read_exact(handle, 1)[0]
-            if marker == 0xFF:  # a fill byte: the marker follows
-                handle.seek(-1, os.SEEK_CUR)
-                continue
-            if marker == 0x00 or marker in _JPEG_STANDALONE:
-                continue
-            if 0xC0 <= marker <= 0xCF and marker not in _JPEG_NOT_FRAMES:
-                return
-            if marker in (0xD9, 0xDA):  # EOI or scan data before any frame header
-                raise DecodeError("corrupt JPEG data (no frame header)")
-            length = int.from_bytes(_read_exact(handle, 2), "big")
-            if length < 2:
-                raise DecodeError("corrupt JPEG data (bad segment length)")
-            handle.seek(length - 2, os.SEEK_CUR)
+    allowing at most 1 MiB of stray bytes refuses such a file in milliseconds. Reads
+    ``handle`` from its start and leaves it wherever the check stopped."""
+    if handle.read(2) != _JPEG_SOI:
+        return  # not a JPEG: Pillow's other readers parse by lengths already
+    junk = 0
+    while True:
+        junk += _skip_to_marker(handle, _JPEG_MAX_JUNK - junk)
+        marker = _read_exact(handle, 1)[0]
+        if marker == 0xFF:  # a fill byte: the marker follows
+            handle.seek(-1, os.SEEK_CUR)
+            continue
+        if marker == 0x00 or marker in _JPEG_STANDALONE:
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in _JPEG_NOT_FRAMES:
+            return
+        if marker in (0xD9, 0xDA):  # EOI or scan data before any frame header
+            raise DecodeError("corrupt JPEG data (no frame header)")
+        length = int.from_bytes(_read_exact(handle, 2), "big")
+        if length < 2:
+            raise DecodeError("corrupt JPEG data (bad segment length)")
+        handle.seek(length - 2, os.SEEK_CUR)
 
 
-def _skip_to_marker(handle: BinaryIO, allowed: int) -> int:
+def _skip_to_marker(handle: io.BufferedIOBase, allowed: int) -> int:
     """Read up to the next 0xFF (consumed); returns how many other bytes came first."""
     skipped = 0
     while True:
@@ -481,7 +497,7 @@ def _skip_to_marker(handle: BinaryIO, allowed: int) -> int:
             raise DecodeError("corrupt JPEG data (no frame header where one belongs)")
 
 
-def _read_exact(handle: BinaryIO, count: int) -> bytes:
+def _read_exact(handle: io.BufferedIOBase, count: int) -> bytes:
     data = handle.read(count)
     if len(data) != count:
         raise DecodeError("truncated JPEG data (no frame header)")

@@ -853,9 +853,9 @@ def _check_hnsw_layout(path: Path) -> None:
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:
     """Delete files of earlier saves; a failure only leaves litter for the next save."""
     prefixes = ("graph-", "slots-", "projection-", "vectors-", "deleted-")
-    # Temporary files of a save that was killed (".graph-….hnsw.….tmp"): the caller is the one
-    # writer (the library lock), and its own temporary files are all renamed by now.
-    litter = tuple("." + prefix for prefix in prefixes)
+    # Temporary files of a save that was killed (".graph-….hnsw.….tmp", ".header.json.….tmp"):
+    # the caller is the one writer (the library lock), and its own are all renamed by now.
+    litter = tuple("." + prefix for prefix in (*prefixes, HEADER_NAME + "."))
     for path in folder.iterdir():
         is_litter = path.name.startswith(litter) and path.name.endswith(".tmp")
         if (path.name.startswith(prefixes) or is_litter) and path.name not in keep:

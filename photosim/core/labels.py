@@ -41,6 +41,9 @@ MIN_WORD_MASS = 0.01
 MIN_SHARE_OF_TOP = 0.1
 # Classes kept per photo when storing probabilities compactly (the rest are ~0 for photos).
 TOP_K = 10
+# A photo backs a word for a cluster's name when the word's classes hold this much of its
+# probability (chosen on the photo set's tune labels with benchmarks/cluster_eval.py).
+MEMBER_SUPPORT = 0.5
 SCORE_BATCH = 4096
 
 
@@ -96,6 +99,17 @@ def _expand_ranges(ranges: list[list[int]]) -> tuple[int, ...]:
 def imagenet_labels() -> list[str]:
     """The 1000 ImageNet-1k display names in class-index order."""
     return list(_class_list().names)
+
+
+def class_ancestry() -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """WordNet above the classes: (how many classes each word above them covers, and per
+    class the indices of those words). "dog" covers 118 classes, "entity" all 1000."""
+    categories = _class_list().categories
+    above: list[list[int]] = [[] for _ in range(CLASS_COUNT)]
+    for index, category in enumerate(categories):
+        for member in category.classes:
+            above[member].append(index)
+    return tuple(len(c.classes) for c in categories), [tuple(words) for words in above]
 
 
 def known_words() -> list[str]:
@@ -224,10 +238,13 @@ def rank_by_word_top(word: str, class_ids: np.ndarray, probs: np.ndarray) -> np.
 
 def plural(word: str) -> str:
     """English plural of a noun phrase's last word: "dog" → dogs, "box" → boxes,
-    "butterfly" → butterflies, "mouse" → mice (WordNet's irregular plurals)."""
+    "butterfly" → butterflies, "mouse" → mice (WordNet's irregular plurals); a mass noun
+    stays as it is ("produce", "sports equipment")."""
     head, _, last = word.rpartition(" ")
     irregular = _irregular_plurals()
-    if last.lower() in irregular:
+    if last.lower() in MASS_NOUNS:
+        formed = last
+    elif last.lower() in irregular:
         formed = irregular[last.lower()]
     elif re.search(r"(s|x|z|ch|sh)$", last):
         formed = last + "es"
@@ -248,33 +265,87 @@ def _irregular_plurals() -> dict[str, str]:
 
 def cluster_name(class_probs: np.ndarray, fallback: str = NEUTRAL_NAME) -> str:
     """A name for a group of photos from their class probabilities (n, 1000): the most
-    specific word whose classes hold the most likely class of more than half of them, in
-    the plural ("tabby cats", "dogs", "birds"); ``fallback`` when no word covers a majority.
+    specific word that most of them are, in the plural ("tabby cats", "dogs", "birds");
+    ``fallback`` when no word covers a majority (see `naming_category`)."""
+    category = naming_category(class_probs)
+    if category is None:
+        return fallback
+    if len(category.classes) == 1:  # a class is called by its display name, not its lemma
+        return plural(_class_list().names[category.classes[0]])
+    return plural(category.word)
+
+
+def naming_category(class_probs: np.ndarray) -> Category | None:
+    """The most specific nameable word that more than half of the photos *are*: a photo
+    backs a word when the word's classes hold at least `MEMBER_SUPPORT` of its probability
+    (all breeds together make a photo a dog even when no single breed is sure). Among
+    equally specific words the one more photos back wins. None when no word has a majority.
+
+    Mass, not each photo's most likely class, because a dog photo split between two breeds
+    is still a dog; a floor on it, because a photo the model is unsure about (a wallpaper
+    whose best guess is 5 % "bubble") backs nothing and cannot make a cluster "animals".
     """
     probs = np.asarray(class_probs, dtype=np.float32).reshape(-1, CLASS_COUNT)
     if len(probs) == 0:
-        return fallback
-    votes = np.bincount(probs.argmax(axis=1), minlength=CLASS_COUNT)
-    category = _most_specific_majority(votes, len(probs))
-    return plural(category) if category is not None else fallback
+        return None
+    backers = _category_masses(probs) >= MEMBER_SUPPORT
+    support = backers.sum(axis=0)
+    categories = _nameable_categories()
+    majority = np.flatnonzero(support * 2 > len(probs))
+    if len(majority) == 0:
+        return None
+    sizes = np.array([len(categories[i].classes) for i in majority])
+    specific = majority[sizes == sizes.min()]
+    return categories[int(specific[np.argmax(support[specific])])]
 
 
-def _most_specific_majority(votes: np.ndarray, members: int) -> str | None:
-    """The word with the fewest classes whose classes get more than half the votes; among
-    equally specific words the one with more votes. Single classes are tried first, under
-    their display names."""
-    top = int(np.argmax(votes))
-    if votes[top] * 2 > members:
-        return _class_list().names[top]
-    best: tuple[int, int] | None = None
-    best_word = None
-    for category in _class_list().categories:  # fewest classes first
-        if best is not None and len(category.classes) > best[0]:
-            break
-        covered = int(votes[list(category.classes)].sum())
-        if category.nameable and covered * 2 > members and (best is None or covered > best[1]):
-            best, best_word = (len(category.classes), covered), category.word
-    return best_word
+def _category_masses(probs: np.ndarray) -> np.ndarray:
+    """(n, nameable categories): each photo's probability over each category's classes."""
+    masses: np.ndarray = np.asarray(_category_matrix().T.dot(probs.T).T, dtype=np.float32)
+    return masses
+
+
+@functools.cache
+def _nameable_categories() -> tuple[Category, ...]:
+    """The WordNet categories that may name a cluster, plus one per display name that
+    several classes share: ImageNet has two "missile" classes (missile, projectile) and two
+    "sunglasses"; a rocket the model splits between them is still a missile to a person."""
+    classes = _class_list()
+    holders: dict[str, list[int]] = {}
+    for index, name in enumerate(classes.names):
+        holders.setdefault(name, []).append(index)
+    shared = tuple(Category(name, tuple(found), True)
+                   for name, found in holders.items() if len(found) > 1)
+    return shared + tuple(c for c in classes.categories if c.nameable)
+
+
+@functools.cache
+def _category_matrix() -> Any:
+    """Sparse (1000, nameable categories) membership of classes in categories."""
+    from scipy.sparse import csc_matrix  # here, not at the top: scipy slows start-up
+
+    categories = _nameable_categories()
+    rows = [c for category in categories for c in category.classes]
+    columns = [i for i, category in enumerate(categories) for _ in category.classes]
+    return csc_matrix((np.ones(len(rows), np.float32), (rows, columns)),
+                      shape=(CLASS_COUNT, len(categories)))
+
+
+def categories() -> tuple[Category, ...]:
+    """Every WordNet word at or above ImageNet's classes, fewest classes first."""
+    return _class_list().categories
+
+
+def category_of(word: str, sense: int = 0) -> Category:
+    """The category a word names in its ``sense``-th meaning (0: the most common)."""
+    classes = _class_list()
+    return classes.categories[classes.words[_normalise_word(word)][sense]]
+
+
+# WordNet does not say which nouns have no plural; these head the names of categories.
+MASS_NOUNS = frozenset({"clothing", "crockery", "equipment", "food", "foodstuff", "footwear",
+                        "furniture", "gear", "hosiery", "housing", "neckwear", "nutriment",
+                        "outerwear", "produce", "tableware", "ware"})
 
 
 # -- the classifier head ---------------------------------------------------------------------

@@ -577,6 +577,12 @@ class Library:
 
     def vector_of(self, path: Path) -> tuple[np.ndarray, Photo | None]:
         """The vector of a library photo, or of any image file (embedded on the fly)."""
+        vector, _, photo = self._query_of(path)
+        return vector, photo
+
+    def _query_of(self, path: Path) -> tuple[np.ndarray, float | None, Photo | None]:
+        """The unit vector of ``path``, its length before normalising when the image was
+        embedded just now (None for a stored vector), and its library photo if it is one."""
         embedder, _ = self._require_model()
         assert self.spec is not None
         photo = self.photo(path)
@@ -584,19 +590,23 @@ class Library:
             stored = self.catalog.vector_for_hash(photo.content_hash, self.spec.vector_key,
                                                   self.spec.dim)
             if stored is not None:
-                return stored, photo
+                return stored, None, photo
         image = picture_to_embed(Path(path), self.spec.preprocess.resize_shorter)
-        return embedder.embed_images([image])[0], photo
+        vectors, norms = embedder.embed_with_norms([embedder.prepare(image)])
+        return vectors[0], float(norms[0]), photo
 
     def similar(self, path: Path, k: int = 20, min_score: float = 0.0) -> list[Match]:
         """The ``k`` most similar library photos to ``path`` (a library photo or any image)."""
         _, index = self._require_model()
-        vector, photo = self.vector_of(path)
+        vector, norm, photo = self._query_of(path)
         exclude = {photo.id} if photo else set()
         with self._lock:
             pool_ids, pool_vectors = index.neighbourhood(vector, ranking.pool_size(k), exclude)
-            found, scores = ranking.rerank(vector, pool_ids, pool_vectors,
-                                           self._ranking_fit(index), k)
+            fit = self._ranking_fit(index)
+            classes = (self._pool_classes(vector, norm, photo, pool_ids)
+                       if fit is not None and ranking.USE_CLASS_GUESSES and len(pool_ids)
+                       else None)
+            found, scores = ranking.rerank(vector, pool_ids, pool_vectors, fit, k, classes)
         hits = list(zip(found.tolist(), scores.tolist(), strict=True))
         frame_hits = self._frame_search().best_per_video(vector, k, exclude)
         photos = self.catalog.photos_by_ids([*(i for i, _ in hits),
@@ -604,6 +614,28 @@ class Library:
         matches = [Match(photos[i], float(s)) for i, s in hits if i in photos]
         return [m for m in with_video_times(matches, frame_hits, photos, k)
                 if m.score >= min_score]
+
+    def _pool_classes(self, vector: np.ndarray, norm: float | None, photo: Photo | None,
+                      pool_ids: np.ndarray) -> ranking.ClassGuesses | None:
+        """The classifier's guesses for a query (first row) and its candidates, as the
+        ranking takes them; None when the model has no classifier or any of them has no
+        guesses (then the vectors alone rank)."""
+        assert self.spec is not None
+        head = self.classifier_head()
+        if head is None:
+            return None
+        wanted = [int(i) for i in pool_ids] + ([photo.id] if photo else [])
+        stored = self.catalog.classes_of(self.spec.vector_key, wanted)
+        query = stored.get(photo.id) if photo else None
+        if query is None and norm is not None:
+            ids, probs = head.top_classes(vector[np.newaxis], np.array([norm], np.float32))
+            query = ids[0], probs[0]
+        rows = [query, *(stored.get(int(i)) for i in pool_ids)]
+        present = [r for r in rows if r is not None]
+        if len(present) < len(rows) or len({r[0].shape for r in present}) != 1:
+            return None
+        return ranking.ClassGuesses(np.stack([r[0] for r in present]),
+                                    np.stack([r[1] for r in present]))
 
     def _frame_search(self) -> FrameSearch:
         """Videos by their frames (see photosim/core/frame_search.py)."""
@@ -683,6 +715,14 @@ class Library:
         ``cancel``."""
         return self._duplicates.groups(threshold, kinds, self.reference_folders(),
                                        progress=progress, cancel=cancel)
+
+    def photos_awaiting_fingerprints(self) -> int:
+        """Photos whose pixel fingerprint an older photosim computed: until the next index
+        run computes it again, a duplicate pass cannot compare their pixels and offers only
+        their byte-identical copies for the trash."""
+        from photosim.core.fingerprint import FINGERPRINT_VERSION
+
+        return len(self.catalog.ids_with_stale_fingerprint(FINGERPRINT_VERSION))
 
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
         """The duplicate passes' own judge on two library photos (default settings), from

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from photosim.core import decode, scanner
+from photosim.core.blas import one_blas_thread
 from photosim.core.cancel import Cancelled, CancelToken
 from photosim.core.catalog import Catalog
 from photosim.core.embedder import Embedder, l2_normalise
 from photosim.core.errors import DecodeError
-from photosim.core.fingerprint import fingerprint
+from photosim.core.fingerprint import FINGERPRINT_VERSION, fingerprint, is_current
 from photosim.core.index import content_key
 from photosim.core.scanner import FileStat, ScanProblem
 from photosim.core.types import ImageInfo, Progress, ProgressCallback, Stage
@@ -103,6 +104,7 @@ class IndexPipeline:
         self._cancel: CancelToken | None = None
         self._progress: tuple[ProgressCallback, _Meter] | None = None  # for long videos
         self._lacking: set[int] | None = None  # readable photos without a vector, loaded once
+        self._stale_prints: set[int] | None = None  # photos with an older fingerprint, likewise
         # Each worker runs the model on its own picture (batch of 1) right after decoding it.
         # With a single-threaded session (intra_op_num_threads=1) this beats one thread pool
         # decoding for a multi-threaded model on 2 cores: no core waits for the other at the
@@ -175,7 +177,8 @@ class IndexPipeline:
                   counts: _Counts) -> None:
         if known is None:
             jobs.append(_Job(stat, is_new=True))
-        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or self._lacks_vector(known[0]):
+        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or \
+                self._lacks_vector(known[0]) or self._has_stale_print(known[0]):
             jobs.append(_Job(stat, is_new=False))
         else:
             counts.unchanged += 1
@@ -190,6 +193,19 @@ class IndexPipeline:
         if self._lacking is None:
             self._lacking = self.catalog.ids_lacking_vector(self.model_id)
         return photo_id in self._lacking
+
+    def _has_stale_print(self, photo_id: int) -> bool:
+        """An unchanged file still needs decoding if its fingerprint is of an older version
+        (a library from before the last change to fingerprints): the duplicate finder never
+        compares fingerprints of two versions, so until then the photo has no pixel evidence.
+        Answered from one query per run, like :meth:`_lacks_vector`."""
+        if self._stale_prints is None:
+            self._stale_prints = self.catalog.ids_with_stale_fingerprint(FINGERPRINT_VERSION)
+            if self._stale_prints:
+                # What the duplicate finder derived from the old fingerprints (neighbour lists'
+                # gate scores, pixel verdicts) must not outlive them; it is found again.
+                self.catalog.drop_pixel_evidence()
+        return photo_id in self._stale_prints
 
     def _apply_moves(self, jobs: list[_Job], vanished: dict[str, int],
                      counts: _Counts) -> list[_Job]:
@@ -252,19 +268,24 @@ class IndexPipeline:
     def _prepare(self, job: _Job) -> _Result:
         """Runs in a worker thread: hash, and decode only what the catalog does not know yet."""
         result = _Result(job)
+        data: bytes | None = None  # the file's bytes, kept from hashing for the decoder
         try:
-            result.content_hash = job.content_hash or scanner.content_hash(job.stat.path,
-                                                                           self._cancel)
+            if job.content_hash is None:
+                keep = 0 if is_video(job.stat.path) else scanner.KEEP_BYTES_UP_TO  # ffmpeg reads
+                result.content_hash, data = scanner.content_hash_and_bytes(
+                    job.stat.path, self._cancel, keep)
+            else:
+                result.content_hash = job.content_hash
             known_info, known_print = self.catalog.known_info(result.content_hash)
             needs_vector = self.embedder is not None and self.model_id is not None and \
                 not self.catalog.has_vector(result.content_hash, self.model_id)
-            if known_info is not None and not needs_vector:
+            if known_info is not None and not needs_vector and is_current(known_print):
                 result.info, result.fingerprint = known_info, known_print
                 return result
             if is_video(job.stat.path):
                 self._prepare_video(result, needs_vector)
                 return result
-            decoded = decode.load_rgb(job.stat.path, self.min_side, self._cancel)
+            decoded = decode.load_rgb(job.stat.path, self.min_side, self._cancel, data)
             result.info = decoded.info
             result.fingerprint = fingerprint(decoded.image).to_bytes()
             if needs_vector and self.embedder is not None:
@@ -342,7 +363,8 @@ class IndexPipeline:
         by_result = {id(r): v for r, v in zip(pending, vectors, strict=True)}
         if self.classify is None:
             return by_result, {}
-        class_ids, probs = self.classify(vectors, norms)
+        with one_blas_thread():  # see photosim/core/blas.py
+            class_ids, probs = self.classify(vectors, norms)
         classes = {id(r): (class_ids[i], probs[i]) for i, r in enumerate(pending)}
         return by_result, classes
 

@@ -93,6 +93,12 @@ def is_within(real: str, folders: Sequence[str]) -> bool:
                for folder in folders)
 
 
+# Files up to this size are kept in memory between hashing and decoding, one per decoding
+# thread (at most four: ~128 MB beside pictures that may take ~720 MB each); a larger file is
+# read again by the decoder, whose own reading then costs little beside its decoding.
+KEEP_BYTES_UP_TO = 32 << 20
+
+
 def content_hash(path: Path, cancel: CancelToken | None = None) -> str:
     """BLAKE2b-128 of the whole file, streamed in 1 MiB chunks.
 
@@ -101,12 +107,31 @@ def content_hash(path: Path, cancel: CancelToken | None = None) -> str:
     ``Cancelled`` between chunks once ``cancel`` is cancelled: a multi-gigabyte file must not
     hold a Ctrl-C up for the seconds its reading takes.
     """
+    return _hash_file(path, cancel, keep_up_to=0)[0]
+
+
+def content_hash_and_bytes(path: Path, cancel: CancelToken | None = None,
+                           keep_up_to: int = KEEP_BYTES_UP_TO) -> tuple[str, bytes | None]:
+    """:func:`content_hash`, and the file's bytes when there are at most ``keep_up_to`` of
+    them: the indexer decodes those from memory instead of reading the file a second time."""
+    return _hash_file(path, cancel, keep_up_to)
+
+
+def _hash_file(path: Path, cancel: CancelToken | None, keep_up_to: int
+               ) -> tuple[str, bytes | None]:
     digest = hashlib.blake2b(digest_size=16)
+    kept: list[bytes] | None = [] if keep_up_to > 0 else None
+    size = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(_HASH_CHUNK):
             digest.update(chunk)
+            size += len(chunk)
+            if kept is not None:
+                kept.append(chunk)
+                if size > keep_up_to:
+                    kept = None  # too large to keep: only hashed
             _check_cancel(cancel)
-    return digest.hexdigest()
+    return digest.hexdigest(), (b"".join(kept) if kept is not None else None)
 
 
 _check_cancel = cancel.check  # the parameter above shadows the module's name

@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from photosim.core.errors import DamagedCatalogError
 from photosim.core.library import CatalogSetAside, Library, LibraryHealth, set_aside_damaged_catalog
-
-if TYPE_CHECKING:
-    from photosim.ui.mainwindow import MainWindow
+from photosim.ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,30 @@ AT_START_TEXT = (" The list of your folders is kept as far as it can still be re
                  "photosim asks you to add your folders again.")
 
 
-def check_health(window: MainWindow) -> None:
+class RecoveryHost(Protocol):
+    """The main window as the health check and the recovery dialogs see it (a protocol, so
+    that this module does not import the window that imports it)."""
+
+    library: Library
+    runner: TaskRunner
+    health: LibraryHealth | None
+    catalog_recovery: QMessageBox | None
+
+    def say(self, message: str, timeout_ms: int = 8000) -> None: ...
+
+    def stop_watching(self) -> None: ...
+
+    def set_library(self, library: Library) -> None: ...
+
+    def start_indexing(self) -> None: ...
+
+    def choose_folder(self) -> None: ...
+
+    def dialog_parent(self) -> QWidget:
+        """The widget the dialogs belong to."""
+
+
+def check_health(window: RecoveryHost) -> None:
     """Check the catalog (SQLite's quick check) and every vector index row on a worker; a
     damaged catalog brings the recovery dialog, repaired index rows a line in the status
     bar."""
@@ -44,7 +66,7 @@ def check_health(window: MainWindow) -> None:
                            lambda exc: log.warning("health check failed: %s", exc))
 
 
-def _health_found(window: MainWindow, library: Library, health: LibraryHealth) -> None:
+def _health_found(window: RecoveryHost, library: Library, health: LibraryHealth) -> None:
     if library is not window.library:  # the library was switched meanwhile
         return
     window.health = health
@@ -54,14 +76,15 @@ def _health_found(window: MainWindow, library: Library, health: LibraryHealth) -
         window.say(health.index_problem, 0)
 
 
-def offer_catalog_recovery(window: MainWindow, problem: str) -> QMessageBox:
+def offer_catalog_recovery(window: RecoveryHost, problem: str) -> QMessageBox:
     """The dialog that says the catalog is damaged and offers to rebuild it; one at a time
     (the start-up check and a failed index run may both find the damage)."""
-    box = getattr(window, "catalog_recovery", None)
-    if isinstance(box, QMessageBox) and box.isVisible():
+    box = window.catalog_recovery
+    # Closing deletes the dialog (WA_DeleteOnClose); its Python wrapper outlives it.
+    if box is not None and shiboken6.isValid(box) and box.isVisible():
         return box
     box = QMessageBox(QMessageBox.Icon.Warning, "The catalog is damaged", problem,
-                      QMessageBox.StandardButton.NoButton, window)
+                      QMessageBox.StandardButton.NoButton, window.dialog_parent())
     box.setInformativeText(RECOVERY_TEXT)
     rebuild = box.addButton(REBUILD, QMessageBox.ButtonRole.AcceptRole)
     box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
@@ -78,7 +101,7 @@ def offer_catalog_recovery(window: MainWindow, problem: str) -> QMessageBox:
     return box
 
 
-def rebuild_catalog(window: MainWindow) -> None:
+def rebuild_catalog(window: RecoveryHost) -> None:
     """Set the damaged catalog aside (on a worker), then fill the window and index again."""
     window.stop_watching()
     library = window.library
@@ -127,7 +150,7 @@ def ask_rebuild_at_start(problem: str) -> bool:
     return box.clickedButton() is rebuild
 
 
-def tell_rebuilt(window: MainWindow, done: CatalogSetAside) -> QMessageBox:
+def tell_rebuilt(window: RecoveryHost, done: CatalogSetAside) -> QMessageBox:
     """After a rebuild at start: where the damaged files went and what became of the folders;
     a folder list that could not be read comes with a button to add folders again."""
     if not done.folders_read:
@@ -139,7 +162,7 @@ def tell_rebuilt(window: MainWindow, done: CatalogSetAside) -> QMessageBox:
         kept = "The damaged catalog had no folders: add your photo folders."
     box = QMessageBox(QMessageBox.Icon.Information, "The catalog was rebuilt",
                       f"The damaged catalog was moved to {done.aside} (nothing was deleted).",
-                      QMessageBox.StandardButton.NoButton, window)
+                      QMessageBox.StandardButton.NoButton, window.dialog_parent())
     box.setInformativeText(kept)
     add = box.addButton("Add a folder\u2026", QMessageBox.ButtonRole.AcceptRole) \
         if not done.folders else None

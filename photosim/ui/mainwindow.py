@@ -342,6 +342,9 @@ class MainWindow(QMainWindow):
         self.refresh_shown_tab()
 
     # -- the controllers' entry points, for menus, the app and other launches ---------------
+    def dialog_parent(self) -> QWidget:
+        return self
+
     def choose_folder(self) -> None:
         self.indexing.choose_folder(self)
 

@@ -255,6 +255,14 @@ class Catalog:
             "SELECT id, fingerprint FROM photos WHERE fingerprint IS NOT NULL")
         return {r["id"]: r["fingerprint"] for r in rows}
 
+    def ids_with_stale_fingerprint(self, version: int) -> set[int]:
+        """Photos whose stored fingerprint is of another version than ``version`` (its first
+        byte), to be computed again."""
+        rows = self.db.connection().execute(
+            "SELECT id FROM photos WHERE fingerprint IS NOT NULL AND "
+            "substr(fingerprint, 1, 1) != ?", (bytes([version]),))
+        return {int(r[0]) for r in rows}
+
     def errors(self) -> list[Photo]:
         rows = self.db.connection().execute(
             f"SELECT {PHOTO_COLUMNS} FROM photos WHERE error IS NOT NULL ORDER BY path")
@@ -438,15 +446,17 @@ class Catalog:
                  for photo, content, ids, sims, gates, checks in lists])
 
     def pixel_verdicts(self, valid_for: str
-                       ) -> list[tuple[str, str, int | None, float, bool, bool]]:
-        """(hash a, hash b, level or None, score, reframed, mirrored) stored for the key."""
+                       ) -> list[tuple[str, str, int | None, float, int, bool]]:
+        """(hash a, hash b, level or None, score, framing, mirrored) stored for the key;
+        framing: 0 for the same framing, above for a reframed copy (the duplicate search
+        tells which side is the crop with it)."""
         rows = self.db.connection().execute(
             "SELECT hash_a, hash_b, level, score, reframed, mirrored FROM pixel_verdicts "
             "WHERE valid_for = ?", (valid_for,)).fetchall()
-        return [(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [(r[0], r[1], r[2], r[3], int(r[4]), bool(r[5])) for r in rows]
 
     def put_pixel_verdicts(self, valid_for: str,
-                           verdicts: Sequence[tuple[str, str, int | None, float, bool, bool]]
+                           verdicts: Sequence[tuple[str, str, int | None, float, int, bool]]
                            ) -> None:
         """Store verdicts for the key; those for other keys, or for contents the library no
         longer holds, are dropped."""
@@ -460,6 +470,15 @@ class Catalog:
             conn.executemany("INSERT OR REPLACE INTO pixel_verdicts VALUES (?, ?, ?, ?, ?, ?, ?)",
                              [(a, b, valid_for, level, score, int(reframed), int(mirrored))
                               for a, b, level, score, reframed, mirrored in verdicts])
+
+    def drop_pixel_evidence(self) -> None:
+        """Forget every neighbour list and pixel verdict: both were derived from fingerprints
+        that are being replaced; the duplicate finder finds them again when it needs them."""
+        if self.read_only:
+            return
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM neighbours")
+            conn.execute("DELETE FROM pixel_verdicts")
 
     def fingerprints_of(self, ids: Sequence[int]) -> dict[int, bytes]:
         """Fingerprints of some photos (those that have one)."""
@@ -485,6 +504,16 @@ class Catalog:
         class_ids = np.stack([np.frombuffer(r[1], np.int16) for r in rows])
         probs = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
         return ids, class_ids, probs
+
+    def classes_of(self, model_id: str, ids: Sequence[int]
+                   ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Photo id → (class ids int16 (k,), probabilities float32 (k,)) for those of ``ids``
+        that have class guesses for the model."""
+        return {r[0]: (np.frombuffer(r[1], np.int16), np.frombuffer(r[2], np.float32))
+                for r in self._rows_with_ids(
+                    "SELECT p.id, c.class_ids, c.probs FROM photos p JOIN classes c ON "
+                    "c.content_hash = p.content_hash AND c.model_id = ? WHERE p.id IN ({marks})",
+                    ids, model_id)}
 
     def cluster_state(self, model_id: str, granularity: float) -> bytes | None:
         row = self.db.connection().execute(

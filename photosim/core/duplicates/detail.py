@@ -26,6 +26,7 @@ difference while the rest of the picture is untouched (see :func:`_confined_moti
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,30 @@ class LocalChange:
 
 def fine_grid(path: Path) -> FineGrid | None:
     """The photo's grayscale grid for :func:`local_change`, or None when it cannot be read
-    again (moved, deleted or damaged since it was indexed)."""
+    again (moved, deleted or damaged since it was indexed). Kept a while for the file as it
+    is now: a worker process judges a photo's pairs in several chunks, each asking again."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    with _fine_grids_lock:
+        if key in _fine_grids:
+            return _fine_grids[key]
+    grid = _read_fine_grid(path)
+    with _fine_grids_lock:
+        if len(_fine_grids) >= _FINE_GRIDS_KEPT:
+            _fine_grids.pop(next(iter(_fine_grids)))  # the oldest
+        _fine_grids[key] = grid
+    return grid
+
+
+_FINE_GRIDS_KEPT = 256  # fine grids kept per process (each about 100 KB)
+_fine_grids: dict[tuple[Path, int, int], FineGrid | None] = {}
+_fine_grids_lock = threading.Lock()
+
+
+def _read_fine_grid(path: Path) -> FineGrid | None:
     decode.register_plugins()  # a HEIC copy is read as the index read it
     try:
         image = decode.load_rgb(path, _DECODE_SIDE).image.convert("L")
@@ -85,7 +109,9 @@ def fine_grid(path: Path) -> FineGrid | None:
         return None
     scale = FINE_SIDE / max(image.size)
     size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
-    return np.asarray(image.resize(size, Image.Resampling.BOX), np.float32)
+    grid = np.asarray(image.resize(size, Image.Resampling.BOX), np.float32)
+    grid.setflags(write=False)  # shared by every pair that asks
+    return grid
 
 
 def local_change(a: FineGrid, b: FineGrid, mirrored: bool = False) -> LocalChange:
@@ -276,12 +302,25 @@ def _may_cover(big: tuple[int, ...], crop: tuple[int, ...], angle: float, scale:
 
 def _phase_shift(a: FineGrid, b: FineGrid) -> tuple[float, float]:
     """The (rows, cols) shift that moves ``a`` onto ``b``, by phase correlation."""
-    fa, fb = np.fft.fft2(a - a.mean()), np.fft.fft2(b - b.mean())
+    fa, fb = np.fft.fft2(a - a.mean()), _spectrum(b)
     cross = fb * np.conj(fa)
     surface = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-9)).real
     peak = np.unravel_index(int(np.argmax(surface)), surface.shape)
     return tuple(float(p - n if p > n // 2 else p)  # type: ignore[return-value]
                  for p, n in zip(peak, surface.shape, strict=True))
+
+
+def _spectrum(grid: FineGrid) -> NDArray[np.complex128]:
+    """The FFT of ``grid`` less its mean; the last one is kept, for the same array object:
+    a registration warps one grid a hundred times onto the same other."""
+    global _last_spectrum
+    kept = _last_spectrum  # read once: another thread may replace it meanwhile
+    if kept is None or kept[0] is not grid:
+        kept = _last_spectrum = (grid, np.fft.fft2(grid - grid.mean()))
+    return kept[1]
+
+
+_last_spectrum: tuple[FineGrid, NDArray[np.complex128]] | None = None
 
 
 def _tone_matched(a: FineGrid, b: FineGrid) -> tuple[FineGrid, FineGrid]:

@@ -7,7 +7,7 @@ Pure functions over the small grayscale grids and colour grids of two fingerprin
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -123,18 +123,40 @@ _NO_FIT = CropFit(math.inf, 0.0)
 _NOISE_FLOOR = 0.02  # below this a self-fit is exact; dividing by it would only amplify noise
 
 
-def crop_accepted(fit: CropFit, s: DedupSettings) -> bool:
+def crop_accepted(fit: CropFit, s: DedupSettings,
+                  noise: Callable[[], float] | None = None) -> bool:
     """A crop fits far better than a shifted view, on every count that can tell them apart.
 
     A shifted view brings content the other picture lacks, which lifts the residual, drops the
     correlation of the edge strip holding it, and leaves the fit well above what resampling
     alone costs on this picture; a true crop stays within its picture's noise floor.
+    ``noise``, when given, tells that floor instead of ``fit.noise``: it is asked last, only
+    for a fit that passes every other count (it costs a crop search of its own).
     """
-    if fit.residual > s.crop_noise_ratio * max(fit.noise, _NOISE_FLOOR):
+    close = (fit.residual <= s.crop_residual and fit.worst >= s.crop_min_worst) or \
+        (fit.residual <= s.crop_residual_loose and fit.worst >= s.crop_ncc)
+    if not close:
         return False
-    if fit.residual <= s.crop_residual and fit.worst >= s.crop_min_worst:
-        return True
-    return fit.residual <= s.crop_residual_loose and fit.worst >= s.crop_ncc
+    floor = fit.noise if noise is None else noise()
+    return fit.residual <= s.crop_noise_ratio * max(floor, _NOISE_FLOOR)
+
+
+def self_fit(grid: FloatGrid, min_fraction: float, blur: float, trim: float) -> float:
+    """The residual of ``grid`` fitted inside itself by :func:`containment`: what resampling
+    alone costs on this picture. Kept a while: every pass, and every chunk of pairs a worker
+    judges, asks it again for the photos its crops come from."""
+    key = (grid.shape, grid.tobytes(), min_fraction, blur, trim)
+    found = _self_fits.get(key)
+    if found is None:
+        found = containment(grid, grid, min_fraction, blur, trim).residual
+        if len(_self_fits) >= _SELF_FITS_KEPT:
+            _self_fits.clear()
+        _self_fits[key] = found
+    return found
+
+
+_SELF_FITS_KEPT = 20_000  # self-fits kept (each a grid's bytes and a float: under 1 KB)
+_self_fits: dict[tuple[tuple[int, ...], bytes, float, float, float], float] = {}
 
 
 def containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
@@ -170,6 +192,7 @@ def containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
 
 
 _CROP_SCALES = 10  # coarse scales tried between the smallest crop and 97 %
+
 # Correlation of the best coarse placement below which a fine comparison is not worth its
 # cost: true crops on the evaluation sets start near 0.77, look-alike photos mostly below.
 _CROP_GATE = 0.7

@@ -30,7 +30,7 @@ from photosim.core.duplicates.partition import Part, partition
 from photosim.core.duplicates.policy import with_suggestions
 from photosim.core.duplicates.prefilter import worth_judging
 from photosim.core.duplicates.settings import DedupSettings
-from photosim.core.duplicates.verdicts import PixelCache
+from photosim.core.duplicates.verdicts import CropSides, PixelCache
 from photosim.core.types import (
     DuplicateGroup,
     DuplicateKind,
@@ -61,6 +61,8 @@ class GroupingOptions:
     # Verdicts on pairs involving a video, from its sampled frames (see duplicates.frames):
     # they replace the pixel judge's, which sees only a video's poster frame.
     frame_links: FrameLinks | None = None
+    # Crop sides of reframed copies, by content: read before searching, found ones added.
+    crop_sides: CropSides | None = None
 
 
 def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, *,
@@ -88,7 +90,7 @@ def find_groups(snapshot: Snapshot, pairs: PairTable, options: GroupingOptions, 
     edges = _edges(judge, pairs, blocked, report, cancel, options.pixel_cache)
     if links is not None:
         edges = _with_frame_edges(edges, links, judge, blocked)
-    workers.find_crop_sides(judge, [(i, j) for i, j, _ in edges], cancel)
+    workers.find_crop_sides(judge, [(i, j) for i, j, _ in edges], cancel, options.crop_sides)
     clusters = []
     for done, level in enumerate(Level):
         check(cancel)

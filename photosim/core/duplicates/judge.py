@@ -26,9 +26,9 @@ How a pair of photos is judged (see :class:`PairJudge`):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -51,6 +51,7 @@ from photosim.core.duplicates.geometry import (
     match,
     resize_grid,
     same_colours,
+    self_fit,
     standardise,
     tone_residuals,
 )
@@ -305,11 +306,12 @@ class PairJudge:
             if aligned <= s.edited_residual:
                 return aligned, False, mirrored
         fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
-        crop = min(fits, key=lambda f: f.residual)
-        if crop_accepted(crop, s):
+        side = min((0, 1), key=lambda k: fits[k].residual)
+        crop = fits[side]
+        if crop_accepted(crop, s, functools.partial(self._self_fit, (i, j)[side])):
             return crop.residual, True, crop.mirrored
         if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance) and _worth_turning(crop, s):
-            big, small = (i, j) if crop is fits[0] else (j, i)
+            big, small = (i, j) if side == 0 else (j, i)
             turned = self._turned_residual(big, small)
             if turned <= s.turned_residual:
                 return turned, True, False
@@ -339,12 +341,11 @@ class PairJudge:
         return found
 
     def _find_crop_fit(self, big: int, small: int) -> CropFit:
+        """The fit alone: ``big``'s noise floor (a search of its own) is asked by
+        :func:`crop_accepted` only of a fit close enough for it to matter."""
         s = self.settings
-        fit = containment(self._grid(big), self._grid(small), s.min_crop_fraction,
+        return containment(self._grid(big), self._grid(small), s.min_crop_fraction,
                            s.crop_blur, s.crop_trim)
-        if math.isinf(fit.residual):
-            return fit  # no placement: the noise floor (a search of its own) is not needed
-        return replace(fit, noise=self._self_fit(big))
 
     def _self_fit(self, i: int) -> float:
         """The residual of a photo fitted inside itself: what resampling alone costs on it.
@@ -354,10 +355,8 @@ class PairJudge:
         found = self._self_fits.get(i)
         if found is None:
             s = self.settings
-            grid = self._grid(i)
-            found = containment(grid, grid, s.min_crop_fraction, s.crop_blur,
-                                 s.crop_trim).residual
-            self._self_fits[i] = found
+            found = self._self_fits[i] = self_fit(self._grid(i), s.min_crop_fraction,
+                                                  s.crop_blur, s.crop_trim)
         return found
 
     def _grid(self, i: int) -> FloatGrid:

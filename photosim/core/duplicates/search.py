@@ -27,7 +27,7 @@ from photosim.core.duplicates.grouping import GroupingOptions, find_groups
 from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable, hash_pairs
 from photosim.core.duplicates.settings import DedupSettings
-from photosim.core.duplicates.verdicts import PixelCache, PixelVerdicts
+from photosim.core.duplicates.verdicts import CropSides, PixelCache, PixelVerdicts
 from photosim.core.errors import PhotosimError
 from photosim.core.fingerprint import Fingerprint
 from photosim.core.index import VectorIndex
@@ -123,7 +123,8 @@ class DuplicateSearch:
         try:
             options = GroupingOptions(settings, self._not_duplicate_ids(candidates),
                                       reference_folders, verdicts,
-                                      self._frame_links(candidates, vectors, row_ids, cancel))
+                                      self._frame_links(candidates, vectors, row_ids, cancel),
+                                      self._pixel_verdicts.crop_sides())
             groups = find_groups(Snapshot(candidates, vectors), pairs, options,
                                  progress=progress, cancel=cancel)
         finally:  # a cancelled search keeps what it judged, for the next
@@ -159,23 +160,28 @@ class DuplicateSearch:
         with self._lock:
             verdicts, fresh = self._pixel_verdicts.for_key(key)
             if fresh:
-                for a, b, level, score, reframed, mirrored in self._catalog.pixel_verdicts(key):
+                sides = self._pixel_verdicts.crop_sides()
+                for a, b, level, score, framing, mirrored in self._catalog.pixel_verdicts(key):
                     if level is None:
                         verdicts[(a, b)] = None
                     elif level in _PIXEL_LEVELS:  # else damaged: judged again
-                        verdicts[(a, b)] = Relation(Level(level), float(score), reframed,
+                        verdicts[(a, b)] = Relation(Level(level), float(score), framing > 0,
                                                     mirrored)
+                        if framing in _CROP_OF_FRAMING:
+                            sides[(a, b)] = _CROP_OF_FRAMING[framing](a, b)
                 self._pixel_verdicts.all_saved()
         return verdicts
 
     def _store_pixel_verdicts(self, key: str) -> None:
-        """Store the verdicts judged since the last time."""
+        """Store the verdicts judged since the last time, and those whose crop side was found
+        since (the side is stored with the verdict)."""
         with self._lock:
             new = self._pixel_verdicts.take_unsaved(key)
+            sides = dict(self._pixel_verdicts.crop_sides())
         if new:
-            rows = [(a, b, None, 0.0, False, False) if r is None else
-                    (a, b, None if r.level is None else int(r.level), r.score, r.reframed,
-                     r.mirrored) for (a, b), r in new]
+            rows = [(a, b, None, 0.0, 0, False) if r is None else
+                    (a, b, None if r.level is None else int(r.level), r.score,
+                     _framing(r, (a, b), sides), r.mirrored) for (a, b), r in new]
             self._write_derived(functools.partial(self._catalog.put_pixel_verdicts, key, rows))
 
     def _duplicate_inputs(self) -> _Inputs:
@@ -363,6 +369,21 @@ class DuplicateSearch:
 
 
 _PIXEL_LEVELS = frozenset(int(level) for level in Level)
+# How a stored verdict's ``reframed`` column tells the framing: 0 kept, 1 reframed (crop side
+# not found yet), 2 reframed with the first content the crop, 3 the second, 4 neither (see
+# verdicts.CropSides). Older versions read any of 1-4 as reframed.
+_CROP_OF_FRAMING: dict[int, Callable[[str, str], str | None]] = {
+    2: lambda a, b: a, 3: lambda a, b: b, 4: lambda a, b: None}
+
+
+def _framing(relation: Relation, pair: tuple[str, str], sides: CropSides) -> int:
+    """The ``reframed`` column stored for ``relation`` on contents ``pair``."""
+    if not relation.reframed:
+        return 0
+    if pair not in sides:
+        return 1
+    crop = sides[pair]
+    return 4 if crop is None else 2 if crop == pair[0] else 3
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:

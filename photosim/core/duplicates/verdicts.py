@@ -9,6 +9,10 @@ from photosim.core.duplicates.kinds import Relation
 from photosim.core.duplicates.settings import DedupSettings
 
 PixelCache = dict[tuple[str, str], "Relation | None"]
+# Which of a reframed copy's two contents (hash pair, lower first) is the crop: its hash, or
+# None when neither fits inside the other better. Grouping asks it of every reframed copy, and
+# each costs two crop searches: kept, a later pass asks the catalog instead.
+CropSides = dict[tuple[str, str], "str | None"]
 
 
 # Part of every stored verdict's key: raise it when PairJudge's pixel comparison changes, so
@@ -28,8 +32,10 @@ class PixelVerdicts:
 
     def __init__(self) -> None:
         self._verdicts: PixelCache = {}
+        self._sides: CropSides = {}
         self._valid_for: str | None = None
         self._saved = 0  # verdicts, in insertion order, that the owner has stored already
+        self._sides_saved = 0  # likewise, crop sides
 
     @staticmethod
     def key(settings: DedupSettings, model_id: str | None) -> str:
@@ -41,21 +47,31 @@ class PixelVerdicts:
         """(The verdicts for ``key``, whether they were just started empty)."""
         fresh = key != self._valid_for
         if fresh:
-            self._verdicts = {}
+            self._verdicts, self._sides = {}, {}
             self._valid_for = key
-            self._saved = 0
+            self._saved = self._sides_saved = 0
         return self._verdicts, fresh
 
+    def crop_sides(self) -> CropSides:
+        """The crop sides kept with the verdicts of the key last asked for."""
+        return self._sides
+
     def all_saved(self) -> None:
-        """Count every verdict held as stored (they came from the store)."""
+        """Count every verdict and crop side held as stored (they came from the store)."""
         self._saved = len(self._verdicts)
+        self._sides_saved = len(self._sides)
 
     def take_unsaved(self, key: str) -> list[tuple[tuple[str, str], Relation | None]]:
-        """The verdicts for ``key`` judged since the last call, to be stored; none when other
-        settings have replaced them meanwhile."""
+        """The verdicts for ``key`` judged, or whose crop side was found, since the last call,
+        to be stored (with :meth:`crop_sides`); none when other settings have replaced them
+        meanwhile."""
         if key != self._valid_for:
             return []
         # list() copies in one step, which a search adding verdicts meanwhile cannot break
-        unsaved = list(self._verdicts.items())[self._saved:]
-        self._saved += len(unsaved)
-        return unsaved
+        verdicts, sides = list(self._verdicts.items()), list(self._sides)
+        unsaved = dict(verdicts[self._saved:])
+        for pair in sides[self._sides_saved:]:
+            if pair not in unsaved and pair in self._verdicts:
+                unsaved[pair] = self._verdicts[pair]
+        self._saved, self._sides_saved = len(verdicts), len(sides)
+        return list(unsaved.items())

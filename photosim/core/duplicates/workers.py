@@ -32,7 +32,7 @@ from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.settings import DedupSettings
-from photosim.core.duplicates.verdicts import PixelCache
+from photosim.core.duplicates.verdicts import CropSides, PixelCache
 from photosim.core.types import Progress, ProgressCallback, Stage, no_progress
 
 log = logging.getLogger(__name__)
@@ -75,12 +75,44 @@ def judge_pairs(judge: PairJudge, pairs: Sequence[Pair],
 
 
 def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
-                    cancel: CancelToken | None = None) -> None:
+                    cancel: CancelToken | None = None, kept: CropSides | None = None) -> None:
     """Tell ``judge`` the crop side of each reframed copy among ``pairs`` (judged already), in
-    worker processes: grouping asks for them, and each costs two crop searches."""
-    wanted = [(i, j) for i, j in pairs
-              if _reframed_copy(judge.known(i, j)) and not judge.crop_side_known(i, j)]
-    _run(judge, [], wanted, _Hooks(len(wanted), cancel=cancel))
+    worker processes: grouping asks for them, and each costs two crop searches.
+
+    ``kept``: the sides known by content (from the catalog), told to ``judge`` without a
+    search; every side found here is added to it, all of them found now (in this process
+    when they are few), so that a later pass finds them all there."""
+    if kept is None:
+        wanted = [(i, j) for i, j in pairs
+                  if _reframed_copy(judge.known(i, j)) and not judge.crop_side_known(i, j)]
+        _run(judge, [], wanted, _Hooks(len(wanted), cancel=cancel))
+        return
+    reframed = [(i, j) for i, j in pairs if _reframed_copy(judge.known(i, j))]
+    contents = [_contents(judge, pair) for pair in reframed]
+    judge.take({}, {pair: _position_of(judge, pair, kept[c])
+                    for pair, c in zip(reframed, contents, strict=True)
+                    if c is not None and c in kept and not judge.crop_side_known(*pair)})
+    missing = [pair for pair in reframed if not judge.crop_side_known(*pair)]
+    _run(judge, [], missing, _Hooks(len(missing), cancel=cancel))
+    for pair, c in zip(reframed, contents, strict=True):
+        if c is not None and c not in kept:
+            check(cancel)
+            side = judge.crop_side(*pair)  # found already (judging, workers), or else here
+            kept[c] = None if side is None else judge.candidates[side].photo.content_hash
+
+
+def _contents(judge: PairJudge, pair: Pair) -> tuple[str, str] | None:
+    """The pair's two content hashes, lower first; None when either is not known."""
+    a, b = (judge.candidates[p].photo.content_hash for p in pair)
+    return None if not a or not b else (min(a, b), max(a, b))
+
+
+def _position_of(judge: PairJudge, pair: Pair, crop: str | None) -> int | None:
+    """Which of ``pair`` holds content ``crop`` (None: neither is the crop)."""
+    for position in pair:
+        if crop is not None and judge.candidates[position].photo.content_hash == crop:
+            return position
+    return None
 
 
 def _reframed_copy(relation: Relation | None) -> bool:

@@ -135,7 +135,10 @@ class ModelSpec:
                 head_file=data.get("head_file"),
                 description=str(data.get("description", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise ModelError(f"Invalid model spec: it has no {exc.args[0]!r} field (a photosim "
+                             "spec names at least the model's id and dim)") from exc
+        except (TypeError, ValueError) as exc:
             raise ModelError(f"Invalid model spec: {exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,7 +160,10 @@ def load_spec_file(path: Path) -> ModelSpec:
         raise ModelError(f"Model spec {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelError(f"Model spec {path} must be a JSON object")
-    return ModelSpec.from_dict(data)
+    try:
+        return ModelSpec.from_dict(data)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
 
 
 def builtin_specs() -> dict[str, ModelSpec]:
