@@ -211,3 +211,33 @@ def test_a_shifted_view_never_fits_turned_inside_the_picture(tmp_path: Path) -> 
         residual = np.inf if found is None else \
             tone_residuals(found[0][np.newaxis], found[1], DedupSettings().crop_trim)[0]
         assert residual > DedupSettings().turned_residual
+
+
+@pytest.mark.parametrize("step", [4, 8, 15])
+def test_a_panned_next_frame_is_never_a_deletable_kind(tmp_path: Path, step: int) -> None:
+    """The camera panned by 3 % while the figure walked on: on the coarse grids the next
+    frame passes for a slight crop of this one; on the fine grids it brings a strip this one
+    lacks, so the pair is two overlapping views, a similar scene at most."""
+    view = _view()
+    w, h = view.size
+    pan, width = round(0.03 * w), round(0.9 * w)
+    frame = _with_walker(view, 100).crop((0, 0, width, h))
+    panned = _with_walker(view, 100 + step).crop((pan, 0, pan + width, h))
+    relation = _judged(tmp_path, [frame, panned], 0.97)
+    assert relation.level not in (Level.SAME, Level.EDITED), relation
+
+
+@pytest.mark.parametrize(("name", "margin"), [("astronaut", 0.06), ("chelsea", 0.06),
+                                              ("coffee", 0.08)])
+def test_a_slight_crop_of_one_shape_stays_an_edited_copy(tmp_path: Path, name: str,
+                                                         margin: float) -> None:
+    """The overlapping-view check must not take a true slight crop (the same shape, 8-16 %
+    off the width) for one: it lies wholly inside its original on the fine grids too."""
+    from skimage import data
+
+    original = Image.fromarray(getattr(data, name)()).convert("RGB")
+    w, h = original.size
+    crop = original.crop((round(margin * w), round(margin * h), round((1 - margin) * w),
+                          round((1 - margin) * h)))
+    relation = _judged(tmp_path, [original, crop], 0.95)
+    assert relation.level == Level.EDITED and relation.reframed, relation

@@ -117,6 +117,7 @@ class CropFit:
     worst: float
     noise: float = 0.0
     mirrored: bool = False
+    fraction: float = 0.0  # the crop's width as a share of the larger picture's
 
 
 _NO_FIT = CropFit(math.inf, 0.0)
@@ -188,7 +189,7 @@ def containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
     _, y, x, rows, cols, mirrored = best
     fit = _refine(big, small[:, ::-1] if mirrored else small, _Placement(y, x, rows, cols),
                   blur, trim)
-    return replace(fit, mirrored=mirrored)
+    return replace(fit, mirrored=mirrored, fraction=cols / bw)
 
 
 _CROP_SCALES = 10  # coarse scales tried between the smallest crop and 97 %

@@ -15,7 +15,9 @@ How a pair of photos is judged (see :class:`PairJudge`):
   scene, moved by a few percent, leaves a residual near or above that one-cell shift. The
   CNN must still agree (cosine above a floor), less so when the pixels are conclusive. A
   straightened copy (turned a few degrees and cropped), which the coarse grids cannot line
-  up, is found on finer grids by a turned view lying wholly inside the original.
+  up, is found on finer grids by a turned view lying wholly inside the original; a slight
+  crop of one shape must lie wholly inside there too, or it is two overlapping views (a
+  panned next frame), not a copy.
 * A pair of one framing called same picture or edited is looked at once more, decoded on a
   finer grid (:mod:`~photosim.core.duplicates.detail`): another moment of a static view (the
   next video frame, a tripod burst) changes a few places with edges on both sides, which the
@@ -309,6 +311,8 @@ class PairJudge:
         side = min((0, 1), key=lambda k: fits[k].residual)
         crop = fits[side]
         if crop_accepted(crop, s, functools.partial(self._self_fit, (i, j)[side])):
+            if self._overlapping_view(i, j, side, crop):
+                return None
             return crop.residual, True, crop.mirrored
         if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance) and _worth_turning(crop, s):
             big, small = (i, j) if side == 0 else (j, i)
@@ -316,6 +320,23 @@ class PairJudge:
             if turned <= s.turned_residual:
                 return turned, True, False
         return None
+
+    def _overlapping_view(self, i: int, j: int, side: int, crop: CropFit) -> bool:
+        """Whether a pair of one shape that the coarse grids took for a slight crop is two
+        overlapping views instead: a camera's next frame panned by a few percent, or two
+        crops of one picture. A true crop lies wholly inside its original on the fine grids
+        too; an overlapping view brings a strip the other lacks, which the coarse cells
+        blur away (see :meth:`_turned_residual`, which also asks for another moment). False
+        when either photo cannot be read again."""
+        s = self.settings
+        fa, fb = self.candidates[i].fingerprint, self.candidates[j].fingerprint
+        if fa is None or fb is None or crop.mirrored or crop.fraction < s.slight_crop_fraction \
+                or not aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+            return False
+        if self._fine_grid(i) is None or self._fine_grid(j) is None:
+            return False  # cannot be read again: the coarse grids' word stands
+        big, small = (i, j) if side == 0 else (j, i)
+        return self._turned_residual(big, small) > s.turned_residual
 
     def _turned_residual(self, big: int, small: int) -> float:
         """How well ``small`` fits a turned and enlarged view inside ``big`` on the fine

@@ -34,6 +34,10 @@ class DedupSettings:
     turned_residual: float = 0.6
     turn_gate_residual: float = 1.0
     turn_gate_worst: float = 0.85
+    # A crop of one shape keeping at least this share of the width is checked on the fine
+    # grids for two overlapping views (a panned next frame): the turned view's search reaches
+    # an enlargement of 1.25, so it can tell only crops above 0.8 apart.
+    slight_crop_fraction: float = 0.82
     min_crop_fraction: float = 0.45  # a crop keeps at least this much of each side
     aspect_tolerance: float = 0.03  # relative aspect difference still "the same shape"
     # EXIF capture times further apart: different shots. Copies and edits keep the original's
