@@ -300,9 +300,14 @@ def _screenshot(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def _straightened(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Rotated by 1.5-4° either way and cropped to the largest upright frame of the same
-    shape that holds no empty corner, as an editor's straighten tool does."""
+    """Rotated by 1.5-4° either way, then cut as :func:`straightened_by` does."""
     angle = float(rng.uniform(1.5, 4.0)) * (1 if rng.random() < 0.5 else -1)
+    return straightened_by(photo, angle)
+
+
+def straightened_by(photo: Image.Image, angle: float) -> Image.Image:
+    """Turned by ``angle`` degrees and cut to the largest upright frame of the same shape
+    that holds no empty corner, as an editor's straighten tool does."""
     turned = photo.rotate(angle, Image.Resampling.BICUBIC)
     theta = math.radians(abs(angle))
     w, h = photo.size

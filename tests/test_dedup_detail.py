@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
+from benchmarks.dedup_eval import straightened_by
 from photosim.core.duplicates.detail import fine_grid, local_change, turned_view
 from photosim.core.duplicates.geometry import tone_residuals
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
@@ -161,18 +162,6 @@ def test_a_watermarked_and_a_straightened_copy_stay_edited_copies(tmp_path: Path
         (0, None), (1, DuplicateKind.EDITED), (2, DuplicateKind.EDITED)]
 
 
-def _straightened_as_editors_do(img: Image.Image, angle: float) -> Image.Image:
-    """Turned by ``angle`` and cut to the largest upright frame of the same shape that holds
-    no empty corner, as an editor's straighten tool does."""
-    turned = img.rotate(angle, Image.Resampling.BICUBIC)
-    theta = math.radians(abs(angle))
-    w, h = img.size
-    scale = 1.0 / (math.cos(theta) + max(w / h, h / w) * math.sin(theta))
-    cw, ch = w * scale, h * scale
-    return turned.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2),
-                        round((h + ch) / 2)))
-
-
 def _judged(tmp_path: Path, images: list[Image.Image], cosine: float) -> Relation:
     candidates = []
     for n, img in enumerate(images):
@@ -192,7 +181,7 @@ def test_a_photo_straightened_by_a_few_degrees_is_an_edited_copy(
     from skimage import data
 
     original = Image.fromarray(getattr(data, name)()).convert("RGB")
-    relation = _judged(tmp_path, [original, _straightened_as_editors_do(original, angle)],
+    relation = _judged(tmp_path, [original, straightened_by(original, angle)],
                        0.95)
     assert relation.level == Level.EDITED and relation.reframed, relation
 
