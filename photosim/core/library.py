@@ -630,12 +630,7 @@ class Library:
         if query is None and norm is not None:
             ids, probs = head.top_classes(vector[np.newaxis], np.array([norm], np.float32))
             query = ids[0], probs[0]
-        rows = [query, *(stored.get(int(i)) for i in pool_ids)]
-        present = [r for r in rows if r is not None]
-        if len(present) < len(rows) or len({r[0].shape for r in present}) != 1:
-            return None
-        return ranking.ClassGuesses(np.stack([r[0] for r in present]),
-                                    np.stack([r[1] for r in present]))
+        return ranking.ClassGuesses.of_rows([query, *(stored.get(int(i)) for i in pool_ids)])
 
     def _frame_search(self) -> FrameSearch:
         """Videos by their frames (see photosim/core/frame_search.py)."""

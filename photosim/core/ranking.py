@@ -130,6 +130,17 @@ class ClassGuesses:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @classmethod
+    def of_rows(cls, rows: list[tuple[np.ndarray, np.ndarray] | None]) -> ClassGuesses | None:
+        """The guesses of photos given one by one as (class indices, probabilities); None
+        when any photo has none or they differ in length (the vectors then rank alone)."""
+        present = [row for row in rows if row is not None]
+        if not present or len(present) < len(rows) or \
+                len({ids.shape for ids, _ in present}) != 1:
+            return None
+        return cls(np.stack([ids for ids, _ in present]),
+                   np.stack([probs for _, probs in present]))
+
 
 def fit(sample: np.ndarray, photos: int) -> RankingFit:
     """Learn the ranking from a sample of the library's unit vectors (``photos`` in all)."""
