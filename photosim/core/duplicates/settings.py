@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -57,15 +57,3 @@ class DedupSettings:
         if not 0.0 < threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {threshold}")
         return cls(similar_cosine=threshold)
-
-    @classmethod
-    def from_strictness(cls, strictness: float) -> DedupSettings:
-        """One user-facing knob in [0, 1]: 0 lenient, 1 strict; 0.5 gives the defaults."""
-        s = min(max(strictness, 0.0), 1.0) - 0.5
-        base = cls()
-        return replace(base, similar_cosine=min(0.99, base.similar_cosine + 0.12 * s),
-                       edited_residual=base.edited_residual * (1 - s),
-                       crop_residual=base.crop_residual * (1 - 0.5 * s),
-                       crop_residual_loose=base.crop_residual_loose * (1 - 0.5 * s),
-                       crop_ncc=base.crop_ncc + 0.06 * s,
-                       same_ncc=min(0.995, base.same_ncc + 0.04 * s))
