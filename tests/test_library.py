@@ -186,7 +186,8 @@ def test_a_new_model_embeds_files_indexed_without_one(tmp_path: Path,
     model, spec = tiny_model
     with Library.open(tmp_path / "data", model=str(model), model_spec=str(spec)) as lib:
         report = lib.index()
-        assert (report.embedded, report.updated, report.unchanged) == (4, 4, 0)
+        assert (report.embedded, report.refreshed, report.updated, report.unchanged) == \
+            (4, 4, 0, 0)
         assert lib.index().unchanged == 4
 
 
@@ -207,7 +208,8 @@ def test_fingerprints_of_an_older_version_are_computed_again_once(
         conn.execute("INSERT INTO pixel_verdicts VALUES ('a', 'b', 'old', 1, 0.9, 0, 0)")
     assert not any(is_current(data) for data in library.catalog.fingerprints().values())
     report = library.index()
-    assert (report.updated, report.unchanged, report.embedded) == (5, 0, 0)
+    # The files did not change: refreshed, not updated (what the user is told).
+    assert (report.refreshed, report.updated, report.unchanged, report.embedded) == (5, 0, 0, 0)
     assert library.catalog.fingerprints() == before
     assert library.catalog.pixel_verdicts("old") == []
     assert library.index().unchanged == 5

@@ -30,6 +30,8 @@ class IndexOutcome:
         r = self.report
         text = (f"{r.added} added, {r.updated} updated, {r.moved} moved, {r.removed} removed, "
                 f"{self.unchanged} unchanged, {self.failed} unreadable")
+        if r.refreshed:
+            text += f", {r.refreshed} refreshed"
         if self.known:
             text += f" ({len(self.known)} of them unchanged since they failed before)"
         return text

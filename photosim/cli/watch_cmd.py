@@ -58,8 +58,8 @@ def catch_up(library: Library, roots: list[Path], ctx: CommandContext) -> None:
     report = outcome.report
     print_line(ctx, {"event": "caught_up", "added": report.added, "updated": report.updated,
                      "moved": report.moved, "removed": report.removed,
-                     "unchanged": outcome.unchanged, "failed": outcome.failed,
-                     "failed_before": len(outcome.known),
+                     "refreshed": report.refreshed, "unchanged": outcome.unchanged,
+                     "failed": outcome.failed, "failed_before": len(outcome.known),
                      "unreadable_files": [{"path": str(p.path), "error": p.error,
                                            "failed_before": p.path in outcome.known}
                                           for p in outcome.unreadable]},

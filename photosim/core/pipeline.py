@@ -50,6 +50,9 @@ class IndexReport:
     embedded: int = 0  # how many pictures went through the model
     cancelled: bool = False
     problems: tuple[str, ...] = ()  # folders that could not be read, in words
+    # Files that had not changed but were read again: the model in use had no vector for
+    # them, or their pixel fingerprint was an older photosim's.
+    refreshed: int = 0
 
 
 @dataclass
@@ -61,12 +64,14 @@ class _Counts:
     unchanged: int = 0
     failed: int = 0
     embedded: int = 0
+    refreshed: int = 0
     problems: list[str] = field(default_factory=list)
     scan_problems: list[tuple[Path, str]] = field(default_factory=list)  # kept in the catalog
 
     def report(self, cancelled: bool) -> IndexReport:
         return IndexReport(self.added, self.updated, self.moved, self.removed, self.unchanged,
-                           self.failed, self.embedded, cancelled, tuple(self.problems))
+                           self.failed, self.embedded, cancelled, tuple(self.problems),
+                           self.refreshed)
 
 
 @dataclass
@@ -74,6 +79,7 @@ class _Job:
     stat: FileStat
     is_new: bool
     content_hash: str | None = None
+    refresh: bool = False  # the file has not changed: only what photosim derives from it
 
 
 @dataclass
@@ -177,9 +183,10 @@ class IndexPipeline:
                   counts: _Counts) -> None:
         if known is None:
             jobs.append(_Job(stat, is_new=True))
-        elif (known[1], known[2]) != (stat.size, stat.mtime_ns) or \
-                self._lacks_vector(known[0]) or self._has_stale_print(known[0]):
+        elif (known[1], known[2]) != (stat.size, stat.mtime_ns):
             jobs.append(_Job(stat, is_new=False))
+        elif self._lacks_vector(known[0]) or self._has_stale_print(known[0]):
+            jobs.append(_Job(stat, is_new=False, refresh=True))
         else:
             counts.unchanged += 1
 
@@ -422,6 +429,8 @@ def _count(result: _Result, counts: _Counts) -> None:
         counts.failed += 1
     elif result.job.is_new:
         counts.added += 1
+    elif result.job.refresh:
+        counts.refreshed += 1
     else:
         counts.updated += 1
 

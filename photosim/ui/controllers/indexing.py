@@ -170,5 +170,6 @@ def _report_text(report: Any) -> str:
         return "Indexing stopped; what was done is kept. Rescan (F5) to continue."
     parts = [f"{n:,} {word}" for n, word in ((report.added, "added"), (report.updated, "updated"),
                                              (report.moved, "moved"), (report.removed, "removed"),
+                                             (report.refreshed, "refreshed"),
                                              (report.failed, "could not be read")) if n]
     return "Library up to date" + (": " + ", ".join(parts) if parts else ".")
