@@ -302,7 +302,8 @@ class PairJudge:
         """
         s = self.settings
         ga, gb = self._grid(i), self._grid(j)
-        if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+        one_shape = aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance)
+        if one_shape:
             aligned, mirrored = aligned_residual(ga, resize_grid(gb, ga.shape), s.crop_blur,
                                                   s.edited_trim)
             if aligned <= s.edited_residual:
@@ -310,32 +311,29 @@ class PairJudge:
         fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
         side = min((0, 1), key=lambda k: fits[k].residual)
         crop = fits[side]
-        if crop_accepted(crop, s, functools.partial(self._self_fit, (i, j)[side])):
-            if self._overlapping_view(i, j, side, crop):
+        big, small = (i, j) if side == 0 else (j, i)
+        if crop_accepted(crop, s, functools.partial(self._self_fit, big)):
+            if one_shape and self._overlapping_view(big, small, crop):
                 return None
             return crop.residual, True, crop.mirrored
-        if aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance) and _worth_turning(crop, s):
-            big, small = (i, j) if side == 0 else (j, i)
+        if one_shape and _worth_turning(crop, s):
             turned = self._turned_residual(big, small)
             if turned <= s.turned_residual:
                 return turned, True, False
         return None
 
-    def _overlapping_view(self, i: int, j: int, side: int, crop: CropFit) -> bool:
-        """Whether a pair of one shape that the coarse grids took for a slight crop is two
-        overlapping views instead: a camera's next frame panned by a few percent, or two
-        crops of one picture. A true crop lies wholly inside its original on the fine grids
-        too; an overlapping view brings a strip the other lacks, which the coarse cells
-        blur away (see :meth:`_turned_residual`, which also asks for another moment). False
-        when either photo cannot be read again."""
+    def _overlapping_view(self, big: int, small: int, crop: CropFit) -> bool:
+        """Whether ``small``, which the coarse grids took for a slight crop of ``big`` of one
+        shape, is an overlapping view instead: a camera's next frame panned by a few
+        percent, or another crop of one picture. A true crop lies wholly inside its original
+        on the fine grids too; an overlapping view brings a strip the other lacks, which the
+        coarse cells blur away (see :meth:`_turned_residual`, which also asks for another
+        moment). False when either photo cannot be read again."""
         s = self.settings
-        fa, fb = self.candidates[i].fingerprint, self.candidates[j].fingerprint
-        if fa is None or fb is None or crop.mirrored or crop.fraction < s.slight_crop_fraction \
-                or not aspect_close(fa.aspect, fb.aspect, s.aspect_tolerance):
+        if crop.mirrored or crop.fraction < s.slight_crop_fraction:
             return False
-        if self._fine_grid(i) is None or self._fine_grid(j) is None:
+        if self._fine_grid(big) is None or self._fine_grid(small) is None:
             return False  # cannot be read again: the coarse grids' word stands
-        big, small = (i, j) if side == 0 else (j, i)
         return self._turned_residual(big, small) > s.turned_residual
 
     def _turned_residual(self, big: int, small: int) -> float:
