@@ -40,6 +40,7 @@ from photosim.core.errors import (
     PhotosimError,
     TrashError,
 )
+from photosim.core.fingerprint import FINGERPRINT_VERSION
 from photosim.core.frame_search import FrameSearch, with_video_times
 from photosim.core.health import (
     LibraryHealth,
@@ -715,8 +716,6 @@ class Library:
         """Photos whose pixel fingerprint an older photosim computed: until the next index
         run computes it again, a duplicate pass cannot compare their pixels and offers only
         their byte-identical copies for the trash."""
-        from photosim.core.fingerprint import FINGERPRINT_VERSION
-
         return len(self.catalog.ids_with_stale_fingerprint(FINGERPRINT_VERSION))
 
     def duplicate_verdict(self, a: Path, b: Path) -> PairVerdict | None:
