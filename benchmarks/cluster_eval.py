@@ -41,13 +41,12 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.retrieval_eval import embed as unit_features
 from photosim.core.cluster import MISC_ID, Cluster, cluster_vectors
-from photosim.core.embedder import to_input
 from photosim.core.labels import (
     NEUTRAL_NAME,
     Category,
@@ -59,7 +58,6 @@ from photosim.core.labels import (
     naming_category,
     top_classes,
 )
-from photosim.core.models.spec import builtin_specs
 
 SHARED = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", Path(__file__).parents[2] / "shared"
                              / "models"))
@@ -139,17 +137,10 @@ def labelled_set(folder: Path | None, variants: int,
 
 def embed(images: list[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
     """(unit features, class probabilities) with the shared EfficientNet-Lite0."""
-    pre = builtin_specs()["efficientnet-lite0"].preprocess
-    session = ort.InferenceSession(str(SHARED / "efficientnet_lite0_embed.onnx"),
-                                   providers=["CPUExecutionProvider"])
-    features = np.vstack([
-        session.run(None, {"input": np.stack([to_input(i, pre) for i in images[s:s + 32]])})[0]
-        for s in range(0, len(images), 32)])
-    norms = np.linalg.norm(features, axis=1)
+    unit, norms = unit_features(images)
     head = ClassifierHead.from_onnx(SHARED / "efficientnet_lite0_logits.onnx")
     assert head is not None
-    unit = features / norms[:, None]
-    return unit.astype(np.float32), head.scores(unit, norms)
+    return unit, head.scores(unit, norms)
 
 
 # -- metrics ---------------------------------------------------------------------------------
