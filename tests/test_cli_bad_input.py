@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
-from photosim.cli.main import main as cli
 from photosim.core.library import Library
+from tests.cli_capture import run_cli
 from tests.library_fixtures import make_photo_folder
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_a_granularity_that_is_not_a_number_is_one_clear_error(
@@ -29,9 +20,9 @@ def test_a_granularity_that_is_not_a_number_is_one_clear_error(
         library.index([tmp_path / "pics"])
     args = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
     for value in ("nan", "inf", "-inf"):
-        code, out, err = _run(*args, "--json", "clusters", f"--granularity={value}")
+        code, out, err = run_cli(*args, "--json", "clusters", f"--granularity={value}")
         assert code == 1 and out == "" and "granularity" in json.loads(err)["error"]
-    code, out, _ = _run(*args, "clusters", "--granularity", "7")  # beyond 1: taken as 1
+    code, out, _ = run_cli(*args, "clusters", "--granularity", "7")  # beyond 1: taken as 1
     assert code == 0 and out
 
 
@@ -46,11 +37,11 @@ def test_a_file_that_is_not_a_spec_is_named_and_leaves_a_library_readers_can_use
     notes.write_text(json.dumps({"model": "tiny", "input": [1, 3, 32, 32]}))
     make_photo_folder(tmp_path / "pics", count=2)
     data = str(tmp_path / "data")
-    code, _, err = _run("--data-dir", data, "--model", str(model), "--model-spec", str(notes),
+    code, _, err = run_cli("--data-dir", data, "--model", str(model), "--model-spec", str(notes),
                         "index", str(tmp_path / "pics"))
     assert code != 0 and str(notes) in err and "no 'id' field" in err
     for command in (["dupes"], ["status"]):
-        code, out, err = _run("--data-dir", data, *command)
+        code, out, err = run_cli("--data-dir", data, *command)
         assert code == 0, err
         assert "older photosim" not in out + err
 
@@ -69,10 +60,10 @@ def test_dupes_says_when_photos_await_new_fingerprints(
             conn.execute("UPDATE photos SET fingerprint = "
                          "CAST(X'01' || substr(fingerprint, 2) AS BLOB)")
     args = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
-    code, _, err = _run(*args, "dupes")
+    code, _, err = run_cli(*args, "dupes")
     assert code == 0 and "3 photos were indexed by an older photosim" in err
-    code, out, err = _run(*args, "--json", "dupes")
+    code, out, err = run_cli(*args, "--json", "dupes")
     assert code == 0 and err == "" and "groups" in json.loads(out)
-    code, out, _ = _run(*args, "index")
+    code, out, _ = run_cli(*args, "index")
     assert code == 0 and "0 updated" in out and "3 refreshed" in out  # the files did not change
-    assert "older photosim" not in _run(*args, "dupes")[2]
+    assert "older photosim" not in run_cli(*args, "dupes")[2]

@@ -105,14 +105,21 @@ def test_help_says_what_the_option_moves(command: str, phrase: str,
     assert phrase in " ".join(capsys.readouterr().out.split())
 
 
-def test_index_names_the_unreadable_file_now_and_on_the_rerun(
-        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def _with_a_broken_file(tmp_path: Path, tiny_model: tuple[Path, Path], command: str,
+                        *extra: str) -> tuple[Path, list[str]]:
+    """Two photos and a file that is not an image under ``pics/``: (that file, the CLI
+    arguments that run ``command`` over the folder)."""
     model, spec = tiny_model
     make_photo_folder(tmp_path / "pics", count=2)
     broken = tmp_path / "pics" / "broken.jpg"
     broken.write_bytes(b"not a JPEG at all")
-    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
-               "--model-spec", str(spec), "index", str(tmp_path / "pics")]
+    return broken, ["--data-dir", str(tmp_path / "data"), "--model", str(model),
+                    "--model-spec", str(spec), command, str(tmp_path / "pics"), *extra]
+
+
+def test_index_names_the_unreadable_file_now_and_on_the_rerun(
+        tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    broken, options = _with_a_broken_file(tmp_path, tiny_model, "index")
     for run in ("first", "rerun"):
         capsys.readouterr()
         assert main(["--json", *options]) == 0
@@ -134,12 +141,7 @@ def test_index_names_the_unreadable_file_now_and_on_the_rerun(
 
 def test_watch_catch_up_names_a_file_still_unreadable(
         tmp_path: Path, tiny_model: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    model, spec = tiny_model
-    make_photo_folder(tmp_path / "pics", count=2)
-    broken = tmp_path / "pics" / "broken.jpg"
-    broken.write_bytes(b"not a JPEG at all")
-    options = ["--data-dir", str(tmp_path / "data"), "--model", str(model),
-               "--model-spec", str(spec), "watch", str(tmp_path / "pics"), "--seconds", "0"]
+    broken, options = _with_a_broken_file(tmp_path, tiny_model, "watch", "--seconds", "0")
     assert main(options) == 0
     capsys.readouterr()
     assert main(["--json", *options]) == 0

@@ -10,16 +10,9 @@ from pathlib import Path
 
 from photosim.__main__ import main as photosim_main
 from photosim.cli.main import build_parser
-from photosim.cli.main import main as cli
 from photosim.core.library import Library
+from tests.cli_capture import run_cli
 from tests.library_fixtures import make_photo_folder
-
-
-def _run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_undo_restores_the_last_trash_action_and_then_has_nothing_to_undo(
@@ -34,16 +27,16 @@ def test_undo_restores_the_last_trash_action_and_then_has_nothing_to_undo(
     assert not files[0].exists() and not files[1].exists()
     args = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
 
-    code, out, _ = _run(*args, "--json", "undo", "--list")
+    code, out, _ = run_cli(*args, "--json", "undo", "--list")
     listed = json.loads(out)
     assert code == 0 and [a["paths"] for a in listed] == [[str(files[1])], [str(files[0])]]
-    code, out, _ = _run(*args, "--json", "undo")
+    code, out, _ = run_cli(*args, "--json", "undo")
     assert code == 0 and json.loads(out) == {"restored": [str(files[1])]}
     assert files[1].exists() and not files[0].exists()
-    code, out, _ = _run(*args, "undo", str(listed[1]["id"]))
+    code, out, _ = run_cli(*args, "undo", str(listed[1]["id"]))
     assert code == 0 and out.strip() == f"restored {files[0]}"
     assert files[0].exists()
-    code, _, err = _run(*args, "undo")
+    code, _, err = run_cli(*args, "undo")
     assert code == 1 and "nothing to undo" in err
     with Library.open(data, model=str(model), model_spec=str(spec)) as library:
         assert library.photo(files[0]) is not None and library.photo(files[1]) is not None

@@ -99,12 +99,9 @@ def _damage_one_row(data: Path) -> None:
         handle.write(np.random.default_rng(8).bytes(8))
 
 
-def test_status_reads_every_index_row_and_reports_the_damage(
-        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
-    """Damage is found by a full check, not only when a query happens to read the row, and
-    it reaches the user: `status` (and --json) says how many rows were damaged and healed."""
-    from photosim.cli.main import main
-
+def _indexed_with_a_damaged_row(tmp_path: Path, tiny_model: tuple[Path, Path]
+                                ) -> tuple[Path, Path]:
+    """(data folder, photo folder) of six indexed photos, one index row then damaged."""
     model, spec = tiny_model
     pics = tmp_path / "pics"
     make_photo_folder(pics, count=6)
@@ -112,6 +109,17 @@ def test_status_reads_every_index_row_and_reports_the_damage(
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         lib.index([pics])
     _damage_one_row(data)
+    return data, pics
+
+
+def test_status_reads_every_index_row_and_reports_the_damage(
+        tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
+    """Damage is found by a full check, not only when a query happens to read the row, and
+    it reaches the user: `status` (and --json) says how many rows were damaged and healed."""
+    from photosim.cli.main import main
+
+    model, spec = tiny_model
+    data, _ = _indexed_with_a_damaged_row(tmp_path, tiny_model)
     argv = ["--data-dir", str(data), "--model", str(model), "--model-spec", str(spec)]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -130,12 +138,7 @@ def test_status_reads_every_index_row_and_reports_the_damage(
 def test_index_repairs_a_damaged_row_it_never_queried_and_says_so(
         tmp_path: Path, tiny_model: tuple[Path, Path]) -> None:
     model, spec = tiny_model
-    pics = tmp_path / "pics"
-    make_photo_folder(pics, count=6)
-    data = tmp_path / "data"
-    with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
-        lib.index([pics])
-    _damage_one_row(data)
+    data, pics = _indexed_with_a_damaged_row(tmp_path, tiny_model)
     with Library.open(data, model=str(model), model_spec=str(spec)) as lib:
         report = lib.index([pics])
         assert any("1 damaged row" in p for p in report.problems)
