@@ -483,11 +483,9 @@ class CountingLibrarySink:
 
 
 @pytest.fixture
-def library(tmp_path: Path, tiny_model: tuple[Path, Path]) -> Iterator[Library]:
-    model, spec = tiny_model
-    lib = Library.open(tmp_path / "data", model=str(model), model_spec=str(spec))
-    yield lib
-    lib.close()
+def library(tiny_library: Library) -> Library:
+    """The tests here call it ``library``: conftest's over the tiny model."""
+    return tiny_library
 
 
 def catalog_paths(library: Library) -> list[Path]:
