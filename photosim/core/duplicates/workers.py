@@ -82,11 +82,7 @@ def find_crop_sides(judge: PairJudge, pairs: Sequence[Pair],
     ``kept``: the sides known by content (from the catalog), told to ``judge`` without a
     search; every side found here is added to it, all of them found now (in this process
     when they are few), so that a later pass finds them all there."""
-    if kept is None:
-        wanted = [(i, j) for i, j in pairs
-                  if _reframed_copy(judge.known(i, j)) and not judge.crop_side_known(i, j)]
-        _run(judge, [], wanted, _Hooks(len(wanted), cancel=cancel))
-        return
+    kept = {} if kept is None else kept
     reframed = [(i, j) for i, j in pairs if _reframed_copy(judge.known(i, j))]
     contents = [_contents(judge, pair) for pair in reframed]
     judge.take({}, {pair: _position_of(judge, pair, kept[c])
