@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from benchmarks.dedup_eval import straightened_by
+from photosim.core.duplicates import detail
 from photosim.core.duplicates.detail import fine_grid, local_change, turned_view
 from photosim.core.duplicates.geometry import tone_residuals
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
@@ -253,3 +254,16 @@ def test_a_slight_crop_of_one_shape_stays_an_edited_copy(tmp_path: Path, name: s
                           round((1 - margin) * h)))
     relation = _judged(tmp_path, [original, crop], 0.95)
     assert relation.level == Level.EDITED and relation.reframed, relation
+
+
+def test_tone_matching_from_kept_sort_orders_equals_a_fresh_sort() -> None:
+    """Each grid's sort order is kept for its next pair: the tone curve it gives must be the
+    one a fresh stable sort gives, ties included (a flat sky holds many equal cells)."""
+    rng = np.random.default_rng(3)
+    steps = rng.integers(0, 40, (30, 40)).astype(np.float32)
+    smooth = rng.normal(100.0, 30.0, (30, 40)).astype(np.float32)
+    for source, target in ((steps, smooth), (smooth, steps), (steps, smooth)):
+        expected = np.empty(source.size, np.float32)
+        expected[np.argsort(source.ravel(), kind="stable")] = np.sort(target.ravel())
+        matched = detail._histogram_matched(source, target)
+        assert np.array_equal(matched, expected.reshape(source.shape))
