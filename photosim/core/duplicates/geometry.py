@@ -332,7 +332,7 @@ def _centred_windows(big: FloatGrid, shape: tuple[int, ...]) -> tuple[FloatGrid,
     Kept a while: a photo is searched for the crops of each of its neighbours, and for its
     own noise floor, at the same dozen sizes each time."""
     rows, cols = shape
-    key = (big.shape, big.tobytes(), rows, cols)
+    key = (big.dtype.str, big.shape, big.tobytes(), rows, cols)
     with _windows_lock:
         found = _windows.get(key)
     if found is None:
@@ -352,10 +352,10 @@ def _centred_windows(big: FloatGrid, shape: tuple[int, ...]) -> tuple[FloatGrid,
     return found
 
 
-# Window sets kept (a grid's at one size: up to about 100 KB): some 25 photos' crop searches,
-# enough for the neighbours judged one after another to find most of theirs again
-_WINDOWS_KEPT = 250
-_windows: dict[tuple[tuple[int, ...], bytes, int, int], tuple[FloatGrid, FloatGrid]] = {}
+# Window sets kept: some 12 photos' crop searches (about 6 MB on benchmarks/real_dupes.py's
+# photos), enough for the neighbours judged one after another to find 70 % of theirs again
+_WINDOWS_KEPT = 120
+_windows: dict[tuple[str, tuple[int, ...], bytes, int, int], tuple[FloatGrid, FloatGrid]] = {}
 _windows_lock = threading.Lock()
 
 
