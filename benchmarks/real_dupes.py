@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,6 +42,7 @@ from benchmarks import real_library
 from photosim.core.duplicates import workers
 from photosim.core.library import Library
 from photosim.core.models.spec import ModelSpec
+from photosim.core.types import DuplicateGroup, Photo
 
 SHARED = Path(os.environ.get("PHOTOSIM_TEST_MODEL_DIR", "/work/shared/models"))
 EFFICIENTNET = {"id": "efficientnet-lite0-bench-int8", "name": "EfficientNet-Lite0 int8",
@@ -59,12 +61,72 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Trust:
+    """What "Apply suggestions" would trash, against the library's manifest."""
+
+    trashed: int  # members suggested for the trash
+    other_shots: int  # of them, not a copy of their keeper: a burst frame, a view, another photo
+    copies_found: int  # copies (manifest kinds) offered for the trash or kept over one
+    copies: int
+    keeper_copies: int  # groups holding an original whose keeper is made from one
+    with_original: int  # groups holding an original (or a view: an original of its own)
+
+    def __str__(self) -> str:
+        return (f"{self.trashed} offered for the trash, {self.other_shots} of them another "
+                f"shot or photo; copies found {self.copies_found}/{self.copies}; keeper a "
+                f"copy in {self.keeper_copies} of {self.with_original} groups with an original")
+
+
+def trust(groups: list[DuplicateGroup], folder: Path, manifest: dict[str, dict[str, Any]]
+          ) -> Trust:
+    """Score the suggestions: a member offered for the trash must show the pixels of its
+    keeper or a part of them (one source photo, one region inside the other). A burst frame
+    of a full-frame photo is cut from inside it, so pixels alone cannot tell it from a crop;
+    two frames of a burst, two views, or a frame and a view are each their own framing."""
+    def item(photo: Photo) -> dict[str, Any]:
+        return manifest[photo.path.relative_to(folder).as_posix()]
+
+    trashed = other = keeper_copies = with_original = 0
+    found: set[str] = set()
+    for group in groups:
+        keeper = item(group.keeper)
+        if any(item(p)["kind"] in _ORIGINALS for p in group.members):
+            with_original += 1
+            keeper_copies += keeper["kind"] not in (*_ORIGINALS, "exact")
+        for photo, suggestion in zip(group.members, group.suggestions, strict=True):
+            if suggestion != "trash":
+                continue
+            member = item(photo)
+            trashed += 1
+            if member["source"] != keeper["source"] or not _nested(member, keeper):
+                other += 1
+            else:
+                found.update(str(m["path"]) for m in (member, keeper))
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    copies = [path for path in present if manifest[path]["kind"] not in (*_ORIGINALS, "burst")]
+    return Trust(trashed, other, sum(c in found for c in copies), len(copies), keeper_copies,
+                 with_original)
+
+
+_ORIGINALS = ("original", "view")  # a view is a photo of its own, as far as its copies go
+
+
+def _nested(a: dict[str, Any], b: dict[str, Any], slack: float = 0.005) -> bool:
+    """Whether one item's region of the source lies inside the other's."""
+    def inside(x: list[float], y: list[float]) -> bool:
+        return x[0] >= y[0] - slack and x[1] >= y[1] - slack and \
+            x[2] <= y[2] + slack and x[3] <= y[3] + slack
+    return inside(a["region"], b["region"]) or inside(b["region"], a["region"])
+
+
+@dataclass(frozen=True)
 class Run:
     photos: int
     index: Timing
     first: Timing
     later: Timing
     groups: int
+    trust: Trust
 
     def ratios(self) -> str:
         return (f"first pass {self.first.wall / self.index.wall:.1%} of index wall "
@@ -118,9 +180,10 @@ def subset(library: Path, share: float, out: Path) -> Path:
     return folder
 
 
-def measure(folder: Path, model: str, spec: str, profile: Path | None = None) -> Run:
+def measure(folder: Path, model: str, spec: str, manifest: dict[str, dict[str, Any]],
+            profile: Path | None = None) -> Run:
     """Index ``folder`` into a fresh library, then its first duplicate pass, then a later one
-    in a new session."""
+    in a new session; the first pass's suggestions scored against ``manifest``."""
     with tempfile.TemporaryDirectory() as data:
         lib = Library.open(Path(data), model=model, model_spec=spec)
         report, index = timed(lambda: lib.index([folder]))
@@ -144,7 +207,7 @@ def measure(folder: Path, model: str, spec: str, profile: Path | None = None) ->
         lib.close()
     added = getattr(report, "added", 0)
     assert isinstance(groups, list)
-    return Run(added, index, first, later, len(groups))
+    return Run(added, index, first, later, len(groups), trust(groups, folder, manifest))
 
 
 def peer(folder: Path) -> tuple[Timing, int] | str:
@@ -192,17 +255,18 @@ def rows(work: Path, shares: tuple[float, ...] = FULL_SHARES, files: int = 3000,
     work.mkdir(parents=True, exist_ok=True)
     photos = sorted((library / "photos").rglob("*.jpg"))
     model, spec = int8_model(work, photos)
+    manifest = {i["path"]: i for i in json.loads((library / "manifest.json").read_text())["items"]}
     out: list[Row] = [("real-photo library (benchmarks/real_library.py)", "-",
                        real_library.summary(library), None)]
     runs = []
     for share in shares:
         folder = subset(library, share, work / f"subsets-{files}") if share < 1 else \
             library / "photos"
-        run = measure(folder, model, spec,
+        run = measure(folder, model, spec, manifest,
                       work / "first_pass.prof" if profile and share == shares[-1] else None)
         runs.append(run)
         print(f"  {run.photos} photos: index {run.index}; first pass {run.first}; later "
-              f"{run.later}; {run.groups} groups; {run.ratios()}", flush=True)
+              f"{run.later}; {run.groups} groups; {run.ratios()}; {run.trust}", flush=True)
     full = runs[-1]
     label = f"{full.photos} real photos, EfficientNet-Lite0 int8, {os.cpu_count()} cores"
     out.append((f"first duplicate pass vs index, {label}", "<= 10 % of index",
@@ -210,6 +274,8 @@ def rows(work: Path, shares: tuple[float, ...] = FULL_SHARES, files: int = 3000,
                 f"{full.first.wall / full.index.wall:.0%} of index wall, "
                 f"{full.first.cpu / full.index.cpu:.0%} of its CPU",
                 full.first.wall <= 0.1 * full.index.wall))
+    out.append((f"suggestions on the first pass, {full.photos} real photos",
+                "0 other shots", str(full.trust), full.trust.other_shots == 0))
     out.append((f"later duplicate pass (new session) vs index, {label}", "-",
                 f"{full.later} = {full.later.wall / full.index.wall:.0%} of index wall", None))
     b, at_100k = growth(runs)

@@ -2,6 +2,8 @@
 
     python scripts/build_photo_set.py          # once: the labelled real photos, offline
     python benchmarks/retrieval_eval.py [--photos DIR] [--overhead 100000]
+    python benchmarks/retrieval_eval.py --pooling avg,gem2,gem3,gem3+flip [--parts tune]
+            [--pooling-cost 3]
 
 On the labelled set (``<cache>/photos/manifest.csv``, see scripts/build_photo_set.py) every
 photo is embedded and classified (top 10 classes, as the catalog keeps them) with the shared
@@ -39,6 +41,43 @@ Measured (467 photos, 71 fine / 13 coarse labels; shared 2-core VM at load ~15):
     +11 % fine mAP over cosine on tune but +3.6 % held out, against +2.6 % for the default
     (0.594 -> 0.600: +1 % relative), so the app keeps the default.
 
+``--pooling``: instead of the methods above, plain cosine and the default ranking on vectors
+pooled another way from the model's last feature map (benchmarks/pooling.py): GeM of power p
+(``gemP``; ``avg`` is p = 1, today's vectors), optionally averaged with the mirrored picture
+(``+flip``); the class guesses stay the model's own. ``--pooling-cost P``: model-only CPU time
+per image with GeM as graph nodes against the model as it is, alternating in one process.
+Measured (load 4-6; variants compared on tune, gem1.5 chosen there, held out run once):
+
+    method             part      fine mAP   P@10  coarse mAP   P@10  dup hit@5
+    avg cosine         tune         0.423  0.402       0.464  0.641      1.000
+    avg vectors        tune         0.456  0.406       0.491  0.656      1.000
+    gem0.5 vectors     tune         0.415  0.395       0.483  0.637      0.985
+    gem1.5 cosine      tune         0.424  0.404       0.455  0.641      1.000
+    gem1.5 vectors     tune         0.461  0.417       0.483  0.656      1.000
+    gem2 vectors       tune         0.461  0.414       0.480  0.659      1.000
+    gem3 vectors       tune         0.457  0.409       0.471  0.650      1.000
+    gem4 vectors       tune         0.457  0.409       0.469  0.650      1.000
+    avg+flip vectors   tune         0.453  0.403       0.488  0.651      1.000
+    gem2+flip vectors  tune         0.456  0.409       0.479  0.653      1.000
+    gem3+flip vectors  tune         0.455  0.409       0.472  0.649      1.000
+    avg cosine         heldout      0.579  0.467       0.592  0.748      1.000
+    avg vectors        heldout      0.594  0.471       0.616  0.765      1.000
+    gem1.5 cosine      heldout      0.583  0.472       0.590  0.752      1.000
+    gem1.5 vectors     heldout      0.598  0.472       0.616  0.772      1.000
+
+    Held out, gem1.5 with the default ranking is +3.3 % fine mAP over plain (average-pooled)
+    cosine against +2.6 % today: 0.7 points, short of the 3 that would justify re-embedding
+    every library; coarse mAP does not move (lower on tune for every p > 1). Flip averaging
+    lowers tune mAP at twice the model's cost. GeM as graph nodes (products and a square root
+    for p = 1.5, 2, 3) cost +2.9 % and -2.1 % (p = 1.5), +1.7 % (p = 3) model CPU per image
+    in three runs of 24 alternating rounds, i.e. within the shared machine's noise; a general
+    Pow measured +2 % to +8 %. In the app GeM vectors would also need the average-pooled ones
+    kept beside them: the classifier head (word search, cluster names) reads the stored
+    vectors and was trained on average pooling. Why GeM gains little here: EfficientNet-Lite0's
+    last map is a ReLU6 output, 90 % zeros, half of the channels zero over a whole photo, and
+    trained for average pooling without retrieval fine-tuning, so large p mostly amplifies the
+    few active cells.
+
     --overhead 100000 (load ~15, second of two passes): plain k=20 CPU p50 0.64 / p99 1.11 ms;
     ranked on vectors 1.27 / 2.17 ms (the former implementation, in the same run: 1.72 /
     2.38 ms); ranked with classes 4.11 / 5.54 ms.
@@ -61,6 +100,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.pooling import Pooling, model_cost, pooled_features
+from benchmarks.pooling import feature_map_model as pooling_map_model
+from benchmarks.pooling import session as pooling_session
 from photosim.core import ranking
 from photosim.core.catalog import Catalog
 from photosim.core.embedder import to_input
@@ -235,28 +277,117 @@ def hit_at_5(data: PhotoSet, method: Method) -> float:
     return float(np.mean(hits))
 
 
-def quality(folder: Path) -> None:
-    data = load_set(folder)
-    rows, photos = data.rows, data.photos
-    fine = np.array([row["fine"] for row in rows])
-    coarse = np.array([row["coarse"] for row in rows])
-    split = np.array([row["split"] for row in rows])
-    fit = ranking.fit(photos, len(photos))
-    print(f"{len(rows)} photos, {len(set(fine))} fine / {len(set(coarse))} coarse labels; "
-          f"tune {int((split == 'tune').sum())}, held out {int((split == 'heldout').sum())}")
-    print(f"{'method':<10} {'part':<8} {'fine mAP':>9} {'P@10':>6} {'coarse mAP':>11} "
+def print_header() -> None:
+    print(f"{'method':<18} {'part':<8} {'fine mAP':>9} {'P@10':>6} {'coarse mAP':>11} "
           f"{'P@10':>6} {'dup hit@5':>10}")
-    for method in (Method("cosine"), Method("vectors", fit),
-                   Method("classes", fit, data.photo_classes),
-                   Method("lists", fit, lists=stored_lists(photos))):
+
+
+def print_scores(data: PhotoSet, methods: list[Method], parts: list[str]) -> None:
+    """One line per method and part: fine and coarse mAP and P@10, near-duplicate hit@5."""
+    fine = np.array([row["fine"] for row in data.rows])
+    coarse = np.array([row["coarse"] for row in data.rows])
+    split = np.array([row["split"] for row in data.rows])
+    for method in methods:
         dup = hit_at_5(data, method)
-        for part in ("tune", "heldout"):
+        for part in parts:
             queries = np.flatnonzero(split == part).tolist()
-            orders = {q: ranked_order(photos[q], photos, q, method, row(data.photo_classes, q))
-                      for q in queries}
+            orders = {q: ranked_order(data.photos[q], data.photos, q, method,
+                                      row(data.photo_classes, q)) for q in queries}
             (fm, fp), (cm, cp) = scores(orders, fine), scores(orders, coarse)
-            print(f"{method.name:<10} {part:<8} {fm:9.3f} {fp:6.3f} {cm:11.3f} {cp:6.3f} "
-                  f"{dup:10.3f}")
+            print(f"{method.name:<18} {part:<8} {fm:9.3f} {fp:6.3f} {cm:11.3f} {cp:6.3f} "
+                  f"{dup:10.3f}", flush=True)
+
+
+def describe(data: PhotoSet) -> None:
+    fine = {row["fine"] for row in data.rows}
+    coarse = {row["coarse"] for row in data.rows}
+    split = [row["split"] for row in data.rows]
+    print(f"{len(data.rows)} photos, {len(fine)} fine / {len(coarse)} coarse labels; "
+          f"tune {split.count('tune')}, held out {split.count('heldout')}")
+
+
+def quality(folder: Path, parts: list[str]) -> None:
+    data = load_set(folder)
+    photos = data.photos
+    fit = ranking.fit(photos, len(photos))
+    describe(data)
+    print_header()
+    print_scores(data, [Method("cosine"), Method("vectors", fit),
+                        Method("classes", fit, data.photo_classes),
+                        Method("lists", fit, lists=stored_lists(photos))], parts)
+
+
+def pooled_sets(folder: Path, poolings: list[Pooling], cache: Path) -> dict[Pooling, PhotoSet]:
+    """The labelled set embedded with each pooling (photos and edited copies), cached in
+    ``cache`` (one file per pooling). The class guesses stay those of the model as it is
+    (average pooling): its classifier was trained on them."""
+    base = load_set(folder)
+    manifest = folder / "manifest.csv"
+    files = {pooling: cache / f"pooled-{pooling.name}.npz" for pooling in poolings}
+    missing = [pooling for pooling, file in files.items()
+               if not (file.is_file() and file.stat().st_mtime > manifest.stat().st_mtime)]
+    if missing:
+        embed_poolings(folder, base.rows, missing, files)
+    sets = {}
+    for pooling, file in files.items():
+        with np.load(file) as stored:
+            sets[pooling] = PhotoSet(base.rows, unit(stored["photos"]).astype(np.float32),
+                                     unit(stored["copies"]).astype(np.float32),
+                                     base.photo_classes, base.copy_classes)
+    return sets
+
+
+def preprocessed_batches(images: list[Image.Image], size: int = 32) -> list[np.ndarray]:
+    pre = builtin_specs()["efficientnet-lite0"].preprocess
+    return [np.stack([to_input(i, pre) for i in images[s:s + size]])
+            for s in range(0, len(images), size)]
+
+
+def embed_poolings(folder: Path, rows: list[dict[str, str]], poolings: list[Pooling],
+                   files: dict[Pooling, Path]) -> None:
+    """One pass of the model cut before its pooling over the photos and their copies; every
+    pooling is taken from the same maps."""
+    images = [Image.open(folder / r["path"]).convert("RGB") for r in rows]
+    copies = [edited_copy(image, seed) for seed, image in enumerate(images)]
+    cut = pooling_session(pooling_map_model(SHARED / "efficientnet_lite0_embed.onnx"))
+
+    def run_map(batch: np.ndarray) -> np.ndarray:
+        maps: np.ndarray = cut.run(None, {"input": batch})[0]
+        return maps
+
+    started = time.perf_counter()
+    photo_features = pooled_features(run_map, preprocessed_batches(images), poolings)
+    copy_features = pooled_features(run_map, preprocessed_batches(copies), poolings)
+    print(f"pooled {len(images)} photos and their copies {len(poolings)} ways in "
+          f"{time.perf_counter() - started:.0f} s")
+    for pooling in poolings:
+        files[pooling].parent.mkdir(parents=True, exist_ok=True)
+        np.savez(files[pooling], photos=photo_features[pooling], copies=copy_features[pooling])
+
+
+def pooling_quality(folder: Path, poolings: list[Pooling], parts: list[str],
+                    cache: Path) -> None:
+    """Plain cosine and the app's default ranking on the vectors of each pooling."""
+    sets = pooled_sets(folder, poolings, cache)
+    describe(next(iter(sets.values())))
+    print_header()
+    for pooling, data in sets.items():
+        fit = ranking.fit(data.photos, len(data.photos))
+        print_scores(data, [Method(f"{pooling.name} cosine"),
+                            Method(f"{pooling.name} vectors", fit)], parts)
+
+
+def pooling_cost(folder: Path, p: float) -> None:
+    """Model-only CPU time per image: the model as it is against GeM as graph nodes."""
+    rows = list(csv.DictReader((folder / "manifest.csv").open(encoding="utf-8")))
+    images = [Image.open(folder / r["path"]).convert("RGB") for r in rows[:32]]
+    batch = preprocessed_batches(images)[0]
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    plain, gem = model_cost(SHARED / "efficientnet_lite0_embed.onnx", batch, p)
+    print(f"model CPU per image (process time, median of alternating rounds, batch 32): "
+          f"average pooling {plain * 1e3:.1f} ms, GeM p={p:g} as graph nodes "
+          f"{gem * 1e3:.1f} ms: ratio {gem / plain:.3f} (load {' '.join(load_before)} -> "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])})")
 
 
 def synthetic_catalog(folder: Path, count: int, seed: int = 0) -> Catalog:
@@ -322,9 +453,25 @@ def main() -> None:
                         help="also time queries on N synthetic vectors (0: skip)")
     parser.add_argument("--skip-quality", action="store_true",
                         help="time queries only (no photo set needed)")
+    parser.add_argument("--parts", default="tune,heldout",
+                        help="which labels query (tune, heldout or both, comma-separated)")
+    parser.add_argument("--pooling", default="",
+                        help="score these poolings of the model's last feature map instead of "
+                             "the methods above, e.g. avg,gem2,gem3,gem3+flip")
+    parser.add_argument("--pooling-cache", type=Path, default=DEFAULT_PHOTOS.parent / "pooling",
+                        help="where the pooled vectors are kept between runs")
+    parser.add_argument("--pooling-cost", type=float, default=0, metavar="P",
+                        help="time the model with GeM of power P as graph nodes against the "
+                             "model as it is (0: skip)")
     args = parser.parse_args()
-    if not args.skip_quality:
-        quality(args.photos)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    if args.pooling and not args.skip_quality:
+        poolings = [Pooling.parse(text) for text in args.pooling.split(",")]
+        pooling_quality(args.photos, poolings, parts, args.pooling_cache)
+    elif not args.skip_quality:
+        quality(args.photos, parts)
+    if args.pooling_cost:
+        pooling_cost(args.photos, args.pooling_cost)
     if args.overhead:
         overhead(args.overhead)
 

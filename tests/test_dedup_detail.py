@@ -256,6 +256,51 @@ def test_a_slight_crop_of_one_shape_stays_an_edited_copy(tmp_path: Path, name: s
     assert relation.level == Level.EDITED and relation.reframed, relation
 
 
+def _burst_frames(name: str, share: float) -> tuple[Image.Image, Image.Image]:
+    """Two frames of a hand-held burst of a still scene: framed ``share`` of the picture
+    apart diagonally, each scaled to the full size, the second a little brighter."""
+    from skimage import data
+
+    scene = Image.fromarray(getattr(data, name)()).convert("RGB")
+    w, h = scene.size
+    dx, dy = round(w * share), round(h * share)
+    first = scene.crop((dx, 0, w, h - dy)).resize((w, h), Image.Resampling.LANCZOS)
+    second = scene.crop((0, dy, w - dx, h)).resize((w, h), Image.Resampling.LANCZOS)
+    return first, ImageEnhance.Brightness(second).enhance(1.05)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee"])
+def test_burst_frames_framed_two_percent_apart_are_not_copies(tmp_path: Path,
+                                                             name: str) -> None:
+    """Moved as a whole, each frame holds a strip the other lacks: overlapping views, which
+    the coarse grids took for a tone edit."""
+    relation = _judged(tmp_path, list(_burst_frames(name, 0.02)), 0.97)
+    assert relation.level in (None, Level.SIMILAR), relation
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "camera"])
+def test_an_off_centre_crop_scaled_back_is_a_crop_kept_by_its_original(tmp_path: Path,
+                                                                     name: str) -> None:
+    """Cut 4 % from two sides and scaled back: moved as a whole like a burst frame, yet it
+    lies wholly inside the original, so it is an edited copy, and the crop side is known.
+    (coffee's such crop is still taken for another moment by the registration's patch.)"""
+    from skimage import data
+
+    original = Image.fromarray(getattr(data, name)()).convert("RGB")
+    w, h = original.size
+    crop = original.crop((round(w * 0.04), round(h * 0.04), w, h)).resize(
+        (w, h), Image.Resampling.LANCZOS)
+    candidates = []
+    for n, img in enumerate((original, crop)):
+        path = tmp_path / f"j{n}.jpg"
+        img.save(path, quality=92)
+        candidates.append(Candidate(_photo(n, path, img), fingerprint(img), n))
+    judge = PairJudge(Snapshot(candidates, _unit_vectors(0.97, 2)), DedupSettings())
+    relation = judge(0, 1)
+    assert relation.level == Level.EDITED and relation.reframed, relation
+    assert judge.crop_side(0, 1) == 1
+
+
 def test_tone_matching_from_kept_sort_orders_equals_a_fresh_sort() -> None:
     """Each grid's sort order is kept for its next pair: the tone curve it gives must be the
     one a fresh stable sort gives, ties included (a flat sky holds many equal cells)."""

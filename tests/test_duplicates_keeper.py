@@ -165,3 +165,17 @@ def test_a_screenshot_holding_the_photo_is_not_its_original() -> None:
     keeper, reason = choose_keeper([screenshot, photo],
                                    _links((photo, screenshot, Link(EDITED, crop=photo.id))))
     assert keeper == photo and reason.startswith("Full framing")
+
+
+def test_a_png_original_keeps_its_frame_over_a_jpeg_crop_filling_nearly_all_of_it() -> None:
+    """A PNG original (a scan, an export) and a JPEG cut 4 % smaller from it: no viewer's
+    window leaves a photo filling 96 % of its width, so the PNG is the full framing."""
+    original = _photo(1, "scan.png", "PNG", w=640, h=480, mtime=5)
+    crop = _photo(2, "scan_cut.jpg", w=614, h=461, mtime=1)
+    keeper, reason = choose_keeper([crop, original], _links(
+        (original, crop, Link(EDITED, crop=crop.id, crop_share=0.96))))
+    assert keeper == original and reason.startswith("Full framing")
+    # shown at 70 % of a window's width, the photo is the screenshot's original
+    keeper, _ = choose_keeper([crop, original], _links(
+        (original, crop, Link(EDITED, crop=crop.id, crop_share=0.7))))
+    assert keeper == crop

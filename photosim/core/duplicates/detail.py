@@ -191,6 +191,135 @@ def _moved_at(pair: _Compared, strong: float, cells: int, edges_changed: float) 
     return float(energy[near].sum()) >= _MOVED_SHARE * float(energy.sum())
 
 
+# A copy of one framing lines up with its original to a fraction of a cell of the fine grid
+# (re-encoded, resized and tone-edited dev copies of benchmarks/dedup_eval.py: at most 0.23
+# cells, 0.62 with a watermark pulling the estimate); two frames of a hand-held burst, moved
+# by 1-4 % (benchmarks/real_library.py's bursts), by 1.4 cells or more in 57 of 60 pairs.
+SHIFTED_CELLS = 1.0
+_SHIFT_STEPS = 4  # Lucas-Kanade steps; each refines the sub-cell shift
+
+
+def shift_between(a: FineGrid, b: FineGrid) -> float:
+    """How far (cells of ``a``'s grid) the whole of ``b`` is moved against ``a``: a global
+    translation, estimated from the image gradients after the tone curve (Lucas-Kanade)."""
+    from scipy.ndimage import gaussian_filter, shift
+
+    pair = _tone_matched(a, _resized(b, a.shape))
+    y, smooth_x = pair.b, pair.blurred_a
+    total = np.zeros(2)
+    for _ in range(_SHIFT_STEPS):
+        moved_y = gaussian_filter(shift(y, total, order=1, mode="nearest"), _BLUR)
+        gy, gx = np.gradient((smooth_x + moved_y) / 2)
+        change = moved_y - smooth_x
+        normal = np.array([[np.sum(gy * gy), np.sum(gy * gx)],
+                           [np.sum(gy * gx), np.sum(gx * gx)]])
+        step = np.linalg.solve(normal + 1e-6 * np.eye(2),
+                               np.array([np.sum(gy * change), np.sum(gx * change)]))
+        total += step
+        if math.hypot(*step) < 0.01:
+            break
+    return float(math.hypot(*total))
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where two pictures of (about) one framing sit against each other once lined up by a
+    scale, a small turn and a shift: whether each one's frame lies within the other's."""
+
+    a_inside: bool
+    b_inside: bool
+
+
+# How far (cells of the fine grid) a frame may stick out of the other's and still count as
+# within it: lined-up copies of one framing and crops of 2-8 % stick out by at most 0.31
+# cells, straightened dev copies by up to 0.9 at a corner (an error in the turn grows with
+# the distance from the centre), frames of a burst framed 1 % apart (scikit-image photos)
+# by 1.8 or more, each way.
+_FRAME_SLACK = 1.25
+_FIT_LEVELS = (4, 2, 1)  # the fit runs on quarter, half, then full grids: shifts of cells
+_FIT_STEPS = 8  # Gauss-Newton steps per level, at most
+_FIT_MARGIN = 3  # cells at the border left out (the warp repeats the edge there)
+_OUTLIER = 4.0  # times the median difference: a place the fit leaves out
+
+
+def framing(a: FineGrid, b: FineGrid, mirrored: bool = False) -> Framing:
+    """Where ``b`` (flipped first when ``mirrored``) sits against ``a``: a scale, turn and
+    shift fitted to the image gradients (Lucas-Kanade, coarse to fine), then the corners of
+    each frame carried into the other's. A fit that explains the pair no better than no
+    motion at all says nothing: both frames count as within each other."""
+    if mirrored:
+        b = np.ascontiguousarray(b[:, ::-1])
+    b = _histogram_matched(_resized(b, a.shape), a)
+    params = np.zeros(4)  # scale - 1, turn, rows, cols (cells of the full grid)
+    for factor in _FIT_LEVELS:
+        params = _fit_level(a, b, params, factor)
+    if _misfit(a, b, params) >= _misfit(a, b, np.zeros(4)):
+        return Framing(True, True)
+    matrix, offset = _similarity(params, a.shape)
+    rows, cols = a.shape
+    corners = np.array([[0, 0], [0, cols - 1], [rows - 1, 0], [rows - 1, cols - 1]], float)
+    return Framing(_within(corners @ matrix.T + offset, a.shape),
+                   _within((corners - offset) @ np.linalg.inv(matrix).T, a.shape))
+
+
+def _similarity(params: NDArray[np.float64], shape: tuple[int, ...], factor: int = 1
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The (matrix, offset) carrying a point of ``a``'s grid (at 1/``factor`` of the full
+    grid, of ``shape``) to where ``b`` shows it."""
+    scale, turn, shift = params[0], params[1], params[2:] / factor
+    matrix = np.array([[1 + scale, turn], [-turn, 1 + scale]])
+    centre = (np.array(shape, np.float64) - 1) / 2.0
+    return matrix, centre - matrix @ centre + shift
+
+
+def _fit_level(a: FineGrid, b: FineGrid, params: NDArray[np.float64], factor: int
+               ) -> NDArray[np.float64]:
+    from scipy.ndimage import affine_transform, gaussian_filter
+
+    shape = (max(8, a.shape[0] // factor), max(8, a.shape[1] // factor))
+    x = gaussian_filter(_resized(a, shape), _BLUR).astype(np.float64)
+    y = gaussian_filter(_resized(b, shape), _BLUR).astype(np.float64)
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    rows -= (shape[0] - 1) / 2.0
+    cols -= (shape[1] - 1) / 2.0
+    inner = (slice(_FIT_MARGIN, -_FIT_MARGIN), slice(_FIT_MARGIN, -_FIT_MARGIN))
+    params = params.copy()
+    for _ in range(_FIT_STEPS):
+        matrix, offset = _similarity(params, shape, factor)
+        warped = affine_transform(y, matrix, offset, order=1, mode="nearest")
+        gy, gx = np.gradient(warped)
+        jacobian = np.stack([gy * rows + gx * cols, gy * cols - gx * rows, gy, gx], -1)
+        jacobian = jacobian[inner].reshape(-1, 4)
+        error = (warped - x)[inner].ravel()
+        # Places far off the fit (a watermark, a caption, a moving subject) are left out, so
+        # that the frame's motion is what the rest of the picture agrees on.
+        agree = np.abs(error) <= _OUTLIER * max(float(np.median(np.abs(error))), 1e-3)
+        jacobian, error = jacobian[agree], error[agree]
+        normal = jacobian.T @ jacobian + 1e-6 * np.eye(4)
+        step = -np.linalg.solve(normal, jacobian.T @ error)
+        step[2:] *= factor
+        params += step
+        if max(abs(step[0]), abs(step[1])) < 1e-4 and math.hypot(step[2], step[3]) < 0.02:
+            break
+    return params
+
+
+def _misfit(a: FineGrid, b: FineGrid, params: NDArray[np.float64]) -> float:
+    from scipy.ndimage import affine_transform
+
+    matrix, offset = _similarity(params, a.shape)
+    warped = affine_transform(b.astype(np.float64), matrix, offset, order=1, mode="nearest")
+    inner = (slice(_FIT_MARGIN, -_FIT_MARGIN), slice(_FIT_MARGIN, -_FIT_MARGIN))
+    return float(np.mean(np.square(warped - a)[inner]))
+
+
+def _within(points: NDArray[np.float64], shape: tuple[int, ...]) -> bool:
+    rows, cols = shape
+    return bool(np.all(points >= -_FRAME_SLACK) and np.all(points[:, 0] <= rows - 1 +
+                                                         _FRAME_SLACK) and
+                np.all(points[:, 1] <= cols - 1 + _FRAME_SLACK))
+
+
 # Straightening turns a photo by a few degrees and crops it; a 5-15 % crop keeps the shape.
 # Both keep the framing to the fingerprints, yet differ everywhere on the fine grid until
 # one is turned and scaled onto the other, after which only a different moment still shows.

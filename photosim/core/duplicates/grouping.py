@@ -23,7 +23,7 @@ from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates import workers
 from photosim.core.duplicates.frames import FrameLinks
 from photosim.core.duplicates.judge import PairJudge
-from photosim.core.duplicates.keeper import Link, choose_keeper
+from photosim.core.duplicates.keeper import Link, choose_keeper, is_screenshot_pair
 from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
 from photosim.core.duplicates.partition import Part, partition
@@ -319,8 +319,19 @@ def _keeper_links(cluster: Sequence[int], judge: PairJudge,
                 KIND_OF_LEVEL[relation.level],
                 None if crop is None else candidates[crop].photo.id,
                 relation.level == Level.EDITED and crop is None,
-                None if trimmed is None else candidates[trimmed].photo.id)
+                None if trimmed is None else candidates[trimmed].photo.id,
+                _screenshot_share(judge, crop, b if crop == a else a))
     return found
+
+
+def _screenshot_share(judge: PairJudge, crop: int | None, frame: int) -> float | None:
+    """How much of ``frame``'s width ``crop`` fills, asked only where the keeper rules may
+    take the frame for a screenshot holding the crop (a few pairs: the fit is searched
+    again here when a worker process judged the pair)."""
+    candidates = judge.candidates
+    if crop is None or not is_screenshot_pair(candidates[crop].photo, candidates[frame].photo):
+        return None
+    return judge.crop_share(frame, crop)
 
 
 def _frame_relation(member: int, kept: int, candidates: Sequence[Candidate],

@@ -31,16 +31,20 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
 
 from photosim.core.duplicates.detail import (
+    SHIFTED_CELLS,
     FineGrid,
     fine_grid,
+    framing,
     local_change,
     moved,
+    shift_between,
     turned_view,
 )
 from photosim.core.duplicates.geometry import (
@@ -181,6 +185,13 @@ class PairJudge:
             self._crop_sides[key] = self._find_crop_side(*key)
         return self._crop_sides[key]
 
+    def crop_share(self, big: int, small: int) -> float | None:
+        """How much of ``big``'s width ``small`` fills where it fits best inside it; None
+        without fingerprints."""
+        if self.candidates[big].fingerprint is None or self.candidates[small].fingerprint is None:
+            return None
+        return self._crop_fit(big, small).fraction
+
     def crop_side_known(self, a: int, b: int) -> bool:
         return (min(a, b), max(a, b)) in self._crop_sides
 
@@ -228,7 +239,7 @@ class PairJudge:
             return None
         same = self._same_picture(i, j, fa, fb, cos)
         if same is not None:
-            return None if self._another_moment(i, j, mirrored=False) else same
+            return self._looked_closer(i, j, same)
         if cos is not None and cos < min(s.proof_cosine, s.edited_cosine):
             return None  # too far apart in the CNN for any pixel evidence to matter
         edit = self._edit_residual(i, j, fa, fb)
@@ -238,10 +249,21 @@ class PairJudge:
         floor = _edit_cosine_floor(residual, reframed, s)
         if cos is not None and cos < floor:
             return None
-        if not reframed and self._another_moment(i, j, mirrored):
+        found = Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
+                         reframed, mirrored)
+        return found if reframed else self._looked_closer(i, j, found)
+
+    def _looked_closer(self, i: int, j: int, found: Relation) -> Relation | None:
+        """``found`` (same picture, or an edit of one framing) after the finer look: None for
+        another moment; an edited crop, its side remembered, for a picture moved as a whole
+        that lies inside the other (a copy cropped by a few percent and scaled back)."""
+        look = self._finer_look(i, j, found.mirrored)
+        if look.another_moment:
             return None
-        return Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
-                        reframed, mirrored)
+        if look.crop is None:
+            return found
+        self._crop_sides[(min(i, j), max(i, j))] = look.crop
+        return Relation(Level.EDITED, found.score, reframed=True)
 
     def _same_picture(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint,
                       cos: float | None) -> Relation | None:
@@ -261,14 +283,31 @@ class PairJudge:
             return Relation(Level.SAME, cos if cos is not None else whole)
         return None
 
-    def _another_moment(self, i: int, j: int, mirrored: bool) -> bool:
-        """Whether a pair of one framing, a copy to the fingerprints, shows another moment of
-        the view on a finer look (see :mod:`~photosim.core.duplicates.detail`); False when
-        either photo cannot be read again."""
+    def _finer_look(self, i: int, j: int, mirrored: bool) -> _FinerLook:
+        """What the fine grids say of a pair of one framing that the fingerprints call a copy
+        (see :mod:`~photosim.core.duplicates.detail`): another moment of the view, or the
+        whole picture moved (a hand-held burst's next frame, framed a few percent off), which
+        is a crop when one lies wholly inside the other and another shot when neither does.
+        The same framing when either photo cannot be read again."""
         a, b = self._fine_grid(i), self._fine_grid(j)
         if a is None or b is None:
-            return False
-        return local_change(a, b, mirrored).another_moment
+            return _SAME_FRAMING
+        if local_change(a, b, mirrored).another_moment:
+            return _ANOTHER_MOMENT
+        if mirrored or shift_between(a, b) < SHIFTED_CELLS:
+            return _SAME_FRAMING
+        fit = framing(a, b)
+        if fit.a_inside and fit.b_inside:
+            return _SAME_FRAMING
+        if fit.a_inside or fit.b_inside:
+            return _FinerLook(crop=i if fit.a_inside else j)
+        # Neither frame within the other: the turned view searches the scales and turns a
+        # crop may have (the fit starts from no motion, and can stop short of a crop of 10 %
+        # or more)
+        residual, crop = min((self._turned_residual(big, small), small)
+                             for big, small in ((i, j), (j, i)))
+        return _FinerLook(crop=crop) if residual <= self.settings.turned_residual else \
+            _ANOTHER_MOMENT
 
     def _fine_grid(self, i: int) -> FineGrid | None:
         if i not in self._fine:
@@ -386,6 +425,18 @@ class PairJudge:
             grid = fp.grid.astype(np.float32)
             self._grids[i] = grid
         return grid
+
+
+@dataclass(frozen=True)
+class _FinerLook:
+    """What the fine grids say of a pair the fingerprints call a copy of one framing."""
+
+    another_moment: bool = False
+    crop: int | None = None  # the one cut from inside the other, when the picture moved
+
+
+_SAME_FRAMING = _FinerLook()
+_ANOTHER_MOMENT = _FinerLook(another_moment=True)
 
 
 def _worth_turning(crop: CropFit, s: DedupSettings) -> bool:

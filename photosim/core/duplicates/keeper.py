@@ -53,6 +53,7 @@ class Link:
     crop: int | None = None  # the id of the member that is a crop of the other
     edited: bool = False  # one is a tone, colour, flip or watermark edit of the other
     trimmed: int | None = None  # the id of the video that is a trimmed part of the other
+    crop_share: float | None = None  # the crop's width as a share of the other's, if known
 
 
 Links = Mapping[frozenset[int], Link]
@@ -170,17 +171,28 @@ def _times_derived(members: Sequence[Photo], links: Links,
 
 
 def _crop_of(link: Link, a: Photo, b: Photo) -> int | None:
-    """The crop of a pair; but a PNG or WebP holding a camera photo inside it is a screenshot
-    of that photo, not its original."""
+    """The crop of a pair; but a PNG or WebP holding a camera photo inside it, the viewer's
+    window around, is a screenshot of that photo, not its original. A crop that fills
+    nearly all of a PNG's frame was cut from it: a window leaves no such photo."""
     if link.crop not in (a.id, b.id):
         return None
     crop, frame = (a, b) if link.crop == a.id else (b, a)
-    if format_rank(frame) < _SCREENSHOT_BELOW <= format_rank(crop):
+    if is_screenshot_pair(crop, frame) and \
+            (link.crop_share is None or link.crop_share < _SCREENSHOT_SHARE):
         return frame.id
     return crop.id
 
 
 _SCREENSHOT_BELOW = 2  # format ranks of screenshot formats (PNG, WebP, GIF, BMP)
+# A photo shown in a viewer's window fills at most about four fifths of its width
+# (benchmarks/dedup_eval.py's screenshots: 0.6-0.8); a slight crop, 0.9 or more.
+_SCREENSHOT_SHARE = 0.85
+
+
+def is_screenshot_pair(crop: Photo, frame: Photo) -> bool:
+    """Whether ``frame`` may be a screenshot holding ``crop``: a screenshot format around a
+    camera format."""
+    return format_rank(frame) < _SCREENSHOT_BELOW <= format_rank(crop)
 
 
 def _edit_of(members: Sequence[Photo], links: Links
