@@ -276,6 +276,21 @@ def test_a_crop_fits_inside_its_original_and_a_shifted_view_does_not() -> None:
         < miss.residual
 
 
+
+def test_a_crop_search_finds_the_same_fit_from_kept_windows() -> None:
+    """The windows of a photo's grid are kept for its next crop search: a search that finds
+    them kept must reach the fit a search from scratch reaches, and nothing may change them."""
+    wide = _smooth_grid(2, (30, 40))
+    original = wide[4:25, 4:32]
+    smalls = (geometry.resize_grid(original[3:18, 4:24], (21, 28)), wide[4:25, 10:38])
+    from_scratch = []
+    for small in smalls:
+        geometry._windows.clear()
+        from_scratch.append(geometry.containment(original, small, 0.45, 0.6, 0.06))
+    kept = [geometry.containment(original, small, 0.45, 0.6, 0.06) for small in smalls]
+    assert kept == from_scratch
+    assert not any(w.flags.writeable for w in geometry._centred_windows(original, (12, 16)))
+
 def test_a_crop_joins_its_originals_watermarked_copy_but_not_a_reshot_view() -> None:
     """Crop and watermark together hide the crop from a direct comparison; the original, whose
     framing the watermarked copy shares, vouches for it. A re-shot view containing the

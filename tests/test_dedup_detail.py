@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from benchmarks.dedup_eval import straightened_by
+from photosim.core.duplicates import detail
 from photosim.core.duplicates.detail import fine_grid, local_change, turned_view
 from photosim.core.duplicates.geometry import tone_residuals
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
@@ -298,3 +299,39 @@ def test_an_off_centre_crop_scaled_back_is_a_crop_kept_by_its_original(tmp_path:
     relation = judge(0, 1)
     assert relation.level == Level.EDITED and relation.reframed, relation
     assert judge.crop_side(0, 1) == 1
+
+
+def test_tone_matching_from_kept_sort_orders_equals_a_fresh_sort() -> None:
+    """Each grid's sort order is kept for its next pair: the tone curve it gives must be the
+    one a fresh stable sort gives, ties included (a flat sky holds many equal cells)."""
+    rng = np.random.default_rng(3)
+    steps = rng.integers(0, 40, (30, 40)).astype(np.float32)
+    smooth = rng.normal(100.0, 30.0, (30, 40)).astype(np.float32)
+    for source, target in ((steps, smooth), (smooth, steps), (steps, smooth)):
+        expected = np.empty(source.size, np.float32)
+        expected[np.argsort(source.ravel(), kind="stable")] = np.sort(target.ravel())
+        matched = detail._histogram_matched(source, target)
+        assert np.array_equal(matched, expected.reshape(source.shape))
+
+
+def test_a_placement_costs_what_masking_its_view_again_gives() -> None:
+    """A search keeps each placement's view and, for a view covering all of the crop, the
+    crop's centred cells: the cost must be the correlation over the cells both cover, as
+    masking the view and the crop afresh gives it, whether the view covers all or part."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(5)
+    big = gaussian_filter(rng.normal(120.0, 40.0, (60, 80)), 2.0).astype(np.float32)
+    covers = set()
+    for crop, angle, scale in itertools.product((big[6:54, 8:72].copy(), big.copy()),
+                                                (-3.0, 0.0, 1.5), (1.0, 1.1, 1.25)):
+        placed = detail._Placements(big, crop)
+        view, valid = detail._placed(big, crop, angle, scale)
+        x, y = view[valid], crop[valid]
+        x, y = x - x.mean(), y - y.mean()
+        ncc = float((x * y).sum() / max(np.sqrt((x * x).sum() * (y * y).sum()), 1e-6))
+        expected = 1.0 - ncc if valid.mean() >= 0.8 else math.inf
+        assert placed.cost(angle, scale) == expected
+        assert placed.cost(angle, scale) == expected  # the kept view, asked again
+        covers.add(bool(valid.all()))
+    assert covers == {True, False}

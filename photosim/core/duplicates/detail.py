@@ -25,6 +25,7 @@ difference while the rest of the picture is untouched (see :func:`_confined_moti
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -120,13 +121,13 @@ def local_change(a: FineGrid, b: FineGrid, mirrored: bool = False) -> LocalChang
     if mirrored:
         b = np.ascontiguousarray(b[:, ::-1])
     half_a, half_b = _half(a), _half(b)
-    coarse = _biggest_patch(*_tone_matched(half_a, half_b))
-    full_a, full_b = _tone_matched(a, b)
-    if _confined_motion(full_a, full_b, soft=True):
+    coarse = _biggest_patch(_tone_matched(half_a, half_b))
+    full = _tone_matched(a, b)
+    if _confined_motion(full, soft=True):
         return LocalChange(coarse, 0.0, confined_motion=True)
     if coarse < _PATCH_CELLS:
         return LocalChange(coarse, 1.0)
-    sidedness = _sidedness(full_a, full_b)
+    sidedness = _sidedness(full)
     if sidedness >= MIN_SIDEDNESS:
         return LocalChange(coarse, sidedness)
     return LocalChange(coarse, sidedness, _registered_patch(half_a, half_b))
@@ -160,34 +161,32 @@ _SOFT_MOVED_CELLS = 200
 _SOFT_MOVED_EDGES = 0.5
 
 
-def _confined_motion(a: FineGrid, b: FineGrid, soft: bool = False) -> bool:
+def _confined_motion(pair: _Compared, soft: bool = False) -> bool:
     """Whether the tone-matched grids differ in a few compact places, with edges on both
     sides (things moved, nothing was added), and hardly anywhere else. ``soft``: also at
     the softer threshold that sees slower motion (pairs of one framing, not turned ones)."""
-    if _moved_at(a, b, _STRONG, _MOVED_CELLS, _MOVED_EDGES):
+    if _moved_at(pair, _STRONG, _MOVED_CELLS, _MOVED_EDGES):
         return True
-    return soft and _moved_at(a, b, _SOFT, _SOFT_MOVED_CELLS, _SOFT_MOVED_EDGES)
+    return soft and _moved_at(pair, _SOFT, _SOFT_MOVED_CELLS, _SOFT_MOVED_EDGES)
 
 
-def _moved_at(a: FineGrid, b: FineGrid, strong: float, cells: int, edges_changed: float
-              ) -> bool:
+def _moved_at(pair: _Compared, strong: float, cells: int, edges_changed: float) -> bool:
     """Whether the largest patch changed by ``strong`` gray levels has ``cells`` cells or
     more, edges on both sides, at most ``edges_changed`` of the strongest edges changed,
     and the changed places hold _MOVED_SHARE of the difference."""
-    from scipy.ndimage import binary_dilation, gaussian_filter
+    from scipy.ndimage import binary_dilation
 
-    labels, count = _strong_patches(a, b, strong)
+    labels, count = pair.patches(strong)
     if count == 0:
         return False
     changed = labels > 0
-    edges = _edges(a) + _edges(b)
-    if float(changed[edges >= np.quantile(edges, 0.9)].mean()) > edges_changed:
+    if float(changed[pair.strongest_edges].mean()) > edges_changed:
         return False
     sizes = np.bincount(labels.ravel())[1:]
     largest = labels == int(np.argmax(sizes)) + 1
-    if int(sizes.max()) < cells or _one_sidedness(a, b, largest) >= MIN_SIDEDNESS:
+    if int(sizes.max()) < cells or _one_sidedness(pair, largest) >= MIN_SIDEDNESS:
         return False
-    energy = np.square(gaussian_filter(a, _BLUR) - gaussian_filter(b, _BLUR))
+    energy = pair.energy
     near = binary_dilation(changed, iterations=2)  # the fringe of a place belongs to it
     return float(energy[near].sum()) >= _MOVED_SHARE * float(energy.sum())
 
@@ -205,8 +204,8 @@ def shift_between(a: FineGrid, b: FineGrid) -> float:
     translation, estimated from the image gradients after the tone curve (Lucas-Kanade)."""
     from scipy.ndimage import gaussian_filter, shift
 
-    x, y = _tone_matched(a, _resized(b, a.shape))
-    smooth_x = gaussian_filter(x, _BLUR)
+    pair = _tone_matched(a, _resized(b, a.shape))
+    y, smooth_x = pair.b, pair.blurred_a
     total = np.zeros(2)
     for _ in range(_SHIFT_STEPS):
         moved_y = gaussian_filter(shift(y, total, order=1, mode="nearest"), _BLUR)
@@ -336,8 +335,8 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
     qa, qb = _half(a), _half(b)
     coarse = [(*_best_warp(big, crop), n) for n, (big, crop) in enumerate(((qa, qb), (qb, qa)))]
     cost, angle, scale, n = min(coarse)
-    big, crop = (a, b) if n == 0 else (b, a)
-    best = (_warp(big, crop, angle, scale)[0], angle, scale)
+    placed = _Placements(*((a, b) if n == 0 else (b, a)))
+    best = (placed.cost(angle, scale), angle, scale)
     for step_angle, step_scale in _STEPS:
         centre = best
         for d_angle in (-step_angle, 0.0, step_angle):
@@ -345,16 +344,15 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
                 if d_angle == d_scale == 0.0:
                     continue
                 tried = (centre[1] + d_angle, centre[2] + d_scale)
-                cost = _warp(big, crop, *tried)[0]
+                cost = placed.cost(*tried)
                 if cost < best[0]:
                     best = (cost, *tried)
-    _, view, valid = _warp(big, crop, best[1], best[2])
-    filled = np.where(valid, view, crop).astype(np.float32)
-    labels, count = _strong_patches(*_tone_matched(filled, crop))
-    labels[~valid] = 0
+    view, valid = placed.view(best[1], best[2])
+    filled = np.where(valid, view, placed.crop).astype(np.float32)
+    labels, count = _tone_matched(filled, placed.crop).patches()
     if count == 0:
         return 0
-    return int(np.bincount(labels.ravel(), minlength=2)[1:].max())
+    return int(np.bincount(np.where(valid, labels, 0).ravel(), minlength=2)[1:].max())
 
 
 def moved(a: FineGrid, b: FineGrid, view: FineGrid, crop: FineGrid) -> bool:
@@ -363,15 +361,15 @@ def moved(a: FineGrid, b: FineGrid, view: FineGrid, crop: FineGrid) -> bool:
     any turn (a static camera's next frame lines up unturned), or a large two-sided patch of
     change left after it. Cheaper than :func:`local_change`, whose registration the turned
     view has done already."""
-    if _confined_motion(*_tone_matched(a, _resized(b, a.shape))):
+    if _confined_motion(_tone_matched(a, _resized(b, a.shape))):
         return True
-    x, y = _tone_matched(view, crop)
-    labels, count = _strong_patches(x, y)
+    pair = _tone_matched(view, crop)
+    labels, count = pair.patches()
     if count == 0:
         return False
     sizes = np.bincount(labels.ravel())[1:]
     largest = labels == int(np.argmax(sizes)) + 1
-    return int(sizes.max()) >= _PATCH_CELLS and _one_sidedness(x, y, largest) < MIN_SIDEDNESS
+    return int(sizes.max()) >= _PATCH_CELLS and _one_sidedness(pair, largest) < MIN_SIDEDNESS
 
 
 def turned_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | None:
@@ -387,15 +385,16 @@ def turned_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | No
     if not math.isfinite(best[0]):
         return None
     cost, angle, scale = best
+    placed = _Placements(qa, qb)
     for step_angle, step_scale in _STEPS:
         centre = (angle, scale)
         for d_angle in (-step_angle, 0.0, step_angle):
             for d_scale in (-step_scale, 0.0, step_scale):
                 tried = (centre[0] + d_angle, centre[1] + d_scale)
-                found = _warp(qa, qb, *tried, covered=True)[0]
+                found = placed.cost(*tried, covered=True)
                 if found < cost:
                     cost, angle, scale = found, *tried
-    _, view, valid = _warp(qa, qb, angle, scale)
+    view, valid = placed.view(angle, scale)
     return np.where(valid, view, qb).astype(np.float32), qb.astype(np.float32)
 
 
@@ -405,39 +404,87 @@ _COVERED = 0.995  # share of the copy a turned view must cover: wholly inside th
 def _best_warp(big: FineGrid, crop: FineGrid, covered: bool = False
                ) -> tuple[float, float, float]:
     """(Cost, angle, scale) of the best placement of ``crop`` in ``big`` on a coarse grid."""
+    placed = _Placements(big, crop)
     found = (np.inf, 0.0, 1.0)
     for angle in _ANGLES:
         for scale in _SCALES:
-            cost = _warp(big, crop, float(angle), float(scale), covered)[0]
+            cost = placed.cost(float(angle), float(scale), covered)
             if cost < found[0]:
                 found = (cost, float(angle), float(scale))
     return found
 
 
-def _warp(big: FineGrid, crop: FineGrid, angle: float, scale: float, covered: bool = False
-          ) -> tuple[float, FineGrid, NDArray[np.bool_]]:
-    """(1 - correlation over the cells both cover, ``big`` turned by ``angle``, magnified by
-    ``scale`` and shifted to line up with ``crop``; that view; where it is defined).
-    ``covered``: the view must cover all of ``crop`` (else the cost is inf)."""
+class _Placements:
+    """``big`` turned, magnified and shifted onto ``crop`` (see :func:`_placed`) at any
+    placement, each computed once: the finer steps come back to their centre, and the
+    best placement's view is asked again once it is found."""
+
+    def __init__(self, big: FineGrid, crop: FineGrid) -> None:
+        self.big, self.crop = big, crop
+        self._views: dict[tuple[float, float], tuple[FineGrid, NDArray[np.bool_]]] = {}
+
+    def view(self, angle: float, scale: float) -> tuple[FineGrid, NDArray[np.bool_]]:
+        """(The view at this placement, where it is defined)."""
+        key = (angle, scale)
+        if key not in self._views:
+            self._views[key] = _placed(self.big, self.crop, angle, scale)
+        return self._views[key]
+
+    def cost(self, angle: float, scale: float, covered: bool = False) -> float:
+        """1 - correlation of the view with ``crop`` over the cells both cover; inf when it
+        covers less than 80 % of ``crop`` (``covered``: less than all of it)."""
+        if covered and not _may_cover(self.big.shape, self.crop.shape, angle, scale):
+            return math.inf
+        view, valid = self.view(angle, scale)
+        defined = np.count_nonzero(valid)  # counted, not valid.mean(): the same share
+        if defined / valid.size < (_COVERED if covered else 0.8):
+            return math.inf
+        if defined == valid.size:  # the view covers all of crop: x, y as below, y as before
+            x, (y, yy) = view.ravel(), self._whole_crop
+            x = x - x.mean()
+        else:
+            x, y = view[valid], self.crop[valid]
+            x, y = x - x.mean(), y - y.mean()
+            yy = (y * y).sum()
+        ncc = float((x * y).sum() / max(np.sqrt((x * x).sum() * yy), 1e-6))
+        return 1.0 - ncc
+
+    @functools.cached_property
+    def _whole_crop(self) -> tuple[FineGrid, np.float32]:
+        """(All of ``crop``'s cells less their mean, as ``crop[valid]`` lists them when every
+        cell is valid; their sum of squares)."""
+        y = np.ascontiguousarray(self.crop).ravel()
+        y = y - y.mean()
+        return y, (y * y).sum()
+
+
+def _placed(big: FineGrid, crop: FineGrid, angle: float, scale: float
+            ) -> tuple[FineGrid, NDArray[np.bool_]]:
+    """(``big`` turned by ``angle``, magnified by ``scale`` and shifted to line up with
+    ``crop``; where that view is defined)."""
     from scipy.ndimage import affine_transform
 
-    if covered and not _may_cover(big.shape, crop.shape, angle, scale):
-        return np.inf, crop, np.zeros(crop.shape, np.bool_)
-    theta = np.radians(angle)
-    turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) / scale
-    offset = (np.array(big.shape) - 1) / 2.0 - turn @ ((np.array(crop.shape) - 1) / 2.0)
+    turn, offset = _centred_turn(big.shape, crop.shape, angle, scale)
     view = affine_transform(big, turn, offset, output_shape=crop.shape, order=1,
                             mode="nearest")
     offset = offset - turn @ np.array(_phase_shift(view, crop))
     view = affine_transform(big, turn, offset, output_shape=crop.shape, order=1,
                             mode="constant", cval=np.nan)
-    valid = ~np.isnan(view)
-    if valid.mean() < (_COVERED if covered else 0.8):
-        return np.inf, view, valid
-    x, y = view[valid], crop[valid]
-    x, y = x - x.mean(), y - y.mean()
-    ncc = float((x * y).sum() / max(np.sqrt((x * x).sum() * (y * y).sum()), 1e-6))
-    return 1.0 - ncc, view, valid
+    return view, ~np.isnan(view)
+
+
+@functools.lru_cache(maxsize=1024)
+def _centred_turn(big: tuple[int, ...], crop: tuple[int, ...], angle: float, scale: float
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(The matrix that turns by ``angle`` and magnifies by ``scale``, the offset that puts
+    the centre of a ``crop``-shaped view on the centre of ``big``), read-only. Kept: every
+    pair of one shape tries the same coarse placements."""
+    theta = np.radians(angle)
+    turn = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]) / scale
+    offset = (np.array(big) - 1) / 2.0 - turn @ ((np.array(crop) - 1) / 2.0)
+    turn.setflags(write=False)
+    offset.setflags(write=False)
+    return turn, offset
 
 
 def _may_cover(big: tuple[int, ...], crop: tuple[int, ...], angle: float, scale: float
@@ -454,12 +501,26 @@ def _may_cover(big: tuple[int, ...], crop: tuple[int, ...], angle: float, scale:
 
 def _phase_shift(a: FineGrid, b: FineGrid) -> tuple[float, float]:
     """The (rows, cols) shift that moves ``a`` onto ``b``, by phase correlation."""
-    fa, fb = np.fft.fft2(a - a.mean()), _spectrum(b)
-    cross = fb * np.conj(fa)
-    surface = np.fft.ifft2(cross / np.maximum(np.abs(cross), 1e-9)).real
+    fa, fb = _fft2(a - a.mean()), _spectrum(b)
+    cross = np.multiply(fb, np.conj(fa, out=fa), out=fa)  # in place: fa is not needed again
+    cross /= np.maximum(np.abs(cross), 1e-9)
+    surface = _ifft2(cross).real
     peak = np.unravel_index(int(np.argmax(surface)), surface.shape)
     return tuple(float(p - n if p > n // 2 else p)  # type: ignore[return-value]
                  for p, n in zip(peak, surface.shape, strict=True))
+
+
+def _fft2(grid: FineGrid) -> NDArray[np.complex128]:
+    """``np.fft.fft2(grid)``, axis by axis as it computes it (the same transforms, so the
+    same figures), without its argument handling (a third of a small transform's time)."""
+    spectrum: NDArray[np.complex128] = np.fft.fft(np.fft.fft(grid, axis=1), axis=0)
+    return spectrum
+
+
+def _ifft2(spectrum: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """``np.fft.ifft2(spectrum)``, axis by axis (see :func:`_fft2`)."""
+    grid: NDArray[np.complex128] = np.fft.ifft(np.fft.ifft(spectrum, axis=1), axis=0)
+    return grid
 
 
 def _spectrum(grid: FineGrid) -> NDArray[np.complex128]:
@@ -468,63 +529,131 @@ def _spectrum(grid: FineGrid) -> NDArray[np.complex128]:
     global _last_spectrum
     kept = _last_spectrum  # read once: another thread may replace it meanwhile
     if kept is None or kept[0] is not grid:
-        kept = _last_spectrum = (grid, np.fft.fft2(grid - grid.mean()))
+        kept = _last_spectrum = (grid, _fft2(grid - grid.mean()))
     return kept[1]
 
 
 _last_spectrum: tuple[FineGrid, NDArray[np.complex128]] | None = None
 
 
-def _tone_matched(a: FineGrid, b: FineGrid) -> tuple[FineGrid, FineGrid]:
+class _Compared:
+    """Two grids of one shape after the tone curve (see :func:`_tone_matched`), with what
+    the measures below ask of them computed once: the motion tests ask the same blur, edges
+    and patches at two thresholds, the sidedness asks them again."""
+
+    def __init__(self, a: FineGrid, b: FineGrid, blurred_a: FineGrid, blurred_b: FineGrid
+                 ) -> None:
+        self.a, self.b = a, b
+        self.blurred_a, self.blurred_b = blurred_a, blurred_b  # by _BLUR cells
+        self._patches: dict[float, tuple[NDArray[np.int32], int]] = {}
+
+    def patches(self, strong: float = _STRONG) -> tuple[NDArray[np.int32], int]:
+        """Labelled patches where the blurred grids differ by ``strong`` gray levels or more
+        (dilated by a cell so that one object's pieces stay one patch), and how many there
+        are (read-only: shared by every measure that asks)."""
+        from scipy.ndimage import binary_dilation, label
+
+        if strong not in self._patches:
+            diff = np.abs(self.blurred_a - self.blurred_b)
+            labels, count = label(binary_dilation(diff > strong))
+            labels = labels.astype(np.int32)
+            labels.setflags(write=False)
+            self._patches[strong] = labels, int(count)
+        return self._patches[strong]
+
+    @functools.cached_property
+    def edges(self) -> tuple[FineGrid, FineGrid]:
+        return _edges(self.a), _edges(self.b)
+
+    @functools.cached_property
+    def strongest_edges(self) -> NDArray[np.bool_]:
+        """Where either picture has its strongest edges (the top tenth of both together)."""
+        edges = self.edges[0] + self.edges[1]
+        strongest: NDArray[np.bool_] = edges >= np.quantile(edges, 0.9)
+        return strongest
+
+    @functools.cached_property
+    def energy(self) -> FineGrid:
+        """The squared difference of the blurred grids."""
+        energy: FineGrid = np.square(self.blurred_a - self.blurred_b)
+        return energy
+
+
+def _tone_matched(a: FineGrid, b: FineGrid) -> _Compared:
     """(One grid through the tone curve that gives it the other's histogram, that other), in
     whichever direction leaves less difference: an edit may have clipped either side."""
     from scipy.ndimage import gaussian_filter  # here, not at the top: see geometry._refine
 
-    best: tuple[float, FineGrid, FineGrid] | None = None
+    best: tuple[float, _Compared] | None = None
     for x, y in ((a, b), (b, a)):
         mapped = _histogram_matched(x, y)
-        cost = float(np.abs(gaussian_filter(mapped, _BLUR) - gaussian_filter(y, _BLUR)).mean())
+        blurred_mapped, blurred_y = gaussian_filter(mapped, _BLUR), _ranked(y).blurred
+        cost = float(np.abs(blurred_mapped - blurred_y).mean())
         if best is None or cost < best[0]:
-            best = (cost, mapped, y)
+            best = (cost, _Compared(mapped, y, blurred_mapped, blurred_y))
     assert best is not None
-    return best[1], best[2]
+    return best[1]
 
 
 def _histogram_matched(source: FineGrid, target: FineGrid) -> FineGrid:
     mapped = np.empty(source.size, np.float32)
-    mapped[np.argsort(source.ravel(), kind="stable")] = np.sort(target.ravel())
+    mapped[_ranked(source).order] = _ranked(target).values
     return mapped.reshape(source.shape)
 
 
-def _strong_patches(a: FineGrid, b: FineGrid, strong: float = _STRONG
-                    ) -> tuple[NDArray[np.int32], int]:
-    """Labelled patches where the blurred grids differ by ``strong`` gray levels or more
-    (dilated by a cell so that one object's pieces stay one patch), and how many there are."""
-    from scipy.ndimage import binary_dilation, gaussian_filter, label
+@dataclass(frozen=True)
+class _Ranked:
+    """What tone matching asks of one grid, whichever side it is on (read-only)."""
 
-    diff = np.abs(gaussian_filter(a, _BLUR) - gaussian_filter(b, _BLUR))
-    labels, count = label(binary_dilation(diff > strong))
-    return labels.astype(np.int32), int(count)
+    order: NDArray[np.intp]  # the order that sorts the grid's cells, stably
+    values: FineGrid  # its cells in that order
+    blurred: FineGrid  # the grid blurred by _BLUR cells
 
 
-def _biggest_patch(a: FineGrid, b: FineGrid) -> int:
-    labels, count = _strong_patches(a, b)
+def _ranked(grid: FineGrid) -> _Ranked:
+    """The grid's :class:`_Ranked`, kept a while by content: a photo's grid (and its half)
+    is tone-matched with each of its neighbours', and each matching sorts both sides."""
+    from scipy.ndimage import gaussian_filter
+
+    key = (grid.dtype.str, grid.shape, grid.tobytes())
+    with _ranked_lock:
+        found = _ranked_grids.get(key)
+    if found is None:
+        flat = grid.ravel()
+        order = np.argsort(flat, kind="stable")
+        found = _Ranked(order, flat[order], gaussian_filter(grid, _BLUR))
+        for array in (found.order, found.values, found.blurred):
+            array.setflags(write=False)
+        with _ranked_lock:
+            if len(_ranked_grids) >= _RANKED_KEPT:
+                _ranked_grids.pop(next(iter(_ranked_grids)))  # the oldest
+            _ranked_grids[key] = found
+    return found
+
+
+_RANKED_KEPT = 48  # grids kept per process (a full grid's: about 0.55 MB with its key)
+_ranked_grids: dict[tuple[str, tuple[int, ...], bytes], _Ranked] = {}
+_ranked_lock = threading.Lock()
+
+
+def _biggest_patch(pair: _Compared) -> int:
+    labels, count = pair.patches()
     if count == 0:
         return 0
     return int(np.bincount(labels.ravel())[1:].max())
 
 
-def _sidedness(a: FineGrid, b: FineGrid) -> float:
+def _sidedness(pair: _Compared) -> float:
     """|Σ (edges in b − edges in a)| / Σ (edges in both), over the changed places: near 1
     when the change is a mark added to one picture, near 0 when things moved."""
-    labels, count = _strong_patches(a, b)
+    labels, count = pair.patches()
     if count == 0:
         return 1.0
-    return _one_sidedness(a, b, labels > 0)
+    return _one_sidedness(pair, labels > 0)
 
 
-def _one_sidedness(a: FineGrid, b: FineGrid, where: NDArray[np.bool_]) -> float:
-    edges_a, edges_b = float(_edges(a)[where].sum()), float(_edges(b)[where].sum())
+def _one_sidedness(pair: _Compared, where: NDArray[np.bool_]) -> float:
+    edges_a, edges_b = (float(edges[where].sum()) for edges in pair.edges)
     return abs(edges_b - edges_a) / max(edges_a + edges_b, 1e-6)
 
 

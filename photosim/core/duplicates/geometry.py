@@ -7,6 +7,7 @@ Pure functions over the small grayscale grids and colour grids of two fingerprin
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -322,15 +323,40 @@ def _best_windows(big: FloatGrid, patches: Sequence[FloatGrid]
     """Per patch (all of one shape), the highest normalised cross-correlation over every
     window of ``big``, and where. The windows are centred and measured once for all of them
     (a patch and its mirror: half of a crop search's work)."""
-    rows, cols = patches[0].shape
-    windows = np.lib.stride_tricks.as_strided(
-        big, (big.shape[0] - rows + 1, big.shape[1] - cols + 1, rows, cols), big.strides * 2,
-        writeable=False)
-    n = rows * cols
-    flat = windows.reshape(windows.shape[0], windows.shape[1], n)
-    w_centred = flat - flat.mean(axis=2, keepdims=True)
-    w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
+    w_centred, w_norm = _centred_windows(big, patches[0].shape)
     return [_best_window(w_centred, w_norm, patch) for patch in patches]
+
+
+def _centred_windows(big: FloatGrid, shape: tuple[int, ...]) -> tuple[FloatGrid, FloatGrid]:
+    """(Every window of ``shape`` in ``big``, flattened and less its mean; its norm), read-only.
+    Kept a while: a photo is searched for the crops of each of its neighbours, and for its
+    own noise floor, at the same dozen sizes each time."""
+    rows, cols = shape
+    key = (big.dtype.str, big.shape, big.tobytes(), rows, cols)
+    with _windows_lock:
+        found = _windows.get(key)
+    if found is None:
+        windows = np.lib.stride_tricks.as_strided(
+            big, (big.shape[0] - rows + 1, big.shape[1] - cols + 1, rows, cols),
+            big.strides * 2, writeable=False)
+        flat = windows.reshape(windows.shape[0], windows.shape[1], rows * cols)
+        w_centred = flat - flat.mean(axis=2, keepdims=True)
+        w_norm = np.sqrt((w_centred * w_centred).sum(axis=2))
+        w_centred.setflags(write=False)
+        w_norm.setflags(write=False)
+        found = (w_centred, w_norm)
+        with _windows_lock:  # passes may run on several threads
+            if len(_windows) >= _WINDOWS_KEPT:
+                _windows.pop(next(iter(_windows)))  # the oldest
+            _windows[key] = found
+    return found
+
+
+# Window sets kept: some 12 photos' crop searches (about 6 MB on benchmarks/real_dupes.py's
+# photos), enough for the neighbours judged one after another to find 70 % of theirs again
+_WINDOWS_KEPT = 120
+_windows: dict[tuple[str, tuple[int, ...], bytes, int, int], tuple[FloatGrid, FloatGrid]] = {}
+_windows_lock = threading.Lock()
 
 
 def _best_window(w_centred: FloatGrid, w_norm: FloatGrid, patch: FloatGrid
