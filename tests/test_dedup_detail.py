@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from benchmarks.dedup_eval import straightened_by
 from photosim.core.duplicates import detail
-from photosim.core.duplicates.detail import fine_grid, local_change, turned_view
+from photosim.core.duplicates.detail import fine_grid, fitted_view, local_change, turned_view
 from photosim.core.duplicates.geometry import tone_residuals
 from photosim.core.duplicates.grouping import GroupingOptions, find_groups
 from photosim.core.duplicates.judge import PairJudge
@@ -336,3 +336,30 @@ def test_a_placement_costs_what_masking_its_view_again_gives() -> None:
         assert placed.cost(angle, scale) == expected  # the kept view, asked again
         covers.add(bool(valid.all()))
     assert covers == {True, False}
+
+
+@pytest.mark.parametrize(("name", "angle"), [("astronaut", 3.0), ("chelsea", -2.0)])
+def test_the_fitted_view_lines_up_a_straightened_copy_as_the_search_does(
+        tmp_path: Path, name: str, angle: float) -> None:
+    """The gradients' fit finds the turned, enlarged view the placement search finds, and
+    both leave a residual a straightened copy passes with."""
+    from skimage import data
+
+    original = Image.fromarray(getattr(data, name)()).convert("RGB")
+    big, crop = _grid(original, tmp_path, "o"), _grid(straightened_by(original, angle),
+                                                     tmp_path, "s")
+    limit, trim = DedupSettings().turned_residual, DedupSettings().crop_trim
+    for find in (fitted_view, turned_view):
+        found = find(big, crop)
+        assert found is not None, find
+        assert tone_residuals(found[0][np.newaxis], found[1], trim)[0] <= limit, find
+
+
+def test_the_fitted_view_of_a_burst_frame_does_not_pass(tmp_path: Path) -> None:
+    """Two frames of a burst framed 2 % apart: no view of one lies wholly inside the other
+    with a small residual, fitted or searched."""
+    first, second = (_grid(frame, tmp_path, f"f{n}")
+                     for n, frame in enumerate(_burst_frames("astronaut", 0.02)))
+    limit, trim = DedupSettings().turned_residual, DedupSettings().crop_trim
+    found = fitted_view(first, second)
+    assert found is None or tone_residuals(found[0][np.newaxis], found[1], trim)[0] > limit

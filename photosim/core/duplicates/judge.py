@@ -41,6 +41,7 @@ from photosim.core.duplicates.detail import (
     SHIFTED_CELLS,
     FineGrid,
     fine_grid,
+    fitted_view,
     framing,
     local_change,
     moved,
@@ -381,13 +382,17 @@ class PairJudge:
         shows the same moment (a static camera's next frame fits too, unturned); inf
         otherwise or when either cannot be read again."""
         a, b = self._fine_grid(big), self._fine_grid(small)
-        found = None if a is None or b is None else turned_view(a, b)
-        if a is None or b is None or found is None:
+        if a is None or b is None:
             return math.inf
-        view, crop = found
-        residual = float(tone_residuals(view[np.newaxis], crop, self.settings.crop_trim)[0])
-        if residual <= self.settings.turned_residual and moved(a, b, view, crop):
-            return math.inf
+        residual = math.inf
+        for find in (fitted_view, turned_view):  # the fit first; the search where it fails
+            found = find(a, b)
+            if found is None:
+                continue
+            view, crop = found
+            residual = float(tone_residuals(view[np.newaxis], crop, self.settings.crop_trim)[0])
+            if residual <= self.settings.turned_residual:
+                return math.inf if moved(a, b, view, crop) else residual
         return residual
 
     def _crop_fit(self, big: int, small: int) -> CropFit:
