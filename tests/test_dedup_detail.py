@@ -363,3 +363,17 @@ def test_the_fitted_view_of_a_burst_frame_does_not_pass(tmp_path: Path) -> None:
     limit, trim = DedupSettings().turned_residual, DedupSettings().crop_trim
     found = fitted_view(first, second)
     assert found is None or tone_residuals(found[0][np.newaxis], found[1], trim)[0] > limit
+
+
+def test_a_fit_that_runs_away_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fit that diverges (not finite) neither calls two frames apart nor explains a
+    change away: the framing counts as one, and the placement search decides the rest."""
+    from photosim.core.duplicates import detail
+
+    rng = np.random.default_rng(5)
+    a, b = (rng.uniform(0, 255, (64, 96)).astype(np.float32) for _ in range(2))
+    monkeypatch.setattr(detail, "_fit_level",
+                        lambda *args: np.full(4, np.nan))
+    assert detail.framing(a, b) == detail.Framing(True, True)
+    assert detail.fitted_view(a, b) is None
+    assert detail._fitted_patch(a, b) == a.size

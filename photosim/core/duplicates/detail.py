@@ -250,16 +250,28 @@ def framing(a: FineGrid, b: FineGrid, mirrored: bool = False) -> Framing:
     if mirrored:
         b = np.ascontiguousarray(b[:, ::-1])
     b = _histogram_matched(_resized(b, a.shape), a)
-    params = np.zeros(4)  # scale - 1, turn, rows, cols (cells of the full grid)
-    for factor in _FIT_LEVELS:
-        params = _fit_level(a, b, params, factor)
-    if _misfit(a, b, params) >= _misfit(a, b, np.zeros(4)):
+    params = _similarity_fit(a, b)
+    if params is None or _misfit(a, b, params) >= _misfit(a, b, np.zeros(4)):
         return Framing(True, True)
     matrix, offset = _similarity(params, a.shape)
     rows, cols = a.shape
     corners = np.array([[0, 0], [0, cols - 1], [rows - 1, 0], [rows - 1, cols - 1]], float)
     return Framing(_within(corners @ matrix.T + offset, a.shape),
                    _within((corners - offset) @ np.linalg.inv(matrix).T, a.shape))
+
+
+def _similarity_fit(a: FineGrid, b: FineGrid) -> NDArray[np.float64] | None:
+    """(Scale - 1, turn, rows, cols shift): how ``b`` (of ``a``'s shape and tones) lines up
+    on ``a``, fitted coarse to fine; None when the fit ran away (a flat or odd grid)."""
+    params = np.zeros(4)
+    for factor in _FIT_LEVELS:
+        params = _fit_level(a, b, params, factor)
+    if not np.all(np.isfinite(params)) or abs(float(params[0])) >= _FIT_SCALE_LIMIT:
+        return None
+    return params
+
+
+_FIT_SCALE_LIMIT = 0.5  # a fitted scale this far from 1 is no crop or copy: the fit failed
 
 
 def _similarity(params: NDArray[np.float64], shape: tuple[int, ...], factor: int = 1
@@ -344,10 +356,9 @@ def _fitted_patch(a: FineGrid, b: FineGrid) -> int:
     turn and shift that :func:`framing` fits (nothing outside ``b``'s frame counts)."""
     from scipy.ndimage import affine_transform
 
-    matched = _histogram_matched(_resized(b, a.shape), a)
-    params = np.zeros(4)
-    for factor in _FIT_LEVELS:
-        params = _fit_level(a, matched, params, factor)
+    params = _similarity_fit(a, _histogram_matched(_resized(b, a.shape), a))
+    if params is None:
+        return a.size  # no fit: the search decides
     matrix, offset = _similarity(params, a.shape)
     view = affine_transform(b.astype(np.float64), matrix, offset, order=1, mode="constant",
                             cval=np.nan)
@@ -443,10 +454,9 @@ def fitted_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | No
     from scipy.ndimage import affine_transform
 
     qa, qb = _half(big), _half(_resized(crop, big.shape))
-    matched = _histogram_matched(qa, qb)
-    params = np.zeros(4)
-    for factor in _FIT_LEVELS:
-        params = _fit_level(qb, matched, params, factor)
+    params = _similarity_fit(qb, _histogram_matched(qa, qb))
+    if params is None:
+        return None
     # The fit carries a point of the crop to where the big picture shows it: the crop is
     # the big picture enlarged by 1 / (1 + scale)
     enlarged = 1.0 / max(1.0 + float(params[0]), 1e-6)
