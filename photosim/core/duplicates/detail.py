@@ -239,16 +239,15 @@ _FRAME_SLACK = 1.25
 _FIT_LEVELS = (4, 2, 1)  # the fit runs on quarter, half, then full grids: shifts of cells
 _FIT_STEPS = 8  # Gauss-Newton steps per level, at most
 _FIT_MARGIN = 3  # cells at the border left out (the warp repeats the edge there)
+_INNER = (slice(_FIT_MARGIN, -_FIT_MARGIN), slice(_FIT_MARGIN, -_FIT_MARGIN))
 _OUTLIER = 4.0  # times the median difference: a place the fit leaves out
 
 
-def framing(a: FineGrid, b: FineGrid, mirrored: bool = False) -> Framing:
-    """Where ``b`` (flipped first when ``mirrored``) sits against ``a``: a scale, turn and
-    shift fitted to the image gradients (Lucas-Kanade, coarse to fine), then the corners of
-    each frame carried into the other's. A fit that explains the pair no better than no
-    motion at all says nothing: both frames count as within each other."""
-    if mirrored:
-        b = np.ascontiguousarray(b[:, ::-1])
+def framing(a: FineGrid, b: FineGrid) -> Framing:
+    """Where ``b`` sits against ``a``: a scale, turn and shift fitted to the image gradients
+    (Lucas-Kanade, coarse to fine), then the corners of each frame carried into the other's.
+    A fit that explains the pair no better than no motion at all says nothing: both frames
+    count as within each other."""
     b = _histogram_matched(_resized(b, a.shape), a)
     params = _similarity_fit(a, b)
     if params is None or _misfit(a, b, params) >= _misfit(a, b, np.zeros(4)):
@@ -294,15 +293,14 @@ def _fit_level(a: FineGrid, b: FineGrid, params: NDArray[np.float64], factor: in
     rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
     rows -= (shape[0] - 1) / 2.0
     cols -= (shape[1] - 1) / 2.0
-    inner = (slice(_FIT_MARGIN, -_FIT_MARGIN), slice(_FIT_MARGIN, -_FIT_MARGIN))
     params = params.copy()
     for _ in range(_FIT_STEPS):
         matrix, offset = _similarity(params, shape, factor)
         warped = affine_transform(y, matrix, offset, order=1, mode="nearest")
         gy, gx = np.gradient(warped)
         jacobian = np.stack([gy * rows + gx * cols, gy * cols - gx * rows, gy, gx], -1)
-        jacobian = jacobian[inner].reshape(-1, 4)
-        error = (warped - x)[inner].ravel()
+        jacobian = jacobian[_INNER].reshape(-1, 4)
+        error = (warped - x)[_INNER].ravel()
         # Places far off the fit (a watermark, a caption, a moving subject) are left out, so
         # that the frame's motion is what the rest of the picture agrees on.
         agree = np.abs(error) <= _OUTLIER * max(float(np.median(np.abs(error))), 1e-3)
@@ -321,8 +319,19 @@ def _misfit(a: FineGrid, b: FineGrid, params: NDArray[np.float64]) -> float:
 
     matrix, offset = _similarity(params, a.shape)
     warped = affine_transform(b.astype(np.float64), matrix, offset, order=1, mode="nearest")
-    inner = (slice(_FIT_MARGIN, -_FIT_MARGIN), slice(_FIT_MARGIN, -_FIT_MARGIN))
-    return float(np.mean(np.square(warped - a)[inner]))
+    return float(np.mean(np.square(warped - a)[_INNER]))
+
+
+def _fitted_warp(grid: FineGrid, params: NDArray[np.float64]
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """(``grid`` warped as the fit ``params`` lines it up on a grid of its shape, where that
+    view is defined)."""
+    from scipy.ndimage import affine_transform
+
+    matrix, offset = _similarity(params, grid.shape)
+    view = affine_transform(grid.astype(np.float64), matrix, offset, order=1,
+                            mode="constant", cval=np.nan)
+    return view, ~np.isnan(view)
 
 
 def _within(points: NDArray[np.float64], shape: tuple[int, ...]) -> bool:
@@ -354,20 +363,10 @@ def _registered_patch(a: FineGrid, b: FineGrid) -> int:
 def _fitted_patch(a: FineGrid, b: FineGrid) -> int:
     """The largest patch of strong change left once ``b`` is lined up on ``a`` by the scale,
     turn and shift that :func:`framing` fits (nothing outside ``b``'s frame counts)."""
-    from scipy.ndimage import affine_transform
-
     params = _similarity_fit(a, _histogram_matched(_resized(b, a.shape), a))
     if params is None:
         return a.size  # no fit: the search decides
-    matrix, offset = _similarity(params, a.shape)
-    view = affine_transform(b.astype(np.float64), matrix, offset, order=1, mode="constant",
-                            cval=np.nan)
-    valid = ~np.isnan(view)
-    filled = np.where(valid, view, a).astype(np.float32)
-    labels, count = _tone_matched(filled, a).patches()
-    if count == 0:
-        return 0
-    return int(np.bincount(np.where(valid, labels, 0).ravel(), minlength=2)[1:].max())
+    return _patch_left(*_fitted_warp(b, params), a)
 
 
 def _searched_patch(a: FineGrid, b: FineGrid) -> int:
@@ -388,9 +387,15 @@ def _searched_patch(a: FineGrid, b: FineGrid) -> int:
                 cost = placed.cost(*tried)
                 if cost < best[0]:
                     best = (cost, *tried)
-    view, valid = placed.view(best[1], best[2])
-    filled = np.where(valid, view, placed.crop).astype(np.float32)
-    labels, count = _tone_matched(filled, placed.crop).patches()
+    return _patch_left(*placed.view(best[1], best[2]), placed.crop)
+
+
+def _patch_left(view: NDArray[np.floating], valid: NDArray[np.bool_], reference: FineGrid
+                ) -> int:
+    """The largest patch of strong change between a lined-up ``view`` and ``reference``,
+    over the cells where the view is defined."""
+    filled = np.where(valid, view, reference).astype(np.float32)
+    labels, count = _tone_matched(filled, reference).patches()
     if count == 0:
         return 0
     return int(np.bincount(np.where(valid, labels, 0).ravel(), minlength=2)[1:].max())
@@ -451,8 +456,6 @@ def fitted_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | No
     times): ``big`` turned, enlarged and shifted as the fit lines it up on ``crop``. None
     when the fit leaves the range the search covers, or its view does not lie wholly inside
     ``big``: the search then decides."""
-    from scipy.ndimage import affine_transform
-
     qa, qb = _half(big), _half(_resized(crop, big.shape))
     params = _similarity_fit(qb, _histogram_matched(qa, qb))
     if params is None:
@@ -462,10 +465,7 @@ def fitted_view(big: FineGrid, crop: FineGrid) -> tuple[FineGrid, FineGrid] | No
     enlarged = 1.0 / max(1.0 + float(params[0]), 1e-6)
     if abs(float(params[1])) > _MAX_TURN or not _SCALE_RANGE[0] <= enlarged <= _SCALE_RANGE[1]:
         return None
-    matrix, offset = _similarity(params, qb.shape)
-    view = affine_transform(qa.astype(np.float64), matrix, offset, order=1, mode="constant",
-                            cval=np.nan)
-    valid = ~np.isnan(view)
+    view, valid = _fitted_warp(qa, params)
     if np.count_nonzero(valid) / valid.size < _COVERED:
         return None
     return np.where(valid, view, qb).astype(np.float32), qb.astype(np.float32)
