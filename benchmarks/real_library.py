@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -54,7 +55,8 @@ SKIMAGE_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "m
                   "camera.png", "moon.png", "coins.png")
 MIN_SOURCE_PIXELS = 200_000  # smaller pictures in the packages are icons and drawings
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-RECIPE = 1  # raise when the layout below changes: a kept library is then rebuilt
+SIZE_SUFFIX = re.compile(r"[_-]\d{3,5}x\d{3,5}$")  # a picture's name at one of its sizes
+RECIPE = 2  # raise when the layout below changes: a kept library is then rebuilt
 COPY_KINDS = ("exact", "recompressed", "resized", "png", "webp", "cropped", "tone", "grayscale",
               "mirrored", "watermark")
 
@@ -98,7 +100,20 @@ def sources(cache: Path) -> list[Path]:
             found += _largest_per_wallpaper(root)
         else:
             found += _images_under(root)
-    return [p for p in found if _is_photo(p)]
+    return _one_size_each([p for p in found if _is_photo(p)])
+
+
+def _one_size_each(paths: list[Path]) -> list[Path]:
+    """The largest of the sizes one picture ships at (``Elephants.jpg`` beside
+    ``Elephants_3840x2160.jpg``): the others are resized copies of it, not photos of their own,
+    so the manifest would count grouping them as joining different photos."""
+    largest: dict[tuple[Path, str], Path] = {}
+    for path in paths:
+        key = (path.parent, SIZE_SUFFIX.sub("", path.stem).lower())
+        if key not in largest or _pixels(path) > _pixels(largest[key]):
+            largest[key] = path
+    keep = set(largest.values())
+    return [p for p in paths if p in keep]
 
 
 def _images_under(folder: Path) -> list[Path]:
