@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from photosim.core.duplicates.keeper import Link, choose_keeper, format_rank
+from photosim.core.duplicates.formats import format_rank
+from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.policy import (
     bulk_trash,
     may_suggest_trash,

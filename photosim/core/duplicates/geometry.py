@@ -188,7 +188,7 @@ def containment(big: FloatGrid, small: FloatGrid, min_fraction: float,
     if best is None or best[0] < _CROP_GATE:
         return _NO_FIT  # nowhere near: spare the fine comparison (most look-alike pairs)
     _, y, x, rows, cols, mirrored = best
-    fit = _refine(big, small[:, ::-1] if mirrored else small, _Placement(y, x, rows, cols),
+    fit = _refine(big, small[:, ::-1] if mirrored else small, Placement(y, x, rows, cols),
                   blur, trim)
     return replace(fit, mirrored=mirrored, fraction=cols / bw)
 
@@ -203,7 +203,7 @@ _SHIFTS = np.array([(s, dy, dx) for s in (0.97, 1.0, 1.03) for dy in (-0.5, -0.2
 
 
 @dataclass(frozen=True)
-class _Placement:
+class Placement:
     """Where a coarse search put a crop inside the larger grid: top-left cell and size."""
 
     y: int
@@ -212,7 +212,14 @@ class _Placement:
     cols: int
 
 
-def _refine(big: FloatGrid, small: FloatGrid, at: _Placement, blur: float,
+def fit_at(big: FloatGrid, small: FloatGrid, at: Placement, blur: float,
+           trim: float) -> CropFit:
+    """How well ``small`` fits ``big`` at a placement known from elsewhere (sub-cell shifts
+    and ±3 % scales around it), as :func:`containment` measures its best placement."""
+    return replace(_refine(big, small, at, blur, trim), fraction=at.cols / big.shape[1])
+
+
+def _refine(big: FloatGrid, small: FloatGrid, at: Placement, blur: float,
             trim: float) -> CropFit:
     """Best fit of ``small`` over sub-cell shifts and ±3 % scales around a coarse placement."""
     # Imported here, not at the top: scipy took a fifth of the app's start-up.

@@ -21,9 +21,10 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates import workers
+from photosim.core.duplicates.formats import is_screenshot_pair
 from photosim.core.duplicates.frames import FrameLinks
 from photosim.core.duplicates.judge import PairJudge
-from photosim.core.duplicates.keeper import Link, choose_keeper, is_screenshot_pair
+from photosim.core.duplicates.keeper import Link, choose_keeper
 from photosim.core.duplicates.kinds import KIND_OF_LEVEL, Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
 from photosim.core.duplicates.partition import Part, partition

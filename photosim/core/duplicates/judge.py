@@ -48,6 +48,7 @@ from photosim.core.duplicates.detail import (
     shift_between,
     turned_view,
 )
+from photosim.core.duplicates.formats import is_screenshot_pair
 from photosim.core.duplicates.geometry import (
     CropFit,
     aligned_residual,
@@ -62,6 +63,7 @@ from photosim.core.duplicates.geometry import (
     standardise,
     tone_residuals,
 )
+from photosim.core.duplicates.inset import inset_fit
 from photosim.core.duplicates.kinds import FloatGrid, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
 from photosim.core.duplicates.settings import DedupSettings
@@ -360,7 +362,34 @@ class PairJudge:
             turned = self._turned_residual(big, small)
             if turned <= s.turned_residual:
                 return turned, True, False
-        return None
+        inset = self._inset_residual(i, j)
+        return None if inset is None else (inset, True, False)
+
+    def _inset_residual(self, i: int, j: int) -> float | None:
+        """The crop residual of a photo inside a screenshot that shows it (a screenshot
+        format around a camera one), where it sits framed on the screenshot's fine grid
+        (see :mod:`~photosim.core.duplicates.inset`); None when the pair is not such a pair,
+        or the photo sits nowhere framed in it, or fits there no better than a crop must.
+        The photo is then the crop side."""
+        pi, pj = self.candidates[i].photo, self.candidates[j].photo
+        if is_screenshot_pair(pi, pj):
+            screenshot, photo = j, i
+        elif is_screenshot_pair(pj, pi):
+            screenshot, photo = i, j
+        else:
+            return None
+        s = self.settings
+        cos = self.cosine(i, j)
+        if cos is not None and cos < s.edited_cosine:
+            return None  # a search of its own: only where the CNN sees one picture too
+        frame, picture = self._fine_grid(screenshot), self._fine_grid(photo)
+        if frame is None or picture is None:
+            return None
+        fit = inset_fit(frame, picture, s.crop_trim)
+        if fit is None or fit.residual > s.crop_residual_loose or fit.worst < s.crop_min_worst:
+            return None
+        self._crop_sides[(min(i, j), max(i, j))] = photo
+        return fit.residual
 
     def _overlapping_view(self, big: int, small: int, crop: CropFit) -> bool:
         """Whether ``small``, which the coarse grids took for a slight crop of ``big`` of one

@@ -26,14 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from photosim.core.duplicates.formats import format_rank, has_camera_metadata, is_screenshot_pair
 from photosim.core.types import DuplicateKind, Photo
 from photosim.core.video import is_video
-
-RAW_FORMATS = frozenset({"DNG", "CR2", "CR3", "NEF", "ARW", "ORF", "RW2", "RAF", "PEF", "SRW"})
-HEIF_FORMATS = frozenset({"HEIF", "HEIC", "AVIF"})
-# A camera writes RAW, HEIC or JPEG; TIFF comes from scanners and editors; PNG, WebP and GIF
-# copies of a photo are almost always exports, screenshots or downloads.
-_FORMAT_RANK = {"JPEG": 3, "MPO": 3, "TIFF": 2, "PNG": 1, "WEBP": 1, "GIF": 0, "BMP": 0}
 
 # Names and folders that mark a copy: "IMG_1 (1).jpg", "photo copy.jpg", "x-edited.jpg",
 # "Copy of x", and folders that apps and browsers fill with copies.
@@ -77,21 +72,6 @@ def in_folder(path: Path, folder: Path) -> bool:
 class Rule:
     name: str  # what the reason says when this rule decided
     value: Callable[[Photo], float]  # higher is better
-
-
-def format_rank(photo: Photo) -> int:
-    """How likely a format is a camera's original: RAW 5, JPEG or a HEIC with camera metadata
-    3, TIFF or a HEIC without camera metadata (an export) 2, PNG/WebP 1, others 0."""
-    fmt = (photo.format or photo.path.suffix.lstrip(".")).upper()
-    if fmt in RAW_FORMATS or photo.path.suffix.lstrip(".").upper() in RAW_FORMATS:
-        return 5
-    if fmt in HEIF_FORMATS:  # a camera's HEIC is as original as its JPEG; else an export
-        return 3 if has_camera_metadata(photo) else 2
-    return _FORMAT_RANK.get(fmt, 0)
-
-
-def has_camera_metadata(photo: Photo) -> bool:
-    return bool(photo.date_taken or photo.camera)
 
 
 def copy_marks(photo: Photo) -> int:
@@ -183,16 +163,9 @@ def _crop_of(link: Link, a: Photo, b: Photo) -> int | None:
     return crop.id
 
 
-_SCREENSHOT_BELOW = 2  # format ranks of screenshot formats (PNG, WebP, GIF, BMP)
 # A photo shown in a viewer's window fills at most about four fifths of its width
 # (benchmarks/dedup_eval.py's screenshots: 0.6-0.8); a slight crop, 0.9 or more.
 _SCREENSHOT_SHARE = 0.85
-
-
-def is_screenshot_pair(crop: Photo, frame: Photo) -> bool:
-    """Whether ``frame`` may be a screenshot holding ``crop``: a screenshot format around a
-    camera format."""
-    return format_rank(frame) < _SCREENSHOT_BELOW <= format_rank(crop)
 
 
 def _edit_of(members: Sequence[Photo], links: Links

@@ -17,7 +17,7 @@ CropSides = dict[tuple[str, str], "str | None"]
 
 # Part of every stored verdict's key: raise it when PairJudge's pixel comparison changes, so
 # that verdicts stored by an earlier version are not taken for this one's.
-JUDGE_VERSION = 9
+JUDGE_VERSION = 10
 
 
 class PixelVerdicts:
