@@ -17,7 +17,8 @@ from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.kinds import Candidate, Level, Relation, Snapshot
 from photosim.core.duplicates.settings import DedupSettings
 from photosim.core.fingerprint import fingerprint
-from photosim.core.types import Photo
+from photosim.core.library import Library
+from photosim.core.types import DuplicateKind, Photo
 
 
 def _scene(name: str) -> Image.Image:
@@ -125,3 +126,38 @@ def test_the_photo_is_found_where_it_was_pasted(tmp_path: Path) -> None:
     assert inset.x == pytest.approx(140 * per_pixel, abs=1.5)
     assert inset.y == pytest.approx(270 * per_pixel, abs=1.5)
     assert inset.cols == pytest.approx(480 * per_pixel, rel=0.03)
+
+
+def _keepers(library: Library, folder: Path) -> dict[frozenset[str], tuple[str, str]]:
+    """Per deletable group, its members' names -> (keeper's name, the reason)."""
+    return {frozenset(p.path.name for p in g.members): (g.keeper.path.name, g.keep_reason)
+            for g in library.duplicates() if g.kind != DuplicateKind.SIMILAR}
+
+
+def test_the_keeper_is_the_photo_over_its_screenshot_and_the_png_over_its_jpeg_crop(
+        real_library: Library, real_model_dir: Path, tmp_path: Path) -> None:
+    """A PNG (or WebP) holding a JPEG is the JPEG's screenshot only where the JPEG sits in it
+    framed in interface; a PNG original that a JPEG was cut from keeps its full framing. So
+    decided on the first pass and, from the stored verdicts, on the next."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    cat = _view(_scene("chelsea"), 0.08, 0.08)
+    cat.save(folder / "IMG_0001.jpg", quality=92)
+    _web_page(cat, 0.4).save(folder / "Screenshot page.png")
+    coffee = _scene("coffee")
+    coffee.save(folder / "coffee.png")
+    _view(coffee, 0.2, 0.15, keep=0.66).save(folder / "coffee_cut.jpg", quality=92)
+    real_library.index([folder])
+    expected = {frozenset({"IMG_0001.jpg", "Screenshot page.png"}): "IMG_0001.jpg",
+                frozenset({"coffee.png", "coffee_cut.jpg"}): "coffee.png"}
+    first = _keepers(real_library, folder)
+    assert {members: kept for members, (kept, _) in first.items()} == expected
+    assert all(reason.startswith("Full framing") for _, reason in first.values()), first
+    real_library.close()
+    again = Library.open(tmp_path / "data",
+                         model=str(real_model_dir / "efficientnet_lite0_embed.onnx"),
+                         model_spec="efficientnet-lite0")
+    try:
+        assert _keepers(again, folder) == first
+    finally:
+        again.close()

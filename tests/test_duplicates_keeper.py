@@ -162,21 +162,18 @@ def test_a_users_keeper_choice_is_kept_and_said() -> None:
 def test_a_screenshot_holding_the_photo_is_not_its_original() -> None:
     photo = _photo(1, "IMG_1.jpg", w=1600, h=1200, mtime=5)
     screenshot = _photo(2, "Screenshot 1.png", "PNG", w=2560, h=1600, mtime=1)
-    # the judge sees the photo inside the screenshot, as a crop of it
-    keeper, reason = choose_keeper([screenshot, photo],
-                                   _links((photo, screenshot, Link(EDITED, crop=photo.id))))
+    # the judge found the photo shown inside the screenshot, framed in interface
+    keeper, reason = choose_keeper([screenshot, photo], _links(
+        (photo, screenshot, Link(EDITED, crop=photo.id, screenshot=True))))
     assert keeper == photo and reason.startswith("Full framing")
 
 
-def test_a_png_original_keeps_its_frame_over_a_jpeg_crop_filling_nearly_all_of_it() -> None:
-    """A PNG original (a scan, an export) and a JPEG cut 4 % smaller from it: no viewer's
-    window leaves a photo filling 96 % of its width, so the PNG is the full framing."""
+def test_a_png_original_keeps_its_frame_over_a_jpeg_cut_from_it() -> None:
+    """A PNG original (a scan, an export, a download) and a JPEG cut from it: the JPEG lies
+    inside the PNG as a screenshot's photo would, but not framed in interface, so the PNG is
+    the full framing, however much of it the JPEG fills."""
     original = _photo(1, "scan.png", "PNG", w=640, h=480, mtime=5)
-    crop = _photo(2, "scan_cut.jpg", w=614, h=461, mtime=1)
+    crop = _photo(2, "scan_cut.jpg", w=420, h=315, mtime=1)
     keeper, reason = choose_keeper([crop, original], _links(
-        (original, crop, Link(EDITED, crop=crop.id, crop_share=0.96))))
+        (original, crop, Link(EDITED, crop=crop.id))))
     assert keeper == original and reason.startswith("Full framing")
-    # shown at 70 % of a window's width, the photo is the screenshot's original
-    keeper, _ = choose_keeper([crop, original], _links(
-        (original, crop, Link(EDITED, crop=crop.id, crop_share=0.7))))
-    assert keeper == crop

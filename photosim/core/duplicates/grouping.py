@@ -21,7 +21,6 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates import workers
-from photosim.core.duplicates.formats import is_screenshot_pair
 from photosim.core.duplicates.frames import FrameLinks
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.keeper import Link, choose_keeper
@@ -304,7 +303,7 @@ def _relation_to_keeper(i: int, kept: int, part: Part, judge: PairJudge
 def _keeper_links(cluster: Sequence[int], judge: PairJudge,
                   links: FrameLinks | None = None) -> dict[frozenset[int], Link]:
     """What the keeper rules need of each judged pair: its kind, which is the crop, whether
-    one is an edit of the other."""
+    one is an edit of the other, whether the crop is a photo shown in a screenshot."""
     candidates = judge.candidates
     found: dict[frozenset[int], Link] = {}
     for x, a in enumerate(cluster):
@@ -321,18 +320,8 @@ def _keeper_links(cluster: Sequence[int], judge: PairJudge,
                 None if crop is None else candidates[crop].photo.id,
                 relation.level == Level.EDITED and crop is None,
                 None if trimmed is None else candidates[trimmed].photo.id,
-                _screenshot_share(judge, crop, b if crop == a else a))
+                crop is not None and relation.shown_inside)
     return found
-
-
-def _screenshot_share(judge: PairJudge, crop: int | None, frame: int) -> float | None:
-    """How much of ``frame``'s width ``crop`` fills, asked only where the keeper rules may
-    take the frame for a screenshot holding the crop (a few pairs: the fit is searched
-    again here when a worker process judged the pair)."""
-    candidates = judge.candidates
-    if crop is None or not is_screenshot_pair(candidates[crop].photo, candidates[frame].photo):
-        return None
-    return judge.crop_share(frame, crop)
 
 
 def _frame_relation(member: int, kept: int, candidates: Sequence[Candidate],

@@ -9,19 +9,21 @@ screenshot is cut around it with a small margin and resampled so that the photo 
 :data:`FIT_CELLS` cells, and the crop comparison measures the photo there.
 
 A photo shown in a screenshot is *framed*: each side ends in a step to the interface around
-it, far stronger than the picture's own change just inside. A picture that only resembles the
-photo (another shot of the scene, moved by a few percent) lines up with it somewhere too, but
-on at least one side its content runs on across the supposed edge, and where its extra strip
-is plain (a dark background against a dark viewer) that strip is as flat as interface is,
-which no photo's edge is. So at most one side may go unframed (a photo whose own edge matches
-the viewer's background), and the interface around must be mostly flat: a collage, which
-surrounds the photo with other pictures, is no screenshot of it.
+it, far stronger than the picture's own change just inside, or at plain interface. A picture
+that only resembles the photo (another shot of the scene, moved by a few percent) lines up
+with it somewhere too, but on at least one side its content runs on across the supposed edge,
+and where its extra strip is plain (a dark background against a dark viewer) it is as flat as
+the interface, which tells nothing. So three sides must be framed, and the surroundings be
+mostly flat: a collage, which surrounds the photo with other pictures, is no screenshot of it.
+
+The same sides tell a screenshot from a picture a photo was cut from (a PNG or WebP original
+and a JPEG crop of it): a crop's content runs on across its sides into the rest of the picture.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,15 +41,19 @@ _MIN_CELLS = 6  # a photo smaller than this on the search grid cannot be told fr
 # 0.76-0.98 on the search grid; what passes is judged by the fit below, not by this).
 _FOUND = 0.6
 # Share of the surroundings that must be flat interface (3-cell spread under _FLAT_LEVELS
-# gray levels): the dev screenshots hold 0.31-0.58 of it, text and icons included.
-MIN_FLAT_SURROUNDINGS = 0.2
+# gray levels on the search grid): the dev screenshots hold 0.2-0.43 of it, text and icons
+# included.
+MIN_FLAT_SURROUNDINGS = 0.12
 _FLAT_LEVELS = 4.0
 MIN_FRAMED_SIDES = 3  # see the module's docstring
 # A side is framed where the step across it (2 cells out, 1 in: the boundary cell is a blend)
 # is over twice the change over the same distance just inside, plus this many gray levels...
 _EDGE_STEP = 5.0
 _EDGE_GAP = 3
-_PLAIN_EDGE = 1.0  # ...and the photo's own edge is not as plain as interface (gray levels)
+_REACH = 3  # cells further out a side may end, where a found crop is judged (see _sides)
+# A line of cells along a side spreading less than this (gray levels) is plain: interface
+# beside the photo, or a photo's edge that could be interface (telling nothing)
+_PLAIN_EDGE = 1.0
 FIT_CELLS = 42  # the photo's longer side on the grid it is compared on (see FIT_BLUR)
 # Cells of blur before comparing. At 42 cells and this blur the dev screenshots' photos fit
 # with residuals 0.08-0.35 (0.2-1.2 at 28 cells, where the photo's resampling decides).
@@ -64,6 +70,7 @@ class Inset:
     rows: int
     cols: int
     correlation: float
+    flat_surroundings: float = 0.0  # share of the rest of the screenshot that is plain
 
 
 def inset_fit(screenshot: FloatGrid, photo: FloatGrid, trim: float) -> CropFit | None:
@@ -79,6 +86,27 @@ def inset_fit(screenshot: FloatGrid, photo: FloatGrid, trim: float) -> CropFit |
 def find_inset(screenshot: FloatGrid, photo: FloatGrid) -> Inset | None:
     """Where ``photo`` sits framed inside ``screenshot`` (its fine grid), or None when it is
     nowhere clearly, not framed, or not surrounded by interface."""
+    inset = locate(screenshot, photo, MIN_FLAT_SURROUNDINGS)
+    if inset is None or _sides(screenshot, inset).framed < MIN_FRAMED_SIDES:
+        return None
+    return inset
+
+
+def shown_in_interface(screenshot: FloatGrid, photo: FloatGrid) -> bool | None:
+    """For a photo that lies inside a screenshot-format picture (the crop search found it
+    there): whether it is shown in interface, a screenshot of it (mostly flat surroundings,
+    at most one side running on into picture), rather than cut from a larger picture (its
+    content runs on across two sides or more); None when the fine grid cannot place it."""
+    inset = locate(screenshot, photo)
+    if inset is None:
+        return None
+    return inset.flat_surroundings >= MIN_FLAT_SURROUNDINGS and \
+        _sides(screenshot, inset, _REACH).running_on <= 1
+
+
+def locate(screenshot: FloatGrid, photo: FloatGrid, min_flat: float = 0.0) -> Inset | None:
+    """Where ``photo`` fits best inside ``screenshot`` (its fine grid), or None when nowhere
+    clearly, or when less than ``min_flat`` of the rest is plain interface."""
     search = _Frame(_resized(screenshot, SEARCH_SIDE / max(screenshot.shape)))
     rough: Inset | None = None
     for share in np.geomspace(_SMALLEST, _LARGEST, _SIZES):
@@ -87,13 +115,12 @@ def find_inset(screenshot: FloatGrid, photo: FloatGrid) -> Inset | None:
             rough = found
     if rough is None or rough.correlation < _FOUND:
         return None
-    if _flat_share_around(search.grid, rough) < MIN_FLAT_SURROUNDINGS:
-        return None
+    flat = _flat_share_around(search.grid, rough)
+    if flat < min_flat:
+        return None  # before the refinement, the costlier half
     fine = _Frame(np.ascontiguousarray(screenshot, np.float32))
     inset = _refined(fine, photo, rough, fine.grid.shape[1] / search.grid.shape[1])
-    if inset is None or _framed_sides(fine.grid, inset) < MIN_FRAMED_SIDES:
-        return None
-    return inset
+    return None if inset is None else replace(inset, flat_surroundings=flat)
 
 
 def _resized(grid: FloatGrid, scale: float) -> FloatGrid:
@@ -208,35 +235,64 @@ def _flat_share_around(frame: FloatGrid, inset: Inset) -> float:
     return float((spread[outside] < _FLAT_LEVELS).mean())
 
 
-def _framed_sides(frame: FloatGrid, inset: Inset) -> int:
-    """How many of the inset's four sides end in a step to what surrounds it (a side on the
-    screenshot's own edge counts: nothing runs on across it)."""
+@dataclass(frozen=True)
+class _Sides:
+    framed: int  # sides ending at a step to the surroundings, at plain interface, or at the edge
+    running_on: int  # sides across which the picture's content goes on
+
+
+def _sides(screenshot: FloatGrid, inset: Inset, reach: int = 0) -> _Sides:
+    """How the inset's four sides end (a side whose own cells are plain tells neither); a side
+    ``reach`` cells further out (the place found may sit a little inside a photo whose own
+    border is dark or low in contrast) is framed where any of those places is."""
+    frame = np.ascontiguousarray(screenshot, np.float32)
     y, x, rows, cols = inset.y, inset.x, inset.rows, inset.cols
     height, width = frame.shape
     if rows < 2 * _EDGE_GAP + 6 or cols < 2 * _EDGE_GAP + 6:
-        return 0
+        return _Sides(0, 4)
     along_rows, along_cols = slice(y + 2, y + rows - 2), slice(x + 2, x + cols - 2)
-    # (cells outside, first cells inside, cells further in) across each side: columns for
-    # the left and right sides, rows for the top and bottom
-    left, right = x - 2, x + cols + 1
-    top, bottom = y - 2, y + rows + 1
-    sides = [
-        None if left < 0 else (frame[along_rows, left], frame[along_rows, x + 1],
-                               frame[along_rows, x + 1 + _EDGE_GAP]),
-        None if right >= width else (frame[along_rows, right], frame[along_rows, x + cols - 2],
-                                     frame[along_rows, x + cols - 2 - _EDGE_GAP]),
-        None if top < 0 else (frame[top, along_cols], frame[y + 1, along_cols],
-                              frame[y + 1 + _EDGE_GAP, along_cols]),
-        None if bottom >= height else (frame[bottom, along_cols], frame[y + rows - 2, along_cols],
-                                       frame[y + rows - 2 - _EDGE_GAP, along_cols]),
-    ]
-    return sum(side is None or _framed(*side) for side in sides)
+    ends: list[bool | None] = []
+    for side in range(4):
+        found: bool | None = False
+        for out in range(reach + 1):
+            # (cells outside, first cells inside, cells further in) across the side: columns
+            # for the left and right sides, rows for the top and bottom
+            if side == 0:
+                at, step = x - out, 1
+            elif side == 1:
+                at, step = x + cols - 1 + out, -1
+            elif side == 2:
+                at, step = y - out, 1
+            else:
+                at, step = y + rows - 1 + out, -1
+            limit = width if side < 2 else height
+            outside = at - 2 * step
+            if not 0 <= outside < limit or not 0 <= at + (1 + _EDGE_GAP) * step < limit:
+                found = True  # at the screenshot's own edge: nothing runs on across it
+                break
+            lines = [frame[along_rows, k] if side < 2 else frame[k, along_cols]
+                     for k in (outside, at + step, at + (1 + _EDGE_GAP) * step)]
+            end = _side_end(*lines)
+            if end:
+                found = True
+                break
+            if end is None and out == 0:
+                found = None  # the photo's own edge is plain: this side tells nothing
+                break
+        ends.append(found)
+    return _Sides(sum(end is True for end in ends), sum(end is False for end in ends))
 
 
-def _framed(outside: FloatGrid, inside: FloatGrid, further: FloatGrid) -> bool:
+def _side_end(outside: FloatGrid, inside: FloatGrid, further: FloatGrid) -> bool | None:
+    """True where a side is framed, False where the picture runs on across it, None where
+    the photo's own edge is plain (a flat sky, a dark border): it could be either."""
+    if float(inside.std()) < _PLAIN_EDGE:
+        return None
+    if float(outside.std()) < _PLAIN_EDGE:
+        return True  # plain interface beside a photo's edge: a window's background
     step = float(np.abs(outside - inside).mean())
     own_change = float(np.abs(inside - further).mean())
-    return step >= 2 * own_change + _EDGE_STEP and float(inside.std()) >= _PLAIN_EDGE
+    return step >= 2 * own_change + _EDGE_STEP
 
 
 def _cut_out(screenshot: FloatGrid, inset: Inset) -> tuple[FloatGrid, Placement]:

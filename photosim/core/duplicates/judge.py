@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,7 +64,7 @@ from photosim.core.duplicates.geometry import (
     standardise,
     tone_residuals,
 )
-from photosim.core.duplicates.inset import inset_fit
+from photosim.core.duplicates.inset import inset_fit, shown_in_interface
 from photosim.core.duplicates.kinds import FloatGrid, Level, Relation, Snapshot
 from photosim.core.duplicates.pairs import PairTable
 from photosim.core.duplicates.settings import DedupSettings
@@ -188,13 +189,6 @@ class PairJudge:
             self._crop_sides[key] = self._find_crop_side(*key)
         return self._crop_sides[key]
 
-    def crop_share(self, big: int, small: int) -> float | None:
-        """How much of ``big``'s width ``small`` fills where it fits best inside it; None
-        without fingerprints."""
-        if self.candidates[big].fingerprint is None or self.candidates[small].fingerprint is None:
-            return None
-        return self._crop_fit(big, small).fraction
-
     def crop_side_known(self, a: int, b: int) -> bool:
         return (min(a, b), max(a, b)) in self._crop_sides
 
@@ -248,13 +242,13 @@ class PairJudge:
         edit = self._edit_residual(i, j, fa, fb)
         if edit is None:
             return None
-        residual, reframed, mirrored = edit
-        floor = _edit_cosine_floor(residual, reframed, s)
+        floor = _edit_cosine_floor(edit.residual, edit.reframed, s)
         if cos is not None and cos < floor:
             return None
-        found = Relation(Level.EDITED, cos if cos is not None else 1.0 - min(residual, 1.0),
-                         reframed, mirrored)
-        return found if reframed else self._looked_closer(i, j, found)
+        found = Relation(Level.EDITED,
+                         cos if cos is not None else 1.0 - min(edit.residual, 1.0),
+                         edit.reframed, edit.mirrored, edit.shown_inside)
+        return found if edit.reframed else self._looked_closer(i, j, found)
 
     def _looked_closer(self, i: int, j: int, found: Relation) -> Relation | None:
         """``found`` (same picture, or an edit of one framing) after the finer look: None for
@@ -333,9 +327,9 @@ class PairJudge:
         return found
 
     def _edit_residual(self, i: int, j: int, fa: Fingerprint, fb: Fingerprint
-                       ) -> tuple[float, bool, bool] | None:
-        """(How far the pixels are from an edit of one another, lower is closer; whether the
-        edit is a crop; whether one is mirrored), or None for no edit.
+                       ) -> _Edit | None:
+        """How far the pixels are from an edit of one another (see :class:`_Edit`), or None
+        for no edit.
 
         An edit keeps the framing (tone curves, filters, grayscale, a watermark, a flip) or
         keeps part of it (a crop). Either way one grid, after a monotone tone curve, explains
@@ -349,7 +343,7 @@ class PairJudge:
             aligned, mirrored = aligned_residual(ga, resize_grid(gb, ga.shape), s.crop_blur,
                                                   s.edited_trim)
             if aligned <= s.edited_residual:
-                return aligned, False, mirrored
+                return _Edit(aligned, False, mirrored)
         fits = [self._crop_fit(big, small) for big, small in ((i, j), (j, i))]
         side = min((0, 1), key=lambda k: fits[k].residual)
         crop = fits[side]
@@ -357,13 +351,29 @@ class PairJudge:
         if crop_accepted(crop, s, functools.partial(self._self_fit, big)):
             if one_shape and self._overlapping_view(big, small, crop):
                 return None
-            return crop.residual, True, crop.mirrored
+            return _Edit(crop.residual, True, crop.mirrored,
+                         not crop.mirrored and self._shown_inside(big, small, crop))
         if one_shape and _worth_turning(crop, s):
             turned = self._turned_residual(big, small)
             if turned <= s.turned_residual:
-                return turned, True, False
+                return _Edit(turned, True, False)
         inset = self._inset_residual(i, j)
-        return None if inset is None else (inset, True, False)
+        return None if inset is None else _Edit(inset, True, False, shown_inside=True)
+
+    def _shown_inside(self, frame: int, photo: int, crop: CropFit) -> bool:
+        """Whether a crop found inside a screenshot-format file is a photo shown in it (its
+        screenshot), not cut from it (the PNG or WebP original of a JPEG crop). Where the
+        fine grid cannot place the photo, a share of the width under a window's decides.
+        The photo is then the crop side."""
+        if not is_screenshot_pair(self.candidates[photo].photo, self.candidates[frame].photo):
+            return False
+        shot, picture = self._fine_grid(frame), self._fine_grid(photo)
+        shown = None if shot is None or picture is None else shown_in_interface(shot, picture)
+        if shown is None:
+            shown = crop.fraction < _WINDOW_SHARE
+        if shown:
+            self._crop_sides[(min(frame, photo), max(frame, photo))] = photo
+        return shown
 
     def _inset_residual(self, i: int, j: int) -> float | None:
         """The crop residual of a photo inside a screenshot that shows it (a screenshot
@@ -459,6 +469,20 @@ class PairJudge:
             grid = fp.grid.astype(np.float32)
             self._grids[i] = grid
         return grid
+
+
+# A photo shown in a viewer's window fills at most about four fifths of its width
+# (benchmarks/dedup_eval.py's screenshots: 0.6-0.8); a slight crop, 0.9 or more.
+_WINDOW_SHARE = 0.85
+
+
+class _Edit(NamedTuple):
+    """What makes a pair an edit: how far the pixels are from one (lower is closer)..."""
+
+    residual: float
+    reframed: bool  # ...whether one is a crop of the other...
+    mirrored: bool  # ...or flipped...
+    shown_inside: bool = False  # ...or a photo framed in a screenshot of it
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from photosim.core.duplicates.formats import format_rank, has_camera_metadata, is_screenshot_pair
+from photosim.core.duplicates.formats import format_rank, has_camera_metadata
 from photosim.core.types import DuplicateKind, Photo
 from photosim.core.video import is_video
 
@@ -48,7 +48,9 @@ class Link:
     crop: int | None = None  # the id of the member that is a crop of the other
     edited: bool = False  # one is a tone, colour, flip or watermark edit of the other
     trimmed: int | None = None  # the id of the video that is a trimmed part of the other
-    crop_share: float | None = None  # the crop's width as a share of the other's, if known
+    # the crop is a photo shown in the other, a screenshot of it (framed in interface), not
+    # cut from it: the screenshot is the copy
+    screenshot: bool = False
 
 
 Links = Mapping[frozenset[int], Link]
@@ -151,21 +153,12 @@ def _times_derived(members: Sequence[Photo], links: Links,
 
 
 def _crop_of(link: Link, a: Photo, b: Photo) -> int | None:
-    """The crop of a pair; but a PNG or WebP holding a camera photo inside it, the viewer's
-    window around, is a screenshot of that photo, not its original. A crop that fills
-    nearly all of a PNG's frame was cut from it: a window leaves no such photo."""
+    """The derived one of a crop pair: the crop; but a screenshot showing a photo is the
+    photo's copy, not its original (the judge tells which crops are shown in one)."""
     if link.crop not in (a.id, b.id):
         return None
     crop, frame = (a, b) if link.crop == a.id else (b, a)
-    if is_screenshot_pair(crop, frame) and \
-            (link.crop_share is None or link.crop_share < _SCREENSHOT_SHARE):
-        return frame.id
-    return crop.id
-
-
-# A photo shown in a viewer's window fills at most about four fifths of its width
-# (benchmarks/dedup_eval.py's screenshots: 0.6-0.8); a slight crop, 0.9 or more.
-_SCREENSHOT_SHARE = 0.85
+    return frame.id if link.screenshot else crop.id
 
 
 def _edit_of(members: Sequence[Photo], links: Links

@@ -46,6 +46,8 @@ class Relation:
     score: float
     reframed: bool = False  # one is a crop of the other, not the same framing
     mirrored: bool = False  # one is the other flipped left to right
+    # one is a photo, the other a screenshot showing it, framed in interface (reframed too)
+    shown_inside: bool = False
 
     def within(self, level: Level) -> bool:
         return self.level is not None and self.level <= level

@@ -166,7 +166,7 @@ class DuplicateSearch:
                         verdicts[(a, b)] = None
                     elif level in _PIXEL_LEVELS:  # else damaged: judged again
                         verdicts[(a, b)] = Relation(Level(level), float(score), framing > 0,
-                                                    mirrored)
+                                                    mirrored, framing in _SHOWN_INSIDE)
                         if framing in _CROP_OF_FRAMING:
                             sides[(a, b)] = _CROP_OF_FRAMING[framing](a, b)
                 self._pixel_verdicts.all_saved()
@@ -371,9 +371,12 @@ class DuplicateSearch:
 _PIXEL_LEVELS = frozenset(int(level) for level in Level)
 # How a stored verdict's ``reframed`` column tells the framing: 0 kept, 1 reframed (crop side
 # not found yet), 2 reframed with the first content the crop, 3 the second, 4 neither (see
-# verdicts.CropSides). Older versions read any of 1-4 as reframed.
+# verdicts.CropSides); 5 and 6 as 2 and 3, the crop a photo shown in a screenshot (the
+# other). Older versions read any of 1-6 as reframed.
 _CROP_OF_FRAMING: dict[int, Callable[[str, str], str | None]] = {
-    2: lambda a, b: a, 3: lambda a, b: b, 4: lambda a, b: None}
+    2: lambda a, b: a, 3: lambda a, b: b, 4: lambda a, b: None, 5: lambda a, b: a,
+    6: lambda a, b: b}
+_SHOWN_INSIDE = frozenset({5, 6})
 
 
 def _framing(relation: Relation, pair: tuple[str, str], sides: CropSides) -> int:
@@ -383,7 +386,10 @@ def _framing(relation: Relation, pair: tuple[str, str], sides: CropSides) -> int
     if pair not in sides:
         return 1
     crop = sides[pair]
-    return 4 if crop is None else 2 if crop == pair[0] else 3
+    if crop is None:
+        return 4
+    return (5 if crop == pair[0] else 6) if relation.shown_inside else \
+        2 if crop == pair[0] else 3
 
 
 def _fingerprint(data: bytes | None) -> Fingerprint | None:
