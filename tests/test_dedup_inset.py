@@ -153,6 +153,10 @@ def test_the_keeper_is_the_photo_over_its_screenshot_and_the_png_over_its_jpeg_c
     first = _keepers(real_library, folder)
     assert {members: kept for members, (kept, _) in first.items()} == expected
     assert all(reason.startswith("Full framing") for _, reason in first.values()), first
+    said = {p.path.name: text for g in real_library.duplicates()
+            for p, text in zip(g.members, g.relations, strict=True)}
+    assert said["Screenshot page.png"].startswith("a screenshot showing it")
+    assert said["coffee_cut.jpg"].startswith("cropped")
     real_library.close()
     again = Library.open(tmp_path / "data",
                          model=str(real_model_dir / "efficientnet_lite0_embed.onnx"),

@@ -21,6 +21,7 @@ import numpy as np
 
 from photosim.core.cancel import CancelToken, check
 from photosim.core.duplicates import workers
+from photosim.core.duplicates.formats import is_screenshot_pair
 from photosim.core.duplicates.frames import FrameLinks
 from photosim.core.duplicates.judge import PairJudge
 from photosim.core.duplicates.keeper import Link, choose_keeper
@@ -356,6 +357,9 @@ def describe_copy(keeper: Photo, other: Photo, relation: Relation) -> str:
     if relation.level == Level.SAME:
         what = ["same video" if is_video(other.path) and is_video(keeper.path)
                 else "same picture"]
+    elif relation.level == Level.EDITED and relation.shown_inside:
+        what = ["a screenshot showing it" if is_screenshot_pair(keeper, other)
+                else "the photo its screenshot shows"]
     elif relation.level == Level.EDITED:
         what = ["cropped" if relation.reframed else "mirrored" if relation.mirrored
                 else "colours, tones or marks changed"]
